@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Every struct, enum and constant shared between the XDP program and C++.
+ *
+ * Only <linux/types.h> types, explicit padding, no bitfields. Multi-byte
+ * fields are in host byte order unless the comment says "network order".
+ * The C++ side static_asserts the sizes below (dataplane/abi_check.hpp) and
+ * checks every map's key and value size against them when a map is opened.
+ *
+ * Policy tables exist twice, once per generation (0 and 1). The packet path
+ * reads the active generation once from xdpfw_ctrl and uses only that
+ * generation's tables; the control plane writes the inactive generation, then
+ * flips the index (see docs/ARCHITECTURE.md, "Atomic commits").
+ */
+#ifndef XDPFW_ABI_H
+#define XDPFW_ABI_H
+
+#include <linux/types.h>
+
+#define XDPFW_GENERATIONS 2
+#define XDPFW_DIRECTIONS 2 /* 0 = source address, 1 = destination */
+
+/* Rules are bits in a bitmap; 64 rules per word. */
+#define XDPFW_MAX_RULES 16384
+#define XDPFW_MAX_WORDS (XDPFW_MAX_RULES / 64)
+#define XDPFW_MAX_SUMMARY_WORDS (XDPFW_MAX_WORDS / 64)
+
+/* Scalar field domains. The last index of each is the "absent" value. */
+#define XDPFW_VLAN_NONE 4096        /* untagged frame */
+#define XDPFW_VLAN_SLOTS 4097
+#define XDPFW_PROTO_SLOTS (3 * 256) /* family (enum xdpfw_family) * 256 + L4 protocol */
+#define XDPFW_PORT_NONE 65536       /* no port: not TCP/UDP, or a non-first fragment */
+#define XDPFW_PORT_SLOTS 65537
+#define XDPFW_FLAGS_NONE 256        /* not TCP, or a non-first fragment */
+#define XDPFW_FLAGS_SLOTS 257
+#define XDPFW_ICMP_NONE 65536       /* not ICMP/ICMPv6, or a non-first fragment */
+#define XDPFW_ICMP_SLOTS 65537      /* index = type << 8 | code */
+
+/* IPv4 address table: DIR-24 first level, then a 256-entry chunk or the
+ * host hash for the /24 blocks that hold longer prefixes. */
+#define XDPFW_TBL24_SLOTS (1u << 24)
+#define XDPFW_CHUNK_SLOTS 256
+#define XDPFW_TBL24_KIND_SHIFT 30
+#define XDPFW_TBL24_LEAF 0u  /* low 30 bits: address class */
+#define XDPFW_TBL24_CHUNK 1u /* low 30 bits: chunk index */
+#define XDPFW_TBL24_HOST 2u  /* low 30 bits: class when the host hash misses */
+#define XDPFW_TBL24_VALUE_MASK ((1u << XDPFW_TBL24_KIND_SHIFT) - 1)
+
+/* Maximum prefix lengths probed per IPv6 lookup (one per distinct length). */
+#define XDPFW_V6_MAX_LENS 129
+
+/* Bounded IPv6 extension header chain. */
+#define XDPFW_MAX_EXT_HDRS 8
+
+enum xdpfw_family {
+	XDPFW_FAMILY_OTHER = 0, /* not IP (ARP, LLDP, ...) */
+	XDPFW_FAMILY_IPV4 = 1,
+	XDPFW_FAMILY_IPV6 = 2,
+};
+
+/* Match fields; each is one per-packet lookup giving a rule bitmap. */
+enum xdpfw_field {
+	XDPFW_FIELD_IFINDEX = 0,
+	XDPFW_FIELD_VLAN = 1,
+	XDPFW_FIELD_PROTO = 2, /* family and L4 protocol together */
+	XDPFW_FIELD_SRC = 3,
+	XDPFW_FIELD_DST = 4,
+	XDPFW_FIELD_SPORT = 5,
+	XDPFW_FIELD_DPORT = 6,
+	XDPFW_FIELD_TCP_FLAGS = 7,
+	XDPFW_FIELD_ICMP = 8,
+	XDPFW_FIELD_COUNT = 9,
+};
+
+/* Scalar tables share one array: table index = base + generation * slots + value. */
+enum xdpfw_scalar {
+	XDPFW_SCALAR_VLAN = 0,
+	XDPFW_SCALAR_PROTO = 1,
+	XDPFW_SCALAR_SPORT = 2,
+	XDPFW_SCALAR_DPORT = 3,
+	XDPFW_SCALAR_TCP_FLAGS = 4,
+	XDPFW_SCALAR_ICMP = 5,
+	XDPFW_SCALAR_COUNT = 6,
+};
+#define XDPFW_SCALAR_BASE_VLAN 0
+#define XDPFW_SCALAR_BASE_PROTO (XDPFW_SCALAR_BASE_VLAN + XDPFW_GENERATIONS * XDPFW_VLAN_SLOTS)
+#define XDPFW_SCALAR_BASE_SPORT (XDPFW_SCALAR_BASE_PROTO + XDPFW_GENERATIONS * XDPFW_PROTO_SLOTS)
+#define XDPFW_SCALAR_BASE_DPORT (XDPFW_SCALAR_BASE_SPORT + XDPFW_GENERATIONS * XDPFW_PORT_SLOTS)
+#define XDPFW_SCALAR_BASE_TCP_FLAGS (XDPFW_SCALAR_BASE_DPORT + XDPFW_GENERATIONS * XDPFW_PORT_SLOTS)
+#define XDPFW_SCALAR_BASE_ICMP (XDPFW_SCALAR_BASE_TCP_FLAGS + XDPFW_GENERATIONS * XDPFW_FLAGS_SLOTS)
+#define XDPFW_SCALAR_TOTAL (XDPFW_SCALAR_BASE_ICMP + XDPFW_GENERATIONS * XDPFW_ICMP_SLOTS)
+
+enum xdpfw_action {
+	XDPFW_ACT_DROP = 0,
+	XDPFW_ACT_PASS = 1,
+	XDPFW_ACT_XSK = 2,      /* AF_XDP socket of the receiving queue */
+	XDPFW_ACT_REDIRECT = 3, /* out of another port through the devmap */
+	XDPFW_ACT_COUNT = 4,    /* count and continue */
+	XDPFW_ACT_MAX = 5,
+};
+
+/* Why a packet got its verdict; one per-CPU counter each. Printed by name by
+ * xdpfw::reason_name(); keep the two in step (a unit test checks). */
+enum xdpfw_reason {
+	XDPFW_REASON_RULE_DROP = 0,
+	XDPFW_REASON_RULE_PASS = 1,
+	XDPFW_REASON_RULE_XSK = 2,
+	XDPFW_REASON_RULE_REDIRECT = 3,
+	XDPFW_REASON_DEFAULT_DROP = 4,
+	XDPFW_REASON_DEFAULT_PASS = 5,
+	XDPFW_REASON_XSK_NO_SOCKET = 6,  /* xsk rule, no socket on the queue: fallback */
+	XDPFW_REASON_REDIRECT_FAILED = 7, /* devmap slot empty or target down: dropped */
+	XDPFW_REASON_MALFORMED_L2 = 8,    /* truncated Ethernet or VLAN header, >2 tags */
+	XDPFW_REASON_MALFORMED_IPV4 = 9,  /* truncated, IHL < 5, bad version or length */
+	XDPFW_REASON_MALFORMED_IPV6 = 10, /* truncated, bad version or payload length */
+	XDPFW_REASON_MALFORMED_EXTHDR = 11, /* truncated or too many extension headers */
+	XDPFW_REASON_MALFORMED_L4 = 12,   /* truncated TCP/UDP/ICMP header in a first fragment */
+	XDPFW_REASON_NO_POLICY = 13,      /* nothing committed yet: passed */
+	XDPFW_REASON_COUNT = 14,
+};
+
+/* xdpfw_ctrl[0]: which generation is live. Written only by the control plane. */
+struct xdpfw_ctrl {
+	__u32 active_gen; /* 0 or 1 */
+	__u32 committed;  /* 0 until the first commit */
+	__u64 version;    /* commit version of the live generation */
+};
+
+/* xdpfw_policy[gen]: the header of one generation. */
+struct xdpfw_policy_hdr {
+	__u64 version;
+	__u32 n_rules;           /* rules in use; bit i = i-th rule in evaluation order */
+	__u32 n_words;           /* ceil(n_rules / 64) */
+	__u32 n_summary;         /* ceil(n_words / 64) */
+	__u16 used_fields;       /* bit (1 << enum xdpfw_field): some rule matches it */
+	__u8 default_action;     /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
+	__u8 malformed_action;   /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
+	__u32 all_bitmap;        /* bitmap index with every rule's bit set */
+	__u32 ifindex_default;   /* bitmap index for an ingress interface not in xdpfw_ifindex */
+	__u32 v6_nlens[XDPFW_DIRECTIONS]; /* distinct IPv6 prefix lengths per direction */
+	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
+};
+
+/* xdpfw_rules[gen * max_rules + i]: the i-th rule in evaluation order. */
+struct xdpfw_rule {
+	__u32 rule_id;      /* user-visible id */
+	__u32 counter_slot; /* index into xdpfw_rule_stats; stable for the rule's life */
+	__u32 redirect_slot;/* XDPFW_ACT_REDIRECT: index into xdpfw_tx_ports */
+	__u8 action;        /* enum xdpfw_action */
+	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
+	__u8 pad[2];
+};
+
+/* Per-CPU packet and byte counters (rules and reasons). */
+struct xdpfw_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* xdpfw_ifindex: ingress interface -> bitmap index. */
+struct xdpfw_ifindex_key {
+	__u32 ifindex;
+	__u32 gen;
+};
+
+/* xdpfw_v4_hosts: a /32 in a /24 block of kind XDPFW_TBL24_HOST. */
+struct xdpfw_v4_host_key {
+	__u32 addr; /* network order */
+	__u8 gen;
+	__u8 dir;
+	__u8 pad[2];
+};
+
+/* xdpfw_v6_prefixes: one entry per IPv6 prefix; addr is masked to plen. */
+struct xdpfw_v6_key {
+	__u8 gen;
+	__u8 dir;
+	__u8 plen;
+	__u8 pad;
+	__u8 addr[16]; /* network order */
+};
+
+/* Written per packet only when the program is loaded with record_verdict
+ * (tests): the last packet's outcome, read back after BPF_PROG_RUN. */
+struct xdpfw_last_verdict {
+	__u32 reason;      /* enum xdpfw_reason */
+	__u32 rule_index;  /* winning rule's position, or ~0 for default/malformed */
+	__u32 rule_id;     /* winning rule's id, or ~0 */
+	__u32 action;      /* enum xdpfw_action of the verdict */
+};
+
+#define XDPFW_NO_RULE 0xffffffffu
+
+#endif /* XDPFW_ABI_H */

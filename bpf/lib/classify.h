@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* First-match classification by rule bitmaps (linear bit-vector search).
+ *
+ * Each match field maps the packet's value to a bitmap of the rules that
+ * field admits (scalar tables, the interface hash, and for addresses the
+ * DIR-24 / IPv6 prefix tables followed by an address-class indirection).
+ * The AND of the field bitmaps holds the rules that match; the lowest set
+ * bit whose rule is terminal wins. Each bitmap carries summary words (bit w:
+ * word w is not zero), so only words where every field has a candidate are
+ * visited: the walk costs O(words with candidates), not O(rules).
+ */
+#ifndef XDPFW_CLASSIFY_H
+#define XDPFW_CLASSIFY_H
+
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+#include "parse.h"
+
+/* Index of the lowest set bit of x (x != 0), by de Bruijn multiplication:
+ * the BPF instruction set has no count-trailing-zeros. */
+static const __u8 xdpfw_debruijn64[64] = {
+	0,  1,  48, 2,  57, 49, 28, 3,  61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,  13, 8,  7,  6,
+};
+
+static __always_inline __u32 xdpfw_ctz64(__u64 x)
+{
+	return xdpfw_debruijn64[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+static __always_inline __u64 *xdpfw_bitmap(__u32 gen, __u32 index)
+{
+	__u32 key;
+
+	if (index >= cfg_bitmap_cap)
+		return 0;
+	key = gen * cfg_bitmap_cap + index;
+	return bpf_map_lookup_elem(&xdpfw_bitmaps, &key);
+}
+
+/* Field lookups return a bitmap index; XDPFW_NO_RULE when a table entry is
+ * missing (a policy the control plane never writes), which ends the walk. */
+static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
+{
+	__u32 key = base + gen * slots + value;
+	__u32 *b = bpf_map_lookup_elem(&xdpfw_scalars, &key);
+
+	return b ? *b : XDPFW_NO_RULE;
+}
+
+static __always_inline __u32 xdpfw_class_index(__u32 gen, __u32 dir, __u32 class)
+{
+	__u32 key, *b;
+
+	if (class >= cfg_addr_class_cap)
+		return XDPFW_NO_RULE;
+	key = (gen * XDPFW_DIRECTIONS + dir) * cfg_addr_class_cap + class;
+	b = bpf_map_lookup_elem(&xdpfw_addr_class, &key);
+	return b ? *b : XDPFW_NO_RULE;
+}
+
+/* IPv4: one DIR-24 lookup, then a chunk or the host hash for /24 blocks
+ * that hold prefixes longer than /24. Returns the address class. */
+static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
+{
+	__u32 addr = bpf_ntohl(addr_be);
+	__u32 table = gen * XDPFW_DIRECTIONS + dir;
+	__u32 key = (table << 24) | (addr >> 8);
+	__u32 *e = bpf_map_lookup_elem(&xdpfw_tbl24, &key);
+	__u32 kind, value;
+
+	if (!e)
+		return 0;
+	kind = *e >> XDPFW_TBL24_KIND_SHIFT;
+	value = *e & XDPFW_TBL24_VALUE_MASK;
+	if (kind == XDPFW_TBL24_CHUNK) {
+		__u32 *c;
+
+		if (value >= cfg_chunk_cap)
+			return 0;
+		key = (table * cfg_chunk_cap + value) * XDPFW_CHUNK_SLOTS + (addr & 0xff);
+		c = bpf_map_lookup_elem(&xdpfw_chunks, &key);
+		return c ? *c : 0;
+	}
+	if (kind == XDPFW_TBL24_HOST) {
+		struct xdpfw_v4_host_key hk = { .addr = addr_be, .gen = gen, .dir = dir };
+		__u32 *h = bpf_map_lookup_elem(&xdpfw_v4_hosts, &hk);
+
+		return h ? *h : value;
+	}
+	return value;
+}
+
+struct xdpfw_v6_walk {
+	const struct xdpfw_policy_hdr *hdr;
+	const __u8 *addr;
+	__u32 gen;
+	__u32 dir;
+	__u32 class;
+};
+
+/* One probe per distinct prefix length, longest first; the first hit is the
+ * longest match. bpf_loop callback: returns 1 to stop. */
+static long xdpfw_v6_probe(__u32 i, void *arg)
+{
+	struct xdpfw_v6_walk *w = arg;
+	struct xdpfw_v6_key key = { .gen = w->gen, .dir = w->dir };
+	__u32 plen, j, *c;
+
+	if (i >= XDPFW_V6_MAX_LENS || w->dir >= XDPFW_DIRECTIONS)
+		return 1;
+	plen = w->hdr->v6_lens[w->dir][i];
+	key.plen = plen;
+	for (j = 0; j < 4; j++) {
+		__u32 word, bits = plen > 32 * j ? plen - 32 * j : 0;
+
+		__builtin_memcpy(&word, w->addr + 4 * j, 4);
+		if (bits < 32)
+			word &= bits ? bpf_htonl(~0u << (32 - bits)) : 0;
+		__builtin_memcpy(&key.addr[4 * j], &word, 4);
+	}
+	c = bpf_map_lookup_elem(&xdpfw_v6_prefixes, &key);
+	if (c) {
+		w->class = *c;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline __u32 xdpfw_v6_class(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					    __u32 dir, const __u8 *addr)
+{
+	struct xdpfw_v6_walk w = { .hdr = hdr, .addr = addr, .gen = gen, .dir = dir };
+	__u32 n = hdr->v6_nlens[dir & 1];
+
+	if (n)
+		bpf_loop(n > XDPFW_V6_MAX_LENS ? XDPFW_V6_MAX_LENS : n, xdpfw_v6_probe, &w, 0);
+	return w.class;
+}
+
+static __always_inline __u32 xdpfw_addr_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					       __u32 dir, const struct xdpfw_pkt *pkt)
+{
+	__u32 class = 0;
+
+	if (pkt->family == XDPFW_FAMILY_IPV4)
+		class = xdpfw_v4_class(gen, dir, dir ? pkt->dst4 : pkt->src4);
+	else if (pkt->family == XDPFW_FAMILY_IPV6)
+		class = xdpfw_v6_class(hdr, gen, dir, dir ? pkt->dst6 : pkt->src6);
+	return xdpfw_class_index(gen, dir, class);
+}
+
+/* State of the bitmap walk, shared with the bpf_loop callback. The used
+ * fields' bitmap indices are kept as a compact list of scalars: no pointers
+ * and no per-field branches, which keeps the verifier's state count low. */
+struct xdpfw_walk {
+	__u32 list[XDPFW_FIELD_COUNT]; /* bitmap index of each used field */
+	__u32 n_list;
+	__u32 gen;
+	__u32 pkt_len;
+	__u32 next_summary; /* next summary word to load */
+	__u32 word_base;    /* first word covered by cand */
+	__u32 bit_base;     /* first rule covered by acc */
+	__u64 cand;         /* candidate words left */
+	__u64 acc;          /* matching rules left in the current word */
+	__u32 winner;       /* rule index, XDPFW_NO_RULE while none */
+	struct xdpfw_rule rule;
+};
+
+static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
+{
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+/* AND of u64 number `word` of the listed bitmaps (summary words first, then
+ * rule words); 0 if a bitmap is missing. */
+static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 word)
+{
+	__u64 acc = ~0ULL;
+	__u32 k;
+
+	for (k = 0; k < XDPFW_FIELD_COUNT; k++) {
+		__u64 *bm;
+
+		if (k >= w->n_list)
+			break;
+		bm = xdpfw_bitmap(w->gen, w->list[k]);
+		if (!bm)
+			return 0;
+		acc &= bm[word];
+	}
+	return acc;
+}
+
+/* One step of the walk (bpf_loop callback; returns 1 to stop): load the next
+ * summary word, or open the next candidate word, or take the next matching
+ * rule of the open word. Count rules are counted; a terminal rule wins. */
+static long xdpfw_walk_step(__u32 i, void *arg)
+{
+	struct xdpfw_walk *w = arg;
+	struct xdpfw_rule *r;
+	__u32 word, index, key;
+
+	if (!w->acc) {
+		if (!w->cand) {
+			if (w->next_summary >= cfg_summary_words)
+				return 1;
+			w->word_base = w->next_summary * 64;
+			w->cand = xdpfw_and_word(w, w->next_summary);
+			w->next_summary++;
+			return 0;
+		}
+		word = w->word_base + xdpfw_ctz64(w->cand);
+		w->cand &= w->cand - 1;
+		if (word >= cfg_words)
+			return 1;
+		w->bit_base = word * 64;
+		w->acc = xdpfw_and_word(w, cfg_summary_words + word);
+		return 0;
+	}
+	index = w->bit_base + xdpfw_ctz64(w->acc);
+	w->acc &= w->acc - 1;
+	if (index >= cfg_max_rules)
+		return 1;
+	key = w->gen * cfg_max_rules + index;
+	r = bpf_map_lookup_elem(&xdpfw_rules, &key);
+	if (!r)
+		return 1;
+	key = r->counter_slot;
+	xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
+	if (r->action == XDPFW_ACT_COUNT)
+		return 0;
+	w->winner = index;
+	w->rule = *r;
+	return 1;
+}
+
+static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
+{
+	if (w->n_list < XDPFW_FIELD_COUNT)
+		w->list[w->n_list++] = index;
+}
+
+/* Classifies a parsed packet against generation gen. Returns the winning
+ * rule's index (and copies it to *rule), or XDPFW_NO_RULE. */
+static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					    const struct xdpfw_pkt *pkt, __u32 ifindex,
+					    __u32 pkt_len, struct xdpfw_rule *rule)
+{
+	struct xdpfw_walk w = { .gen = gen, .pkt_len = pkt_len, .winner = XDPFW_NO_RULE };
+	__u32 used = hdr->used_fields;
+
+	if (!hdr->n_rules)
+		return XDPFW_NO_RULE;
+	/* Fields no rule uses are left out of the AND; with none used, every
+	 * rule matches and the all-rules bitmap is walked. */
+	if (used & (1u << XDPFW_FIELD_IFINDEX)) {
+		struct xdpfw_ifindex_key k = { .ifindex = ifindex, .gen = gen };
+		__u32 *b = bpf_map_lookup_elem(&xdpfw_ifindex, &k);
+
+		xdpfw_use(&w, b ? *b : hdr->ifindex_default);
+	}
+	if (used & (1u << XDPFW_FIELD_VLAN))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_VLAN, XDPFW_VLAN_SLOTS,
+						 pkt->vlan));
+	if (used & (1u << XDPFW_FIELD_PROTO))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_PROTO, XDPFW_PROTO_SLOTS,
+						 pkt->family * 256 + (pkt->proto & 0xff)));
+	if (used & (1u << XDPFW_FIELD_SRC))
+		xdpfw_use(&w, xdpfw_addr_index(hdr, gen, 0, pkt));
+	if (used & (1u << XDPFW_FIELD_DST))
+		xdpfw_use(&w, xdpfw_addr_index(hdr, gen, 1, pkt));
+	if (used & (1u << XDPFW_FIELD_SPORT))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_SPORT, XDPFW_PORT_SLOTS,
+						 pkt->sport));
+	if (used & (1u << XDPFW_FIELD_DPORT))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_DPORT, XDPFW_PORT_SLOTS,
+						 pkt->dport));
+	if (used & (1u << XDPFW_FIELD_TCP_FLAGS))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_TCP_FLAGS,
+						 XDPFW_FLAGS_SLOTS, pkt->tcp_flags));
+	if (used & (1u << XDPFW_FIELD_ICMP))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS,
+						 pkt->icmp));
+	if (!w.n_list)
+		xdpfw_use(&w, hdr->all_bitmap);
+
+	/* Steps: every summary word, every candidate word, every matching
+	 * rule at most; the walk stops at the first terminal rule. */
+	bpf_loop(cfg_summary_words + cfg_words + cfg_max_rules, xdpfw_walk_step, &w, 0);
+	if (w.winner != XDPFW_NO_RULE)
+		*rule = w.rule;
+	return w.winner;
+}
+
+#endif /* XDPFW_CLASSIFY_H */

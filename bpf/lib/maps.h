@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The maps of the xdpfw XDP program and its load-time knobs (rodata).
+ *
+ * Sizes marked "set at load" are placeholders that the loader replaces with
+ * bpf_map__set_max_entries()/set_value_size() from its LoadOptions; the
+ * matching cfg_* constants below are set through skel->rodata so that the
+ * verifier sees them as constants. Layouts are described in abi.h.
+ */
+#ifndef XDPFW_MAPS_H
+#define XDPFW_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xdpfw/abi.h>
+
+const volatile __u32 cfg_max_rules = 64;        /* rules per generation */
+const volatile __u32 cfg_words = 1;             /* cfg_max_rules / 64 */
+const volatile __u32 cfg_summary_words = 1;     /* ceil(cfg_words / 64) */
+const volatile __u32 cfg_bitmap_cap = 1;        /* bitmaps per generation */
+const volatile __u32 cfg_addr_class_cap = 1;    /* per direction and generation */
+const volatile __u32 cfg_chunk_cap = 1;         /* per direction and generation */
+const volatile __u32 cfg_record_verdict = 0;   /* tests: fill xdpfw_last */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpfw_ctrl);
+} xdpfw_ctrl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPFW_GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct xdpfw_policy_hdr);
+} xdpfw_policy SEC(".maps");
+
+/* Scalar field value -> bitmap index; layout XDPFW_SCALAR_BASE_*. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XDPFW_SCALAR_TOTAL);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_scalars SEC(".maps");
+
+/* [gen * cfg_max_rules + i]: the i-th rule in evaluation order. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, struct xdpfw_rule);
+} xdpfw_rules SEC(".maps");
+
+/* [gen * cfg_bitmap_cap + b]: cfg_summary_words summary words (bit w set:
+ * word w is not zero) then cfg_words rule words. Value size set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set at load */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 16); /* set at load */
+} xdpfw_bitmaps SEC(".maps");
+
+/* [(gen * 2 + dir) * cfg_addr_class_cap + class] -> bitmap index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_addr_class SEC(".maps");
+
+/* [(gen * 2 + dir) << 24 | addr >> 8]: kind << 30 | value (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XDPFW_GENERATIONS * XDPFW_DIRECTIONS * XDPFW_TBL24_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_tbl24 SEC(".maps");
+
+/* [((gen * 2 + dir) * cfg_chunk_cap + chunk) * 256 + (addr & 255)] -> class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_chunks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, struct xdpfw_v4_host_key);
+	__type(value, __u32);
+} xdpfw_v4_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, struct xdpfw_v6_key);
+	__type(value, __u32);
+} xdpfw_v6_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct xdpfw_ifindex_key);
+	__type(value, __u32);
+} xdpfw_ifindex SEC(".maps");
+
+/* [counter_slot]: per-rule counters; slots outlive generations. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, struct xdpfw_counter);
+} xdpfw_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPFW_REASON_COUNT);
+	__type(key, __u32);
+	__type(value, struct xdpfw_counter);
+} xdpfw_reason_stats SEC(".maps");
+
+/* AF_XDP sockets by rx queue (action xsk). */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64); /* set at load */
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_xsks SEC(".maps");
+
+/* Egress ports of redirect:IFACE, keyed by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_tx_ports SEC(".maps");
+
+struct xdpfw_last_verdict xdpfw_last;
+
+#endif /* XDPFW_MAPS_H */

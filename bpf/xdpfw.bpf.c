@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The xdpfw XDP program: parse -> classify -> act, one exit that counts.
+ *
+ * Reading order: maps.h (tables and knobs), parse.h (the header walk),
+ * classify.h (rule bitmaps), then this file.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xdpfw/abi.h>
+
+#include "maps.h"
+#include "parse.h"
+#include "classify.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
+				     __u32 *reason)
+{
+	__u32 q = ctx->rx_queue_index;
+
+	switch (r->action) {
+	case XDPFW_ACT_DROP:
+		*reason = XDPFW_REASON_RULE_DROP;
+		return XDP_DROP;
+	case XDPFW_ACT_PASS:
+		*reason = XDPFW_REASON_RULE_PASS;
+		return XDP_PASS;
+	case XDPFW_ACT_XSK:
+		if (bpf_map_lookup_elem(&xdpfw_xsks, &q)) {
+			*reason = XDPFW_REASON_RULE_XSK;
+			return bpf_redirect_map(&xdpfw_xsks, q, XDP_PASS);
+		}
+		*reason = XDPFW_REASON_XSK_NO_SOCKET;
+		return r->xsk_fallback == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+	case XDPFW_ACT_REDIRECT:
+		if (bpf_redirect_map(&xdpfw_tx_ports, r->redirect_slot, 0) == XDP_REDIRECT) {
+			*reason = XDPFW_REASON_RULE_REDIRECT;
+			return XDP_REDIRECT;
+		}
+		*reason = XDPFW_REASON_REDIRECT_FAILED;
+		return XDP_DROP;
+	}
+	*reason = XDPFW_REASON_RULE_DROP;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int xdpfw_main(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data, zero = 0, gen, reason, index = XDPFW_NO_RULE;
+	struct xdpfw_rule rule = {};
+	struct xdpfw_policy_hdr *hdr;
+	struct xdpfw_ctrl *ctrl;
+	struct xdpfw_pkt pkt;
+	int verdict, bad;
+
+	ctrl = bpf_map_lookup_elem(&xdpfw_ctrl, &zero);
+	if (!ctrl || !ctrl->committed) {
+		reason = XDPFW_REASON_NO_POLICY;
+		verdict = XDP_PASS;
+		goto out;
+	}
+	/* Read the generation once: the whole packet sees one policy. */
+	gen = ctrl->active_gen & 1;
+	hdr = bpf_map_lookup_elem(&xdpfw_policy, &gen);
+	if (!hdr) {
+		reason = XDPFW_REASON_NO_POLICY;
+		verdict = XDP_PASS;
+		goto out;
+	}
+
+	bad = xdpfw_parse(data, data_end, &pkt);
+	if (bad) {
+		reason = bad;
+		verdict = hdr->malformed_action == XDPFW_ACT_PASS ? XDP_PASS : XDP_DROP;
+		goto out;
+	}
+
+	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
+	if (index == XDPFW_NO_RULE) {
+		if (hdr->default_action == XDPFW_ACT_DROP) {
+			reason = XDPFW_REASON_DEFAULT_DROP;
+			verdict = XDP_DROP;
+		} else {
+			reason = XDPFW_REASON_DEFAULT_PASS;
+			verdict = XDP_PASS;
+		}
+		goto out;
+	}
+	verdict = xdpfw_act(ctx, &rule, &reason);
+
+out:
+	if (reason < XDPFW_REASON_COUNT)
+		xdpfw_count(bpf_map_lookup_elem(&xdpfw_reason_stats, &reason), len);
+	if (cfg_record_verdict) {
+		xdpfw_last.reason = reason;
+		xdpfw_last.rule_index = index;
+		xdpfw_last.rule_id = index == XDPFW_NO_RULE ? XDPFW_NO_RULE : rule.rule_id;
+		xdpfw_last.action = verdict;
+	}
+	return verdict;
+}

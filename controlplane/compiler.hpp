@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The compiler: a Policy becomes the contents of the classifier's tables
+// (rule bitmaps per field value, see docs/ARCHITECTURE.md). Kernel-free; the
+// dataplane's PolicyMaps writes a CompiledPolicy into one generation.
+#pragma once
+
+#include "controlplane/policy.hpp"
+#include "controlplane/reference.hpp"
+
+#include <xdpfw/abi.h>
+
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+namespace xdpfw {
+
+struct CompileOptions {
+    uint32_t max_rules = 4096;          // multiple of 64, <= XDPFW_MAX_RULES
+    uint32_t max_bitmaps = 16384;       // distinct rule bitmaps per generation
+    uint32_t max_addr_classes = 65536;  // per direction and generation
+    uint32_t max_v4_chunks = 4096;      // /24 blocks holding longer prefixes, per dir
+    uint32_t max_v4_hosts = 262144;     // host entries, per dir
+    uint32_t max_v6_prefixes = 262144;  // per dir
+    uint32_t host_block_limit = 8;      // more /32s than this in a /24: use a chunk
+    IfaceResolver resolve;              // iif= and redirect:IFACE names
+};
+
+// A /24 block's IPv4 table, built from the prefixes (kernel-free DIR-24).
+struct V4Table {
+    std::vector<uint32_t> tbl24;                 // XDPFW_TBL24_SLOTS entries (kind|value)
+    std::vector<uint32_t> chunks;                // n_chunks * XDPFW_CHUNK_SLOTS classes
+    std::unordered_map<uint32_t, uint32_t> hosts; // host-order address -> class
+    uint32_t lookup(uint32_t addr_host_order) const; // address class
+};
+
+struct V6Table {
+    // plen -> (masked address -> class); probed longest length first.
+    std::map<uint8_t, std::map<std::array<uint8_t, 16>, uint32_t>, std::greater<>> by_len;
+    size_t size() const;
+    uint32_t lookup(const std::array<uint8_t, 16>& addr) const; // address class
+};
+
+struct AddrTables {
+    std::vector<uint32_t> class_bitmap; // address class -> bitmap index; class 0: no prefix
+    V4Table v4;
+    V6Table v6;
+};
+
+struct CompiledRule {
+    uint32_t rule_id = 0;
+    uint32_t counter_slot = 0; // == rule_id (ids are < max_rules)
+    uint32_t redirect_ifindex = 0;
+    uint8_t action = XDPFW_ACT_DROP;
+    uint8_t xsk_fallback = XDPFW_ACT_PASS;
+};
+
+struct CompiledPolicy {
+    uint32_t n_rules = 0, n_words = 0, n_summary = 0;
+    uint16_t used_fields = 0;   // bit (1 << enum xdpfw_field)
+    uint8_t default_action = XDPFW_ACT_PASS;
+    uint8_t malformed_action = XDPFW_ACT_DROP;
+    std::vector<CompiledRule> rules; // evaluation order: bit i = rules[i]
+    // Distinct rule bitmaps, n_words words each; index all_bitmap has every
+    // rule's bit. Summary words are derived by the writer (bit w: word w != 0).
+    std::vector<std::vector<uint64_t>> bitmaps;
+    uint32_t all_bitmap = 0;
+    // Scalar field value -> bitmap index (sizes XDPFW_*_SLOTS).
+    std::vector<uint32_t> vlan, proto, sport, dport, tcp_flags, icmp;
+    std::map<uint32_t, uint32_t> ifindex; // ingress ifindex -> bitmap index
+    uint32_t ifindex_default = 0;
+    AddrTables addr[XDPFW_DIRECTIONS];    // [0] source, [1] destination
+
+    // Software evaluation of the compiled tables (same walk as the BPF
+    // program); the compiler's tests check it against the reference.
+    Verdict evaluate(const PacketFields& pkt) const;
+};
+
+// Throws PolicyError (bad reference, capacity exceeded, unknown interface).
+CompiledPolicy compile(const Policy& policy, const CompileOptions& opts);
+
+} // namespace xdpfw

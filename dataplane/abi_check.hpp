@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Compile-time checks that abi.h means the same to C++ as to the BPF side.
+#pragma once
+
+#include <xdpfw/abi.h>
+
+#include <cstddef>
+
+namespace xdpfw::abi {
+
+static_assert(sizeof(xdpfw_ctrl) == 16);
+static_assert(sizeof(xdpfw_rule) == 16);
+static_assert(offsetof(xdpfw_rule, action) == 12);
+static_assert(sizeof(xdpfw_counter) == 16);
+static_assert(sizeof(xdpfw_ifindex_key) == 8);
+static_assert(sizeof(xdpfw_v4_host_key) == 8);
+static_assert(sizeof(xdpfw_v6_key) == 20);
+static_assert(offsetof(xdpfw_v6_key, addr) == 4);
+static_assert(sizeof(xdpfw_last_verdict) == 16);
+static_assert(offsetof(xdpfw_policy_hdr, v6_nlens) == 32);
+static_assert(offsetof(xdpfw_policy_hdr, v6_lens) == 40);
+static_assert(sizeof(xdpfw_policy_hdr) == 304);
+static_assert(XDPFW_MAX_WORDS * 64 == XDPFW_MAX_RULES);
+static_assert(XDPFW_REASON_COUNT == 14);
+static_assert(XDPFW_SCALAR_TOTAL < (1u << 20));
+
+} // namespace xdpfw::abi

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Opens, sizes and loads the xdpfw skeleton; checks map layouts against abi.h.
+#include "dataplane/loader.hpp"
+
+#include "dataplane/abi_check.hpp"
+#include "xdpfw_bpf.skel.h"
+
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+namespace xdpfw {
+
+BpfError::BpfError(int err, const std::string& what, std::string verifier_log)
+    : std::system_error(err, std::generic_category(),
+                        verifier_log.empty() ? what : what + "\nverifier log:\n" + verifier_log),
+      log_(std::move(verifier_log))
+{
+}
+
+void XdpfwObject::Deleter::operator()(xdpfw_bpf* s) const
+{
+    xdpfw_bpf__destroy(s);
+}
+
+XdpfwObject::XdpfwObject(std::unique_ptr<xdpfw_bpf, Deleter> s, LoadOptions o)
+    : skel_(std::move(s)), opts_(std::move(o))
+{
+}
+XdpfwObject::XdpfwObject(XdpfwObject&&) noexcept = default;
+XdpfwObject& XdpfwObject::operator=(XdpfwObject&&) noexcept = default;
+XdpfwObject::~XdpfwObject() = default;
+
+int XdpfwObject::prog_fd() const
+{
+    return bpf_program__fd(skel_->progs.xdpfw_main);
+}
+
+namespace {
+
+void check(int err, const std::string& what)
+{
+    if (err)
+        throw BpfError(err < 0 ? -err : err, what);
+}
+
+void validate(const LoadOptions& o)
+{
+    auto bad = [](const std::string& m) { throw std::invalid_argument("load options: " + m); };
+    if (o.max_rules == 0 || o.max_rules % 64 || o.max_rules > XDPFW_MAX_RULES)
+        bad(fmt::format("max_rules {} must be a multiple of 64 in 64..{}", o.max_rules,
+                        XDPFW_MAX_RULES));
+    if (o.max_bitmaps < 2)
+        bad("max_bitmaps must be at least 2");
+    if (o.max_addr_classes < 1 || o.max_addr_classes > XDPFW_TBL24_VALUE_MASK)
+        bad(fmt::format("max_addr_classes must be in 1..{}", XDPFW_TBL24_VALUE_MASK));
+    if (o.max_v4_chunks < 1 || o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK)
+        bad("max_v4_chunks out of range");
+    uint64_t chunk_entries = uint64_t(XDPFW_GENERATIONS) * XDPFW_DIRECTIONS * o.max_v4_chunks *
+                             XDPFW_CHUNK_SLOTS;
+    if (chunk_entries > 0xffffffffull)
+        bad("max_v4_chunks too large");
+    if (o.max_v4_hosts < 1 || o.max_v6_prefixes < 1)
+        bad("max_v4_hosts and max_v6_prefixes must be at least 1");
+    if (o.max_queues < 1 || o.max_queues > 4096)
+        bad("max_queues must be in 1..4096");
+}
+
+struct MapLayout {
+    const char* name;
+    size_t key, value; // 0: not checked
+};
+
+void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
+{
+    const MapLayout layouts[] = {
+        {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
+        {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
+        {"xdpfw_scalars", 4, 4},
+        {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
+        {"xdpfw_bitmaps", 4, bitmap_value},
+        {"xdpfw_addr_class", 4, 4},
+        {"xdpfw_tbl24", 4, 4},
+        {"xdpfw_chunks", 4, 4},
+        {"xdpfw_v4_hosts", sizeof(xdpfw_v4_host_key), 4},
+        {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
+        {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
+        {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
+        {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
+        {"xdpfw_tx_ports", 4, 4},
+    };
+    for (const auto& l : layouts) {
+        bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
+        if (!m)
+            throw BpfError(ENOENT, fmt::format("map {} missing from the BPF object", l.name));
+        if (bpf_map__key_size(m) != l.key || bpf_map__value_size(m) != l.value)
+            throw BpfError(EINVAL, fmt::format("map {}: key/value size {}/{} differs from abi.h {}/{}",
+                                               l.name, bpf_map__key_size(m),
+                                               bpf_map__value_size(m), l.key, l.value));
+    }
+}
+
+} // namespace
+
+XdpfwObject XdpfwObject::load(const LoadOptions& o)
+{
+    validate(o);
+    std::vector<char> log(1 << 22);
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts, .kernel_log_buf = log.data(),
+                .kernel_log_size = log.size(), .kernel_log_level = 0);
+    xdpfw_bpf* raw = xdpfw_bpf__open_opts(&open_opts);
+    if (!raw)
+        throw BpfError(errno, "open xdpfw BPF object");
+    std::unique_ptr<xdpfw_bpf, Deleter> s(raw);
+
+    const uint32_t words = o.max_rules / 64;
+    const uint32_t summary = (words + 63) / 64;
+    const uint32_t bitmap_value = 8 * (summary + words);
+    s->rodata->cfg_max_rules = o.max_rules;
+    s->rodata->cfg_words = words;
+    s->rodata->cfg_summary_words = summary;
+    s->rodata->cfg_bitmap_cap = o.max_bitmaps;
+    s->rodata->cfg_addr_class_cap = o.max_addr_classes;
+    s->rodata->cfg_chunk_cap = o.max_v4_chunks;
+    s->rodata->cfg_record_verdict = o.record_verdict ? 1 : 0;
+
+    const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
+    check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_bitmaps, gens * o.max_bitmaps),
+          "size xdpfw_bitmaps");
+    check(bpf_map__set_value_size(s->maps.xdpfw_bitmaps, bitmap_value), "size xdpfw_bitmaps");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class, gens * dirs * o.max_addr_classes),
+          "size xdpfw_addr_class");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_chunks,
+                                   gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
+          "size xdpfw_chunks");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_v4_hosts, gens * dirs * o.max_v4_hosts),
+          "size xdpfw_v4_hosts");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_v6_prefixes, gens * dirs * o.max_v6_prefixes),
+          "size xdpfw_v6_prefixes");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
+          "size xdpfw_rule_stats");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
+    check_layout(s.get(), bitmap_value);
+
+    if (!o.pin_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.pin_dir, ec);
+        if (ec)
+            throw BpfError(ec.value(), "create pin directory " + o.pin_dir);
+        bpf_map* m;
+        bpf_object__for_each_map(m, s->obj)
+        {
+            const char* name = bpf_map__name(m);
+            if (std::strncmp(name, "xdpfw_", 6) != 0)
+                continue; // .rodata/.bss belong to one load
+            std::string path = o.pin_dir + "/" + name;
+            check(bpf_map__set_pin_path(m, path.c_str()), "set pin path " + path);
+        }
+    }
+
+    int err = xdpfw_bpf__load(s.get());
+    if (err) {
+        std::string vlog(log.data(), strnlen(log.data(), log.size()));
+        throw BpfError(-err, "load xdpfw BPF program", vlog);
+    }
+    return XdpfwObject(std::move(s), o);
+}
+
+} // namespace xdpfw

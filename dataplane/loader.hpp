@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// RAII owner of the loaded xdpfw BPF object (skeleton). Loading sets the
+// runtime knobs (rodata) and map sizes, checks every shared map's key and
+// value size against abi.h, and on a verifier rejection throws BpfError with
+// the verifier log.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+struct xdpfw_bpf; // generated skeleton
+struct bpf_map;
+
+namespace xdpfw {
+
+struct LoadOptions {
+    uint32_t max_rules = 4096;          // multiple of 64, <= XDPFW_MAX_RULES
+    uint32_t max_bitmaps = 16384;       // per generation
+    uint32_t max_addr_classes = 65536;  // per direction and generation
+    uint32_t max_v4_chunks = 4096;      // per direction and generation
+    uint32_t max_v4_hosts = 65536;      // per direction and generation
+    uint32_t max_v6_prefixes = 65536;   // per direction and generation
+    uint32_t max_queues = 64;           // XskMap size
+    bool record_verdict = false;        // tests: write xdpfw_last_verdict per packet
+    // When set, every map is pinned in this bpffs directory and maps already
+    // pinned there are reused (re-adoption after a daemon restart).
+    std::string pin_dir;
+};
+
+// An error from the kernel or libbpf/libxdp: errno plus what we were doing,
+// and the verifier log when the kernel refused a program.
+class BpfError : public std::system_error {
+public:
+    BpfError(int err, const std::string& what, std::string verifier_log = {});
+    const std::string& verifier_log() const { return log_; }
+
+private:
+    std::string log_;
+};
+
+class XdpfwObject {
+public:
+    static XdpfwObject load(const LoadOptions& opts);
+    XdpfwObject(XdpfwObject&&) noexcept;
+    XdpfwObject& operator=(XdpfwObject&&) noexcept;
+    ~XdpfwObject();
+
+    xdpfw_bpf* skel() const { return skel_.get(); }
+    int prog_fd() const;
+    const LoadOptions& options() const { return opts_; }
+
+private:
+    struct Deleter { void operator()(xdpfw_bpf*) const; };
+    XdpfwObject(std::unique_ptr<xdpfw_bpf, Deleter> s, LoadOptions o);
+    std::unique_ptr<xdpfw_bpf, Deleter> skel_;
+    LoadOptions opts_;
+};
+
+} // namespace xdpfw
