@@ -107,6 +107,7 @@ struct Policy {
     ActionType malformed_action = ActionType::drop; // drop or pass
     std::vector<Rule> rules;                        // any order; see evaluation_order()
     std::map<std::string, PrefixSet> sets;
+    bool operator==(const Policy&) const = default;
 
     // Rules sorted by (priority, id): the order the classifier walks them.
     std::vector<Rule> evaluation_order() const;

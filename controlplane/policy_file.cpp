@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// YAML policy files and set files: parsing, validation and writing back.
+#include "controlplane/policy_file.hpp"
+
+#include "controlplane/rule_parser.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace xdpfw {
+
+namespace {
+
+// "policy.yaml:7" when yaml-cpp knows where the node is, else "policy.yaml".
+std::string at(const std::string& source, const YAML::Node& node)
+{
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null())
+        return source;
+    return source + ":" + std::to_string(mark.line + 1);
+}
+
+std::string node_kind(const YAML::Node& node)
+{
+    switch (node.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Undefined: return "nothing";
+    }
+    return "something else";
+}
+
+ActionType parse_verdict(const YAML::Node& v, const std::string& source, const std::string& key)
+{
+    if (!v.IsScalar())
+        throw PolicyError(at(source, v), key, "expected drop or pass, got " + node_kind(v));
+    const std::string& s = v.Scalar();
+    if (s == "drop")
+        return ActionType::drop;
+    if (s == "pass")
+        return ActionType::pass;
+    throw PolicyError(at(source, v), key, "'" + s + "' is not drop or pass");
+}
+
+void add_prefix_list(PrefixSet& set, const YAML::Node& list, const std::string& source,
+                     const std::string& key)
+{
+    if (!list.IsSequence())
+        throw PolicyError(at(source, list), key, "expected a list of prefixes, got " + node_kind(list));
+    for (const YAML::Node& item : list) {
+        if (!item.IsScalar())
+            throw PolicyError(at(source, item), key, "expected a prefix, got " + node_kind(item));
+        try {
+            set.prefixes.push_back(Prefix::parse(item.Scalar()));
+        } catch (const std::invalid_argument& e) {
+            throw PolicyError(at(source, item), key, e.what());
+        }
+    }
+}
+
+void add_prefix_file(PrefixSet& set, const YAML::Node& file, const std::filesystem::path& base_dir,
+                     const std::string& source, const std::string& key)
+{
+    if (!file.IsScalar() || file.Scalar().empty())
+        throw PolicyError(at(source, file), key, "file: expected a file name, got " + node_kind(file));
+    std::filesystem::path path = base_dir / file.Scalar();
+    std::ifstream in(path);
+    if (!in)
+        throw PolicyError(at(source, file), key,
+                          "cannot open set file " + path.string() + ": " + std::strerror(errno));
+    try {
+        PrefixSet from_file = parse_prefix_lines(in, path.string());
+        set.prefixes.insert(set.prefixes.end(), from_file.prefixes.begin(),
+                            from_file.prefixes.end());
+    } catch (const PolicyError& e) {
+        throw PolicyError(at(source, file), key, e.what());
+    }
+}
+
+PrefixSet parse_set(const YAML::Node& value, const std::filesystem::path& base_dir,
+                    const std::string& source, const std::string& key)
+{
+    PrefixSet set;
+    if (value.IsNull())
+        return set;
+    if (value.IsSequence()) {
+        add_prefix_list(set, value, source, key);
+    } else if (value.IsMap()) {
+        for (const auto& kv : value) {
+            std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
+            if (k == "file")
+                add_prefix_file(set, kv.second, base_dir, source, key);
+            else if (k == "prefixes")
+                add_prefix_list(set, kv.second, source, key);
+            else
+                throw PolicyError(at(source, kv.first), key,
+                                  "unknown key '" + k + "' (a set is a list, or {file: NAME}, "
+                                  "{prefixes: [...]} or both)");
+        }
+    } else {
+        throw PolicyError(at(source, value), key,
+                          "expected a list of prefixes or {file: NAME}, got " + node_kind(value));
+    }
+    normalize_set(set);
+    return set;
+}
+
+void check_set_refs(const Rule& rule, const Policy& policy, const std::string& where)
+{
+    for (auto [key, addr] : {std::pair{"src", &rule.match.src}, std::pair{"dst", &rule.match.dst}}) {
+        if (*addr && (*addr)->is_set() && !policy.sets.contains((*addr)->set_name()))
+            throw PolicyError(where, key, "unknown set '" + (*addr)->set_name() + "'");
+    }
+}
+
+} // namespace
+
+void normalize_set(PrefixSet& set)
+{
+    std::sort(set.prefixes.begin(), set.prefixes.end());
+    set.prefixes.erase(std::unique(set.prefixes.begin(), set.prefixes.end()), set.prefixes.end());
+}
+
+PrefixSet parse_prefix_lines(std::istream& in, const std::string& source)
+{
+    PrefixSet set;
+    std::string line;
+    size_t lineno = 0;
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; };
+    while (std::getline(in, line)) {
+        ++lineno;
+        if (auto hash = line.find('#'); hash != std::string::npos)
+            line.erase(hash);
+        auto first = std::find_if_not(line.begin(), line.end(), blank);
+        auto last = std::find_if_not(line.rbegin(), line.rend(), blank).base();
+        if (first >= last)
+            continue;
+        std::string text(first, last);
+        std::string where = source + ":" + std::to_string(lineno);
+        if (std::any_of(text.begin(), text.end(), blank))
+            throw PolicyError(where, "", "one prefix per line, found '" + text + "'");
+        try {
+            set.prefixes.push_back(Prefix::parse(text));
+        } catch (const std::invalid_argument& e) {
+            throw PolicyError(where, "", e.what());
+        }
+    }
+    if (in.bad())
+        throw PolicyError(source, "", "read error after line " + std::to_string(lineno));
+    normalize_set(set);
+    return set;
+}
+
+Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& base_dir,
+                         const std::string& source_name)
+{
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml);
+    } catch (const YAML::ParserException& e) {
+        std::string where = source_name;
+        if (!e.mark.is_null())
+            where += ":" + std::to_string(e.mark.line + 1);
+        throw PolicyError(where, "", "YAML syntax: " + e.msg);
+    }
+    Policy policy;
+    if (root.IsNull())
+        return policy;
+    if (!root.IsMap())
+        throw PolicyError(at(source_name, root), "",
+                          "expected a mapping with default, malformed, sets and rules, got " +
+                              node_kind(root));
+
+    // Sets first: rules refer to them, and YAML key order is the user's choice.
+    std::set<std::string> seen;
+    YAML::Node rules_node;
+    for (const auto& kv : root) {
+        if (!kv.first.IsScalar())
+            throw PolicyError(at(source_name, kv.first), "", "top-level keys must be names");
+        const std::string& key = kv.first.Scalar();
+        if (!seen.insert(key).second)
+            throw PolicyError(at(source_name, kv.first), key, "given twice");
+        if (key == "default") {
+            policy.default_action = parse_verdict(kv.second, source_name, key);
+        } else if (key == "malformed") {
+            policy.malformed_action = parse_verdict(kv.second, source_name, key);
+        } else if (key == "sets") {
+            const YAML::Node& sets = kv.second;
+            if (sets.IsNull())
+                continue;
+            if (!sets.IsMap())
+                throw PolicyError(at(source_name, sets), key,
+                                  "expected a mapping of set names, got " + node_kind(sets));
+            for (const auto& set_kv : sets) {
+                std::string name = set_kv.first.IsScalar() ? set_kv.first.Scalar() : "";
+                if (!valid_set_name(name))
+                    throw PolicyError(at(source_name, set_kv.first), "sets",
+                                      "'" + name +
+                                          "' is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+                if (policy.sets.contains(name))
+                    throw PolicyError(at(source_name, set_kv.first), "set " + name,
+                                      "defined twice");
+                policy.sets[name] = parse_set(set_kv.second, base_dir, source_name, "set " + name);
+            }
+        } else if (key == "rules") {
+            rules_node = kv.second;
+        } else {
+            throw PolicyError(at(source_name, kv.first), key,
+                              "unknown top-level key (known: default, malformed, sets, rules)");
+        }
+    }
+
+    if (rules_node && !rules_node.IsNull()) {
+        if (!rules_node.IsSequence())
+            throw PolicyError(at(source_name, rules_node), "rules",
+                              "expected a list of rule strings, got " + node_kind(rules_node));
+        std::map<uint32_t, size_t> id_owner; // id -> rule number, for the duplicate message
+        size_t number = 0;
+        for (const YAML::Node& item : rules_node) {
+            ++number;
+            std::string where = at(source_name, item) + ": rule " + std::to_string(number);
+            if (!item.IsScalar())
+                throw PolicyError(where, "",
+                                  "expected a string of key=value words, got " + node_kind(item));
+            Rule rule = parse_rule(item.Scalar(), where);
+            if (rule.id == 0)
+                rule.id = static_cast<uint32_t>(number);
+            if (auto [it, fresh] = id_owner.emplace(rule.id, number); !fresh)
+                throw PolicyError(where, "id",
+                                  std::to_string(rule.id) + " is already used by rule " +
+                                      std::to_string(it->second));
+            check_set_refs(rule, policy, where);
+            policy.rules.push_back(std::move(rule));
+        }
+    }
+    validate_policy(policy);
+    return policy;
+}
+
+Policy load_policy_file(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw PolicyError(path.string(), "", std::string("cannot open: ") + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad())
+        throw PolicyError(path.string(), "", std::string("read error: ") + std::strerror(errno));
+    std::filesystem::path dir = path.parent_path();
+    return parse_policy_yaml(text.str(), dir.empty() ? std::filesystem::path(".") : dir,
+                             path.string());
+}
+
+void validate_policy(const Policy& policy)
+{
+    for (auto [key, verdict] : {std::pair{"default", policy.default_action},
+                                std::pair{"malformed", policy.malformed_action}}) {
+        if (verdict != ActionType::drop && verdict != ActionType::pass)
+            throw PolicyError("policy", key,
+                              std::string("must be drop or pass, not ") + action_name(verdict));
+    }
+    for (const auto& [name, set] : policy.sets) {
+        if (!valid_set_name(name))
+            throw PolicyError("set '" + name + "'", "",
+                              "not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+    }
+    std::set<uint32_t> ids;
+    for (size_t i = 0; i < policy.rules.size(); ++i) {
+        const Rule& rule = policy.rules[i];
+        if (rule.id == 0)
+            throw PolicyError("rule at position " + std::to_string(i + 1), "id",
+                              "must be at least 1");
+        std::string where = "rule " + std::to_string(rule.id);
+        if (!ids.insert(rule.id).second)
+            throw PolicyError(where, "id", "used by more than one rule");
+        validate_rule(rule, where);
+        check_set_refs(rule, policy, where);
+    }
+}
+
+std::string format_policy_yaml(const Policy& policy)
+{
+    // Written by hand rather than with YAML::Emitter so the output is stable
+    // and one prefix or rule per line (diffable saved state). Nothing quoted
+    // here can contain '"' or '\': prefixes, set names and validated rule text.
+    std::string out;
+    out += "default: ";
+    out += action_name(policy.default_action);
+    out += "\nmalformed: ";
+    out += action_name(policy.malformed_action);
+    out += "\nsets:";
+    if (policy.sets.empty())
+        out += " {}";
+    out += "\n";
+    for (const auto& [name, set] : policy.sets) {
+        // Quoted: a set named e.g. "null" or "true" would otherwise read back
+        // as a YAML null or boolean key.
+        out += "  \"" + name + "\":";
+        if (set.prefixes.empty())
+            out += " []";
+        out += "\n";
+        for (const Prefix& p : set.prefixes)
+            out += "    - \"" + p.str() + "\"\n";
+    }
+    out += "rules:";
+    if (policy.rules.empty())
+        out += " []";
+    out += "\n";
+    for (const Rule& rule : policy.rules)
+        out += "  - \"id=" + std::to_string(rule.id) + " " + format_rule(rule) + "\"\n";
+    return out;
+}
+
+} // namespace xdpfw

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests for YAML policy files, set files and whole-policy validation.
+#include "controlplane/policy_file.hpp"
+#include "controlplane/rule_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+using namespace xdpfw;
+
+namespace {
+
+// A fresh directory under $TMPDIR, removed with everything in it.
+class TempDir {
+public:
+    TempDir()
+    {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "xdpfw-policy-XXXXXX").string();
+        if (!mkdtemp(tmpl.data()))
+            throw std::runtime_error("mkdtemp failed");
+        path_ = tmpl;
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path write(const std::string& name, const std::string& text) const
+    {
+        std::filesystem::path p = path_ / name;
+        std::filesystem::create_directories(p.parent_path());
+        std::ofstream(p) << text;
+        return p;
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+std::string yaml_error(const std::string& yaml, const std::filesystem::path& dir = ".")
+{
+    try {
+        parse_policy_yaml(yaml, dir, "policy.yaml");
+    } catch (const PolicyError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                     \
+    EXPECT_NE(std::string(haystack).find(needle), std::string::npos)                          \
+        << "'" << (needle) << "' not in: " << (haystack)
+
+} // namespace
+
+TEST(PolicyFile, LoadsTheDocumentedExample)
+{
+    TempDir dir;
+    dir.write("lists/big-prefixes.txt", "# bogons\n"
+                                        "10.0.0.0/8\n"
+                                        "\n"
+                                        "  192.168.0.0/16   # trailing comment\r\n"
+                                        "2001:db8::/32\n"
+                                        "10.0.0.0/8\n");
+    auto file = dir.write("policy.yaml", R"(
+default: pass            # drop|pass, default pass
+malformed: drop          # drop|pass, default drop
+sets:
+  blocklist: [198.51.100.0/24, "2001:db8:bad::/48"]
+  big: {file: lists/big-prefixes.txt}
+rules:
+  - priority=10 src=@blocklist action=drop
+  - priority=20 proto=tcp dport=22 tcp_flags=SYN,!ACK action=drop
+  - priority=30 dst=@big action=count
+  - id=100 priority=5 proto=udp dport=53 action=xsk fallback=drop
+)");
+    Policy p = load_policy_file(file);
+    EXPECT_EQ(p.default_action, ActionType::pass);
+    EXPECT_EQ(p.malformed_action, ActionType::drop);
+    ASSERT_EQ(p.sets.size(), 2u);
+    EXPECT_EQ(p.sets["blocklist"].prefixes,
+              (std::vector<Prefix>{Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8:bad::/48")}));
+    // Deduplicated and sorted (IPv4 before IPv6, then by length and address).
+    EXPECT_EQ(p.sets["big"].prefixes,
+              (std::vector<Prefix>{Prefix::parse("10.0.0.0/8"), Prefix::parse("192.168.0.0/16"),
+                                   Prefix::parse("2001:db8::/32")}));
+    ASSERT_EQ(p.rules.size(), 4u);
+    EXPECT_EQ(p.rules[0].id, 1u);
+    EXPECT_EQ(p.rules[1].id, 2u);
+    EXPECT_EQ(p.rules[2].id, 3u);
+    EXPECT_EQ(p.rules[3].id, 100u);
+    EXPECT_EQ(p.rules[1].text, "priority=20 proto=tcp dport=22 tcp_flags=SYN,!ACK action=drop");
+    EXPECT_EQ(p.rules[3].action.xsk_fallback, ActionType::drop);
+    std::vector<uint32_t> order;
+    for (const Rule& r : p.evaluation_order())
+        order.push_back(r.id);
+    EXPECT_EQ(order, (std::vector<uint32_t>{100, 1, 2, 3}));
+}
+
+TEST(PolicyFile, DefaultsAndEmptyFiles)
+{
+    Policy empty = parse_policy_yaml("", ".", "empty.yaml");
+    EXPECT_EQ(empty.default_action, ActionType::pass);
+    EXPECT_EQ(empty.malformed_action, ActionType::drop);
+    EXPECT_TRUE(empty.rules.empty());
+    Policy p = parse_policy_yaml("default: drop\nmalformed: pass\nsets:\nrules: []\n", ".", "p");
+    EXPECT_EQ(p.default_action, ActionType::drop);
+    EXPECT_EQ(p.malformed_action, ActionType::pass);
+    EXPECT_TRUE(p.sets.empty());
+    Policy sets = parse_policy_yaml("sets:\n  none: []\n  both: {prefixes: [10.0.0.0/8]}\n", ".", "p");
+    EXPECT_TRUE(sets.sets["none"].prefixes.empty());
+    EXPECT_EQ(sets.sets["both"].prefixes.size(), 1u);
+}
+
+TEST(PolicyFile, ErrorsNameFileRuleLineAndKey)
+{
+    // One bad rule among many: the message names the file, its line, the rule
+    // number and the key.
+    std::string yaml = "rules:\n";
+    for (int i = 1; i <= 20; ++i)
+        yaml += i == 13 ? "  - proto=tcp dport=70000 action=drop\n"
+                        : "  - priority=" + std::to_string(i) + " action=pass\n";
+    EXPECT_EQ(yaml_error(yaml), "policy.yaml:14: rule 13: dport: 70000 is out of range 0-65535");
+
+    EXPECT_EQ(yaml_error("sets: {a: [10.0.0.0/8]}\nrules:\n  - action=drop\n  - src=@nosuch action=drop\n"),
+              "policy.yaml:4: rule 2: src: unknown set 'nosuch'");
+    EXPECT_CONTAINS(yaml_error("rules:\n  - dst=@a action=drop\n"), "rule 1: dst: unknown set 'a'");
+    EXPECT_CONTAINS(yaml_error("rules:\n  - action=frob\n"), "policy.yaml:2: rule 1: action: 'frob'");
+    EXPECT_CONTAINS(yaml_error("rules:\n  - src=10.0.0.0/33 action=drop\n"),
+                    "rule 1: src: prefix length 33 > 32 in '10.0.0.0/33'");
+    EXPECT_CONTAINS(yaml_error("rules:\n  - {action: drop}\n"), "rule 1: expected a string");
+    EXPECT_CONTAINS(yaml_error("rules: action=drop\n"), "rules: expected a list");
+    EXPECT_CONTAINS(yaml_error("rule:\n  - action=drop\n"), "policy.yaml:1: rule: unknown top-level key");
+    EXPECT_CONTAINS(yaml_error("default: reject\n"), "policy.yaml:1: default: 'reject' is not drop or pass");
+    EXPECT_CONTAINS(yaml_error("malformed: [drop]\n"), "malformed: expected drop or pass");
+    EXPECT_CONTAINS(yaml_error("default: drop\ndefault: pass\n"), "default: given twice");
+    EXPECT_CONTAINS(yaml_error("- action=drop\n"), "expected a mapping");
+    EXPECT_CONTAINS(yaml_error("rules: [action=drop\n"), "policy.yaml:");
+    EXPECT_CONTAINS(yaml_error("rules: [action=drop\n"), "YAML syntax");
+    EXPECT_CONTAINS(yaml_error("rules:\n  - action=drop\n  - id=1 action=pass\n"),
+                    "policy.yaml:3: rule 2: id: 1 is already used by rule 1");
+}
+
+TEST(PolicyFile, SetErrors)
+{
+    EXPECT_CONTAINS(yaml_error("sets:\n  9bad: []\n"), "policy.yaml:2: sets: '9bad' is not a valid set name");
+    EXPECT_CONTAINS(yaml_error("sets:\n  a: [10.0.0.0/8]\n  a: []\n"), "set a: defined twice");
+    EXPECT_CONTAINS(yaml_error("sets:\n  a: [10.0.0.0/8, 10.1.0.1/16]\n"),
+                    "policy.yaml:2: set a: 10.1.0.1/16 has host bits set; did you mean 10.1.0.0/16?");
+    EXPECT_CONTAINS(yaml_error("sets:\n  a: 10.0.0.0/8\n"), "set a: expected a list of prefixes");
+    EXPECT_CONTAINS(yaml_error("sets:\n  a: {files: x.txt}\n"), "set a: unknown key 'files'");
+    EXPECT_CONTAINS(yaml_error("sets:\n  a: [[10.0.0.0/8]]\n"), "set a: expected a prefix");
+    EXPECT_CONTAINS(yaml_error("sets: [a, b]\n"), "sets: expected a mapping");
+
+    TempDir dir;
+    std::string lines;
+    for (int i = 0; i < 50; ++i)
+        lines += "10.0." + std::to_string(i) + ".0/24\n";
+    lines += "10.0.99.0/33\n";
+    dir.write("bad.txt", lines);
+    std::string err = yaml_error("sets:\n  big: {file: bad.txt}\n", dir.path());
+    EXPECT_CONTAINS(err, "policy.yaml:2: set big: ");
+    EXPECT_CONTAINS(err, (dir.path() / "bad.txt").string() + ":51: prefix length 33 > 32 in '10.0.99.0/33'");
+    err = yaml_error("sets:\n  big: {file: missing.txt}\n", dir.path());
+    EXPECT_CONTAINS(err, "set big: cannot open set file");
+    EXPECT_CONTAINS(err, "missing.txt: No such file or directory");
+}
+
+TEST(PolicyFile, PrefixLines)
+{
+    std::istringstream in("# header\n\n10.0.0.0/8\n::/0 # all v6\n\t10.0.0.0/8\n1.2.3.4\n");
+    PrefixSet s = parse_prefix_lines(in, "list.txt");
+    // Sorted by Prefix's ordering (family, length, address), duplicates gone.
+    EXPECT_EQ(s.prefixes, (std::vector<Prefix>{Prefix::parse("10.0.0.0/8"), Prefix::parse("1.2.3.4"),
+                                               Prefix::parse("::/0")}));
+
+    auto error = [](const std::string& text) {
+        std::istringstream bad(text);
+        try {
+            parse_prefix_lines(bad, "list.txt");
+        } catch (const PolicyError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    EXPECT_EQ(error("10.0.0.0/8\n\n10.0.0.0/8 10.1.0.0/16\n"),
+              "list.txt:3: one prefix per line, found '10.0.0.0/8 10.1.0.0/16'");
+    EXPECT_EQ(error("# x\nnot-a-prefix\n"), "list.txt:2: 'not-a-prefix' is not an IPv4 address in 'not-a-prefix'");
+}
+
+TEST(PolicyFile, LoadPolicyFileErrors)
+{
+    TempDir dir;
+    try {
+        load_policy_file(dir.path() / "nope.yaml");
+        ADD_FAILURE() << "loaded a missing file";
+    } catch (const PolicyError& e) {
+        EXPECT_CONTAINS(e.what(), "nope.yaml: cannot open");
+    }
+    auto file = dir.write("p.yaml", "rules:\n  - action=drop\n  - tcp_flags=SYN proto=udp action=drop\n");
+    try {
+        load_policy_file(file);
+        ADD_FAILURE() << "loaded a bad file";
+    } catch (const PolicyError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  file.string() + ":3: rule 2: tcp_flags: needs proto=tcp, not proto=udp");
+        EXPECT_EQ(e.key(), "tcp_flags");
+    }
+}
+
+TEST(PolicyFile, ValidatePolicy)
+{
+    Policy p = parse_policy_yaml("sets: {s: [10.0.0.0/8]}\nrules:\n  - src=@s action=drop\n  - action=pass\n",
+                                 ".", "p");
+    EXPECT_NO_THROW(validate_policy(p));
+
+    auto key_of_error = [](const Policy& bad) {
+        try {
+            validate_policy(bad);
+        } catch (const PolicyError& e) {
+            return e.where() + "|" + e.key();
+        }
+        return std::string("(no error)");
+    };
+    Policy dup = p;
+    dup.rules[1].id = 1;
+    EXPECT_EQ(key_of_error(dup), "rule 1|id");
+    Policy zero = p;
+    zero.rules[1].id = 0;
+    EXPECT_EQ(key_of_error(zero), "rule at position 2|id");
+    Policy noset = p;
+    noset.sets.clear();
+    EXPECT_EQ(key_of_error(noset), "rule 1|src");
+    Policy baddefault = p;
+    baddefault.default_action = ActionType::xsk;
+    EXPECT_EQ(key_of_error(baddefault), "policy|default");
+    Policy badmalformed = p;
+    badmalformed.malformed_action = ActionType::count;
+    EXPECT_EQ(key_of_error(badmalformed), "policy|malformed");
+    Policy badrule = p;
+    badrule.rules[1].match.vlan = 4096;
+    EXPECT_EQ(key_of_error(badrule), "rule 2|vlan");
+    Policy badname = p;
+    badname.sets["no good"] = {};
+    EXPECT_EQ(key_of_error(badname), "set 'no good'|");
+}
+
+TEST(PolicyFile, FormatPolicyYamlRoundTrip)
+{
+    TempDir dir;
+    dir.write("v6.txt", "2001:db8::/48\n2001:db8:1::/48\n");
+    Policy p = parse_policy_yaml(R"(
+default: drop
+malformed: pass
+sets:
+  "v6": {file: v6.txt, prefixes: ["::1"]}
+  empty: []
+  mixed: [192.0.2.0/24, "2001:db8:ff::/48"]
+rules:
+  - id=7 priority=-3 iif=eth0 vlan=12 src=@mixed proto=tcp dport=443 tcp_flags=SYN,!ACK action=xsk
+  - family=ipv6 dst=@v6 proto=icmpv6 icmp_type=128 icmp_code=0 action=count
+  - src="198.51.100.0/24" action=redirect:eth1
+)",
+                                 dir.path(), "p.yaml");
+    std::string yaml = format_policy_yaml(p);
+    Policy back = parse_policy_yaml(yaml, "/nonexistent", "saved.yaml");
+    EXPECT_EQ(back, p) << yaml;
+    EXPECT_EQ(format_policy_yaml(back), yaml);
+    EXPECT_EQ(back.rules[0].id, 7u);
+    EXPECT_EQ(back.rules[1].id, 2u);
+
+    Policy empty;
+    EXPECT_EQ(parse_policy_yaml(format_policy_yaml(empty), ".", "e"), empty);
+    Policy null_name;
+    null_name.sets["null"].prefixes.push_back(Prefix::parse("10.0.0.0/8"));
+    EXPECT_EQ(parse_policy_yaml(format_policy_yaml(null_name), ".", "n"), null_name);
+}

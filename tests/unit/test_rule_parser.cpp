@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests for prefixes, the rule parser and printer, and their error messages.
+#include "controlplane/policy.hpp"
+#include "controlplane/rule_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace xdpfw;
+
+namespace {
+
+// Expects parse_rule to fail with a PolicyError on key whose message contains
+// every fragment.
+void expect_rule_error(const std::string& text, const std::string& key,
+                       std::initializer_list<std::string> fragments)
+{
+    try {
+        Rule r = parse_rule(text, "rule 3");
+        ADD_FAILURE() << "'" << text << "' parsed as '" << r.text << "'";
+    } catch (const PolicyError& e) {
+        EXPECT_EQ(e.where(), "rule 3") << text;
+        EXPECT_EQ(e.key(), key) << text << " -> " << e.what();
+        std::string what = e.what();
+        EXPECT_TRUE(what.starts_with("rule 3: " + key + ": ")) << what;
+        for (const auto& f : fragments)
+            EXPECT_NE(what.find(f), std::string::npos) << "'" << f << "' not in: " << what;
+    }
+}
+
+std::string prefix_error(const std::string& text)
+{
+    try {
+        Prefix::parse(text);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+} // namespace
+
+TEST(Prefix, ParsesIpv4AndIpv6)
+{
+    Prefix p = Prefix::parse("10.1.0.0/16");
+    EXPECT_EQ(p.family, Family::ipv4);
+    EXPECT_EQ(p.len, 16);
+    EXPECT_EQ(p.addr[0], 10);
+    EXPECT_EQ(p.addr[1], 1);
+    EXPECT_EQ(p.str(), "10.1.0.0/16");
+
+    Prefix host = Prefix::parse("192.0.2.7");
+    EXPECT_EQ(host.len, 32);
+    EXPECT_EQ(host.str(), "192.0.2.7/32");
+
+    Prefix v6 = Prefix::parse("2001:DB8:0:0::/32");
+    EXPECT_EQ(v6.family, Family::ipv6);
+    EXPECT_EQ(v6.len, 32);
+    EXPECT_EQ(v6.str(), "2001:db8::/32");
+    EXPECT_EQ(Prefix::parse("::1").str(), "::1/128");
+    EXPECT_EQ(Prefix::parse("0.0.0.0/0").str(), "0.0.0.0/0");
+    EXPECT_EQ(Prefix::parse("::/0").len, 0);
+    EXPECT_EQ(Prefix::parse("10.0.0.128/25").str(), "10.0.0.128/25");
+}
+
+TEST(Prefix, RefusesBadText)
+{
+    EXPECT_EQ(prefix_error("10.0.0.0/33"), "prefix length 33 > 32 in '10.0.0.0/33'");
+    EXPECT_EQ(prefix_error("2001:db8::/129"), "prefix length 129 > 128 in '2001:db8::/129'");
+    EXPECT_EQ(prefix_error("10.0.0.1/24"),
+              "10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?");
+    EXPECT_EQ(prefix_error("2001:db8::1/64"),
+              "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?");
+    EXPECT_NE(prefix_error("10.0.0.256").find("not an IPv4 address"), std::string::npos);
+    EXPECT_NE(prefix_error("10.0.0").find("not an IPv4 address"), std::string::npos);
+    EXPECT_NE(prefix_error("fe80::1%eth0").find("not an IPv6 address"), std::string::npos);
+    EXPECT_NE(prefix_error("10.0.0.0/").find("missing prefix length"), std::string::npos);
+    EXPECT_NE(prefix_error("10.0.0.0/-1").find("not a number"), std::string::npos);
+    EXPECT_NE(prefix_error("10.0.0.0/2x").find("not a number"), std::string::npos);
+    EXPECT_NE(prefix_error("10.0.0.0/24/1").find("not a number"), std::string::npos);
+    EXPECT_EQ(prefix_error(""), "empty prefix");
+}
+
+TEST(Prefix, Contains)
+{
+    Prefix net = Prefix::parse("10.0.0.0/15");
+    EXPECT_TRUE(net.contains(Prefix::parse("10.0.0.0/16").addr));
+    EXPECT_TRUE(net.contains(Prefix::parse("10.1.255.255").addr));
+    EXPECT_FALSE(net.contains(Prefix::parse("10.2.0.0").addr));
+    EXPECT_TRUE(net.contains(Prefix::parse("10.1.2.0/24")));
+    EXPECT_TRUE(net.contains(net));
+    EXPECT_FALSE(net.contains(Prefix::parse("10.0.0.0/8")));
+    EXPECT_FALSE(net.contains(Prefix::parse("::/0")));
+    EXPECT_TRUE(Prefix::parse("0.0.0.0/0").contains(Prefix::parse("1.2.3.4").addr));
+    Prefix v6 = Prefix::parse("2001:db8:80::/41");
+    EXPECT_TRUE(v6.contains(Prefix::parse("2001:db8:ff::1").addr));
+    EXPECT_FALSE(v6.contains(Prefix::parse("2001:db8:7f::1").addr));
+}
+
+TEST(RuleParser, EveryKey)
+{
+    Rule r = parse_rule("priority=-5 iif=eth0 vlan=4095 family=ipv4 src=10.0.0.0/8 "
+                        "dst=@blocklist proto=tcp sport=1024-65535 dport=22 "
+                        "tcp_flags=SYN,!ACK action=xsk fallback=drop id=42",
+                        "rule 1");
+    EXPECT_EQ(r.id, 42u);
+    EXPECT_EQ(r.priority, -5);
+    EXPECT_EQ(r.match.iif, "eth0");
+    EXPECT_EQ(r.match.vlan, 4095);
+    EXPECT_EQ(r.match.family, Family::ipv4);
+    EXPECT_EQ(r.match.src->prefix(), Prefix::parse("10.0.0.0/8"));
+    EXPECT_EQ(r.match.dst->set_name(), "blocklist");
+    EXPECT_EQ(r.match.proto, 6);
+    EXPECT_EQ(r.match.sport, (PortRange{1024, 65535}));
+    EXPECT_EQ(r.match.dport, (PortRange{22, 22}));
+    EXPECT_EQ(r.match.tcp_flags, (TcpFlagsMatch{0x12, 0x02}));
+    EXPECT_EQ(r.action.type, ActionType::xsk);
+    EXPECT_EQ(r.action.xsk_fallback, ActionType::drop);
+    EXPECT_EQ(r.text, "priority=-5 iif=eth0 vlan=4095 src=10.0.0.0/8 dst=@blocklist proto=tcp "
+                      "sport=1024-65535 dport=22 tcp_flags=SYN,!ACK action=xsk fallback=drop");
+
+    Rule icmp = parse_rule("proto=icmpv6 icmp_type=128 icmp_code=0 action=count", "r");
+    EXPECT_EQ(icmp.match.proto, 58);
+    EXPECT_EQ(icmp.match.icmp_type, 128);
+    EXPECT_EQ(icmp.match.icmp_code, 0);
+    EXPECT_EQ(icmp.action.type, ActionType::count);
+    EXPECT_EQ(icmp.priority, 0);
+    EXPECT_EQ(icmp.id, 0u);
+    EXPECT_FALSE(icmp.match.family);
+
+    Rule redirect = parse_rule("dst=2001:db8::/32 proto=udp action=redirect:veth-b1", "r");
+    EXPECT_EQ(redirect.match.family, Family::ipv6); // implied by the prefix
+    EXPECT_EQ(redirect.action.type, ActionType::redirect);
+    EXPECT_EQ(redirect.action.redirect_iface, "veth-b1");
+    EXPECT_EQ(redirect.text, "priority=0 dst=2001:db8::/32 proto=udp action=redirect:veth-b1");
+
+    EXPECT_EQ(parse_rule("action=pass", "r").action.type, ActionType::pass);
+    EXPECT_EQ(parse_rule("action=drop", "r").action.type, ActionType::drop);
+    EXPECT_EQ(parse_rule("action=xsk", "r").action.xsk_fallback, ActionType::pass);
+    EXPECT_EQ(parse_rule("action=xsk", "r").text, "priority=0 action=xsk fallback=pass");
+    EXPECT_EQ(parse_rule("fallback=drop action=xsk", "r").action.xsk_fallback, ActionType::drop);
+    EXPECT_EQ(parse_rule("proto=47 action=drop", "r").match.proto, 47);
+    EXPECT_EQ(parse_rule("proto=udp action=drop", "r").match.proto, 17);
+    EXPECT_EQ(parse_rule("proto=icmp icmp_type=8 action=drop", "r").match.proto, 1);
+    EXPECT_EQ(parse_rule("family=ipv6 src=@v6only action=drop", "r").text,
+              "priority=0 family=ipv6 src=@v6only action=drop");
+    EXPECT_EQ(parse_rule("vlan=0 action=drop", "r").match.vlan, 0);
+    EXPECT_EQ(parse_rule("priority=2147483647 action=drop", "r").priority, 2147483647);
+    EXPECT_EQ(parse_rule("priority=-2147483648 action=drop", "r").priority, INT32_MIN);
+    EXPECT_EQ(parse_rule("id=4294967295 action=drop", "r").id, 4294967295u);
+}
+
+TEST(RuleParser, ImpliedProtocolsStayAbsent)
+{
+    // Ports imply tcp-or-udp and flags imply tcp without setting proto: the
+    // classifier checks the packet's protocol for those fields anyway.
+    Rule ports = parse_rule("dport=53 action=drop", "r");
+    EXPECT_FALSE(ports.match.proto);
+    Rule flags = parse_rule("tcp_flags=syn,!ack,!rst dport=80 action=drop", "r");
+    EXPECT_FALSE(flags.match.proto);
+    EXPECT_EQ(flags.match.tcp_flags, (TcpFlagsMatch{0x16, 0x02}));
+    EXPECT_EQ(flags.text, "priority=0 dport=80 tcp_flags=SYN,!RST,!ACK action=drop");
+    Rule icmp = parse_rule("icmp_type=3 icmp_code=4 action=drop", "r");
+    EXPECT_FALSE(icmp.match.proto);
+}
+
+TEST(RuleParser, BlanksAndQuotes)
+{
+    Rule r = parse_rule("  \tpriority=\"7\"   iif=\"eth1\"\naction=\"drop\"  ", "r");
+    EXPECT_EQ(r.priority, 7);
+    EXPECT_EQ(r.match.iif, "eth1");
+    EXPECT_EQ(r.action.type, ActionType::drop);
+    EXPECT_EQ(parse_rule("src=\"10.0.0.0/8\" action=pass", "r").match.src->prefix().str(),
+              "10.0.0.0/8");
+    expect_rule_error("iif=\"eth 0\" action=drop", "iif", {"'eth 0'", "not a valid interface"});
+    expect_rule_error("iif=\"eth0 action=drop", "iif", {"unterminated"});
+    expect_rule_error("iif=\"eth0\"x action=drop", "iif", {"closing quote"});
+    expect_rule_error("iif=\"\" action=drop", "iif", {"empty value"});
+}
+
+TEST(RuleParser, ErrorsNameTheKey)
+{
+    expect_rule_error("src=10.0.0.0/33 action=drop", "src", {"prefix length 33 > 32 in '10.0.0.0/33'"});
+    expect_rule_error("dst=10.0.0.1/24 action=drop", "dst", {"did you mean 10.0.0.0/24?"});
+    expect_rule_error("src=bogus action=drop", "src", {"'bogus' is not an IPv4 address"});
+    expect_rule_error("src=@ action=drop", "src", {"not a valid set name"});
+    expect_rule_error("src=@9lives action=drop", "src", {"'9lives'"});
+    expect_rule_error("dport=70000 action=drop", "dport", {"70000 is out of range 0-65535"});
+    EXPECT_STREQ([] {
+        try {
+            parse_rule("proto=tcp dport=70000 action=drop", "rule 3");
+        } catch (const PolicyError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    }().c_str(),
+                 "rule 3: dport: 70000 is out of range 0-65535");
+    expect_rule_error("sport=99999999999999999999999 action=drop", "sport", {"out of range"});
+    expect_rule_error("sport=80-70 action=drop", "sport", {"80-70", "low end above"});
+    expect_rule_error("sport=80- action=drop", "sport", {"not a number"});
+    expect_rule_error("dport=-1 action=drop", "dport", {"not a number"});
+    expect_rule_error("dport=http action=drop", "dport", {"'http' is not a number"});
+    expect_rule_error("action=frob", "action", {"'frob' is not one of"});
+    expect_rule_error("action=redirect", "action", {"redirect:IFACE"});
+    expect_rule_error("action=redirect:", "action", {"redirect:IFACE"});
+    expect_rule_error("action=redirect:a/b", "action", {"'a/b'", "not a valid interface"});
+    expect_rule_error("action=Drop", "action", {"'Drop'"});
+    expect_rule_error("priority=1 dport=22", "action", {"missing"});
+    expect_rule_error("", "action", {"missing"});
+    expect_rule_error("prio=1 action=drop", "prio", {"unknown key", "priority"});
+    expect_rule_error("action=drop action=pass", "action", {"given twice"});
+    expect_rule_error("dport=1 dport=2 action=pass", "dport", {"given twice"});
+    expect_rule_error("drop", "drop", {"missing '='"});
+    expect_rule_error("action=drop tcp", "tcp", {"missing '='"});
+    expect_rule_error("=drop", "=drop", {"missing key"});
+    expect_rule_error("action= proto=tcp", "action", {"empty value"});
+    expect_rule_error("priority=high action=drop", "priority", {"'high' is not a number"});
+    expect_rule_error("priority=2147483648 action=drop", "priority", {"out of range"});
+    expect_rule_error("vlan=4096 action=drop", "vlan", {"4096 is out of range 0-4095"});
+    expect_rule_error("family=inet action=drop", "family", {"'inet' is not ipv4 or ipv6"});
+    expect_rule_error("proto=sctp action=drop", "proto", {"'sctp'"});
+    expect_rule_error("proto=256 action=drop", "proto", {"'256'"});
+    expect_rule_error("iif=averyveryverylongname action=drop", "iif", {"not a valid interface"});
+    expect_rule_error("icmp_type=256 action=drop", "icmp_type", {"256 is out of range 0-255"});
+    expect_rule_error("icmp_type=1 icmp_code=300 action=drop", "icmp_code", {"out of range 0-255"});
+    expect_rule_error("tcp_flags=SYN,FOO action=drop", "tcp_flags", {"'FOO' is not a TCP flag"});
+    expect_rule_error("tcp_flags=SYN,,ACK action=drop", "tcp_flags", {"empty flag name"});
+    expect_rule_error("tcp_flags=! action=drop", "tcp_flags", {"empty flag name"});
+    expect_rule_error("tcp_flags=SYN,!syn action=drop", "tcp_flags", {"SYN appears twice"});
+    expect_rule_error("fallback=maybe action=xsk", "fallback", {"'maybe' is not pass or drop"});
+    expect_rule_error("id=0 action=drop", "id", {"at least 1"});
+    expect_rule_error("id=4294967296 action=drop", "id", {"out of range"});
+}
+
+TEST(RuleParser, ConsistencyErrors)
+{
+    expect_rule_error("src=10.0.0.0/8 dst=2001:db8::/32 action=drop", "dst",
+                      {"IPv6", "IPv4", "one family"});
+    expect_rule_error("family=ipv4 src=2001:db8::/32 action=drop", "src", {"IPv6 but family=ipv4"});
+    expect_rule_error("family=ipv6 dst=192.0.2.0/24 action=drop", "dst", {"IPv4 but family=ipv6"});
+    expect_rule_error("proto=icmp dport=80 action=drop", "dport", {"needs proto=tcp or proto=udp",
+                                                                    "proto=icmp"});
+    expect_rule_error("proto=47 sport=80 action=drop", "sport", {"proto=47"});
+    expect_rule_error("proto=udp tcp_flags=SYN action=drop", "tcp_flags", {"needs proto=tcp",
+                                                                           "proto=udp"});
+    expect_rule_error("proto=tcp icmp_type=8 action=drop", "icmp_type", {"proto=icmp or proto=icmpv6"});
+    expect_rule_error("dport=1 icmp_type=8 action=drop", "icmp_type", {"sport/dport"});
+    expect_rule_error("tcp_flags=SYN icmp_type=8 action=drop", "icmp_type", {"tcp_flags"});
+    expect_rule_error("proto=icmp family=ipv6 action=drop", "proto", {"icmpv6"});
+    expect_rule_error("proto=icmp src=2001:db8::/32 action=drop", "proto", {"icmpv6"});
+    expect_rule_error("proto=icmpv6 dst=10.0.0.0/8 action=drop", "proto", {"family ipv4"});
+    expect_rule_error("proto=1 family=ipv6 icmp_type=1 action=drop", "proto", {"icmpv6"});
+    expect_rule_error("icmp_code=3 action=drop", "icmp_code", {"needs icmp_type"});
+    expect_rule_error("fallback=drop action=drop", "fallback", {"only applies to action=xsk"});
+    expect_rule_error("fallback=pass action=redirect:eth1", "fallback", {"action=redirect"});
+}
+
+TEST(RuleParser, ValidateRuleChecksCodeBuiltRules)
+{
+    Rule ok = parse_rule("proto=tcp dport=80 action=pass", "r");
+    EXPECT_NO_THROW(validate_rule(ok, "rule 1"));
+
+    auto expect_invalid = [](Rule r, const std::string& key) {
+        try {
+            validate_rule(r, "rule 9");
+            ADD_FAILURE() << "accepted " << format_rule(r);
+        } catch (const PolicyError& e) {
+            EXPECT_EQ(e.key(), key) << e.what();
+        }
+    };
+    Rule r = ok;
+    r.match.dport = PortRange{90, 80};
+    expect_invalid(r, "dport");
+    r = ok;
+    r.match.vlan = 5000;
+    expect_invalid(r, "vlan");
+    r = ok;
+    r.match.tcp_flags = TcpFlagsMatch{0x02, 0x12};
+    expect_invalid(r, "tcp_flags");
+    r = ok;
+    r.match.tcp_flags = TcpFlagsMatch{0, 0};
+    expect_invalid(r, "tcp_flags");
+    r = ok;
+    Prefix p = Prefix::parse("10.0.0.0/8");
+    p.addr[3] = 1; // a host bit below the length
+    r.match.src = AddrMatch{p};
+    expect_invalid(r, "src");
+    r = ok;
+    r.match.family = Family::other;
+    expect_invalid(r, "family");
+    r = ok;
+    r.action.xsk_fallback = ActionType::drop;
+    expect_invalid(r, "fallback");
+    r = ok;
+    r.action.type = ActionType::xsk;
+    r.action.xsk_fallback = ActionType::count;
+    expect_invalid(r, "fallback");
+    r = ok;
+    r.action.type = ActionType::redirect;
+    expect_invalid(r, "action");
+    r = ok;
+    r.match.iif = "";
+    expect_invalid(r, "iif");
+    r = ok;
+    r.match.dst = AddrMatch{std::string("bad name")};
+    expect_invalid(r, "dst");
+}
+
+TEST(RuleParser, Helpers)
+{
+    EXPECT_STREQ(tcp_flag_name(0x01), "FIN");
+    EXPECT_STREQ(tcp_flag_name(0x80), "CWR");
+    EXPECT_EQ(tcp_flag_name(0x03), nullptr);
+    EXPECT_EQ(tcp_flag_name(0), nullptr);
+    EXPECT_EQ(tcp_flag_bit("ece"), 0x40);
+    EXPECT_EQ(tcp_flag_bit("Psh"), 0x08);
+    EXPECT_EQ(tcp_flag_bit("URG"), 0x20);
+    EXPECT_EQ(tcp_flag_bit("SYNN"), std::nullopt);
+    EXPECT_EQ(format_tcp_flags({0xff, 0x0f}), "FIN,SYN,RST,PSH,!ACK,!URG,!ECE,!CWR");
+    EXPECT_EQ(proto_name(6), "tcp");
+    EXPECT_EQ(proto_name(17), "udp");
+    EXPECT_EQ(proto_name(1), "icmp");
+    EXPECT_EQ(proto_name(58), "icmpv6");
+    EXPECT_EQ(proto_name(132), "132");
+    EXPECT_EQ(parse_proto("icmpv6"), 58);
+    EXPECT_EQ(parse_proto("0"), 0);
+    EXPECT_EQ(parse_proto("255"), 255);
+    EXPECT_EQ(parse_proto("256"), std::nullopt);
+    EXPECT_EQ(parse_proto("TCP"), std::nullopt);
+    EXPECT_EQ(parse_proto(""), std::nullopt);
+    EXPECT_TRUE(valid_set_name("_a.b-c9"));
+    EXPECT_FALSE(valid_set_name("-a"));
+    EXPECT_FALSE(valid_set_name("a b"));
+    EXPECT_FALSE(valid_set_name("a@b"));
+    EXPECT_TRUE(valid_iface_name("enp3s0f1.100"));
+    EXPECT_FALSE(valid_iface_name("a:b"));
+    EXPECT_FALSE(valid_iface_name(".."));
+    EXPECT_FALSE(valid_iface_name("0123456789abcdef"));
+    EXPECT_TRUE(valid_iface_name("0123456789abcde"));
+    Action a;
+    a.type = ActionType::redirect;
+    a.redirect_iface = "eth9";
+    EXPECT_EQ(format_action(a), "redirect:eth9");
+    EXPECT_EQ(std::string(action_name(ActionType::count)), "count");
+    EXPECT_EQ(std::string(family_name(Family::ipv6)), "ipv6");
+}
+
+TEST(Policy, EvaluationOrderIsPriorityThenId)
+{
+    Policy p;
+    for (auto [id, prio] : {std::pair{5u, 10}, {1u, 20}, {3u, 10}, {2u, -1}, {4u, 20}}) {
+        Rule r = parse_rule("action=drop", "r");
+        r.id = id;
+        r.priority = prio;
+        p.rules.push_back(r);
+    }
+    std::vector<uint32_t> ids;
+    for (const Rule& r : p.evaluation_order())
+        ids.push_back(r.id);
+    EXPECT_EQ(ids, (std::vector<uint32_t>{2, 3, 5, 1, 4}));
+}
+
+TEST(PolicyError, MessageForm)
+{
+    PolicyError e("rule 3", "dport", "70000 is out of range 0-65535");
+    EXPECT_STREQ(e.what(), "rule 3: dport: 70000 is out of range 0-65535");
+    EXPECT_EQ(e.where(), "rule 3");
+    EXPECT_EQ(e.key(), "dport");
+    EXPECT_EQ(e.problem(), "70000 is out of range 0-65535");
+    EXPECT_STREQ(PolicyError("big.txt:4", "", "bad").what(), "big.txt:4: bad");
+}
+
+namespace {
+
+// A random rule that passes validate_rule, built field by field so that
+// every value form (ranges, negated flags, sets, both families) appears.
+Rule random_rule(std::mt19937& rng)
+{
+    auto chance = [&rng](int percent) { return static_cast<int>(rng() % 100) < percent; };
+    auto below = [&rng](uint32_t n) { return static_cast<uint32_t>(rng() % n); };
+    Rule r;
+    Match& m = r.match;
+    r.priority = static_cast<int32_t>(rng());
+    Family fam = chance(50) ? Family::ipv4 : Family::ipv6;
+    auto random_prefix = [&] {
+        Prefix p;
+        p.family = fam;
+        p.len = static_cast<uint8_t>(below(p.max_len() + 1));
+        for (unsigned i = 0; i < p.max_len() / 8; ++i)
+            p.addr[i] = static_cast<uint8_t>(rng());
+        // Clear host bits so the prefix is one the parser would produce.
+        for (unsigned bit = p.len; bit < p.max_len(); ++bit)
+            p.addr[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+        return p;
+    };
+    auto random_addr = [&]() -> AddrMatch {
+        if (chance(30))
+            return AddrMatch{std::string(chance(50) ? "block_list" : "Allow.v-6")};
+        return AddrMatch{random_prefix()};
+    };
+    if (chance(30))
+        m.iif = chance(50) ? "eth0" : "veth-lab.12";
+    if (chance(30))
+        m.vlan = static_cast<uint16_t>(below(4096));
+    if (chance(40))
+        m.src = random_addr();
+    if (chance(40))
+        m.dst = random_addr();
+    bool has_prefix = (m.src && !m.src->is_set()) || (m.dst && !m.dst->is_set());
+    if (has_prefix || chance(30))
+        m.family = fam;
+    int l4 = static_cast<int>(below(5)); // 0 none, 1 tcp/udp ports, 2 tcp flags, 3 icmp, 4 proto only
+    if (l4 == 1) {
+        if (chance(70))
+            m.proto = chance(50) ? 6 : 17;
+        auto range = [&] {
+            uint16_t a = static_cast<uint16_t>(rng()), b = static_cast<uint16_t>(rng());
+            if (chance(50))
+                b = a;
+            return PortRange{std::min(a, b), std::max(a, b)};
+        };
+        if (chance(60))
+            m.sport = range();
+        if (!m.sport || chance(50))
+            m.dport = range();
+        if (m.proto == 6 && chance(40))
+            m.tcp_flags = TcpFlagsMatch{0x12, 0x10};
+    } else if (l4 == 2) {
+        if (chance(50))
+            m.proto = 6;
+        uint8_t mask = static_cast<uint8_t>(1 + below(255));
+        m.tcp_flags = TcpFlagsMatch{mask, static_cast<uint8_t>(rng() & mask)};
+    } else if (l4 == 3) {
+        if (m.family || chance(50))
+            m.proto = m.family == Family::ipv6 ? 58 : m.family == Family::ipv4 ? 1
+                                                    : chance(50)               ? 1
+                                                                               : 58;
+        m.icmp_type = static_cast<uint8_t>(rng());
+        if (chance(50))
+            m.icmp_code = static_cast<uint8_t>(rng());
+    } else if (l4 == 4) {
+        uint8_t p = static_cast<uint8_t>(rng());
+        bool icmp_mismatch = (p == 1 && m.family == Family::ipv6) || (p == 58 && m.family == Family::ipv4);
+        if (!icmp_mismatch)
+            m.proto = p;
+    }
+    switch (below(5)) {
+    case 0: r.action.type = ActionType::drop; break;
+    case 1: r.action.type = ActionType::pass; break;
+    case 2: r.action.type = ActionType::count; break;
+    case 3:
+        r.action.type = ActionType::xsk;
+        r.action.xsk_fallback = chance(50) ? ActionType::pass : ActionType::drop;
+        break;
+    default:
+        r.action.type = ActionType::redirect;
+        r.action.redirect_iface = "out" + std::to_string(below(100));
+    }
+    return r;
+}
+
+} // namespace
+
+TEST(RuleParser, FormatParseRoundTrip)
+{
+    std::mt19937 rng(20240611);
+    for (int i = 0; i < 3000; ++i) {
+        Rule r = random_rule(rng);
+        ASSERT_NO_THROW(validate_rule(r, "random")) << format_rule(r);
+        std::string text = format_rule(r);
+        Rule back;
+        ASSERT_NO_THROW(back = parse_rule(text, "random")) << text;
+        EXPECT_EQ(back.match, r.match) << text;
+        EXPECT_EQ(back.action, r.action) << text;
+        EXPECT_EQ(back.priority, r.priority) << text;
+        EXPECT_EQ(back.text, text);
+        // The canonical form is a fixed point.
+        EXPECT_EQ(format_rule(back), text);
+    }
+}
