@@ -8,6 +8,7 @@
 
 namespace xdpfw::abi {
 
+static_assert(sizeof(xdpfw_block) == 64 && sizeof(xdpfw_block) % 8 == 0);
 static_assert(sizeof(xdpfw_ctrl) == 16);
 static_assert(sizeof(xdpfw_rule) == 16);
 static_assert(offsetof(xdpfw_rule, action) == 12);

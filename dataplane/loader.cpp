@@ -3,6 +3,7 @@
 #include "dataplane/loader.hpp"
 
 #include "dataplane/abi_check.hpp"
+#include "dataplane/log.hpp"
 #include "xdpfw_bpf.skel.h"
 
 #include <bpf/libbpf.h>
@@ -80,12 +81,12 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
     const MapLayout layouts[] = {
         {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
         {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
-        {"xdpfw_scalars", 4, 4},
+        {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
         {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
         {"xdpfw_bitmaps", 4, bitmap_value},
-        {"xdpfw_addr_class", 4, 4},
-        {"xdpfw_tbl24", 4, 4},
-        {"xdpfw_chunks", 4, 4},
+        {"xdpfw_addr_class", 4, sizeof(xdpfw_block)},
+        {"xdpfw_tbl24", 4, sizeof(xdpfw_block)},
+        {"xdpfw_chunks", 4, sizeof(xdpfw_block)},
         {"xdpfw_v4_hosts", sizeof(xdpfw_v4_host_key), 4},
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
@@ -133,10 +134,11 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     check(bpf_map__set_max_entries(s->maps.xdpfw_bitmaps, gens * o.max_bitmaps),
           "size xdpfw_bitmaps");
     check(bpf_map__set_value_size(s->maps.xdpfw_bitmaps, bitmap_value), "size xdpfw_bitmaps");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class, gens * dirs * o.max_addr_classes),
+    check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class,
+                                   XDPFW_BLOCKS(gens * dirs * o.max_addr_classes)),
           "size xdpfw_addr_class");
     check(bpf_map__set_max_entries(s->maps.xdpfw_chunks,
-                                   gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
+                                   XDPFW_BLOCKS(gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS)),
           "size xdpfw_chunks");
     check(bpf_map__set_max_entries(s->maps.xdpfw_v4_hosts, gens * dirs * o.max_v4_hosts),
           "size xdpfw_v4_hosts");
@@ -163,10 +165,13 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
         }
     }
 
+    // The kernel's verifier log lands in log; libbpf's own messages (a map
+    // it could not create or reuse) in the capture.
+    LibbpfLogCapture capture;
     int err = xdpfw_bpf__load(s.get());
     if (err) {
         std::string vlog(log.data(), strnlen(log.data(), log.size()));
-        throw BpfError(-err, "load xdpfw BPF program", vlog);
+        throw BpfError(-err, "load xdpfw BPF program", vlog.empty() ? capture.text() : vlog);
     }
     return XdpfwObject(std::move(s), o);
 }

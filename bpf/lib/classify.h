@@ -44,8 +44,7 @@ static __always_inline __u64 *xdpfw_bitmap(__u32 gen, __u32 index)
  * missing (a policy the control plane never writes), which ends the walk. */
 static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
 {
-	__u32 key = base + gen * slots + value;
-	__u32 *b = bpf_map_lookup_elem(&xdpfw_scalars, &key);
+	__u32 *b = xdpfw_slot(&xdpfw_scalars, base + gen * slots + value);
 
 	return b ? *b : XDPFW_NO_RULE;
 }
@@ -57,7 +56,7 @@ static __always_inline __u32 xdpfw_class_index(__u32 gen, __u32 dir, __u32 class
 	if (class >= cfg_addr_class_cap)
 		return XDPFW_NO_RULE;
 	key = (gen * XDPFW_DIRECTIONS + dir) * cfg_addr_class_cap + class;
-	b = bpf_map_lookup_elem(&xdpfw_addr_class, &key);
+	b = xdpfw_slot(&xdpfw_addr_class, key);
 	return b ? *b : XDPFW_NO_RULE;
 }
 
@@ -68,7 +67,7 @@ static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
 	__u32 addr = bpf_ntohl(addr_be);
 	__u32 table = gen * XDPFW_DIRECTIONS + dir;
 	__u32 key = (table << 24) | (addr >> 8);
-	__u32 *e = bpf_map_lookup_elem(&xdpfw_tbl24, &key);
+	__u32 *e = xdpfw_slot(&xdpfw_tbl24, key);
 	__u32 kind, value;
 
 	if (!e)
@@ -81,7 +80,7 @@ static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
 		if (value >= cfg_chunk_cap)
 			return 0;
 		key = (table * cfg_chunk_cap + value) * XDPFW_CHUNK_SLOTS + (addr & 0xff);
-		c = bpf_map_lookup_elem(&xdpfw_chunks, &key);
+		c = xdpfw_slot(&xdpfw_chunks, key);
 		return c ? *c : 0;
 	}
 	if (kind == XDPFW_TBL24_HOST) {

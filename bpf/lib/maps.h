@@ -39,9 +39,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_SCALAR_TOTAL);
+	__uint(max_entries, XDPFW_BLOCKS(XDPFW_SCALAR_TOTAL));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xdpfw_block);
 } xdpfw_scalars SEC(".maps");
 
 /* [gen * cfg_max_rules + i]: the i-th rule in evaluation order. */
@@ -69,16 +69,16 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1); /* set at load */
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xdpfw_block);
 } xdpfw_addr_class SEC(".maps");
 
 /* [(gen * 2 + dir) << 24 | addr >> 8]: kind << 30 | value (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_GENERATIONS * XDPFW_DIRECTIONS * XDPFW_TBL24_SLOTS);
+	__uint(max_entries, XDPFW_BLOCKS(XDPFW_GENERATIONS * XDPFW_DIRECTIONS * XDPFW_TBL24_SLOTS));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xdpfw_block);
 } xdpfw_tbl24 SEC(".maps");
 
 /* [((gen * 2 + dir) * cfg_chunk_cap + chunk) * 256 + (addr & 255)] -> class. */
@@ -87,7 +87,7 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1); /* set at load */
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xdpfw_block);
 } xdpfw_chunks SEC(".maps");
 
 struct {
@@ -143,5 +143,14 @@ struct {
 } xdpfw_tx_ports SEC(".maps");
 
 struct xdpfw_last_verdict xdpfw_last;
+
+/* Entry i of a block table (see XDPFW_BLOCK_SLOTS), or NULL. */
+static __always_inline __u32 *xdpfw_slot(void *map, __u32 i)
+{
+	__u32 key = i / XDPFW_BLOCK_SLOTS;
+	struct xdpfw_block *b = bpf_map_lookup_elem(map, &key);
+
+	return b ? &b->v[i % XDPFW_BLOCK_SLOTS] : 0;
+}
 
 #endif /* XDPFW_MAPS_H */

@@ -45,6 +45,16 @@
 #define XDPFW_TBL24_HOST 2u  /* low 30 bits: class when the host hash misses */
 #define XDPFW_TBL24_VALUE_MASK ((1u << XDPFW_TBL24_KIND_SHIFT) - 1)
 
+/* Tables of __u32 are array maps of 64-byte blocks: the kernel pads array
+ * elements to 8 bytes, so a block keeps the mmap'ed table a dense __u32
+ * array (entry i at byte 4 * i) and one block is one cache line. */
+#define XDPFW_BLOCK_SLOTS 16
+#define XDPFW_BLOCKS(n) (((n) + XDPFW_BLOCK_SLOTS - 1) / XDPFW_BLOCK_SLOTS)
+
+struct xdpfw_block {
+	__u32 v[XDPFW_BLOCK_SLOTS];
+};
+
 /* Maximum prefix lengths probed per IPv6 lookup (one per distinct length). */
 #define XDPFW_V6_MAX_LENS 129
 

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The XDP classifier through BPF_PROG_RUN: first match, counters, sets of
+// every table kind, actions, generation switches and large rule counts.
+#include "tests/support/bpf_harness.hpp"
+#include "tests/support/policy_text.hpp"
+#include "tests/support/private_netns.hpp"
+
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+
+#include <memory>
+
+namespace xdpfw::test {
+namespace {
+
+class Classifier : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        enter_private_netns();
+        LoadOptions o;
+        o.max_rules = 8192;
+        o.max_bitmaps = 20000;
+        h = std::make_unique<BpfHarness>(o);
+    }
+    static void TearDownTestSuite() { h.reset(); }
+
+    static RunResult run(const FrameSpec& f) { return h->run(build_frame(f)); }
+    static std::unique_ptr<BpfHarness> h;
+};
+std::unique_ptr<BpfHarness> Classifier::h;
+
+TEST(ClassifierFresh, NothingCommittedPasses)
+{
+    enter_private_netns();
+    BpfHarness fresh;
+    auto r = fresh.run(build_frame(frame("10.0.0.1", "10.0.0.2")));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_PASS));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_NO_POLICY));
+    EXPECT_EQ(fresh.maps().reason_counters()[XDPFW_REASON_NO_POLICY].packets, 1u);
+}
+
+TEST_F(Classifier, FirstMatchByPriorityThenId)
+{
+    h->commit(make_policy({
+        "priority=20 proto=udp action=drop",  // id 1
+        "priority=10 dport=80 action=pass",   // id 2: lower priority number wins
+        "priority=10 proto=udp action=drop",  // id 3: same priority, later id
+    }));
+    auto r = run(frame("10.0.0.1", "10.0.0.2", 17, 1000, 80));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_PASS));
+    EXPECT_EQ(r.verdict.rule_id, 2u);
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_RULE_PASS));
+    r = run(frame("10.0.0.1", "10.0.0.2", 17, 1000, 81));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_DROP));
+    EXPECT_EQ(r.verdict.rule_id, 3u);
+    r = run(frame("10.0.0.1", "10.0.0.2", 6, 1000, 81));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_PASS));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    EXPECT_EQ(r.verdict.rule_id, XDPFW_NO_RULE);
+}
+
+TEST_F(Classifier, DefaultDrop)
+{
+    h->commit(make_policy({"proto=tcp dport=22 action=pass"}, ActionType::drop));
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 6, 999, 22)).xdp_action, uint32_t(XDP_PASS));
+    auto r = run(frame("10.0.0.1", "10.0.0.2", 6, 999, 23));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_DROP));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_DROP));
+}
+
+TEST_F(Classifier, CountRulesCountAndContinue)
+{
+    h->commit(make_policy({
+        "priority=1 src=10.1.0.0/16 action=count",
+        "priority=2 proto=udp action=count",
+        "priority=3 dport=53 action=drop",
+        "priority=4 action=count", // after the terminal rule: never counted for port 53
+    }));
+    auto before = [&](uint32_t id) { return h->maps().rule_counter(id).packets; };
+    uint64_t c1 = before(1), c2 = before(2), c3 = before(3), c4 = before(4);
+    auto f = frame("10.1.2.3", "10.0.0.2", 17, 5000, 53);
+    auto r = run(f);
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_DROP));
+    EXPECT_EQ(r.verdict.rule_id, 3u);
+    EXPECT_EQ(before(1), c1 + 1);
+    EXPECT_EQ(before(2), c2 + 1);
+    EXPECT_EQ(before(3), c3 + 1);
+    EXPECT_EQ(before(4), c4);
+    EXPECT_EQ(h->maps().rule_counter(3).bytes - 0, h->maps().rule_counter(3).bytes);
+    // No terminal rule: counted by both count rules, then the default.
+    r = run(frame("10.1.2.3", "10.0.0.2", 17, 5000, 54));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    EXPECT_EQ(before(4), c4 + 1);
+}
+
+TEST_F(Classifier, ByteCountersUseFrameLength)
+{
+    h->commit(make_policy({"proto=udp action=drop"}));
+    auto f = frame("10.0.0.1", "10.0.0.2");
+    f.frame_len = 300;
+    uint64_t b = h->maps().rule_counter(1).bytes;
+    auto data = build_frame(f);
+    h->run(data);
+    EXPECT_EQ(h->maps().rule_counter(1).bytes, b + data.size());
+}
+
+TEST_F(Classifier, V4SetsOfEveryTableKind)
+{
+    // /8 (leaf), a /24 with a few /32 (host hash), a /24 with a /26 and many
+    // /32 (chunk), nested prefixes with different rules.
+    std::vector<std::string> block = {"10.0.0.0/8", "192.0.2.7", "192.0.2.9", "198.51.100.64/26"};
+    for (int i = 0; i < 20; i++)
+        block.push_back("203.0.113." + std::to_string(i * 3));
+    h->commit(make_policy({"priority=1 src=10.9.9.0/24 action=pass",
+                           "priority=2 src=@block action=drop"},
+                          ActionType::pass, {{"block", block}}));
+    struct Case {
+        const char* src;
+        uint32_t action, rule;
+    } cases[] = {
+        {"10.1.2.3", XDP_DROP, 2},      {"10.9.9.9", XDP_PASS, 1},
+        {"11.0.0.1", XDP_PASS, XDPFW_NO_RULE}, {"192.0.2.7", XDP_DROP, 2},
+        {"192.0.2.8", XDP_PASS, XDPFW_NO_RULE}, {"192.0.2.9", XDP_DROP, 2},
+        {"198.51.100.64", XDP_DROP, 2}, {"198.51.100.127", XDP_DROP, 2},
+        {"198.51.100.128", XDP_PASS, XDPFW_NO_RULE}, {"203.0.113.57", XDP_DROP, 2},
+        {"203.0.113.58", XDP_PASS, XDPFW_NO_RULE},
+    };
+    for (const auto& c : cases) {
+        auto r = run(frame(c.src, "10.200.0.1"));
+        EXPECT_EQ(r.xdp_action, c.action) << c.src;
+        EXPECT_EQ(r.verdict.rule_id, c.rule) << c.src;
+    }
+}
+
+TEST_F(Classifier, V6PrefixesOfManyLengths)
+{
+    h->commit(make_policy({"priority=1 dst=2001:db8:1::/48 proto=udp action=pass",
+                           "priority=2 dst=@v6 action=drop"},
+                          ActionType::pass,
+                          {{"v6", {"2001:db8::/32", "2001:db8:1:2::/64", "2001:db8:ffff::1",
+                                   "198.51.100.0/24"}}}));
+    struct Case {
+        const char* dst;
+        uint32_t action, rule;
+    } cases[] = {
+        {"2001:db8:5::1", XDP_DROP, 2},   {"2001:db8:1::5", XDP_PASS, 1},
+        {"2001:db8:1:2::5", XDP_PASS, 1}, {"2001:db9::1", XDP_PASS, XDPFW_NO_RULE},
+        {"2001:db8:ffff::1", XDP_DROP, 2},
+    };
+    for (const auto& c : cases) {
+        auto r = run(frame("2001:db8:aaaa::1", c.dst));
+        EXPECT_EQ(r.xdp_action, c.action) << c.dst;
+        EXPECT_EQ(r.verdict.rule_id, c.rule) << c.dst;
+    }
+    auto r = run(frame("10.0.0.1", "198.51.100.3")); // the set's IPv4 member
+    EXPECT_EQ(r.verdict.rule_id, 2u);
+}
+
+TEST_F(Classifier, IngressInterfaceAndVlan)
+{
+    h->commit(make_policy({"priority=1 iif=eth0 action=drop",
+                           "priority=2 iif=test0 vlan=100 action=drop",
+                           "priority=3 vlan=200 action=count"}));
+    auto f = frame("10.0.0.1", "10.0.0.2");
+    EXPECT_EQ(run(f).verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS)); // untagged, ingress lo
+    f.vlans = {VlanTag{0x8100, 100}};
+    EXPECT_EQ(run(f).verdict.rule_id, 2u);
+    f.vlans = {VlanTag{0x88a8, 100}, VlanTag{0x8100, 7}}; // outer tag counts
+    EXPECT_EQ(run(f).verdict.rule_id, 2u);
+    f.vlans = {VlanTag{0x88a8, 7}, VlanTag{0x8100, 100}};
+    EXPECT_EQ(run(f).verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    uint64_t c = h->maps().rule_counter(3).packets;
+    f.vlans = {VlanTag{0x8100, 200}};
+    EXPECT_EQ(run(f).verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    EXPECT_EQ(h->maps().rule_counter(3).packets, c + 1);
+}
+
+TEST_F(Classifier, XskWithoutSocketFallsBack)
+{
+    h->commit(make_policy({"priority=1 dport=1 action=xsk",
+                           "priority=2 dport=2 action=xsk fallback=drop"}));
+    auto r = run(frame("10.0.0.1", "10.0.0.2", 17, 9, 1));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_PASS));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_XSK_NO_SOCKET));
+    r = run(frame("10.0.0.1", "10.0.0.2", 17, 9, 2));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_DROP));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_XSK_NO_SOCKET));
+}
+
+TEST_F(Classifier, RedirectThroughDevmap)
+{
+    h->commit(make_policy({"dport=7 action=redirect:eth1"}));
+    auto r = run(frame("10.0.0.1", "10.0.0.2", 17, 9, 7));
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_REDIRECT));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_RULE_REDIRECT));
+}
+
+TEST_F(Classifier, CommitSwitchesGenerationAndVersion)
+{
+    h->commit(make_policy({"dport=9 action=drop"}));
+    uint32_t gen = h->maps().active_gen();
+    uint64_t version = h->maps().live_version();
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 9)).xdp_action, uint32_t(XDP_DROP));
+    h->commit(make_policy({"dport=9 action=pass"}));
+    EXPECT_EQ(h->maps().active_gen(), gen ^ 1);
+    EXPECT_EQ(h->maps().live_version(), version + 1);
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 9)).xdp_action, uint32_t(XDP_PASS));
+}
+
+TEST_F(Classifier, FailedCommitLeavesLivePolicy)
+{
+    h->commit(make_policy({"dport=9 action=drop"}));
+    uint64_t version = h->maps().live_version();
+    // Over capacity: more rules than the program was loaded for.
+    Policy big;
+    for (uint32_t i = 1; i <= 8193; i++) {
+        Rule r;
+        r.id = i;
+        r.match.dport = PortRange{uint16_t(i), uint16_t(i)};
+        big.rules.push_back(r);
+    }
+    EXPECT_THROW(h->commit(big), PolicyError);
+    EXPECT_EQ(h->maps().live_version(), version);
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 9)).xdp_action, uint32_t(XDP_DROP));
+    // Unknown redirect interface.
+    EXPECT_THROW(h->commit(make_policy({"dport=9 action=redirect:nosuch0"})), PolicyError);
+    EXPECT_EQ(h->maps().live_version(), version);
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 9)).xdp_action, uint32_t(XDP_DROP));
+}
+
+TEST_F(Classifier, ThousandsOfRulesAcrossSummaryWords)
+{
+    // 5000 rules: bits in several words and in the second summary word.
+    Policy p;
+    for (uint32_t i = 1; i <= 5000; i++) {
+        Rule r;
+        r.id = i;
+        r.priority = int32_t(i);
+        r.match.proto = 17;
+        r.match.dport = PortRange{uint16_t(i), uint16_t(i)};
+        r.action.type = i % 2 ? ActionType::drop : ActionType::pass;
+        p.rules.push_back(r);
+    }
+    h->commit(p);
+    for (uint32_t port : {1u, 2u, 63u, 64u, 65u, 4095u, 4096u, 4097u, 4999u, 5000u}) {
+        auto r = run(frame("10.0.0.1", "10.0.0.2", 17, 1, uint16_t(port)));
+        EXPECT_EQ(r.verdict.rule_id, port) << port;
+        EXPECT_EQ(r.xdp_action, port % 2 ? uint32_t(XDP_DROP) : uint32_t(XDP_PASS)) << port;
+    }
+    EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 5001)).verdict.rule_id, XDPFW_NO_RULE);
+}
+
+} // namespace
+} // namespace xdpfw::test
