@@ -158,8 +158,8 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
         bpf_object__for_each_map(m, s->obj)
         {
             const char* name = bpf_map__name(m);
-            if (std::strncmp(name, "xdpfw_", 6) != 0)
-                continue; // .rodata/.bss belong to one load
+            if (std::strncmp(name, "xdpfw_", 6) != 0 || std::strchr(name, '.'))
+                continue; // .rodata/.bss ("xdpfw_bp.rodata") belong to one load
             std::string path = o.pin_dir + "/" + name;
             check(bpf_map__set_pin_path(m, path.c_str()), "set pin path " + path);
         }
