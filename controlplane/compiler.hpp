@@ -9,7 +9,9 @@
 
 #include <xdpfw/abi.h>
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <vector>
