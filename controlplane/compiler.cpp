@@ -3,6 +3,10 @@
 // DIR-24 / IPv6 tables of address classes, plus the software twin of the BPF walk.
 #include "controlplane/compiler.hpp"
 
+#include <atomic>
+#include <cstring>
+#include <type_traits>
+
 #include <algorithm>
 #include <bit>
 #include <iterator>
@@ -186,6 +190,22 @@ struct Atom {
     Bits rules;       // rules using this atom in this direction
 };
 
+// The identity of an atom: a named set, or a literal prefix. Ordered, so
+// atoms get canonical numbers whatever the rule order.
+struct AtomKey {
+    bool is_set = false;
+    std::string set;
+    Prefix prefix;
+    auto operator<=>(const AtomKey&) const = default;
+    bool operator==(const AtomKey&) const = default;
+};
+
+uint64_t next_tables_id()
+{
+    static std::atomic<uint64_t> next{1};
+    return next++;
+}
+
 // Address classes of one direction: interned sorted atom lists (class 0 = {}).
 class ClassBuilder {
 public:
@@ -325,6 +345,11 @@ struct V4Prefix {
 void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<Atom>& atoms,
               const CompileOptions& opts, const std::string& key, V4Table& out)
 {
+    out.tbl24.clear();
+    out.chunks.clear();
+    out.hosts.clear();
+    if (items.empty())
+        return; // no IPv4 prefix: every address is class 0 (V4Table::lookup)
     std::sort(items.begin(), items.end());
 
     // Merge equal prefixes, then give each its class with a stack of enclosing
@@ -489,8 +514,69 @@ void check_options(const CompileOptions& o)
 
 } // namespace
 
+struct CompileCache {
+    struct Dir {
+        uint64_t tables_id = 0;
+        std::vector<AtomKey> keys;
+        std::vector<std::vector<Prefix>> set_contents; // per set atom, in key order
+        std::array<uint32_t, 5> limits{};
+        std::shared_ptr<const V4Table> v4;
+        std::shared_ptr<const V6Table> v6;
+        std::vector<std::vector<uint32_t>> classes;
+
+        static std::array<uint32_t, 5> limits_of(const CompileOptions& o)
+        {
+            return {o.max_addr_classes, o.max_v4_chunks, o.max_v4_hosts, o.max_v6_prefixes,
+                    o.host_block_limit};
+        }
+        bool same_inputs(const std::vector<AtomKey>& k, const Policy& p,
+                         const CompileOptions& o) const
+        {
+            if (k != keys || limits_of(o) != limits)
+                return false;
+            size_t s = 0;
+            for (const AtomKey& a : k) {
+                if (!a.is_set)
+                    continue;
+                const auto& now = p.sets.at(a.set).prefixes;
+                const auto& then = set_contents[s++];
+                // Prefix is 18 bytes of plain data: compare as memory.
+                if (now.size() != then.size() ||
+                    (!now.empty() &&
+                     std::memcmp(now.data(), then.data(), now.size() * sizeof(Prefix)) != 0))
+                    return false;
+            }
+            return true;
+        }
+        void remember(const std::vector<AtomKey>& k, const Policy& p, const CompileOptions& o,
+                      const AddrTables& t, const std::vector<std::vector<uint32_t>>& c)
+        {
+            keys = k;
+            set_contents.clear();
+            for (const AtomKey& a : k)
+                if (a.is_set)
+                    set_contents.push_back(p.sets.at(a.set).prefixes);
+            limits = limits_of(o);
+            v4 = t.v4;
+            v6 = t.v6;
+            classes = c;
+            tables_id = t.tables_id;
+        }
+    };
+    Dir dir[XDPFW_DIRECTIONS];
+};
+static_assert(sizeof(Prefix) == 18 && std::has_unique_object_representations_v<Prefix>,
+              "CompileCache compares prefix vectors as memory");
+
+std::shared_ptr<CompileCache> make_compile_cache()
+{
+    return std::make_shared<CompileCache>();
+}
+
 uint32_t V4Table::lookup(uint32_t addr) const
 {
+    if (tbl24.empty())
+        return 0;
     uint32_t e = tbl24[addr >> 8];
     uint32_t value = e & XDPFW_TBL24_VALUE_MASK;
     switch (e >> XDPFW_TBL24_KIND_SHIFT) {
@@ -525,6 +611,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
 {
     check_options(opts);
     CompiledPolicy out;
+    std::vector<std::vector<uint32_t>> local_classes[XDPFW_DIRECTIONS];
     std::vector<Rule> rules = policy.evaluation_order();
     if (rules.size() > opts.max_rules)
         throw PolicyError("policy", "", std::to_string(rules.size()) + " rules exceed max_rules=" +
@@ -697,68 +784,96 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
         out.icmp = build_scalar(XDPFW_ICMP_SLOTS, base_without(uses), spans, pool);
     }
 
-    // Addresses, per direction.
+    // Addresses, per direction. Atoms (literal prefixes and named sets) are
+    // numbered in a canonical order, so the address tables depend only on the
+    // atoms and the sets' contents: when those did not change since the last
+    // compile with the same cache, the tables are reused and only the class
+    // bitmaps (which depend on the rules) are rebuilt.
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d) {
         const std::string key = d ? "dst" : "src";
         auto field = d ? &Match::dst : &Match::src;
-        std::vector<Atom> atoms;
-        std::map<Prefix, uint32_t> literal_atom;
-        std::map<std::string, uint32_t> set_atom;
-        std::vector<V4Item> v4;
-        std::vector<V6Item> v6;
-        auto add_prefix = [&](const Prefix& p, uint32_t atom) {
-            if (p.family == Family::ipv4 && p.len <= 32)
-                v4.push_back({(uint64_t{load_v4(p.addr) & v4_mask(p.len)} << 8) | p.len, atom});
-            else if (p.family == Family::ipv6 && p.len <= 128)
-                v6.push_back({v6_masked(p.addr, p.len), p.len, atom});
-            else
-                throw PolicyError(atoms[atom].name, key,
-                                  "prefix of family " + std::string(family_name(p.family)) +
-                                      " with length " + std::to_string(p.len) +
-                                      " is not an IPv4 or IPv6 prefix");
-        };
+        std::map<AtomKey, uint32_t> atom_ids;
         for (uint32_t i = 0; i < n; ++i) {
             const auto& am = rules[i].match.*field;
             if (!am)
                 continue;
             use(d ? XDPFW_FIELD_DST : XDPFW_FIELD_SRC);
-            uint32_t atom;
-            if (am->is_set()) {
-                const std::string& name = am->set_name();
-                auto it = set_atom.find(name);
-                if (it == set_atom.end()) {
-                    auto s = policy.sets.find(name);
-                    if (s == policy.sets.end())
-                        throw PolicyError(rule_where(rules[i]), key, "unknown set @" + name);
-                    atom = static_cast<uint32_t>(atoms.size());
-                    atoms.push_back({"set @" + name, empty});
-                    set_atom.emplace(name, atom);
-                    for (const Prefix& p : s->second.prefixes)
-                        add_prefix(p, atom);
-                } else {
-                    atom = it->second;
-                }
-            } else {
-                auto [it, fresh] =
-                    literal_atom.try_emplace(am->prefix(), static_cast<uint32_t>(atoms.size()));
-                atom = it->second;
-                if (fresh) {
-                    atoms.push_back(
-                        {rule_where(rules[i]) + " (" + am->prefix().str() + ")", empty});
-                    add_prefix(am->prefix(), atom);
-                }
-            }
-            set_bit(atoms[atom].rules, i);
+            AtomKey k{am->is_set(), am->is_set() ? am->set_name() : std::string(),
+                      am->is_set() ? Prefix{} : am->prefix()};
+            if (k.is_set && !policy.sets.count(k.set))
+                throw PolicyError(rule_where(rules[i]), key, "unknown set @" + k.set);
+            auto [it, fresh] = atom_ids.try_emplace(std::move(k), 0);
+            (void)it;
+            (void)fresh;
+        }
+        std::vector<Atom> atoms;
+        std::vector<AtomKey> keys;
+        for (auto& [k, id] : atom_ids) {
+            id = static_cast<uint32_t>(atoms.size());
+            atoms.push_back({k.is_set ? "set @" + k.set : "prefix " + k.prefix.str(), empty});
+            keys.push_back(k);
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            const auto& am = rules[i].match.*field;
+            if (!am)
+                continue;
+            AtomKey k{am->is_set(), am->is_set() ? am->set_name() : std::string(),
+                      am->is_set() ? Prefix{} : am->prefix()};
+            uint32_t a = atom_ids.at(k);
+            set_bit(atoms[a].rules, i);
+            if (!k.is_set && atoms[a].name.rfind("prefix ", 0) == 0)
+                atoms[a].name = rule_where(rules[i]) + " (" + k.prefix.str() + ")";
         }
 
-        ClassBuilder cb(opts.max_addr_classes, key);
         AddrTables& t = out.addr[d];
-        build_v4(v4, cb, atoms, opts, key, t.v4);
-        build_v6(v6, cb, atoms, opts, key, t.v6);
+        CompileCache::Dir* cached = opts.cache ? &opts.cache->dir[d] : nullptr;
+        const std::vector<std::vector<uint32_t>>* classes = nullptr;
+        if (cached && cached->tables_id && cached->same_inputs(keys, policy, opts)) {
+            t.v4 = cached->v4;
+            t.v6 = cached->v6;
+            t.tables_id = cached->tables_id;
+            classes = &cached->classes;
+        } else {
+            std::vector<V4Item> v4;
+            std::vector<V6Item> v6;
+            auto add_prefix = [&](const Prefix& p, uint32_t atom) {
+                if (p.family == Family::ipv4 && p.len <= 32)
+                    v4.push_back({(uint64_t{load_v4(p.addr) & v4_mask(p.len)} << 8) | p.len, atom});
+                else if (p.family == Family::ipv6 && p.len <= 128)
+                    v6.push_back({v6_masked(p.addr, p.len), p.len, atom});
+                else
+                    throw PolicyError(atoms[atom].name, key,
+                                      "prefix of family " + std::string(family_name(p.family)) +
+                                          " with length " + std::to_string(p.len) +
+                                          " is not an IPv4 or IPv6 prefix");
+            };
+            for (uint32_t a = 0; a < keys.size(); ++a) {
+                if (keys[a].is_set)
+                    for (const Prefix& p : policy.sets.at(keys[a].set).prefixes)
+                        add_prefix(p, a);
+                else
+                    add_prefix(keys[a].prefix, a);
+            }
+            ClassBuilder cb(opts.max_addr_classes, key);
+            auto v4t = std::make_shared<V4Table>();
+            auto v6t = std::make_shared<V6Table>();
+            build_v4(v4, cb, atoms, opts, key, *v4t);
+            build_v6(v6, cb, atoms, opts, key, *v6t);
+            t.v4 = std::move(v4t);
+            t.v6 = std::move(v6t);
+            t.tables_id = next_tables_id();
+            if (cached) {
+                cached->remember(keys, policy, opts, t, cb.classes());
+                classes = &cached->classes;
+            } else {
+                local_classes[d] = cb.classes();
+                classes = &local_classes[d];
+            }
+        }
 
         Bits base = base_without([&](const Match& m) { return (m.*field).has_value(); });
-        t.class_bitmap.reserve(cb.classes().size());
-        for (const auto& cls : cb.classes()) {
+        t.class_bitmap.reserve(classes->size());
+        for (const auto& cls : *classes) {
             Bits b = base;
             for (uint32_t a : cls)
                 or_into(b, atoms[a].rules);
@@ -800,9 +915,9 @@ Verdict CompiledPolicy::evaluate(const PacketFields& pkt) const
             const auto& a = d ? pkt.dst : pkt.src;
             uint32_t cls = 0;
             if (v4)
-                cls = addr[d].v4.lookup(load_v4(a));
+                cls = addr[d].v4->lookup(load_v4(a));
             else if (v6)
-                cls = addr[d].v6.lookup(a);
+                cls = addr[d].v6->lookup(a);
             return addr[d].class_bitmap[cls];
         });
     }

@@ -13,10 +13,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
 namespace xdpfw {
+
+// Remembers the address tables of earlier compiles (see compile()).
+struct CompileCache;
+std::shared_ptr<CompileCache> make_compile_cache();
 
 struct CompileOptions {
     uint32_t max_rules = 4096;          // multiple of 64, <= XDPFW_MAX_RULES
@@ -27,6 +32,10 @@ struct CompileOptions {
     uint32_t max_v6_prefixes = 262144;  // per dir
     uint32_t host_block_limit = 8;      // more /32s than this in a /24: use a chunk
     IfaceResolver resolve;              // iif= and redirect:IFACE names
+    // When set, address tables are reused from the previous compile if the
+    // prefixes and sets they come from are unchanged (commits that change
+    // only rules then cost microseconds, not a 64 MiB table rebuild).
+    std::shared_ptr<CompileCache> cache;
 };
 
 // A /24 block's IPv4 table, built from the prefixes (kernel-free DIR-24).
@@ -46,8 +55,13 @@ struct V6Table {
 
 struct AddrTables {
     std::vector<uint32_t> class_bitmap; // address class -> bitmap index; class 0: no prefix
-    V4Table v4;
-    V6Table v6;
+    // Immutable and shared with the compile cache. An empty tbl24 means no
+    // IPv4 prefix (every address is class 0).
+    std::shared_ptr<const V4Table> v4 = std::make_shared<const V4Table>();
+    std::shared_ptr<const V6Table> v6 = std::make_shared<const V6Table>();
+    // Equal ids mean identical v4/v6 tables and class numbering; the map
+    // writer skips tables a generation already holds.
+    uint64_t tables_id = 0;
 };
 
 struct CompiledRule {

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -115,13 +118,15 @@ struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
     LoadOptions o;
     uint32_t words, summary, bitmap_value;
-    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
+    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
     MapView scalars, rules, bitmaps, addr_class, tbl24, chunks;
     HashMapGen<xdpfw_v4_host_key> hosts;
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
-    int sync_outer = -1, sync_inner = -1;
     int ncpus;
+    // Which address tables each generation holds (AddrTables::tables_id);
+    // 0: unknown (e.g. maps adopted from an earlier process), write them.
+    uint64_t tables_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
 
     xdpfw_ctrl ctrl() const
     {
@@ -133,7 +138,7 @@ struct PolicyMaps::Impl {
 
     void write_tables(const CompiledPolicy& p, uint32_t gen);
     void write_hashes(const CompiledPolicy& p, uint32_t gen);
-    void wait_for_readers();
+    void wait_until_unused(uint32_t gen);
 };
 
 void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
@@ -186,28 +191,36 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         const uint32_t table = gen * XDPFW_DIRECTIONS + dir;
         uint32_t* classes = addr_class.at<uint32_t>(4ull * table * o.max_addr_classes);
         std::copy(a.class_bitmap.begin(), a.class_bitmap.end(), classes);
+        if (a.tables_id && tables_in_gen[gen][dir] == a.tables_id)
+            continue; // this generation already holds these address tables
 
         uint32_t* t24 = tbl24.at<uint32_t>(4ull * table * XDPFW_TBL24_SLOTS);
-        if (a.v4.tbl24.size() == XDPFW_TBL24_SLOTS)
-            std::memcpy(t24, a.v4.tbl24.data(), 4ull * XDPFW_TBL24_SLOTS);
+        if (a.v4->tbl24.size() == XDPFW_TBL24_SLOTS)
+            std::memcpy(t24, a.v4->tbl24.data(), 4ull * XDPFW_TBL24_SLOTS);
         else
             std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u); // no IPv4 prefix: class 0 everywhere
         uint32_t* ch = chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS);
-        std::copy(a.v4.chunks.begin(), a.v4.chunks.end(), ch);
+        std::copy(a.v4->chunks.begin(), a.v4->chunks.end(), ch);
     }
 }
 
 void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
 {
-    hosts.clear(gen, [](const xdpfw_v4_host_key& k) { return uint32_t(k.gen); }, "xdpfw_v4_hosts");
-    v6.clear(gen, [](const xdpfw_v6_key& k) { return uint32_t(k.gen); }, "xdpfw_v6_prefixes");
     ifindex.clear(gen, [](const xdpfw_ifindex_key& k) { return k.gen; }, "xdpfw_ifindex");
+    bool same = true;
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
+        same = same && p.addr[dir].tables_id && tables_in_gen[gen][dir] == p.addr[dir].tables_id;
+    if (!same) {
+        hosts.clear(gen, [](const xdpfw_v4_host_key& k) { return uint32_t(k.gen); },
+                    "xdpfw_v4_hosts");
+        v6.clear(gen, [](const xdpfw_v6_key& k) { return uint32_t(k.gen); }, "xdpfw_v6_prefixes");
+    }
 
     std::vector<xdpfw_v4_host_key> hk;
     std::vector<xdpfw_v6_key> vk;
     std::vector<uint32_t> hv, vv;
-    for (uint8_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
-        for (const auto& [addr, cls] : p.addr[dir].v4.hosts) {
+    for (uint8_t dir = 0; dir < XDPFW_DIRECTIONS && !same; dir++) {
+        for (const auto& [addr, cls] : p.addr[dir].v4->hosts) {
             xdpfw_v4_host_key k{};
             k.addr = htonl(addr);
             k.gen = gen;
@@ -215,7 +228,7 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
             hk.push_back(k);
             hv.push_back(cls);
         }
-        for (const auto& [plen, entries] : p.addr[dir].v6.by_len) {
+        for (const auto& [plen, entries] : p.addr[dir].v6->by_len) {
             for (const auto& [addr, cls] : entries) {
                 xdpfw_v6_key k{};
                 k.gen = gen;
@@ -227,8 +240,10 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
             }
         }
     }
-    hosts.insert(gen, hk, hv, "xdpfw_v4_hosts");
-    v6.insert(gen, vk, vv, "xdpfw_v6_prefixes");
+    if (!same) {
+        hosts.insert(gen, hk, hv, "xdpfw_v4_hosts");
+        v6.insert(gen, vk, vv, "xdpfw_v6_prefixes");
+    }
 
     std::vector<xdpfw_ifindex_key> ik;
     std::vector<uint32_t> iv;
@@ -239,14 +254,32 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
     ifindex.insert(gen, ik, iv, "xdpfw_ifindex");
 }
 
-// Updating an array-of-maps entry makes the kernel wait for an RCU grace
-// period (maybe_wait_bpf_programs in kernel/bpf/syscall.c): when it returns,
-// no XDP program that could have read the old generation index still runs.
-void PolicyMaps::Impl::wait_for_readers()
+// Waits until no packet can still be reading generation gen, which has not
+// been active since the previous switch: every packet that read the
+// generation index before that switch has announced itself in enter (abi.h,
+// struct xdpfw_inflight), so once each CPU's exit count reaches the enter
+// count seen now, those packets are gone.
+void PolicyMaps::Impl::wait_until_unused(uint32_t gen)
 {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     uint32_t zero = 0;
-    if (bpf_map_update_elem(sync_outer, &zero, &sync_inner, BPF_ANY))
-        throw BpfError(errno, "wait for packets on the old generation (map-in-map update)");
+    std::vector<xdpfw_inflight> seen(ncpus), now(ncpus);
+    check(bpf_map_lookup_elem(fd_inflight, &zero, seen.data()) ? -errno : 0,
+          "read xdpfw_inflight");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+        check(bpf_map_lookup_elem(fd_inflight, &zero, now.data()) ? -errno : 0,
+              "read xdpfw_inflight");
+        bool done = true;
+        for (int c = 0; c < ncpus && done; c++)
+            done = now[c].exit >= seen[c].enter;
+        if (done)
+            return;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw BpfError(ETIMEDOUT,
+                           fmt::format("packets still use policy generation {} after 2 s", gen));
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
 }
 
 PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
@@ -263,6 +296,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
     m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
+    m.fd_inflight = bpf_map__fd(s->maps.xdpfw_inflight);
     m.hosts.fd = bpf_map__fd(s->maps.xdpfw_v4_hosts);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
@@ -276,17 +310,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
         m.ncpus = libbpf_num_possible_cpus();
         if (m.ncpus <= 0)
             throw BpfError(-m.ncpus, "count possible CPUs");
-        m.sync_inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xdpfw_sync_in", 4, 4, 1, nullptr);
-        if (m.sync_inner < 0)
-            throw BpfError(errno, "create the generation-switch barrier map");
-        LIBBPF_OPTS(bpf_map_create_opts, outer_opts, .inner_map_fd = uint32_t(m.sync_inner));
-        m.sync_outer =
-            bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xdpfw_sync", 4, 4, 1, &outer_opts);
-        if (m.sync_outer < 0)
-            throw BpfError(errno, "create the generation-switch barrier map");
     } catch (...) {
-        if (m.sync_inner >= 0)
-            close(m.sync_inner);
         delete impl_;
         throw;
     }
@@ -294,10 +318,6 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
 
 PolicyMaps::~PolicyMaps()
 {
-    if (impl_->sync_outer >= 0)
-        close(impl_->sync_outer);
-    if (impl_->sync_inner >= 0)
-        close(impl_->sync_inner);
     delete impl_;
 }
 
@@ -319,10 +339,10 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         throw PolicyError("compiled policy", "bitmaps", "all-rules bitmap out of range");
     for (const auto& a : p.addr) {
         capacity("address classes", a.class_bitmap.size(), o.max_addr_classes);
-        capacity("IPv4 chunks", a.v4.chunks.size() / XDPFW_CHUNK_SLOTS, o.max_v4_chunks);
-        capacity("IPv4 hosts", a.v4.hosts.size(), o.max_v4_hosts);
-        capacity("IPv6 prefixes", a.v6.size(), o.max_v6_prefixes);
-        capacity("IPv6 prefix lengths", a.v6.by_len.size(), XDPFW_V6_MAX_LENS);
+        capacity("IPv4 chunks", a.v4->chunks.size() / XDPFW_CHUNK_SLOTS, o.max_v4_chunks);
+        capacity("IPv4 hosts", a.v4->hosts.size(), o.max_v4_hosts);
+        capacity("IPv6 prefixes", a.v6->size(), o.max_v6_prefixes);
+        capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
     }
     capacity("ingress interfaces", p.ifindex.size(), 1024 / XDPFW_GENERATIONS);
 
@@ -342,8 +362,17 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         }
     }
 
-    m.write_tables(p, gen);
-    m.write_hashes(p, gen);
+    m.wait_until_unused(gen);
+    try {
+        m.write_tables(p, gen);
+        m.write_hashes(p, gen);
+    } catch (...) {
+        // Half-written: whatever the generation held is unknown now.
+        m.tables_in_gen[gen][0] = m.tables_in_gen[gen][1] = 0;
+        throw;
+    }
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
+        m.tables_in_gen[gen][dir] = p.addr[dir].tables_id;
 
     xdpfw_policy_hdr hdr{};
     hdr.version = version;
@@ -357,20 +386,20 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     hdr.ifindex_default = p.ifindex_default;
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
         uint32_t n = 0;
-        for (const auto& [plen, entries] : p.addr[dir].v6.by_len)
+        for (const auto& [plen, entries] : p.addr[dir].v6->by_len)
             hdr.v6_lens[dir][n++] = plen; // by_len is ordered longest first
         hdr.v6_nlens[dir] = n;
     }
     check(bpf_map_update_elem(m.fd_policy, &gen, &hdr, BPF_ANY) ? -errno : 0,
           "write policy header");
 
-    // The switch: one store of the generation index, then wait until no
-    // packet can still be walking the old generation.
+    // The switch: one store of the generation index. Packets that read the
+    // old index finish on the old generation; the next commit waits for
+    // them before it overwrites it (wait_until_unused).
     xdpfw_ctrl next{gen, 1, version};
     uint32_t zero = 0;
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
-    m.wait_for_readers();
 
     // Egress ports no rule uses any more.
     uint32_t key, *prev = nullptr;

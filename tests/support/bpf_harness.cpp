@@ -25,13 +25,15 @@ BpfHarness::BpfHarness(LoadOptions opts)
 
 CompileOptions BpfHarness::compile_options() const
 {
-    return compile_options_for(obj_.options(), [](const std::string& name) -> uint32_t {
+    CompileOptions o = compile_options_for(obj_.options(), [](const std::string& name) -> uint32_t {
         if (name == "test0")
             return 1; // lo: the device BPF_PROG_RUN reports as ingress
         if (unsigned idx = if_nametoindex(name.c_str()))
             return idx;
         throw PolicyError("interface", name, "no such interface");
     });
+    o.cache = cache_;
+    return o;
 }
 
 void BpfHarness::commit(const Policy& policy)

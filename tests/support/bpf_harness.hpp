@@ -32,6 +32,7 @@ public:
 private:
     XdpfwObject obj_;
     std::unique_ptr<PolicyMaps> maps_;
+    std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     uint64_t version_ = 0;
 };
 

@@ -2,6 +2,7 @@
 // The compiler: table contents per field, address classes and v4/v6 tables,
 // capacity errors, and compiled evaluation against the reference classifier.
 #include "controlplane/compiler.hpp"
+#include "controlplane/policy_file.hpp"
 #include "controlplane/reference.hpp"
 #include "controlplane/rule_parser.hpp"
 #include "tests/support/random_policy.hpp"
@@ -125,8 +126,13 @@ void expect_well_formed(const CompiledPolicy& c)
         in_range(*t);
     for (const auto& a : c.addr) {
         in_range(a.class_bitmap);
-        EXPECT_EQ(a.v4.tbl24.size(), XDPFW_TBL24_SLOTS);
-        EXPECT_EQ(a.v4.chunks.size() % XDPFW_CHUNK_SLOTS, 0u);
+        // No IPv4 prefix in a direction: no table at all (lookup gives class 0).
+        if (!a.v4->tbl24.empty())
+            EXPECT_EQ(a.v4->tbl24.size(), XDPFW_TBL24_SLOTS);
+        else
+            EXPECT_TRUE(a.v4->chunks.empty() && a.v4->hosts.empty());
+        EXPECT_EQ(a.v4->chunks.size() % XDPFW_CHUNK_SLOTS, 0u);
+        EXPECT_NE(a.tables_id, 0u);
     }
 }
 
@@ -381,7 +387,7 @@ TEST(Compiler, UnusedFieldsAreAllBitmap)
     for (const auto& a : c.addr) {
         ASSERT_EQ(a.class_bitmap.size(), 1u);
         EXPECT_EQ(a.class_bitmap[0], c.all_bitmap);
-        EXPECT_EQ(a.v6.size(), 0u);
+        EXPECT_EQ(a.v6->size(), 0u);
     }
     // Distinct bitmaps: all, {rule 2} (dport none or other), and all again for dport 22.
     EXPECT_EQ(c.bitmaps.size(), 2u);
@@ -424,18 +430,18 @@ TEST(Compiler, NestedPrefixesAndSets)
     // Source classes: 10.1.2.3 is inside every source atom (literal /16,
     // @inner, @outer, literal /8); 10.2.0.0 only in @outer and the /8.
     const AddrTables& src = c.addr[0];
-    uint32_t deep = src.v4.lookup(host_order("10.1.2.3"));
+    uint32_t deep = src.v4->lookup(host_order("10.1.2.3"));
     for (uint32_t r : {0u, 1u, 2u, 3u, 4u, 5u})
         EXPECT_TRUE(bit(c, src.class_bitmap[deep], r)) << r;
-    uint32_t shallow = src.v4.lookup(host_order("10.2.0.0"));
+    uint32_t shallow = src.v4->lookup(host_order("10.2.0.0"));
     EXPECT_FALSE(bit(c, src.class_bitmap[shallow], 0));
     EXPECT_FALSE(bit(c, src.class_bitmap[shallow], 1));
     EXPECT_TRUE(bit(c, src.class_bitmap[shallow], 2));
     EXPECT_TRUE(bit(c, src.class_bitmap[shallow], 3));
     EXPECT_TRUE(bit(c, src.class_bitmap[shallow], 4)); // no src match: always set
-    EXPECT_EQ(src.v4.lookup(host_order("11.0.0.0")), 0u);
-    EXPECT_EQ(src.v4.lookup(host_order("192.0.2.16")), 0u);
-    EXPECT_NE(src.v4.lookup(host_order("192.0.2.15")), 0u);
+    EXPECT_EQ(src.v4->lookup(host_order("11.0.0.0")), 0u);
+    EXPECT_EQ(src.v4->lookup(host_order("192.0.2.16")), 0u);
+    EXPECT_NE(src.v4->lookup(host_order("192.0.2.15")), 0u);
     // Class 0: only the rules without a source match.
     EXPECT_FALSE(bit(c, src.class_bitmap[0], 0));
     EXPECT_TRUE(bit(c, src.class_bitmap[0], 4));
@@ -503,7 +509,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     std::sort(s.begin(), s.end());
     CompiledPolicy c = compile(p, options());
     expect_well_formed(c);
-    const V4Table& t = c.addr[1].v4;
+    const V4Table& t = *c.addr[1].v4;
     auto entry = [&](const char* a) { return t.tbl24[host_order(a) >> 8]; };
 
     EXPECT_EQ(kind_of(entry("10.1.2.0")), XDPFW_TBL24_LEAF);
@@ -544,9 +550,9 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     CompileOptions o = options();
     o.host_block_limit = 9;
     CompiledPolicy c9 = compile(p, o);
-    EXPECT_EQ(kind_of(c9.addr[1].v4.tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOST);
-    EXPECT_EQ(c9.addr[1].v4.hosts.size(), 11u);
-    EXPECT_EQ(c9.addr[1].v4.chunks.size(), 1u * XDPFW_CHUNK_SLOTS);
+    EXPECT_EQ(kind_of(c9.addr[1].v4->tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOST);
+    EXPECT_EQ(c9.addr[1].v4->hosts.size(), 11u);
+    EXPECT_EQ(c9.addr[1].v4->chunks.size(), 1u * XDPFW_CHUNK_SLOTS);
 }
 
 TEST(Compiler, V6TableByLength)
@@ -556,7 +562,7 @@ TEST(Compiler, V6TableByLength)
                             Prefix::parse("10.0.0.0/8")};
     CompiledPolicy c = compile(p, options());
     expect_well_formed(c);
-    const V6Table& t = c.addr[0].v6;
+    const V6Table& t = *c.addr[0].v6;
     EXPECT_EQ(t.size(), 3u);
     std::vector<uint8_t> lens;
     for (const auto& [len, m] : t.by_len)
@@ -783,6 +789,46 @@ TEST(Compiler, MillionPrefixSetIsExact)
         EXPECT_EQ(got.rule_index == 0, in_set) << test::describe(pkt);
         EXPECT_EQ(got.counted.size() == 1, pkt.src[0] == 10 && !in_set);
     }
+}
+
+TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
+{
+    CompileOptions o = options();
+    o.cache = make_compile_cache();
+    Policy p = policy_of({"id=1 src=@s action=drop", "id=2 dst=10.0.0.0/8 action=count"});
+    p.sets["s"].prefixes = {Prefix::parse("192.0.2.0/24"), Prefix::parse("2001:db8::/32")};
+    CompiledPolicy a = compile(p, o);
+
+    // Another rule without addresses, reordered priorities: same tables.
+    Policy q = p;
+    q.rules.push_back(rule("id=3 priority=-5 proto=udp action=pass"));
+    q.rules[0].priority = 7;
+    CompiledPolicy b = compile(q, o);
+    for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d) {
+        EXPECT_EQ(a.addr[d].tables_id, b.addr[d].tables_id);
+        EXPECT_EQ(a.addr[d].v4.get(), b.addr[d].v4.get());
+    }
+    for (const PacketFields& pkt : {tcp4("192.0.2.9", "10.1.1.1", 1, 2), tcp4("8.8.8.8", "10.1.1.1", 1, 2),
+                                    tcp4("192.0.2.9", "11.1.1.1", 1, 2)})
+        expect_same(q, b, pkt);
+
+    // A set change rebuilds that direction only.
+    Policy r = q;
+    r.sets["s"].prefixes.push_back(Prefix::parse("198.51.100.0/24"));
+    normalize_set(r.sets["s"]);
+    CompiledPolicy c = compile(r, o);
+    EXPECT_NE(c.addr[0].tables_id, b.addr[0].tables_id);
+    EXPECT_EQ(c.addr[1].tables_id, b.addr[1].tables_id);
+    expect_same(r, c, tcp4("198.51.100.1", "10.1.1.1", 1, 2));
+    EXPECT_EQ(c.evaluate(tcp4("198.51.100.1", "10.1.1.1", 1, 2)).rule_id, 1u);
+
+    // A new literal prefix rebuilds too; without a cache every compile is fresh.
+    Policy s2 = r;
+    s2.rules.push_back(rule("id=4 dst=172.16.0.0/12 action=drop"));
+    CompiledPolicy d = compile(s2, o);
+    EXPECT_NE(d.addr[1].tables_id, c.addr[1].tables_id);
+    expect_same(s2, d, tcp4("1.1.1.1", "172.16.5.5", 1, 2));
+    EXPECT_NE(compile(s2, options()).addr[1].tables_id, compile(s2, options()).addr[1].tables_id);
 }
 
 } // namespace
