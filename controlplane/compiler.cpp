@@ -347,7 +347,7 @@ void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<At
 {
     out.tbl24.clear();
     out.chunks.clear();
-    out.hosts.clear();
+    out.sparse.clear();
     if (items.empty())
         return; // no IPv4 prefix: every address is class 0 (V4Table::lookup)
     std::sort(items.begin(), items.end());
@@ -386,7 +386,7 @@ void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<At
     out.tbl24.clear();
     out.tbl24.reserve(XDPFW_TBL24_SLOTS);
     out.chunks.clear();
-    out.hosts.clear();
+    out.sparse.clear();
     struct Open {
         uint32_t end, cls;
     };
@@ -431,15 +431,17 @@ void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<At
             only_hosts = only_hosts && pfx[j].len == 32;
         uint32_t base = out.tbl24[block] & XDPFW_TBL24_VALUE_MASK;
         if (only_hosts && j - i <= opts.host_block_limit) {
-            out.tbl24[block] = (XDPFW_TBL24_HOST << XDPFW_TBL24_KIND_SHIFT) | base;
-            for (size_t k = i; k < j; ++k) {
-                if (out.hosts.size() >= opts.max_v4_hosts)
-                    throw PolicyError(atom_names(cb, atoms, pfx[k].own), key,
-                                      "more than max_v4_hosts=" +
-                                          std::to_string(opts.max_v4_hosts) +
-                                          " IPv4 host entries (/32s in sparse /24 blocks)");
-                out.hosts.emplace(pfx[k].addr, pfx[k].cls);
-            }
+            const size_t b = out.sparse.size() / XDPFW_BLOCK_SLOTS;
+            if (b >= opts.max_v4_sparse)
+                throw PolicyError(atom_names(cb, atoms, pfx[i].own), key,
+                                  "more than max_v4_sparse=" + std::to_string(opts.max_v4_sparse) +
+                                      " IPv4 /24 blocks hold a few host routes (/32)");
+            out.sparse.resize(out.sparse.size() + XDPFW_BLOCK_SLOTS, 0);
+            uint32_t* blk = &out.sparse[b * XDPFW_BLOCK_SLOTS];
+            blk[0] = (uint32_t(j - i) << 24) | base;
+            for (size_t k = i; k < j; ++k)
+                blk[1 + (k - i)] = ((pfx[k].addr & 0xff) << 24) | pfx[k].cls;
+            out.tbl24[block] = (XDPFW_TBL24_SPARSE << XDPFW_TBL24_KIND_SHIFT) | uint32_t(b);
         } else {
             if (n_chunks >= opts.max_v4_chunks)
                 throw PolicyError(atom_names(cb, atoms, pfx[i].own), key,
@@ -510,6 +512,14 @@ void check_options(const CompileOptions& o)
         throw bad("max_addr_classes", "must be 1.." + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
     if (o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK + 1)
         throw bad("max_v4_chunks", "must be at most " + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
+    if (o.host_block_limit > XDPFW_SPARSE_MAX_HOSTS)
+        throw bad("host_block_limit", "must be at most " + std::to_string(XDPFW_SPARSE_MAX_HOSTS) +
+                                          " (host routes in one sparse block)");
+    if (o.max_v4_sparse > XDPFW_TBL24_VALUE_MASK + 1)
+        throw bad("max_v4_sparse", "must be at most " + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
+    if (o.max_addr_classes > XDPFW_SPARSE_CLASS_MASK + 1)
+        throw bad("max_addr_classes", "must be at most " + std::to_string(XDPFW_SPARSE_CLASS_MASK + 1) +
+                                          " (classes are 24 bits in sparse blocks)");
 }
 
 } // namespace
@@ -526,7 +536,7 @@ struct CompileCache {
 
         static std::array<uint32_t, 5> limits_of(const CompileOptions& o)
         {
-            return {o.max_addr_classes, o.max_v4_chunks, o.max_v4_hosts, o.max_v6_prefixes,
+            return {o.max_addr_classes, o.max_v4_chunks, o.max_v4_sparse, o.max_v6_prefixes,
                     o.host_block_limit};
         }
         bool same_inputs(const std::vector<AtomKey>& k, const Policy& p,
@@ -581,9 +591,12 @@ uint32_t V4Table::lookup(uint32_t addr) const
     uint32_t value = e & XDPFW_TBL24_VALUE_MASK;
     switch (e >> XDPFW_TBL24_KIND_SHIFT) {
     case XDPFW_TBL24_CHUNK: return chunks[size_t{value} * XDPFW_CHUNK_SLOTS + (addr & 0xff)];
-    case XDPFW_TBL24_HOST: {
-        auto it = hosts.find(addr);
-        return it != hosts.end() ? it->second : value;
+    case XDPFW_TBL24_SPARSE: {
+        const uint32_t* blk = &sparse[size_t{value} * XDPFW_BLOCK_SLOTS];
+        for (uint32_t i = 1; i <= (blk[0] >> 24); ++i)
+            if (blk[i] >> 24 == (addr & 0xff))
+                return blk[i] & XDPFW_SPARSE_CLASS_MASK;
+        return blk[0] & XDPFW_SPARSE_CLASS_MASK;
     }
     default: return value;
     }

@@ -28,9 +28,9 @@ struct CompileOptions {
     uint32_t max_bitmaps = 16384;       // distinct rule bitmaps per generation
     uint32_t max_addr_classes = 65536;  // per direction and generation
     uint32_t max_v4_chunks = 4096;      // /24 blocks holding longer prefixes, per dir
-    uint32_t max_v4_hosts = 262144;     // host entries, per dir
+    uint32_t max_v4_sparse = 65536;     // sparse /24 blocks (abi.h), per dir
     uint32_t max_v6_prefixes = 262144;  // per dir
-    uint32_t host_block_limit = 8;      // more /32s than this in a /24: use a chunk
+    uint32_t host_block_limit = XDPFW_SPARSE_MAX_HOSTS; // more /32s in a /24: a chunk
     IfaceResolver resolve;              // iif= and redirect:IFACE names
     // When set, address tables are reused from the previous compile if the
     // prefixes and sets they come from are unchanged (commits that change
@@ -42,7 +42,8 @@ struct CompileOptions {
 struct V4Table {
     std::vector<uint32_t> tbl24;                 // XDPFW_TBL24_SLOTS entries (kind|value)
     std::vector<uint32_t> chunks;                // n_chunks * XDPFW_CHUNK_SLOTS classes
-    std::unordered_map<uint32_t, uint32_t> hosts; // host-order address -> class
+    // n_sparse * XDPFW_BLOCK_SLOTS words, laid out as abi.h's sparse blocks.
+    std::vector<uint32_t> sparse;
     uint32_t lookup(uint32_t addr_host_order) const; // address class
 };
 

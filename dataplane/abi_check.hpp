@@ -14,7 +14,6 @@ static_assert(sizeof(xdpfw_rule) == 16);
 static_assert(offsetof(xdpfw_rule, action) == 12);
 static_assert(sizeof(xdpfw_counter) == 16);
 static_assert(sizeof(xdpfw_ifindex_key) == 8);
-static_assert(sizeof(xdpfw_v4_host_key) == 8);
 static_assert(sizeof(xdpfw_v6_key) == 20);
 static_assert(offsetof(xdpfw_v6_key, addr) == 4);
 static_assert(sizeof(xdpfw_last_verdict) == 16);

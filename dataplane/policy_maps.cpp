@@ -119,8 +119,8 @@ struct PolicyMaps::Impl {
     LoadOptions o;
     uint32_t words, summary, bitmap_value;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
-    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks;
-    HashMapGen<xdpfw_v4_host_key> hosts;
+    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, sparse;
+
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
     int ncpus;
@@ -201,6 +201,8 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
             std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u); // no IPv4 prefix: class 0 everywhere
         uint32_t* ch = chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS);
         std::copy(a.v4->chunks.begin(), a.v4->chunks.end(), ch);
+        uint32_t* sp = sparse.at<uint32_t>(4ull * table * o.max_v4_sparse * XDPFW_BLOCK_SLOTS);
+        std::copy(a.v4->sparse.begin(), a.v4->sparse.end(), sp);
     }
 }
 
@@ -210,24 +212,12 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
     bool same = true;
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
         same = same && p.addr[dir].tables_id && tables_in_gen[gen][dir] == p.addr[dir].tables_id;
-    if (!same) {
-        hosts.clear(gen, [](const xdpfw_v4_host_key& k) { return uint32_t(k.gen); },
-                    "xdpfw_v4_hosts");
+    if (!same)
         v6.clear(gen, [](const xdpfw_v6_key& k) { return uint32_t(k.gen); }, "xdpfw_v6_prefixes");
-    }
 
-    std::vector<xdpfw_v4_host_key> hk;
     std::vector<xdpfw_v6_key> vk;
-    std::vector<uint32_t> hv, vv;
+    std::vector<uint32_t> vv;
     for (uint8_t dir = 0; dir < XDPFW_DIRECTIONS && !same; dir++) {
-        for (const auto& [addr, cls] : p.addr[dir].v4->hosts) {
-            xdpfw_v4_host_key k{};
-            k.addr = htonl(addr);
-            k.gen = gen;
-            k.dir = dir;
-            hk.push_back(k);
-            hv.push_back(cls);
-        }
         for (const auto& [plen, entries] : p.addr[dir].v6->by_len) {
             for (const auto& [addr, cls] : entries) {
                 xdpfw_v6_key k{};
@@ -240,10 +230,8 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
             }
         }
     }
-    if (!same) {
-        hosts.insert(gen, hk, hv, "xdpfw_v4_hosts");
+    if (!same)
         v6.insert(gen, vk, vv, "xdpfw_v6_prefixes");
-    }
 
     std::vector<xdpfw_ifindex_key> ik;
     std::vector<uint32_t> iv;
@@ -297,7 +285,6 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
     m.fd_inflight = bpf_map__fd(s->maps.xdpfw_inflight);
-    m.hosts.fd = bpf_map__fd(s->maps.xdpfw_v4_hosts);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
     try {
@@ -307,6 +294,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
         m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
         m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
         m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
+        m.sparse = MapView(s->maps.xdpfw_sparse, "xdpfw_sparse");
         m.ncpus = libbpf_num_possible_cpus();
         if (m.ncpus <= 0)
             throw BpfError(-m.ncpus, "count possible CPUs");
@@ -340,7 +328,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     for (const auto& a : p.addr) {
         capacity("address classes", a.class_bitmap.size(), o.max_addr_classes);
         capacity("IPv4 chunks", a.v4->chunks.size() / XDPFW_CHUNK_SLOTS, o.max_v4_chunks);
-        capacity("IPv4 hosts", a.v4->hosts.size(), o.max_v4_hosts);
+        capacity("IPv4 sparse blocks", a.v4->sparse.size() / XDPFW_BLOCK_SLOTS, o.max_v4_sparse);
         capacity("IPv6 prefixes", a.v6->size(), o.max_v6_prefixes);
         capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
     }
@@ -448,6 +436,30 @@ xdpfw_counter PolicyMaps::rule_counter(uint32_t slot) const
     return sum_percpu(impl_->fd_rule_stats, slot, impl_->ncpus, "xdpfw_rule_stats");
 }
 
+std::vector<xdpfw_counter> PolicyMaps::all_rule_counters() const
+{
+    const Impl& m = *impl_;
+    const uint32_t n = m.o.max_rules;
+    std::vector<uint32_t> keys(n);
+    std::vector<xdpfw_counter> per(size_t(n) * m.ncpus), out(n);
+    uint32_t count = n, out_batch = 0;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_lookup_batch(m.fd_rule_stats, nullptr, &out_batch, keys.data(), per.data(),
+                                   &count, &opts);
+    if (err && errno != ENOENT)
+        throw BpfError(errno, "read xdpfw_rule_stats (batch)");
+    for (uint32_t i = 0; i < count; i++) {
+        xdpfw_counter sum{};
+        for (int c = 0; c < m.ncpus; c++) {
+            sum.packets += per[size_t(i) * m.ncpus + c].packets;
+            sum.bytes += per[size_t(i) * m.ncpus + c].bytes;
+        }
+        if (keys[i] < n)
+            out[keys[i]] = sum;
+    }
+    return out;
+}
+
 std::array<xdpfw_counter, XDPFW_REASON_COUNT> PolicyMaps::reason_counters() const
 {
     std::array<xdpfw_counter, XDPFW_REASON_COUNT> out{};
@@ -497,7 +509,7 @@ CompileOptions compile_options_for(const LoadOptions& o, IfaceResolver resolve)
     c.max_bitmaps = o.max_bitmaps;
     c.max_addr_classes = o.max_addr_classes;
     c.max_v4_chunks = o.max_v4_chunks;
-    c.max_v4_hosts = o.max_v4_hosts;
+    c.max_v4_sparse = o.max_v4_sparse;
     c.max_v6_prefixes = o.max_v6_prefixes;
     c.resolve = std::move(resolve);
     return c;

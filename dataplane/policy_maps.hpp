@@ -35,6 +35,8 @@ public:
 
     // Counters summed over CPUs.
     xdpfw_counter rule_counter(uint32_t counter_slot) const;
+    // Every slot's counters in one batched read (index = counter slot).
+    std::vector<xdpfw_counter> all_rule_counters() const;
     std::array<xdpfw_counter, XDPFW_REASON_COUNT> reason_counters() const;
     void reset_rule_counter(uint32_t counter_slot);
 

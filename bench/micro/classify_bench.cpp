@@ -243,15 +243,16 @@ public:
     }
 
     // The xdpfw IPv4 lookup an address takes: its /24 entry answers (leaf),
-    // or the block holds only a few /32s (host hash), or a 256-entry chunk.
-    // Mirrors the compiler's rule with its default host_block_limit of 8.
+    // or the block holds only a few /32s (a sparse block), or a 256-entry
+    // chunk. Mirrors the compiler's rule with its default host_block_limit.
     enum class Path { leaf, host, chunk };
     Path path(uint32_t a) const
     {
         auto it = blocks_.find(a >> 8);
         if (it == blocks_.end())
             return Path::leaf;
-        return it->second.shorter || it->second.hosts > 8 ? Path::chunk : Path::host;
+        return it->second.shorter || it->second.hosts > XDPFW_SPARSE_MAX_HOSTS ? Path::chunk
+                                                                              : Path::host;
     }
 
     const V4Pfx& random_prefix(Rng& rng) const { return prefixes_[rng.below(prefixes_.size())]; }
@@ -267,7 +268,7 @@ public:
     bool has(Path want) const
     {
         return std::any_of(blocks_.begin(), blocks_.end(), [&](const auto& b) {
-            bool chunk = b.second.shorter || b.second.hosts > 8;
+            bool chunk = b.second.shorter || b.second.hosts > XDPFW_SPARSE_MAX_HOSTS;
             return chunk == (want == Path::chunk);
         });
     }
@@ -559,7 +560,7 @@ LoadOptions set_load_options()
     o.max_bitmaps = 64;
     o.max_addr_classes = 64;
     o.max_v4_chunks = 40960;
-    o.max_v4_hosts = 600000;
+    o.max_v4_sparse = 600000;
     o.max_v6_prefixes = 64;
     return o;
 }
@@ -644,7 +645,7 @@ LoadOptions rules_load_options()
     o.max_bitmaps = 16384;
     o.max_addr_classes = 16384;
     o.max_v4_chunks = 64;
-    o.max_v4_hosts = 16384;
+    o.max_v4_sparse = 16384;
     o.max_v6_prefixes = 64;
     return o;
 }

@@ -60,7 +60,7 @@ static __always_inline __u32 xdpfw_class_index(__u32 gen, __u32 dir, __u32 class
 	return b ? *b : XDPFW_NO_RULE;
 }
 
-/* IPv4: one DIR-24 lookup, then a chunk or the host hash for /24 blocks
+/* IPv4: one DIR-24 lookup, then a chunk or a sparse block for /24 blocks
  * that hold prefixes longer than /24. Returns the address class. */
 static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
 {
@@ -83,11 +83,24 @@ static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
 		c = xdpfw_slot(&xdpfw_chunks, key);
 		return c ? *c : 0;
 	}
-	if (kind == XDPFW_TBL24_HOST) {
-		struct xdpfw_v4_host_key hk = { .addr = addr_be, .gen = gen, .dir = dir };
-		__u32 *h = bpf_map_lookup_elem(&xdpfw_v4_hosts, &hk);
+	if (kind == XDPFW_TBL24_SPARSE) {
+		struct xdpfw_block *b;
+		__u32 n, i, low = addr & 0xff;
 
-		return h ? *h : value;
+		if (value >= cfg_sparse_cap)
+			return 0;
+		key = table * cfg_sparse_cap + value;
+		b = bpf_map_lookup_elem(&xdpfw_sparse, &key);
+		if (!b)
+			return 0;
+		n = b->v[0] >> 24;
+		for (i = 1; i <= XDPFW_SPARSE_MAX_HOSTS; i++) {
+			if (i > n)
+				break;
+			if (b->v[i] >> 24 == low)
+				return b->v[i] & XDPFW_SPARSE_CLASS_MASK;
+		}
+		return b->v[0] & XDPFW_SPARSE_CLASS_MASK;
 	}
 	return value;
 }
@@ -160,6 +173,7 @@ struct xdpfw_walk {
 	__u32 gen;
 	__u32 pkt_len;
 	__u32 next_summary; /* next summary word to load */
+	__u32 n_summary;    /* summary words the policy uses (<= cfg_summary_words) */
 	__u32 word_base;    /* first word covered by cand */
 	__u32 bit_base;     /* first rule covered by acc */
 	__u64 cand;         /* candidate words left */
@@ -207,7 +221,7 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 
 	if (!w->acc) {
 		if (!w->cand) {
-			if (w->next_summary >= cfg_summary_words)
+			if (w->next_summary >= w->n_summary || w->next_summary >= cfg_summary_words)
 				return 1;
 			w->word_base = w->next_summary * 64;
 			w->cand = xdpfw_and_word(w, w->next_summary);
@@ -251,7 +265,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 					    const struct xdpfw_pkt *pkt, __u32 ifindex,
 					    __u32 pkt_len, struct xdpfw_rule *rule)
 {
-	struct xdpfw_walk w = { .gen = gen, .pkt_len = pkt_len, .winner = XDPFW_NO_RULE };
+	struct xdpfw_walk w = { .gen = gen, .pkt_len = pkt_len, .winner = XDPFW_NO_RULE,
+				.n_summary = hdr->n_summary };
 	__u32 used = hdr->used_fields;
 
 	if (!hdr->n_rules)
@@ -291,7 +306,7 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 
 	/* Steps: every summary word, every candidate word, every matching
 	 * rule at most; the walk stops at the first terminal rule. */
-	bpf_loop(cfg_summary_words + cfg_words + cfg_max_rules, xdpfw_walk_step, &w, 0);
+	bpf_loop(w.n_summary + hdr->n_words + hdr->n_rules, xdpfw_walk_step, &w, 0);
 	if (w.winner != XDPFW_NO_RULE)
 		*rule = w.rule;
 	return w.winner;

@@ -130,7 +130,7 @@ void expect_well_formed(const CompiledPolicy& c)
         if (!a.v4->tbl24.empty())
             EXPECT_EQ(a.v4->tbl24.size(), XDPFW_TBL24_SLOTS);
         else
-            EXPECT_TRUE(a.v4->chunks.empty() && a.v4->hosts.empty());
+            EXPECT_TRUE(a.v4->chunks.empty() && a.v4->sparse.empty());
         EXPECT_EQ(a.v4->chunks.size() % XDPFW_CHUNK_SLOTS, 0u);
         EXPECT_NE(a.tables_id, 0u);
     }
@@ -504,7 +504,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
                           "198.51.0.0/16",
                           "198.51.100.0/25", "198.51.100.64/26", "198.51.100.77/32"})
         s.push_back(Prefix::parse(t));
-    for (int i = 1; i <= 9; ++i) // nine /32s: more than host_block_limit (8)
+    for (int i = 1; i <= 16; ++i) // sixteen /32s: more than a sparse block holds (15)
         s.push_back(Prefix::parse("203.0.113." + std::to_string(i) + "/32"));
     std::sort(s.begin(), s.end());
     CompiledPolicy c = compile(p, options());
@@ -518,11 +518,14 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     EXPECT_EQ(entry("11.0.0.0"), 0u);
     EXPECT_EQ(entry("9.255.255.0"), 0u);
 
-    EXPECT_EQ(kind_of(entry("192.0.2.0")), XDPFW_TBL24_HOST);
-    EXPECT_EQ(entry("192.0.2.0") & XDPFW_TBL24_VALUE_MASK, 0u); // no covering prefix
-    ASSERT_EQ(t.hosts.size(), 2u);
-    EXPECT_TRUE(t.hosts.count(host_order("192.0.2.5")));
-    EXPECT_TRUE(t.hosts.count(host_order("192.0.2.9")));
+    EXPECT_EQ(kind_of(entry("192.0.2.0")), XDPFW_TBL24_SPARSE);
+    ASSERT_EQ(t.sparse.size(), 1u * XDPFW_BLOCK_SLOTS);
+    const uint32_t blk = entry("192.0.2.0") & XDPFW_TBL24_VALUE_MASK;
+    EXPECT_EQ(blk, 0u);
+    EXPECT_EQ(t.sparse[0] >> 24, 2u);                        // two hosts
+    EXPECT_EQ(t.sparse[0] & XDPFW_SPARSE_CLASS_MASK, 0u);     // no covering prefix
+    EXPECT_EQ(t.sparse[1] >> 24, 5u);
+    EXPECT_EQ(t.sparse[2] >> 24, 9u);
 
     EXPECT_EQ(kind_of(entry("198.51.100.0")), XDPFW_TBL24_CHUNK);
     EXPECT_EQ(kind_of(entry("203.0.113.0")), XDPFW_TBL24_CHUNK);
@@ -546,13 +549,15 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
         }
     }
 
-    // With a larger host limit the nine /32s become a host block.
+    // With a host limit of 1 the two-host block becomes a chunk too.
     CompileOptions o = options();
-    o.host_block_limit = 9;
-    CompiledPolicy c9 = compile(p, o);
-    EXPECT_EQ(kind_of(c9.addr[1].v4->tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOST);
-    EXPECT_EQ(c9.addr[1].v4->hosts.size(), 11u);
-    EXPECT_EQ(c9.addr[1].v4->chunks.size(), 1u * XDPFW_CHUNK_SLOTS);
+    o.host_block_limit = 1;
+    CompiledPolicy c1 = compile(p, o);
+    EXPECT_EQ(kind_of(c1.addr[1].v4->tbl24[host_order("192.0.2.0") >> 8]), XDPFW_TBL24_CHUNK);
+    EXPECT_TRUE(c1.addr[1].v4->sparse.empty());
+    EXPECT_EQ(c1.addr[1].v4->chunks.size(), 3u * XDPFW_CHUNK_SLOTS);
+    o.host_block_limit = XDPFW_SPARSE_MAX_HOSTS + 1;
+    EXPECT_THROW(compile(p, o), PolicyError);
 }
 
 TEST(Compiler, V6TableByLength)
@@ -656,13 +661,13 @@ TEST(Compiler, TableCapacityErrors)
     Policy hosts = policy_of({"id=7 src=192.0.2.1/32 action=drop", "id=8 src=192.0.2.2 action=drop",
                               "id=9 src=198.51.100.1 action=drop"});
     o = options();
-    o.max_v4_hosts = 2;
+    o.max_v4_sparse = 1;
     try {
         compile(hosts, o);
-        ADD_FAILURE() << "host capacity not enforced";
+        ADD_FAILURE() << "sparse block capacity not enforced";
     } catch (const PolicyError& e) {
         EXPECT_NE(e.where().find("rule 9"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("max_v4_hosts"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("max_v4_sparse"), std::string::npos);
     }
 
     Policy v6 = policy_of({"id=1 src=@six action=drop"});
@@ -756,7 +761,7 @@ TEST(Compiler, MillionPrefixSetIsExact)
 
     CompileOptions o = options();
     o.max_v4_chunks = 1u << 20;
-    o.max_v4_hosts = 1u << 21;
+    o.max_v4_sparse = 1u << 21;
     CompiledPolicy c = compile(p, o);
 
     // Spot checks: addresses inside random set prefixes, and random ones

@@ -35,14 +35,14 @@
 #define XDPFW_ICMP_NONE 65536       /* not ICMP/ICMPv6, or a non-first fragment */
 #define XDPFW_ICMP_SLOTS 65537      /* index = type << 8 | code */
 
-/* IPv4 address table: DIR-24 first level, then a 256-entry chunk or the
- * host hash for the /24 blocks that hold longer prefixes. */
+/* IPv4 address table: DIR-24 first level, then a 256-entry chunk or a
+ * sparse block for the /24 blocks that hold longer prefixes. */
 #define XDPFW_TBL24_SLOTS (1u << 24)
 #define XDPFW_CHUNK_SLOTS 256
 #define XDPFW_TBL24_KIND_SHIFT 30
 #define XDPFW_TBL24_LEAF 0u  /* low 30 bits: address class */
 #define XDPFW_TBL24_CHUNK 1u /* low 30 bits: chunk index */
-#define XDPFW_TBL24_HOST 2u  /* low 30 bits: class when the host hash misses */
+#define XDPFW_TBL24_SPARSE 2u /* low 30 bits: sparse block index */
 #define XDPFW_TBL24_VALUE_MASK ((1u << XDPFW_TBL24_KIND_SHIFT) - 1)
 
 /* Tables of __u32 are array maps of 64-byte blocks: the kernel pads array
@@ -54,6 +54,13 @@
 struct xdpfw_block {
 	__u32 v[XDPFW_BLOCK_SLOTS];
 };
+
+/* A sparse block: a /24 with at most 15 host routes (/32) and nothing else
+ * longer than /24, in one cache line instead of a 1 KiB chunk or a hash
+ * lookup. v[0] = count << 24 | class of the other addresses; v[1..count] =
+ * last address byte << 24 | class. Classes fit in 24 bits. */
+#define XDPFW_SPARSE_MAX_HOSTS 15
+#define XDPFW_SPARSE_CLASS_MASK 0xffffffu
 
 /* Maximum prefix lengths probed per IPv6 lookup (one per distinct length). */
 #define XDPFW_V6_MAX_LENS 129
@@ -182,14 +189,6 @@ struct xdpfw_counter {
 struct xdpfw_ifindex_key {
 	__u32 ifindex;
 	__u32 gen;
-};
-
-/* xdpfw_v4_hosts: a /32 in a /24 block of kind XDPFW_TBL24_HOST. */
-struct xdpfw_v4_host_key {
-	__u32 addr; /* network order */
-	__u8 gen;
-	__u8 dir;
-	__u8 pad[2];
 };
 
 /* xdpfw_v6_prefixes: one entry per IPv6 prefix; addr is masked to plen. */
