@@ -52,7 +52,7 @@ public:
         if (it != index_.end())
             return it->second;
         if (out_.size() >= capacity_)
-            throw PolicyError("policy", "",
+            throw CapacityError("policy", "",
                               "too many distinct rule bitmaps (more than max_bitmaps=" +
                                   std::to_string(capacity_) +
                                   "); the rules combine field values in too many ways");
@@ -246,7 +246,7 @@ public:
             id = ci->second;
         } else {
             if (classes_.size() >= capacity_)
-                throw PolicyError("policy", key_,
+                throw CapacityError("policy", key_,
                                   "too many distinct address classes (more than "
                                   "max_addr_classes=" +
                                       std::to_string(capacity_) +
@@ -433,7 +433,7 @@ void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<At
         if (only_hosts && j - i <= opts.host_block_limit) {
             const size_t b = out.sparse.size() / XDPFW_BLOCK_SLOTS;
             if (b >= opts.max_v4_sparse)
-                throw PolicyError(atom_names(cb, atoms, pfx[i].own), key,
+                throw CapacityError(atom_names(cb, atoms, pfx[i].own), key,
                                   "more than max_v4_sparse=" + std::to_string(opts.max_v4_sparse) +
                                       " IPv4 /24 blocks hold a few host routes (/32)");
             out.sparse.resize(out.sparse.size() + XDPFW_BLOCK_SLOTS, 0);
@@ -444,7 +444,7 @@ void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<At
             out.tbl24[block] = (XDPFW_TBL24_SPARSE << XDPFW_TBL24_KIND_SHIFT) | uint32_t(b);
         } else {
             if (n_chunks >= opts.max_v4_chunks)
-                throw PolicyError(atom_names(cb, atoms, pfx[i].own), key,
+                throw CapacityError(atom_names(cb, atoms, pfx[i].own), key,
                                   "more than max_v4_chunks=" + std::to_string(opts.max_v4_chunks) +
                                       " IPv4 /24 blocks hold prefixes longer than /24");
             uint32_t c = n_chunks++;
@@ -486,7 +486,7 @@ void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<At
             stack.pop_back();
         uint32_t own = cb.own(own_atoms);
         if (++n > opts.max_v6_prefixes)
-            throw PolicyError(atom_names(cb, atoms, own), key,
+            throw CapacityError(atom_names(cb, atoms, own), key,
                               "more than max_v6_prefixes=" + std::to_string(opts.max_v6_prefixes) +
                                   " distinct IPv6 prefixes");
         uint32_t cls = cb.child(stack.empty() ? 0 : stack.back().cls, own);
@@ -627,7 +627,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     std::vector<std::vector<uint32_t>> local_classes[XDPFW_DIRECTIONS];
     std::vector<Rule> rules = policy.evaluation_order();
     if (rules.size() > opts.max_rules)
-        throw PolicyError("policy", "", std::to_string(rules.size()) + " rules exceed max_rules=" +
+        throw CapacityError("policy", "", std::to_string(rules.size()) + " rules exceed max_rules=" +
                                             std::to_string(opts.max_rules));
     auto terminal_code = [](ActionType a, const std::string& what) {
         if (a != ActionType::drop && a != ActionType::pass)

@@ -126,6 +126,14 @@ private:
     std::string where_, key_, problem_;
 };
 
+// A policy that does not fit the loaded program's tables (rules, bitmaps,
+// address classes, chunks, sparse blocks, IPv6 prefixes); the message names
+// the table and its limit.
+class CapacityError : public PolicyError {
+public:
+    using PolicyError::PolicyError;
+};
+
 const char* action_name(ActionType a);
 const char* family_name(Family f);
 

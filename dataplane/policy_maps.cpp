@@ -315,7 +315,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     const LoadOptions& o = m.o;
     auto capacity = [](const char* what, size_t have, size_t cap) {
         if (have > cap)
-            throw PolicyError("policy", what,
+            throw CapacityError("policy", what,
                               fmt::format("needs {} entries, the loaded program has room for {}",
                                           have, cap));
     };

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The xdpfwd control socket transport: a Unix stream socket speaking
+// newline-framed JSON (docs/PROTOCOL.md), peer credentials checked at accept,
+// requests executed one at a time on a single worker thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace xdpfw {
+
+// The connecting process as SO_PEERCRED saw it at connect time.
+struct PeerCred {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+struct ServerOptions {
+    std::string path;            // Unix socket path; parent dir created (0755) if missing
+    mode_t mode = 0660;          // chmod after bind
+    std::optional<gid_t> group;  // chown to this group after bind; also allowed to connect
+    size_t max_message_bytes = 32u << 20;
+    // Responses a client has not read yet, per connection. A client that lets
+    // more pile up is disconnected, so a peer that stops reading costs bounded
+    // memory. One response is always accepted into an empty queue, whatever
+    // its size, so a large answer (set.list of a big set) still goes out.
+    size_t max_queued_output_bytes = 64u << 20;
+};
+
+// Runs on the server's single worker thread, one request at a time, in
+// arrival order across all connections. Gets the raw request line (no
+// newline) and returns the response JSON object. Should not throw: an
+// exception becomes an `internal` error response (and is logged).
+using RequestHandler =
+    std::function<nlohmann::json(const std::string& line, const PeerCred& peer)>;
+
+// The io_context passed in carries accepting, reading and writing; the caller
+// runs it (any number of threads) and must keep it alive longer than the
+// server. The handler runs on a worker thread the server owns, so a slow
+// commit never holds up accepting or reading.
+class ControlServer {
+public:
+    ControlServer(boost::asio::io_context& io, ServerOptions opts, RequestHandler handler);
+    // Stops, joins the worker, removes the socket file (if it is still ours).
+    ~ControlServer();
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    // Removes a stale socket file, binds, sets mode and group, listens and
+    // starts accepting. Throws std::system_error naming the path, e.g. when
+    // another live xdpfwd answers on it or the path is not a socket.
+    void start();
+    // Closes the acceptor and every connection; a request being executed is
+    // finished (its response discarded), queued ones are dropped. Callable
+    // from any thread, also from the handler itself, and more than once.
+    void stop();
+    // Open client connections.
+    size_t connections() const;
+
+    struct Shared; // state shared with connections and pending handlers
+
+private:
+    boost::asio::io_context& io_;
+    std::shared_ptr<Shared> shared_;
+    boost::asio::thread_pool worker_{1};
+    bool started_ = false;
+    // Identity of the file we bound, so the destructor removes only our own
+    // socket and not one a newer daemon put in its place.
+    dev_t bound_dev_ = 0;
+    ino_t bound_ino_ = 0;
+};
+
+// True if uid 0, or group is set and the peer's gid is that group or the
+// supplementary groups of the peer uid's passwd entry contain it.
+bool peer_allowed(const PeerCred& peer, std::optional<gid_t> group);
+
+} // namespace xdpfw

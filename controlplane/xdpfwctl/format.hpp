@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Human output of xdpfwctl: control protocol result objects (the response
+// minus "id" and "ok", docs/PROTOCOL.md) as aligned text tables.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace xdpfw::ctl {
+
+// Every formatter throws ClientError (bad_response) naming the field when the
+// result lacks a field it needs or has one of the wrong type.
+
+// Key/value lines (instance, version, counts, verdicts, uptime), then a table
+// of interfaces with their attach mode.
+std::string format_status(const nlohmann::json& status);
+// rule.list: id, priority, action, rule text, in evaluation order.
+std::string format_rules(const nlohmann::json& rule_list);
+// set.list: a table of names and sizes; with a name, a '#' comment line and
+// one prefix per line, which `xdpfwctl set load` reads back.
+std::string format_sets(const nlohmann::json& set_list);
+// history: version, time, summary; newest first as the daemon sends it.
+std::string format_history(const nlohmann::json& history);
+// stats: per-rule packets, bytes, pps and bit/s, then per-reason counters.
+std::string format_stats(const nlohmann::json& stats);
+// The one-line answer of a command that changes something (rule.add prints
+// just the new id, so scripts can capture it). req is the request sent.
+std::string format_change(const nlohmann::json& req, const nlohmann::json& result);
+
+// 0 -> "0", 999 -> "999", 1234 -> "1.23k", 45600000 -> "45.6M", up to "T";
+// three significant digits above 1000. NaN and negatives print as "0".
+std::string format_si(double value);
+// 42 -> "42s", 302 -> "5m 02s", 11102 -> "3h 05m 02s", 183900 -> "2d 03h 05m".
+std::string format_duration(double seconds);
+
+} // namespace xdpfw::ctl

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfwd configuration: YAML file plus command-line overrides.
+#include "controlplane/xdpfwd/config.hpp"
+
+#include "controlplane/rule_parser.hpp"
+
+#include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace xdpfw {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& source, const std::string& key, const std::string& what)
+{
+    throw std::invalid_argument(source + ": " + key + ": " + what);
+}
+
+ActionType verdict_of(const std::string& source, const std::string& key, const std::string& v)
+{
+    if (v == "drop")
+        return ActionType::drop;
+    if (v == "pass")
+        return ActionType::pass;
+    bad(source, key, "'" + v + "' is not drop or pass");
+}
+
+mode_t mode_of(const std::string& source, const std::string& v)
+{
+    size_t used = 0;
+    unsigned long m = 0;
+    try {
+        m = std::stoul(v, &used, 8);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != v.size() || v.empty() || m > 0777)
+        bad(source, "socket_mode", "'" + v + "' is not an octal mode like 0660");
+    return mode_t(m);
+}
+
+void valid_mode(const std::string& source, const std::string& v)
+{
+    if (v != "auto" && v != "native" && v != "generic")
+        bad(source, "attach_mode", "'" + v + "' is not auto, native or generic");
+}
+
+template <typename T> T scalar(const YAML::Node& n, const std::string& source, const std::string& key)
+{
+    if (!n.IsScalar())
+        bad(source, key, "expected a single value");
+    try {
+        return n.as<T>();
+    } catch (const YAML::Exception&) {
+        bad(source, key, "'" + n.Scalar() + "' has the wrong type");
+    }
+}
+
+} // namespace
+
+DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& source)
+{
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml);
+    } catch (const YAML::Exception& e) {
+        throw std::invalid_argument(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+    DaemonConfig c;
+    if (root.IsNull())
+        return c;
+    if (!root.IsMap())
+        bad(source, "(top level)", "expected a mapping of keys");
+    for (const auto& kv : root) {
+        const std::string key = kv.first.as<std::string>();
+        const YAML::Node& v = kv.second;
+        if (key == "instance") {
+            c.instance = scalar<std::string>(v, source, key);
+        } else if (key == "interfaces") {
+            if (v.IsScalar()) {
+                c.interfaces = {v.Scalar()};
+            } else if (v.IsSequence()) {
+                for (const auto& i : v)
+                    c.interfaces.push_back(scalar<std::string>(i, source, key));
+            } else {
+                bad(source, key, "expected an interface name or a list of them");
+            }
+        } else if (key == "attach_mode") {
+            c.attach_mode = scalar<std::string>(v, source, key);
+            valid_mode(source, c.attach_mode);
+        } else if (key == "default") {
+            c.default_action = verdict_of(source, key, scalar<std::string>(v, source, key));
+        } else if (key == "malformed") {
+            c.malformed_action = verdict_of(source, key, scalar<std::string>(v, source, key));
+        } else if (key == "socket") {
+            c.socket = scalar<std::string>(v, source, key);
+        } else if (key == "socket_mode") {
+            c.socket_mode = mode_of(source, scalar<std::string>(v, source, key));
+        } else if (key == "socket_group") {
+            c.socket_group = scalar<std::string>(v, source, key);
+        } else if (key == "rules") {
+            c.rules = scalar<std::string>(v, source, key);
+        } else if (key == "state_dir") {
+            c.state_dir = scalar<std::string>(v, source, key);
+        } else if (key == "detach_on_exit") {
+            c.detach_on_exit = scalar<bool>(v, source, key);
+        } else if (key == "log_level") {
+            c.log_level = scalar<std::string>(v, source, key);
+        } else if (key == "max_message_bytes") {
+            c.max_message_bytes = scalar<size_t>(v, source, key);
+        } else if (key == "capacity") {
+            if (!v.IsMap())
+                bad(source, key, "expected a mapping (max_rules, max_v4_sparse, ...)");
+            for (const auto& ckv : v) {
+                const std::string ck = ckv.first.as<std::string>();
+                const std::string full = "capacity." + ck;
+                uint32_t n = scalar<uint32_t>(ckv.second, source, full);
+                if (ck == "max_rules")
+                    c.load.max_rules = n;
+                else if (ck == "max_bitmaps")
+                    c.load.max_bitmaps = n;
+                else if (ck == "max_addr_classes")
+                    c.load.max_addr_classes = n;
+                else if (ck == "max_v4_chunks")
+                    c.load.max_v4_chunks = n;
+                else if (ck == "max_v4_sparse")
+                    c.load.max_v4_sparse = n;
+                else if (ck == "max_v6_prefixes")
+                    c.load.max_v6_prefixes = n;
+                else if (ck == "max_queues")
+                    c.load.max_queues = n;
+                else
+                    bad(source, full, "unknown key");
+            }
+        } else {
+            bad(source, key, "unknown key");
+        }
+    }
+    // Relative paths in a file are relative to the file's directory.
+    return c;
+}
+
+DaemonConfig load_daemon_config(const std::filesystem::path& file)
+{
+    std::ifstream in(file);
+    if (!in)
+        throw std::invalid_argument(file.string() + ": cannot read the config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    DaemonConfig c = parse_daemon_config(ss.str(), file.string());
+    auto rel = [&](std::string& p) {
+        if (!p.empty() && std::filesystem::path(p).is_relative())
+            p = (file.parent_path() / p).lexically_normal().string();
+    };
+    rel(c.rules);
+    return c;
+}
+
+void validate_daemon_config(const DaemonConfig& c)
+{
+    auto fail = [](const std::string& key, const std::string& what) {
+        throw std::invalid_argument("config: " + key + ": " + what);
+    };
+    if (c.instance.empty() || c.instance == "." || c.instance == ".." ||
+        c.instance.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos)
+        fail("instance", "'" + c.instance + "' must be letters, digits, '_', '.', '-'");
+    if (c.interfaces.empty())
+        fail("interfaces", "at least one interface is needed (--interface IF)");
+    std::set<std::string> seen;
+    for (const auto& i : c.interfaces) {
+        if (!valid_iface_name(i))
+            fail("interfaces", "'" + i + "' is not a valid interface name");
+        if (!seen.insert(i).second)
+            fail("interfaces", "'" + i + "' is listed twice");
+    }
+    valid_mode("config", c.attach_mode);
+    if (c.socket.empty() || c.socket[0] != '/')
+        fail("socket", "'" + c.socket + "' must be an absolute path");
+    if (c.state_dir.empty())
+        fail("state_dir", "must not be empty");
+    if (c.max_message_bytes < 1024)
+        fail("max_message_bytes", "must be at least 1024");
+    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!levels.count(c.log_level))
+        fail("log_level", "'" + c.log_level + "' is not trace, debug, info, warn, error");
+}
+
+std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code)
+{
+    // First pass: only --config, so that flags can override the file.
+    std::string config_file;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc)
+            config_file = argv[i + 1];
+        else if (a.rfind("--config=", 0) == 0)
+            config_file = a.substr(9);
+    }
+    DaemonConfig c;
+    try {
+        if (!config_file.empty())
+            c = load_daemon_config(config_file);
+    } catch (const std::exception& e) {
+        std::cerr << "xdpfwd: " << e.what() << "\n";
+        *exit_code = 78; // EX_CONFIG
+        return std::nullopt;
+    }
+
+    CLI::App app{"xdpfwd: the xdpfw daemon (policy owner, control socket)"};
+    std::string default_action, malformed_action, socket_mode;
+    std::vector<std::string> ifaces;
+    app.add_option("--config", config_file, "YAML config file (docs/DAEMON.md)");
+    app.add_option("--instance", c.instance, "instance name (pins under /sys/fs/bpf/xdpfw/NAME)");
+    app.add_option("-i,--interface", ifaces, "interface to filter (repeatable; replaces the file's list)");
+    app.add_option("--mode", c.attach_mode, "attach mode: auto, native, generic");
+    app.add_option("--default", default_action, "default verdict: drop or pass");
+    app.add_option("--malformed", malformed_action, "verdict for malformed packets: drop or pass");
+    app.add_option("--socket", c.socket, "control socket path");
+    app.add_option("--socket-mode", socket_mode, "control socket mode (octal)");
+    app.add_option("--socket-group", c.socket_group, "group allowed on the control socket");
+    app.add_option("--rules", c.rules, "initial policy file, used when no saved state exists");
+    app.add_option("--state-dir", c.state_dir, "where the committed policy is saved");
+    app.add_flag("--detach-on-exit", c.detach_on_exit, "remove the program at SIGTERM/SIGINT");
+    app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
+    app.add_option("--max-rules", c.load.max_rules, "rule capacity (multiple of 64)");
+    app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
+    try {
+        app.parse(argc, argv);
+        if (!ifaces.empty())
+            c.interfaces = ifaces;
+        if (!default_action.empty())
+            c.default_action = verdict_of("--default", "default", default_action);
+        if (!malformed_action.empty())
+            c.malformed_action = verdict_of("--malformed", "malformed", malformed_action);
+        if (!socket_mode.empty())
+            c.socket_mode = mode_of("--socket-mode", socket_mode);
+        validate_daemon_config(c);
+    } catch (const CLI::ParseError& e) {
+        *exit_code = app.exit(e);
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        std::cerr << "xdpfwd: " << e.what() << "\n";
+        *exit_code = 64; // EX_USAGE
+        return std::nullopt;
+    }
+    return c;
+}
+
+} // namespace xdpfw
