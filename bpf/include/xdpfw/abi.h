@@ -206,7 +206,7 @@ struct xdpfw_last_verdict {
 	__u32 reason;      /* enum xdpfw_reason */
 	__u32 rule_index;  /* winning rule's position, or ~0 for default/malformed */
 	__u32 rule_id;     /* winning rule's id, or ~0 */
-	__u32 action;      /* enum xdpfw_action of the verdict */
+	__u32 action;      /* the XDP action returned (XDP_DROP, XDP_PASS, ...) */
 };
 
 #define XDPFW_NO_RULE 0xffffffffu
