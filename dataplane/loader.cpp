@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace xdpfw {
@@ -111,13 +112,52 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
 
 } // namespace
 
+namespace {
+struct VerifiedLoadState {
+    std::vector<char> log = std::vector<char>(1 << 22);
+    bpf_object_open_opts opts{};
+    std::optional<LibbpfLogCapture> capture;
+};
+} // namespace
+
+VerifiedLoad::VerifiedLoad()
+{
+    auto st = std::make_shared<VerifiedLoadState>();
+    st->opts.sz = sizeof(st->opts);
+    // With log level 0 libbpf loads without a log and retries with one into
+    // this buffer only when the kernel refuses.
+    st->opts.kernel_log_buf = st->log.data();
+    st->opts.kernel_log_size = st->log.size();
+    st->opts.kernel_log_level = 0;
+    state_ = st;
+}
+
+const bpf_object_open_opts* VerifiedLoad::open_opts() const
+{
+    return &static_cast<VerifiedLoadState*>(state_.get())->opts;
+}
+
+void VerifiedLoad::begin_capture()
+{
+    static_cast<VerifiedLoadState*>(state_.get())->capture.emplace();
+}
+
+void VerifiedLoad::finish(int err, const std::string& what)
+{
+    auto* st = static_cast<VerifiedLoadState*>(state_.get());
+    std::string captured = st->capture ? st->capture->text() : std::string();
+    st->capture.reset();
+    if (!err)
+        return;
+    std::string vlog(st->log.data(), strnlen(st->log.data(), st->log.size()));
+    throw BpfError(err < 0 ? -err : err, what, vlog.empty() ? captured : vlog);
+}
+
 XdpfwObject XdpfwObject::load(const LoadOptions& o)
 {
     validate(o);
-    std::vector<char> log(1 << 22);
-    LIBBPF_OPTS(bpf_object_open_opts, open_opts, .kernel_log_buf = log.data(),
-                .kernel_log_size = log.size(), .kernel_log_level = 0);
-    xdpfw_bpf* raw = xdpfw_bpf__open_opts(&open_opts);
+    VerifiedLoad vl;
+    xdpfw_bpf* raw = xdpfw_bpf__open_opts(vl.open_opts());
     if (!raw)
         throw BpfError(errno, "open xdpfw BPF object");
     std::unique_ptr<xdpfw_bpf, Deleter> s(raw);
@@ -170,14 +210,9 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
         }
     }
 
-    // The kernel's verifier log lands in log; libbpf's own messages (a map
-    // it could not create or reuse) in the capture.
-    LibbpfLogCapture capture;
-    int err = xdpfw_bpf__load(s.get());
-    if (err) {
-        std::string vlog(log.data(), strnlen(log.data(), log.size()));
-        throw BpfError(-err, "load xdpfw BPF program", vlog.empty() ? capture.text() : vlog);
-    }
+    // The kernel's verifier log, or libbpf's own messages (a map it could
+    // not create or reuse), go into the error.
+    vl.load([&] { return xdpfw_bpf__load(s.get()); }, "load xdpfw BPF program");
     return XdpfwObject(std::move(s), o);
 }
 

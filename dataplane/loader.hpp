@@ -13,6 +13,7 @@
 
 struct xdpfw_bpf; // generated skeleton
 struct bpf_map;
+struct bpf_object_open_opts;
 
 namespace xdpfw {
 
@@ -39,6 +40,27 @@ public:
 
 private:
     std::string log_;
+};
+
+// The kernel's verifier log of a BPF object load. open_opts() goes to the
+// skeleton's __open_opts(); load() runs the load and, when the kernel refuses,
+// throws BpfError carrying the verifier log (or libbpf's own messages when
+// the failure was not the verifier's).
+class VerifiedLoad {
+public:
+    VerifiedLoad();
+    const ::bpf_object_open_opts* open_opts() const;
+    // load_fn is e.g. [&] { return xdpfw_bpf__load(skel); } (0 or -errno).
+    template <typename F> void load(F&& load_fn, const std::string& what)
+    {
+        begin_capture();
+        finish(load_fn(), what);
+    }
+
+private:
+    void begin_capture();
+    void finish(int err, const std::string& what);
+    std::shared_ptr<void> state_;
 };
 
 class XdpfwObject {

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A program the kernel refuses gives a BpfError that carries the verifier log.
+#include "dataplane/loader.hpp"
+#include "rejected_bpf.skel.h"
+
+#include <gtest/gtest.h>
+
+namespace xdpfw {
+namespace {
+
+TEST(VerifierLog, RejectedProgramErrorCarriesTheLog)
+{
+    VerifiedLoad vl;
+    rejected_bpf* skel = rejected_bpf__open_opts(vl.open_opts());
+    ASSERT_NE(skel, nullptr);
+    try {
+        vl.load([&] { return rejected_bpf__load(skel); }, "load the rejected test program");
+        ADD_FAILURE() << "the verifier accepted an unchecked packet read";
+    } catch (const BpfError& e) {
+        EXPECT_EQ(e.code().value(), EACCES) << e.what();
+        EXPECT_NE(e.verifier_log().find("invalid access to packet"), std::string::npos)
+            << e.verifier_log();
+        EXPECT_NE(std::string(e.what()).find("load the rejected test program"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("verifier log:"), std::string::npos);
+    }
+    rejected_bpf__destroy(skel);
+}
+
+TEST(VerifierLog, AcceptedProgramLoads)
+{
+    XdpfwObject obj = XdpfwObject::load({});
+    EXPECT_GE(obj.prog_fd(), 0);
+}
+
+} // namespace
+} // namespace xdpfw
