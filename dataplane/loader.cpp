@@ -6,8 +6,10 @@
 #include "dataplane/log.hpp"
 #include "xdpfw_bpf.skel.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -110,6 +112,44 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
     }
 }
 
+// The kernel sets BPF_F_RDONLY_PROG on every devmap it creates (programs
+// must not write through a lookup), so the pinned map's flags never equal
+// the definition's, and libbpf before 1.3 refuses to reuse the pin
+// ("parameter mismatch"): a restarted daemon could not adopt its pins. Such
+// a pin is checked here, ignoring that flag, and reused by fd. Returns false
+// when there is no pin yet (libbpf creates and pins the map).
+bool reuse_pinned_devmap(bpf_map* m, const std::string& path)
+{
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return false;
+        throw BpfError(errno, "open pinned map " + path);
+    }
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+    if (err) {
+        err = errno;
+        close(fd);
+        throw BpfError(err, "read info of pinned map " + path);
+    }
+    if (info.type != uint32_t(bpf_map__type(m)) || info.key_size != bpf_map__key_size(m) ||
+        info.value_size != bpf_map__value_size(m) ||
+        info.max_entries != bpf_map__max_entries(m) ||
+        (info.map_flags & ~uint32_t(BPF_F_RDONLY_PROG)) != bpf_map__map_flags(m)) {
+        close(fd);
+        throw BpfError(EINVAL, fmt::format("pinned map {} (type {}, key/value {}/{}, {} entries, "
+                                           "flags {:#x}) differs from the program's map",
+                                           path, info.type, info.key_size, info.value_size,
+                                           info.max_entries, info.map_flags));
+    }
+    err = bpf_map__reuse_fd(m, fd);
+    close(fd);
+    check(err, "reuse pinned map " + path);
+    return true;
+}
+
 } // namespace
 
 namespace {
@@ -206,6 +246,10 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
             if (std::strncmp(name, "xdpfw_", 6) != 0 || std::strchr(name, '.'))
                 continue; // .rodata/.bss ("xdpfw_bp.rodata") belong to one load
             std::string path = o.pin_dir + "/" + name;
+            const bpf_map_type type = bpf_map__type(m);
+            if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+                reuse_pinned_devmap(m, path))
+                continue;
             check(bpf_map__set_pin_path(m, path.c_str()), "set pin path " + path);
         }
     }

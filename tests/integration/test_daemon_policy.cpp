@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A real xdpfwd on a veth: rules added and deleted with xdpfwctl change what
+// a receiver gets (IPv4 and IPv6), `load` replaces the policy in one version
+// step, and `xdpfwctl detach` leaves nothing behind.
+#include "tests/support/daemon_runner.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+namespace xdpfw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+
+class DaemonPolicy : public ::testing::Test {
+protected:
+    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
+    void TearDown() override
+    {
+        if (HasFailure() && lab)
+            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
+                      << lab->daemon.log() << "----\n";
+        lab.reset();
+    }
+
+    // Sends n datagrams to both families' port and returns {v4, v6} received.
+    std::pair<size_t, size_t> udp_both(UdpReceiver& r4, UdpReceiver& r6, uint16_t port, size_t n,
+                                       std::chrono::milliseconds wait)
+    {
+        EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, port, n), n);
+        EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut6, port, n), n);
+        return {r4.receive(n, wait), r6.receive(n, wait)};
+    }
+
+    std::unique_ptr<DaemonLab> lab;
+};
+
+TEST_F(DaemonPolicy, RuleAddAndDelChangeTrafficForBothFamilies)
+{
+    DaemonProcess& d = lab->daemon;
+    UdpReceiver r4(lab->dut, DaemonLab::dut4, 7001), r6(lab->dut, DaemonLab::dut6, 7001);
+    UdpReceiver other4(lab->dut, DaemonLab::dut4, 7002);
+
+    // The initial policy is empty with default pass.
+    json st = d.ctl({"status", "--json"}).json();
+    EXPECT_EQ(st.at("default"), "pass");
+    EXPECT_EQ(st.at("rules"), 0);
+    ASSERT_EQ(st.at("interfaces").size(), 1u);
+    EXPECT_EQ(st.at("interfaces")[0].at("name"), "dut0");
+    EXPECT_FALSE(st.at("adopted").get<bool>());
+    EXPECT_FALSE(xdp_prog_ids(lab->dut, "dut0").empty()) << "no XDP program on dut0";
+    EXPECT_EQ(udp_both(r4, r6, 7001, 10, 2s), std::make_pair(size_t(10), size_t(10)));
+
+    const uint64_t v0 = d.version();
+    CtlResult add = d.ctl({"rule", "add", "priority=10", "proto=udp", "dport=7001", "action=drop",
+                           "--json"});
+    ASSERT_EQ(add.code, 0) << add.err;
+    const uint32_t id = add.json().at("rule_id").get<uint32_t>();
+    EXPECT_EQ(add.json().at("version").get<uint64_t>(), v0 + 1);
+
+    EXPECT_EQ(udp_both(r4, r6, 7001, 10, 300ms), std::make_pair(size_t(0), size_t(0)));
+    // Other ports still pass.
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7002, 5), 5u);
+    EXPECT_EQ(other4.receive(5, 2s), 5u);
+    EXPECT_EQ(d.rule_packets(id), 20u);
+
+    // The human listing shows the rule in canonical form.
+    CtlResult list = d.ctl({"rule", "list"});
+    ASSERT_EQ(list.code, 0) << list.err;
+    EXPECT_NE(list.out.find("priority=10 proto=udp dport=7001 action=drop"), std::string::npos)
+        << list.out;
+
+    CtlResult del = d.ctl({"rule", "del", std::to_string(id)});
+    ASSERT_EQ(del.code, 0) << del.err;
+    EXPECT_EQ(d.version(), v0 + 2);
+    EXPECT_EQ(udp_both(r4, r6, 7001, 10, 2s), std::make_pair(size_t(10), size_t(10)));
+    EXPECT_EQ(d.ctl({"rule", "list", "--json"}).json().at("rules").size(), 0u);
+
+    // An IPv6-only rule leaves IPv4 alone.
+    CtlResult add6 = d.ctl({"rule", "add", "src=fd00:99::2", "proto=udp", "dport=7001",
+                            "action=drop", "--json"});
+    ASSERT_EQ(add6.code, 0) << add6.err;
+    EXPECT_EQ(udp_both(r4, r6, 7001, 10, 500ms), std::make_pair(size_t(10), size_t(0)));
+    EXPECT_EQ(d.rule_packets(add6.json().at("rule_id").get<uint32_t>()), 10u);
+}
+
+TEST_F(DaemonPolicy, LoadReplacesThePolicyInOneVersionStep)
+{
+    DaemonProcess& d = lab->daemon;
+    UdpReceiver r7001(lab->dut, DaemonLab::dut4, 7001), r7002(lab->dut, DaemonLab::dut4, 7002);
+    UdpReceiver r6(lab->dut, DaemonLab::dut6, 7002);
+
+    // Something to replace: a rule and a set the file does not have.
+    ASSERT_EQ(d.ctl({"rule", "add", "proto=udp", "dport=7001", "action=drop"}).code, 0);
+    ASSERT_EQ(d.ctl({"set", "create", "old"}).code, 0);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r7001.receive(5, 300ms), 0u);
+
+    const std::string dir = d.dir() + "/policy";
+    std::filesystem::create_directories(dir);
+    {
+        std::ofstream f(dir + "/hosts.txt");
+        f << "# the peer, both families\n10.99.1.2\nfd00:99::2/128\n";
+    }
+    {
+        std::ofstream f(dir + "/policy.yaml");
+        f << "default: pass\n"
+             "sets:\n"
+             "  peers: {file: hosts.txt}\n"
+             "  spare: [198.51.100.0/24]\n"
+             "rules:\n"
+             "  - priority=5 proto=udp dport=7003 action=count\n"
+             "  - priority=10 src=@peers proto=udp dport=7002 action=drop\n"
+             "  - id=40 priority=20 proto=tcp dport=22 action=drop\n";
+    }
+    const json before = d.checked({{"cmd", "status"}});
+    const uint64_t v = before.at("version").get<uint64_t>();
+    CtlResult load = d.ctl({"load", dir + "/policy.yaml", "--json"});
+    ASSERT_EQ(load.code, 0) << load.err;
+    EXPECT_EQ(load.json().at("version").get<uint64_t>(), v + 1);
+    EXPECT_EQ(load.json().at("rules"), 3);
+    EXPECT_EQ(load.json().at("sets"), 2);
+
+    const json after = d.checked({{"cmd", "status"}});
+    EXPECT_EQ(after.at("version").get<uint64_t>(), v + 1);
+    EXPECT_EQ(after.at("rules"), 3);
+    EXPECT_EQ(after.at("sets"), 2);
+    // One commit, one history entry.
+    json hist = d.ctl({"history", "--json", "--limit", "2"}).json().at("history");
+    ASSERT_EQ(hist.size(), 2u);
+    EXPECT_EQ(hist[0].at("version").get<uint64_t>(), v + 1);
+    EXPECT_EQ(hist[1].at("version").get<uint64_t>(), v);
+
+    json rules = d.ctl({"rule", "list", "--json"}).json().at("rules");
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_EQ(rules[0].at("id"), 1);
+    EXPECT_EQ(rules[1].at("id"), 2);
+    EXPECT_EQ(rules[2].at("id"), 40);
+    EXPECT_EQ(rules[1].at("text"), "priority=10 src=@peers proto=udp dport=7002 action=drop");
+    json sets = d.ctl({"set", "list", "--json"}).json().at("sets");
+    EXPECT_EQ(sets, json::parse(R"([{"name":"peers","size":2},{"name":"spare","size":1}])"));
+
+    // The old drop rule is gone, the new one holds for both families.
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r7001.receive(5, 2s), 5u);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7002, 5), 5u);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut6, 7002, 5), 5u);
+    EXPECT_EQ(r7002.receive(5, 300ms) + r6.receive(5, 300ms), 0u);
+    EXPECT_EQ(d.rule_packets(2), 10u);
+}
+
+TEST_F(DaemonPolicy, DetachRemovesProgramPinsAndDaemon)
+{
+    DaemonProcess& d = lab->daemon;
+    ASSERT_EQ(d.ctl({"rule", "add", "proto=udp", "dport=7001", "action=drop"}).code, 0);
+    UdpReceiver r(lab->dut, DaemonLab::dut4, 7001);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r.receive(5, 300ms), 0u);
+    ASSERT_FALSE(xdp_prog_ids(lab->dut, "dut0").empty());
+    ASSERT_TRUE(std::filesystem::exists(d.pin_dir()));
+
+    CtlResult det = d.ctl({"detach", "--json"});
+    ASSERT_EQ(det.code, 0) << det.err;
+    EXPECT_EQ(det.json().at("detached"), json::array({"dut0"}));
+    EXPECT_EQ(d.wait_exit(10s), std::optional<int>(0)) << "xdpfwd did not exit after detach";
+
+    EXPECT_TRUE(xdp_prog_ids(lab->dut, "dut0").empty())
+        << run_in(lab->dut, "ip link show dev dut0").output;
+    EXPECT_FALSE(std::filesystem::exists(d.pin_dir()));
+    EXPECT_FALSE(std::filesystem::exists(d.socket_path()));
+    // Nothing filters any more.
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r.receive(5, 2s), 5u);
+    // And nobody answers.
+    CtlResult gone = d.ctl({"status"});
+    EXPECT_EQ(gone.code, 2) << gone.out << gone.err;
+}
+
+} // namespace
+} // namespace xdpfw::test

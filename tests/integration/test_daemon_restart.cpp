@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfwd's state outliving the process: SIGKILL while traffic flows (the
+// kernel keeps filtering, the restarted daemon adopts pins and attachment),
+// and a simulated reboot (pins and program gone, the state file restores
+// the policy).
+#include "dataplane/attach.hpp"
+#include "tests/support/daemon_runner.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <net/if.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+namespace xdpfw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+
+constexpr uint16_t kAllowed = 7101, kBlocked = 7102;
+
+class DaemonRestart : public ::testing::Test {
+protected:
+    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
+    void TearDown() override
+    {
+        if (HasFailure() && lab)
+            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
+                      << lab->daemon.log() << "----\n";
+        lab.reset();
+    }
+
+    uint32_t add_rule(std::vector<std::string> words)
+    {
+        words.insert(words.begin(), {"rule", "add"});
+        words.push_back("--json");
+        CtlResult r = lab->daemon.ctl(words);
+        if (r.code != 0)
+            throw std::runtime_error("rule add failed: " + r.err);
+        return r.json().at("rule_id").get<uint32_t>();
+    }
+
+    // Rules, sets, and one set's prefixes: what must survive a restart.
+    json snapshot()
+    {
+        DaemonProcess& d = lab->daemon;
+        return {{"rules", d.ctl({"rule", "list", "--json"}).json()},
+                {"sets", d.ctl({"set", "list", "--json"}).json()},
+                {"blk", d.ctl({"set", "list", "blk", "--json"}).json()}};
+    }
+
+    // A policy with a drop rule, a count rule, a set and a hole in the ids.
+    void make_policy()
+    {
+        DaemonProcess& d = lab->daemon;
+        ASSERT_EQ(d.ctl({"set", "create", "blk"}).code, 0);
+        ASSERT_EQ(d.ctl({"set", "add", "blk", "198.51.100.0/24", "2001:db8:bad::/48", "10.99.9.9"})
+                      .code,
+                  0);
+        count_id = add_rule({"priority=1", "proto=udp", fmt::format("dport={}", kAllowed),
+                             "action=count"});
+        const uint32_t spare = add_rule({"priority=2", "proto=tcp", "dport=22", "action=drop"});
+        drop_id = add_rule({"priority=3", "proto=udp", fmt::format("dport={}", kBlocked),
+                            "action=drop"});
+        set_id = add_rule({"priority=4", "src=@blk", "action=drop"});
+        ASSERT_EQ(d.ctl({"rule", "del", std::to_string(spare)}).code, 0);
+    }
+
+    std::unique_ptr<DaemonLab> lab;
+    uint32_t count_id = 0, drop_id = 0, set_id = 0;
+};
+
+TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
+{
+    DaemonProcess& d = lab->daemon;
+    make_policy();
+    UdpSink allowed(lab->dut, DaemonLab::dut4, kAllowed);
+    UdpSink blocked(lab->dut, DaemonLab::dut4, kBlocked);
+
+    const std::vector<uint32_t> progs_before = xdp_prog_ids(lab->dut, "dut0");
+    ASSERT_FALSE(progs_before.empty());
+    const json st_before = d.checked({{"cmd", "status"}});
+    const json snap_before = snapshot();
+
+    UdpStream to_allowed(lab->peer, "", DaemonLab::dut4, kAllowed);
+    UdpStream to_blocked(lab->peer, "", DaemonLab::dut4, kBlocked);
+    std::this_thread::sleep_for(300ms);
+    const uint64_t count_before = d.rule_packets(count_id);
+    const uint64_t drop_before = d.rule_packets(drop_id);
+    EXPECT_GT(count_before, 0u);
+    EXPECT_GT(drop_before, 0u);
+
+    d.kill();
+    const size_t allowed_at_kill = allowed.total();
+    std::this_thread::sleep_for(700ms);
+    // The daemon is dead: the kernel still filters with the last policy.
+    EXPECT_GT(allowed.total(), allowed_at_kill + 100) << "allowed traffic stopped with the daemon";
+    EXPECT_EQ(blocked.total(), 0u);
+    EXPECT_EQ(xdp_prog_ids(lab->dut, "dut0"), progs_before);
+
+    d.start();
+    const json st_after = d.checked({{"cmd", "status"}});
+    EXPECT_TRUE(st_after.at("adopted").get<bool>()) << st_after.dump();
+    EXPECT_EQ(st_after.at("version"), st_before.at("version"));
+    EXPECT_EQ(st_after.at("interfaces"), st_before.at("interfaces"));
+    EXPECT_EQ(snapshot(), snap_before);
+    // Not re-attached: the same program (or dispatcher) ids on dut0.
+    EXPECT_EQ(xdp_prog_ids(lab->dut, "dut0"), progs_before)
+        << run_in(lab->dut, "ip -d link show dev dut0").output;
+    // Counters kept counting while no daemon ran.
+    EXPECT_GE(d.rule_packets(count_id), count_before + 100);
+    EXPECT_GE(d.rule_packets(drop_id), drop_before + 100);
+
+    // The adopted daemon still commits: a new rule takes effect at once.
+    const uint64_t v = d.version();
+    const uint32_t extra = add_rule({"priority=0", "proto=udp", "dport=7103", "action=drop"});
+    EXPECT_EQ(d.version(), v + 1);
+    UdpReceiver r7103(lab->dut, DaemonLab::dut4, 7103);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7103, 5), 5u);
+    EXPECT_EQ(r7103.receive(5, 300ms), 0u);
+    EXPECT_EQ(d.rule_packets(extra), 5u);
+
+    std::this_thread::sleep_for(200ms);
+    to_allowed.stop();
+    to_blocked.stop();
+    // Nothing allowed was lost across kill and restart, nothing blocked passed.
+    EXPECT_EQ(allowed.wait_for(to_allowed.sent(), 2s), to_allowed.sent());
+    EXPECT_EQ(blocked.total(), 0u);
+    EXPECT_EQ(d.rule_packets(count_id), to_allowed.sent());
+    EXPECT_EQ(d.rule_packets(drop_id), to_blocked.sent());
+}
+
+TEST_F(DaemonRestart, RebootRestoresThePolicyFromTheStateDir)
+{
+    DaemonProcess& d = lab->daemon;
+    make_policy();
+    UdpReceiver blocked(lab->dut, DaemonLab::dut4, kBlocked);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, kBlocked, 5), 5u);
+    EXPECT_EQ(blocked.receive(5, 300ms), 0u);
+    const json snap_before = snapshot();
+
+    // A clean stop keeps the program attached; a reboot then takes program
+    // and pins away, and only the state file is left.
+    EXPECT_EQ(d.terminate(), 0);
+    EXPECT_FALSE(xdp_prog_ids(lab->dut, "dut0").empty());
+    {
+        EnterNetns in(lab->dut);
+        EXPECT_GE(detach_all(int(if_nametoindex("dut0"))), 1);
+    }
+    EXPECT_GE(remove_pin_dir(d.pin_dir()), 1);
+    EXPECT_FALSE(std::filesystem::exists(d.pin_dir()));
+    EXPECT_TRUE(xdp_prog_ids(lab->dut, "dut0").empty());
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, kBlocked, 5), 5u);
+    EXPECT_EQ(blocked.receive(5, 2s), 5u) << "traffic should pass with no program attached";
+
+    d.start();
+    const json st = d.checked({{"cmd", "status"}});
+    EXPECT_FALSE(st.at("adopted").get<bool>()) << st.dump();
+    EXPECT_FALSE(xdp_prog_ids(lab->dut, "dut0").empty());
+    const json snap_after = snapshot();
+    // The restore is a commit of its own, so only the version may differ.
+    EXPECT_EQ(snap_after.at("rules").at("rules"), snap_before.at("rules").at("rules"));
+    EXPECT_EQ(snap_after.at("sets"), snap_before.at("sets"));
+    EXPECT_EQ(snap_after.at("blk").at("prefixes"), snap_before.at("blk").at("prefixes"));
+    EXPECT_GE(snap_after.at("rules").at("version").get<uint64_t>(),
+              snap_before.at("rules").at("version").get<uint64_t>());
+
+    // Filtered again, by the restored rules (and ids).
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, kBlocked, 5), 5u);
+    EXPECT_EQ(blocked.receive(5, 300ms), 0u);
+    EXPECT_EQ(d.rule_packets(drop_id), 5u);
+    UdpReceiver allowed(lab->dut, DaemonLab::dut4, kAllowed);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, kAllowed, 5), 5u);
+    EXPECT_EQ(allowed.receive(5, 2s), 5u);
+    EXPECT_EQ(d.rule_packets(count_id), 5u);
+}
+
+} // namespace
+} // namespace xdpfw::test
