@@ -3,6 +3,8 @@
 #include "controlplane/policy_file.hpp"
 #include "controlplane/rule_parser.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -13,29 +15,7 @@ using namespace xdpfw;
 
 namespace {
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "xdpfw-policy-XXXXXX").string();
-        if (!mkdtemp(tmpl.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path write(const std::string& name, const std::string& text) const
-    {
-        std::filesystem::path p = path_ / name;
-        std::filesystem::create_directories(p.parent_path());
-        std::ofstream(p) << text;
-        return p;
-    }
-
-private:
-    std::filesystem::path path_;
-};
+using xdpfw::test::TempDir;
 
 std::string yaml_error(const std::string& yaml, const std::filesystem::path& dir = ".")
 {

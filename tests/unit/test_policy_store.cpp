@@ -7,6 +7,8 @@
 #include "controlplane/policy_file.hpp"
 #include "controlplane/rule_parser.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -22,21 +24,7 @@ using namespace xdpfw;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "xdpfw-store-XXXXXX").string();
-        if (!mkdtemp(tmpl.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using xdpfw::test::TempDir;
 
 std::string read_file(const std::filesystem::path& p)
 {

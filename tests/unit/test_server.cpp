@@ -5,6 +5,8 @@
 #include "controlplane/server.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include "tests/support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -37,22 +39,7 @@ using json = nlohmann::json;
 
 constexpr auto kTimeout = 10s;
 
-// A directory in /tmp (short, for sun_path), removed with its contents.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = "/tmp/xdpfw-server-XXXXXX";
-        if (!mkdtemp(tmpl.data()))
-            throw std::system_error(errno, std::system_category(), "mkdtemp");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using xdpfw::test::TempDir;
 
 // A blocking test client with deadlines, so a broken server fails the test
 // instead of hanging it.

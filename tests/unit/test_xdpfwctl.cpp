@@ -6,6 +6,8 @@
 #include "controlplane/xdpfwctl/format.hpp"
 #include "controlplane/xdpfwctl/requests.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
@@ -26,27 +28,7 @@ namespace {
 
 using json = nlohmann::json;
 
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "xdpfwctl-XXXXXX").string();
-        if (!mkdtemp(tmpl.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path write(const std::string& name, const std::string& text) const
-    {
-        std::filesystem::path p = path_ / name;
-        std::ofstream(p) << text;
-        return p;
-    }
-
-private:
-    std::filesystem::path path_;
-};
+using xdpfw::test::TempDir;
 
 // Listens on DIR/xdpfwd.sock and answers each connection's first line with
 // what the handler returns (sent as is plus "\n"; nullopt closes without an
