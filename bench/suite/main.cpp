@@ -17,12 +17,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -33,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -216,6 +219,15 @@ uint64_t stack_errors(const Lab& lab)
     return total;
 }
 
+pid_t ksoftirqd_of(int cpu);
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 struct Options {
     std::string out = "bench-results";
     bool quick = false;
@@ -229,10 +241,12 @@ struct Options {
 };
 
 struct Trial {
-    double pps = 0;          // generator rate over the window
+    double pps = 0;          // frames per CPU-second of the generator CPU's work in the window
+    double wall_pps = 0;     // frames per wall-clock second in the window
     uint64_t generated = 0;  // frames sent in the whole burst
     uint64_t delivered = 0;  // by the socket (pass path)
     bool window_complete = false;
+    std::string why;         // when not complete
 };
 
 class Runner {
@@ -240,6 +254,13 @@ public:
     Runner(const Options& o, int gen_cpu, std::vector<int> other_cpus)
         : o_(o), gen_cpu_(gen_cpu), other_(std::move(other_cpus))
     {
+        const pid_t k = ksoftirqd_of(gen_cpu);
+        clockid_t c;
+        if (k > 0 && clock_getcpuclockid(k, &c) == 0)
+            ksoftirqd_clock_ = c;
+        else
+            std::cerr << "xdpfw-bench: warning: no ksoftirqd/" << gen_cpu
+                      << " clock: deferred softirq work is not counted\n";
     }
 
     Row run_case(const CaseSpec& c)
@@ -321,12 +342,15 @@ private:
 
         const int trials = o_.trials;
         row.delivered = 1;
-        std::vector<double> rates, shares;
+        std::vector<double> rates, wall_rates, shares;
         for (int i = 0; i < trials && !g_stop; ++i) {
             Trial t;
-            for (int attempt = 0; attempt < 4; ++attempt) {
+            // A burst that ended inside the window (the rate rose, or the
+            // calibration paid a slow start) is run again, twice as long.
+            for (int attempt = 0; attempt < 5; ++attempt) {
                 const double secs = settle_s() + o_.window;
-                const auto frames = static_cast<uint64_t>(est_pps * secs * (1.5 + attempt)) + 1024;
+                const auto frames =
+                    static_cast<uint64_t>(est_pps * secs * 1.5 * (1 << attempt)) + 1024;
                 t = trial(sender, lab, sink.get(), std::min<uint64_t>(frames, 1u << 30));
                 if (t.window_complete || g_stop)
                     break;
@@ -335,7 +359,8 @@ private:
             if (g_stop)
                 throw std::runtime_error("interrupted");
             if (!t.window_complete)
-                throw std::runtime_error("the generator never stayed busy through a sample window");
+                throw std::runtime_error("the generator never stayed busy through a sample window (" +
+                                         t.why + ")");
             double share = 1;
             if (sink) {
                 const double delivered =
@@ -349,8 +374,11 @@ private:
             }
             row.generated += t.generated;
             rates.push_back(t.pps);
+            wall_rates.push_back(t.wall_pps);
             shares.push_back(share);
         }
+        if (g_stop || rates.empty())
+            throw std::runtime_error("interrupted");
         const uint64_t counted = dut->counted() - counted_before;
         const uint64_t sent = sender.frames_sent() - sent_before;
         row.reached = sent ? static_cast<double>(counted) / static_cast<double>(sent) : 0;
@@ -363,6 +391,7 @@ private:
         for (size_t i = 0; i < rates.size(); ++i) {
             const double share = sink ? shares[i] : std::min(row.reached, 1.0);
             row.trials.push_back(rates[i] * share / 1e6);
+            row.trials_wall.push_back(wall_rates[i] * share / 1e6);
         }
         const uint64_t errors = stack_errors(lab) - errors_before;
         if (errors)
@@ -370,17 +399,36 @@ private:
                 "the DUT namespace's stack counted {} header or checksum errors: the generator's "
                 "frames are not valid",
                 errors));
-        std::vector<double> v = row.trials;
-        std::sort(v.begin(), v.end());
-        row.mpps = v[v.size() / 2];
-        if (v.size() % 2 == 0)
-            row.mpps = (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-        row.mpps_min = v.front();
-        row.mpps_max = v.back();
+        row.mpps = median(row.trials);
+        row.mpps_min = *std::min_element(row.trials.begin(), row.trials.end());
+        row.mpps_max = *std::max_element(row.trials.begin(), row.trials.end());
         row.ns_per_packet = 1000.0 / row.mpps;
+        row.mpps_wall = median(row.trials_wall);
     }
 
     double settle_s() const { return o_.quick ? 0.08 : 0.2; }
+
+    static clockid_t thread_clock(std::thread& t)
+    {
+        clockid_t c;
+        if (int err = pthread_getcpuclockid(t.native_handle(), &c))
+            throw std::system_error(err, std::generic_category(), "pthread_getcpuclockid");
+        return c;
+    }
+
+    // CPU time the generator CPU spent on the traffic: the sender thread
+    // (BPF_PROG_RUN, and the veth NAPI softirq that runs when it re-enables
+    // bottom halves) plus that CPU's ksoftirqd (softirq work deferred when a
+    // poll runs long, as with thousands of nft rules). Other programs on the
+    // CPU do not count, so a busy machine slows the wall clock, not this.
+    double busy_seconds(clockid_t sender) const
+    {
+        timespec a{}, b{};
+        clock_gettime(sender, &a);
+        if (ksoftirqd_clock_)
+            clock_gettime(*ksoftirqd_clock_, &b);
+        return static_cast<double>(a.tv_sec + b.tv_sec) + static_cast<double>(a.tv_nsec + b.tv_nsec) / 1e9;
+    }
 
     // A thread doing one kernel run of `frames` on the generator CPU, from
     // the sender namespace; sets *err on failure and *done at the end.
@@ -424,18 +472,27 @@ private:
         while (s.frames_sent() == g0 && !done && Clock::now() < start_deadline)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         std::this_thread::sleep_for(std::chrono::duration<double>(settle_s()));
+        const clockid_t sender_clock = thread_clock(t);
         const auto t1 = Clock::now();
         const uint64_t s1 = s.frames_sent();
+        const double cpu1 = busy_seconds(sender_clock);
         std::this_thread::sleep_for(std::chrono::duration<double>(o_.window));
         const auto t2 = Clock::now();
         const uint64_t s2 = s.frames_sent();
+        const double cpu2 = busy_seconds(sender_clock);
         const bool running = !done;
         t.join();
         if (err)
             std::rethrow_exception(err);
         const uint64_t g1 = s.frames_sent();
         out.window_complete = running && s2 < g1 && s1 > g0;
-        out.pps = static_cast<double>(s2 - s1) / std::chrono::duration<double>(t2 - t1).count();
+        if (!out.window_complete)
+            out.why = fmt::format("{} frames: {} sent before the window, {} by its end, {} in all{}",
+                                  frames, s1 - g0, s2 - g0, g1 - g0,
+                                  running ? "" : ", the run had ended");
+        out.wall_pps =
+            static_cast<double>(s2 - s1) / std::chrono::duration<double>(t2 - t1).count();
+        out.pps = cpu2 > cpu1 ? static_cast<double>(s2 - s1) / (cpu2 - cpu1) : out.wall_pps;
         if (sink)
             sink->settle();
         out.generated = g1 - g0;
@@ -446,7 +503,24 @@ private:
     const Options& o_;
     int gen_cpu_;
     std::vector<int> other_;
+    std::optional<clockid_t> ksoftirqd_clock_;
 };
+
+// The pid of the kernel thread ksoftirqd/<cpu>, or 0.
+pid_t ksoftirqd_of(int cpu)
+{
+    const std::string want = fmt::format("ksoftirqd/{}", cpu);
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = e.path().filename();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
+            continue;
+        std::string comm;
+        std::getline(std::ifstream(e.path() / "comm"), comm);
+        if (comm == want)
+            return static_cast<pid_t>(std::stol(name));
+    }
+    return 0;
+}
 
 std::string utc_now()
 {

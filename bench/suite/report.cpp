@@ -36,6 +36,8 @@ nlohmann::json row_json(const Row& r)
         j["ns_per_packet"] = r.ns_per_packet;
         j["ratio"] = r.ratio ? nlohmann::json(*r.ratio) : nlohmann::json();
         j["trials_mpps"] = r.trials;
+        j["mpps_wall"] = r.mpps_wall;
+        j["trials_mpps_wall"] = r.trials_wall;
         j["reached_fraction"] = r.reached;
         if (r.path == "pass")
             j["delivered_fraction"] = r.delivered;
@@ -153,23 +155,26 @@ std::vector<TargetVerdict> evaluate_targets(const std::vector<Row>& rows)
 std::string markdown_table(const std::vector<Row>& rows, const RunInfo& info)
 {
     std::string md = fmt::format(
-        "| case | Mpps (median) | min - max | ns/packet | ratio | DUT counted | setup s | note |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        "| case | Mpps (median) | min - max | ns/packet | ratio | wall Mpps | DUT counted | setup s "
+        "| note |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for (const auto& r : rows) {
         if (!r.measured()) {
-            md += fmt::format("| {} | {} | | | | | | {} |\n", r.name, r.status, r.note);
+            md += fmt::format("| {} | {} | | | | | | | {} |\n", r.name, r.status, r.note);
             continue;
         }
         std::string counted = fmt::format("{:.1f}%", r.reached * 100);
         if (r.path == "pass")
             counted += fmt::format(", socket {:.1f}%", r.delivered * 100);
-        md += fmt::format("| {} | {:.3f} | {:.3f} - {:.3f} | {:.0f} | {} | {} | {:.2f} | {} |\n",
+        md += fmt::format("| {} | {:.3f} | {:.3f} - {:.3f} | {:.0f} | {} | {:.3f} | {} | {:.2f} | {} |\n",
                           r.name, r.mpps, r.mpps_min, r.mpps_max, r.ns_per_packet,
-                          fmt_ratio(r.ratio), counted, r.setup_seconds, r.note);
+                          fmt_ratio(r.ratio), r.mpps_wall, counted, r.setup_seconds, r.note);
     }
     md += "\n| target | measured | verdict |\n| --- | --- | --- |\n";
     for (const auto& t : evaluate_targets(rows))
         md += fmt::format("| {} | {} | {} |\n", t.what, t.measured, t.verdict);
+    md += fmt::format("\nMpps per CPU-second of the generator CPU's work (sender thread and its "
+                      "ksoftirqd); wall Mpps per wall-clock second.\n");
     md += fmt::format("\n{} trials of {:.2f} s per case, generator and DUT on CPU {} of {}, "
                       "kernel {}, load average {:.2f} before / {:.2f} after, {:.0f} s in all.\n",
                       info.trials, info.window, info.gen_cpu, info.cpus, info.kernel,

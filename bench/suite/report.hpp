@@ -17,8 +17,10 @@ struct Row {
     size_t rules = 0, set_size = 0;
     std::string status = "ok";   // ok, skipped, error
     std::string note;            // why skipped / what failed
-    std::vector<double> trials;  // Mpps per trial
+    std::vector<double> trials;  // Mpps per trial (per CPU-second of the generator CPU's work)
+    std::vector<double> trials_wall; // the same per wall-clock second
     double mpps = 0, mpps_min = 0, mpps_max = 0; // median, min, max of trials
+    double mpps_wall = 0;        // median of trials_wall
     double ns_per_packet = 0;    // 1000 / mpps: CPU time per packet, generator included
     std::optional<double> ratio; // mpps / ceiling's mpps
     std::string ceiling;         // the row the ratio is taken against
