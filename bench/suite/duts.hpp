@@ -46,6 +46,8 @@ public:
     // rule's counter on the drop path, the pass-through counter on the pass
     // path.
     virtual uint64_t counted() = 0;
+    // counted() before the first frame of the case is sent.
+    virtual uint64_t counted_at_start() { return counted(); }
     // What counted() reads, for messages ("nft counter hit").
     virtual std::string counter_name() const = 0;
     // Seconds setup() took to install the policy (load, compile, commit).

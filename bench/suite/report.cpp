@@ -86,6 +86,16 @@ std::map<std::string, std::vector<Point>> series(const std::vector<Row>& rows, c
     return out;
 }
 
+// The same colour for a DUT in every plot.
+const char* dut_color(const std::string& dut)
+{
+    static const std::map<std::string, const char*> colors = {
+        {"xdpfw", "#1f77b4"}, {"nftables", "#d62728"}, {"iptables", "#ff7f0e"},
+        {"xdp-filter", "#2ca02c"}};
+    const auto it = colors.find(dut);
+    return it == colors.end() ? "#9467bd" : it->second;
+}
+
 std::string plot_script(const std::string& dir, const std::string& png, const std::string& title,
                         const std::string& xlabel, const std::string& ylabel,
                         const std::map<std::string, std::vector<Point>>& s,
@@ -103,10 +113,12 @@ std::string plot_script(const std::string& dir, const std::string& png, const st
         for (const auto& p : pts)
             data += fmt::format("{} {}\n", p.x, p.y);
         write_text(dat, data);
-        plots.push_back(fmt::format("'{}' using 1:2 with linespoints lw 2 title '{}'", dat, dut));
+        plots.push_back(fmt::format("'{}' using 1:2 with linespoints lw 2 lc rgb '{}' title '{}'",
+                                    dat, dut_color(dut), dut));
     }
     if (hline)
-        plots.push_back(fmt::format("{} with lines dt 2 lw 2 title '{}'", *hline, hline_title));
+        plots.push_back(fmt::format("{} with lines dt 2 lw 2 lc rgb '#808080' title '{}'", *hline,
+                                    hline_title));
     gp += "plot ";
     for (size_t i = 0; i < plots.size(); ++i)
         gp += (i ? ", \\\n     " : "") + plots[i];
