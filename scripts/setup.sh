@@ -14,7 +14,7 @@ PKGS=(
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhyperscan-dev
   # lab, baselines and tests
-  iproute2 iputils-ping netcat-openbsd nftables iptables xdp-tools
+  iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox
 )
 

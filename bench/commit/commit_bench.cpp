@@ -2,6 +2,7 @@
 // Control-plane benchmark: commit latency of one rule and time to load a
 // 100k-prefix set, end to end through xdpfwd's control socket, and in process
 // (compile + PolicyMaps::commit) to separate the transport. docs/BENCHMARKS.md.
+#include "bench/common/prefix_mix.hpp"
 #include "controlplane/commands.hpp"
 #include "controlplane/compiler.hpp"
 #include "controlplane/policy_store.hpp"
@@ -90,40 +91,8 @@ double ms_since(Clock::time_point t0)
 
 // ------------------------------------------------------------------ inputs
 
-// splitmix64: the same sequence on every platform, so the sets are
-// reproducible from the seed (std distributions differ between libraries).
-class Rng {
-public:
-    explicit Rng(uint64_t seed) : s_(seed) {}
-    uint64_t next()
-    {
-        uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    uint64_t below(uint64_t n) { return next() % n; }
-
-private:
-    uint64_t s_;
-};
-
-// Prefix lengths shaped like reputation feeds (the micro benchmark's mix,
-// docs/BENCHMARKS.md): per mille of /32, /24, /16-/23, /25-/31, /8-/15.
-struct LengthShare {
-    uint8_t lo, hi;
-    uint32_t ppm;
-};
-constexpr LengthShare kMix[] = {
-    {32, 32, 500000}, {24, 24, 350000}, {23, 23, 35000}, {22, 22, 30000},
-    {21, 21, 20000},  {20, 20, 15000},  {19, 19, 10000}, {18, 18, 5000},
-    {17, 17, 3000},   {16, 16, 2000},   {25, 31, 29980}, {8, 15, 20},
-};
-
-std::string v4_text(uint32_t a, unsigned len)
-{
-    return fmt::format("{}.{}.{}.{}/{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, len);
-}
+// Rng, v4_text() and the prefix mix come from bench/common/prefix_mix.hpp
+// (the micro benchmark's mix, docs/BENCHMARKS.md).
 
 // n distinct unicast IPv4 prefixes (1.0.0.0-223.255.255.255) of the mix.
 std::vector<std::string> random_prefixes(size_t n, uint64_t seed)
@@ -133,19 +102,9 @@ std::vector<std::string> random_prefixes(size_t n, uint64_t seed)
     std::vector<std::string> out;
     out.reserve(n);
     while (out.size() < n) {
-        uint32_t pick = static_cast<uint32_t>(rng.below(1000000));
-        const LengthShare* share = &kMix[0];
-        for (const auto& m : kMix) {
-            share = &m;
-            if (pick < m.ppm)
-                break;
-            pick -= m.ppm;
-        }
-        unsigned len = share->lo + static_cast<unsigned>(rng.below(share->hi - share->lo + 1u));
-        uint32_t addr = static_cast<uint32_t>(((1 + rng.below(223)) << 24) | rng.below(1u << 24));
-        addr &= len ? ~uint32_t{0} << (32 - len) : 0;
-        if (seen.insert((uint64_t{addr} << 8) | len).second)
-            out.push_back(v4_text(addr, len));
+        const V4Pfx p = random_mix_prefix(rng);
+        if (seen.insert((uint64_t{p.addr} << 8) | p.len).second)
+            out.push_back(v4_text(p.addr, p.len));
     }
     return out;
 }

@@ -3,6 +3,7 @@
 // and rule counts beside the kernel LPM trie and a no-op program, each frame
 // timed by the kernel (BPF_PROG_RUN duration); plus compile and commit time
 // of a large set. Method, prefix mix and results: docs/BENCHMARKS.md.
+#include "bench/common/prefix_mix.hpp"
 #include "controlplane/compiler.hpp"
 #include "controlplane/policy.hpp"
 #include "controlplane/rule_parser.hpp"
@@ -56,62 +57,8 @@ constexpr uint32_t kRuleCounts[] = {1, 10, 100, 1000, 10000};
 uint64_t g_packets = 300000;
 constexpr uint64_t kSetupIterations = 3;
 
-// splitmix64: a fixed sequence on every platform (the std distributions
-// differ between standard libraries, and the sets must be reproducible).
-class Rng {
-public:
-    explicit Rng(uint64_t seed) : s_(seed) {}
-    uint64_t next()
-    {
-        uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    // Uniform enough in [0, n) for n far below 2^64.
-    uint64_t below(uint64_t n) { return next() % n; }
-
-private:
-    uint64_t s_;
-};
-
-uint32_t v4_mask(unsigned len) { return len ? ~uint32_t{0} << (32 - len) : 0; }
-
-// A unicast source address (1.0.0.0 - 223.255.255.255), where blocklist
-// entries and real sources live.
-uint32_t random_unicast(Rng& rng)
-{
-    return static_cast<uint32_t>(((1 + rng.below(223)) << 24) | rng.below(1u << 24));
-}
-
-// ------------------------------------------------------------ prefix sets
-
-// Share of each prefix length in the benchmark sets, in parts per million:
-// shaped like IP reputation feeds (mostly single hosts and /24s, a tail of
-// /16-/23 weighted toward the longer ones, a few /25-/31 and very few short
-// prefixes). docs/BENCHMARKS.md shows the same table.
-struct LengthShare {
-    uint8_t lo, hi; // lengths drawn uniformly in lo..hi
-    uint32_t ppm;
-};
-constexpr LengthShare kMix[] = {
-    {32, 32, 500000}, {24, 24, 350000}, {23, 23, 35000}, {22, 22, 30000},
-    {21, 21, 20000},  {20, 20, 15000},  {19, 19, 10000}, {18, 18, 5000},
-    {17, 17, 3000},   {16, 16, 2000},   {25, 31, 29980}, {8, 15, 20},
-};
-constexpr uint32_t mix_total()
-{
-    uint32_t t = 0;
-    for (const auto& m : kMix)
-        t += m.ppm;
-    return t;
-}
-static_assert(mix_total() == 1000000, "the prefix mix must add up to one million ppm");
-
-struct V4Pfx {
-    uint32_t addr; // host order, masked
-    uint8_t len;
-};
+// Rng, V4Pfx, random_unicast() and the prefix mix (random_mix_prefix()) come
+// from bench/common/prefix_mix.hpp, shared with the other benchmarks.
 
 uint64_t pfx_key(uint32_t addr, unsigned len) { return (uint64_t{addr} << 8) | len; }
 
@@ -122,18 +69,9 @@ public:
     const std::vector<V4Pfx>& first(size_t n)
     {
         while (all_.size() < n) {
-            uint32_t pick = static_cast<uint32_t>(rng_.below(1000000));
-            const LengthShare* share = &kMix[0];
-            for (const auto& m : kMix) {
-                share = &m;
-                if (pick < m.ppm)
-                    break;
-                pick -= m.ppm;
-            }
-            auto len = static_cast<uint8_t>(share->lo + rng_.below(share->hi - share->lo + 1));
-            uint32_t addr = random_unicast(rng_) & v4_mask(len);
-            if (seen_.insert(pfx_key(addr, len)).second)
-                all_.push_back({addr, len});
+            const V4Pfx p = random_mix_prefix(rng_);
+            if (seen_.insert(pfx_key(p.addr, p.len)).second)
+                all_.push_back(p);
         }
         return all_;
     }

@@ -148,6 +148,16 @@ int LiveSender::run_chunk(uint32_t frames, uint32_t batch)
     return bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.pktgen_xdp), &opts);
 }
 
+void LiveSender::send_burst(uint32_t frames, uint32_t batch)
+{
+    if (batch < 1 || batch > max_batch)
+        throw std::invalid_argument("batch " + std::to_string(batch) + ": must be 1.." +
+                                    std::to_string(max_batch));
+    const int err = run_chunk(frames, batch);
+    if (err && err != -EINTR)
+        throw BpfError(-err, "BPF_PROG_RUN (live frames)");
+}
+
 void prepare_sender(const SendOptions& o)
 {
     if (o.batch < 1 || o.batch > max_batch)

@@ -67,6 +67,16 @@ public:
 
     const std::vector<uint8_t>& template_frame() const { return frame_; }
 
+    // For harnesses that time the traffic themselves (xdpfw-bench): one
+    // kernel run of `frames` frames in batches of `batch` (1..256), on the
+    // calling thread's CPU and network namespace; throws BpfError. -EINTR
+    // (a signal) ends it early without an error.
+    void send_burst(uint32_t frames, uint32_t batch);
+    // Frames handed to the interface since the program was loaded: a
+    // counter in the program's .bss, readable from any thread while a run
+    // is going on.
+    uint64_t frames_sent() const { return sequence(); }
+
 private:
     int run_chunk(uint32_t frames, uint32_t batch);
     uint64_t sequence() const;

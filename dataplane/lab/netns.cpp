@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Namespaces, veth pairs and traffic helpers for the integration tests.
-#include "tests/support/netns.hpp"
+// Namespaces, veth pairs and traffic helpers (see the header).
+#include "dataplane/lab/netns.hpp"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -28,7 +28,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace xdpfw::test {
+namespace xdpfw::lab {
 
 namespace {
 
@@ -576,4 +576,4 @@ std::vector<std::string> live_namespaces()
     return out;
 }
 
-} // namespace xdpfw::test
+} // namespace xdpfw::lab

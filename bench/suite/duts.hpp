@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfw-bench's lab (a sender and a DUT namespace joined by a veth pair) and
+// its devices under test: the XDP sink (the ceiling), xdpfw (the real
+// loader, compiler, policy maps and attach), nftables netdev ingress,
+// iptables raw PREROUTING (with ipset) and xdp-filter. Each installs itself on
+// the DUT veth and reads back the counter that proves the traffic reached it.
+#pragma once
+
+#include "bench/suite/workload.hpp"
+#include "dataplane/lab/netns.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace xdpfw::bench {
+
+// gen (10.99.0.1, xbgen0) <-> dut (10.99.0.2, xbdut0), fresh per case so no
+// case inherits another's tables, hooks or programs.
+struct Lab {
+    lab::NetNs gen, dut;
+    lab::VethPair veth;
+    Lab();
+    static constexpr const char* gen_if = "xbgen0";
+    static constexpr const char* dut_if = "xbdut0";
+    static constexpr const char* dut_addr = "10.99.0.2";
+};
+
+// A DUT that cannot run here (tool missing, program refused): the row is
+// reported as skipped with this reason, not as an error.
+class SkipCase : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class DutKind { sink, xdpfw, nftables, iptables, xdp_filter };
+
+class Dut {
+public:
+    virtual ~Dut() = default;
+    // Installs the DUT on lab.dut_if with workload w (the sink ignores it).
+    // Throws SkipCase, or anything else for an error.
+    virtual void setup(Lab& lab, const Workload& w) = 0;
+    // Cumulative packets the DUT counted for the traffic: the dropping
+    // rule's counter on the drop path, the pass-through counter on the pass
+    // path.
+    virtual uint64_t counted() = 0;
+    // counted() before the first frame of the case is sent.
+    virtual uint64_t counted_at_start() { return counted(); }
+    // What counted() reads, for messages ("nft counter hit").
+    virtual std::string counter_name() const = 0;
+    // Seconds setup() took to install the policy (load, compile, commit).
+    double setup_seconds = 0;
+};
+
+struct DutOptions {
+    bool pass = false;              // the sink returns XDP_PASS instead of XDP_DROP
+    std::string iptables = "iptables-legacy"; // iptables binary (restore: <binary>-restore)
+    std::string tmp_dir;            // where rule files are written
+};
+
+std::unique_ptr<Dut> make_dut(DutKind kind, const DutOptions& opts);
+
+// Frees what make_dut() keeps for the whole run (xdpfw's loaded object).
+void release_shared_duts();
+
+} // namespace xdpfw::bench
