@@ -100,6 +100,8 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_tx_ports", 4, 4},
+        {"xdpfw_xsks", 4, 4},
+        {"xdpfw_xsk_ports", 4, 4},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
