@@ -3,6 +3,7 @@
 #include "controlplane/policy_file.hpp"
 
 #include "controlplane/rule_parser.hpp"
+#include "controlplane/yaml_nodes.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -18,51 +19,30 @@ namespace xdpfw {
 
 namespace {
 
-// "policy.yaml:7" when yaml-cpp knows where the node is, else "policy.yaml".
-std::string at(const std::string& source, const YAML::Node& node)
-{
-    YAML::Mark mark = node.Mark();
-    if (mark.is_null())
-        return source;
-    return source + ":" + std::to_string(mark.line + 1);
-}
-
-std::string node_kind(const YAML::Node& node)
-{
-    switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Undefined: return "nothing";
-    }
-    return "something else";
-}
-
 ActionType parse_verdict(const YAML::Node& v, const std::string& source, const std::string& key)
 {
     if (!v.IsScalar())
-        throw PolicyError(at(source, v), key, "expected drop or pass, got " + node_kind(v));
+        throw PolicyError(yaml_at(source, v), key, "expected drop or pass, got " + yaml_kind(v));
     const std::string& s = v.Scalar();
     if (s == "drop")
         return ActionType::drop;
     if (s == "pass")
         return ActionType::pass;
-    throw PolicyError(at(source, v), key, "'" + s + "' is not drop or pass");
+    throw PolicyError(yaml_at(source, v), key, "'" + s + "' is not drop or pass");
 }
 
 void add_prefix_list(PrefixSet& set, const YAML::Node& list, const std::string& source,
                      const std::string& key)
 {
     if (!list.IsSequence())
-        throw PolicyError(at(source, list), key, "expected a list of prefixes, got " + node_kind(list));
+        throw PolicyError(yaml_at(source, list), key, "expected a list of prefixes, got " + yaml_kind(list));
     for (const YAML::Node& item : list) {
         if (!item.IsScalar())
-            throw PolicyError(at(source, item), key, "expected a prefix, got " + node_kind(item));
+            throw PolicyError(yaml_at(source, item), key, "expected a prefix, got " + yaml_kind(item));
         try {
             set.prefixes.push_back(Prefix::parse(item.Scalar()));
         } catch (const std::invalid_argument& e) {
-            throw PolicyError(at(source, item), key, e.what());
+            throw PolicyError(yaml_at(source, item), key, e.what());
         }
     }
 }
@@ -71,18 +51,18 @@ void add_prefix_file(PrefixSet& set, const YAML::Node& file, const std::filesyst
                      const std::string& source, const std::string& key)
 {
     if (!file.IsScalar() || file.Scalar().empty())
-        throw PolicyError(at(source, file), key, "file: expected a file name, got " + node_kind(file));
+        throw PolicyError(yaml_at(source, file), key, "file: expected a file name, got " + yaml_kind(file));
     std::filesystem::path path = base_dir / file.Scalar();
     std::ifstream in(path);
     if (!in)
-        throw PolicyError(at(source, file), key,
+        throw PolicyError(yaml_at(source, file), key,
                           "cannot open set file " + path.string() + ": " + std::strerror(errno));
     try {
         PrefixSet from_file = parse_prefix_lines(in, path.string());
         set.prefixes.insert(set.prefixes.end(), from_file.prefixes.begin(),
                             from_file.prefixes.end());
     } catch (const PolicyError& e) {
-        throw PolicyError(at(source, file), key, e.what());
+        throw PolicyError(yaml_at(source, file), key, e.what());
     }
 }
 
@@ -102,13 +82,13 @@ PrefixSet parse_set(const YAML::Node& value, const std::filesystem::path& base_d
             else if (k == "prefixes")
                 add_prefix_list(set, kv.second, source, key);
             else
-                throw PolicyError(at(source, kv.first), key,
+                throw PolicyError(yaml_at(source, kv.first), key,
                                   "unknown key '" + k + "' (a set is a list, or {file: NAME}, "
                                   "{prefixes: [...]} or both)");
         }
     } else {
-        throw PolicyError(at(source, value), key,
-                          "expected a list of prefixes or {file: NAME}, got " + node_kind(value));
+        throw PolicyError(yaml_at(source, value), key,
+                          "expected a list of prefixes or {file: NAME}, got " + yaml_kind(value));
     }
     normalize_set(set);
     return set;
@@ -163,75 +143,47 @@ PrefixSet parse_prefix_lines(std::istream& in, const std::string& source)
 Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& base_dir,
                          const std::string& source_name)
 {
-    YAML::Node root;
-    try {
-        root = YAML::Load(yaml);
-    } catch (const YAML::ParserException& e) {
-        std::string where = source_name;
-        if (!e.mark.is_null())
-            where += ":" + std::to_string(e.mark.line + 1);
-        throw PolicyError(where, "", "YAML syntax: " + e.msg);
-    }
+    YAML::Node root = yaml_load(yaml, source_name);
     Policy policy;
-    if (root.IsNull())
-        return policy;
-    if (!root.IsMap())
-        throw PolicyError(at(source_name, root), "",
-                          "expected a mapping with default, malformed, sets and rules, got " +
-                              node_kind(root));
-
     // Sets first: rules refer to them, and YAML key order is the user's choice.
-    std::set<std::string> seen;
     YAML::Node rules_node;
-    for (const auto& kv : root) {
-        if (!kv.first.IsScalar())
-            throw PolicyError(at(source_name, kv.first), "", "top-level keys must be names");
-        const std::string& key = kv.first.Scalar();
-        if (!seen.insert(key).second)
-            throw PolicyError(at(source_name, kv.first), key, "given twice");
-        if (key == "default") {
-            policy.default_action = parse_verdict(kv.second, source_name, key);
-        } else if (key == "malformed") {
-            policy.malformed_action = parse_verdict(kv.second, source_name, key);
-        } else if (key == "sets") {
-            const YAML::Node& sets = kv.second;
-            if (sets.IsNull())
-                continue;
-            if (!sets.IsMap())
-                throw PolicyError(at(source_name, sets), key,
-                                  "expected a mapping of set names, got " + node_kind(sets));
-            for (const auto& set_kv : sets) {
-                std::string name = set_kv.first.IsScalar() ? set_kv.first.Scalar() : "";
-                if (!valid_set_name(name))
-                    throw PolicyError(at(source_name, set_kv.first), "sets",
-                                      "'" + name +
-                                          "' is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
-                if (policy.sets.contains(name))
-                    throw PolicyError(at(source_name, set_kv.first), "set " + name,
-                                      "defined twice");
-                policy.sets[name] = parse_set(set_kv.second, base_dir, source_name, "set " + name);
+    yaml_for_each_top_key(
+        root, source_name, "a mapping with default, malformed, sets and rules",
+        [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+            if (key == "default") {
+                policy.default_action = parse_verdict(value, source_name, key);
+            } else if (key == "malformed") {
+                policy.malformed_action = parse_verdict(value, source_name, key);
+            } else if (key == "sets") {
+                if (value.IsNull())
+                    return;
+                if (!value.IsMap())
+                    throw PolicyError(yaml_at(source_name, value), key,
+                                      "expected a mapping of set names, got " + yaml_kind(value));
+                for (const auto& set_kv : value) {
+                    std::string name = set_kv.first.IsScalar() ? set_kv.first.Scalar() : "";
+                    if (!valid_set_name(name))
+                        throw PolicyError(yaml_at(source_name, set_kv.first), "sets",
+                                          "'" + name +
+                                              "' is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+                    if (policy.sets.contains(name))
+                        throw PolicyError(yaml_at(source_name, set_kv.first), "set " + name,
+                                          "defined twice");
+                    policy.sets[name] =
+                        parse_set(set_kv.second, base_dir, source_name, "set " + name);
+                }
+            } else if (key == "rules") {
+                rules_node = value;
+            } else {
+                throw PolicyError(yaml_at(source_name, key_node), key,
+                                  "unknown top-level key (known: default, malformed, sets, rules)");
             }
-        } else if (key == "rules") {
-            rules_node = kv.second;
-        } else {
-            throw PolicyError(at(source_name, kv.first), key,
-                              "unknown top-level key (known: default, malformed, sets, rules)");
-        }
-    }
+        });
 
-    if (rules_node && !rules_node.IsNull()) {
-        if (!rules_node.IsSequence())
-            throw PolicyError(at(source_name, rules_node), "rules",
-                              "expected a list of rule strings, got " + node_kind(rules_node));
-        std::map<uint32_t, size_t> id_owner; // id -> rule number, for the duplicate message
-        size_t number = 0;
-        for (const YAML::Node& item : rules_node) {
-            ++number;
-            std::string where = at(source_name, item) + ": rule " + std::to_string(number);
-            if (!item.IsScalar())
-                throw PolicyError(where, "",
-                                  "expected a string of key=value words, got " + node_kind(item));
-            Rule rule = parse_rule(item.Scalar(), where);
+    std::map<uint32_t, size_t> id_owner; // id -> rule number, for the duplicate message
+    yaml_for_each_rule_string(
+        rules_node, source_name, [&](const std::string& text, const std::string& where, size_t number) {
+            Rule rule = parse_rule(text, where);
             if (rule.id == 0)
                 rule.id = static_cast<uint32_t>(number);
             if (auto [it, fresh] = id_owner.emplace(rule.id, number); !fresh)
@@ -240,23 +192,16 @@ Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& b
                                       std::to_string(it->second));
             check_set_refs(rule, policy, where);
             policy.rules.push_back(std::move(rule));
-        }
-    }
+        });
     validate_policy(policy);
     return policy;
 }
 
 Policy load_policy_file(const std::filesystem::path& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw PolicyError(path.string(), "", std::string("cannot open: ") + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-        throw PolicyError(path.string(), "", std::string("read error: ") + std::strerror(errno));
+    std::string text = read_policy_text(path);
     std::filesystem::path dir = path.parent_path();
-    return parse_policy_yaml(text.str(), dir.empty() ? std::filesystem::path(".") : dir,
+    return parse_policy_yaml(text, dir.empty() ? std::filesystem::path(".") : dir,
                              path.string());
 }
 

@@ -2,6 +2,8 @@
 // The rule language's parser, printer and consistency checks (docs/RULES.md).
 #include "controlplane/rule_parser.hpp"
 
+#include "controlplane/rule_words.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -24,132 +26,6 @@ constexpr std::array<std::string_view, 15> known_keys = {
     "priority", "iif",  "vlan",      "family",    "src",       "dst",    "proto",   "sport",
     "dport",    "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
 
-bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string quoted(std::string_view s)
-{
-    return "'" + std::string(s) + "'";
-}
-
-std::string keys_list()
-{
-    std::string s;
-    for (auto k : known_keys) {
-        if (!s.empty())
-            s += ", ";
-        s += k;
-    }
-    return s;
-}
-
-struct Word {
-    std::string key;
-    std::string value;
-};
-
-// Splits text into key=value words. A value may be double-quoted; inside the
-// quotes blanks are kept and \" and \\ are escapes.
-std::vector<Word> split_words(std::string_view text, const std::string& where)
-{
-    std::vector<Word> words;
-    size_t i = 0, n = text.size();
-    while (true) {
-        while (i < n && is_blank(text[i]))
-            ++i;
-        if (i >= n)
-            break;
-        size_t start = i;
-        while (i < n && text[i] != '=' && !is_blank(text[i]))
-            ++i;
-        std::string key(text.substr(start, i - start));
-        if (i >= n || text[i] != '=')
-            throw PolicyError(where, key, "missing '=' (rules are key=value words, e.g. action=drop)");
-        if (key.empty()) {
-            size_t end = i;
-            while (end < n && !is_blank(text[end]))
-                ++end;
-            throw PolicyError(where, std::string(text.substr(start, end - start)),
-                              "missing key before '='");
-        }
-        ++i; // '='
-        Word w{key, {}};
-        if (i < n && text[i] == '"') {
-            ++i;
-            bool closed = false;
-            while (i < n) {
-                char c = text[i++];
-                if (c == '"') {
-                    closed = true;
-                    break;
-                }
-                if (c == '\\' && i < n && (text[i] == '"' || text[i] == '\\'))
-                    c = text[i++];
-                w.value += c;
-            }
-            if (!closed)
-                throw PolicyError(where, key, "unterminated double quote");
-            if (i < n && !is_blank(text[i]))
-                throw PolicyError(where, key, "text follows the closing quote without a blank");
-        } else {
-            size_t vstart = i;
-            while (i < n && !is_blank(text[i]))
-                ++i;
-            w.value = std::string(text.substr(vstart, i - vstart));
-        }
-        words.push_back(std::move(w));
-    }
-    return words;
-}
-
-uint64_t parse_unsigned(std::string_view v, uint64_t max, const std::string& where,
-                        const std::string& key)
-{
-    if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        throw PolicyError(where, key, quoted(v) + " is not a number");
-    uint64_t x = 0;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (ec != std::errc() || ptr != v.data() + v.size() || x > max)
-        throw PolicyError(where, key,
-                          std::string(v) + " is out of range 0-" + std::to_string(max));
-    return x;
-}
-
-int32_t parse_priority(std::string_view v, const std::string& where)
-{
-    std::string_view digits = v.size() > 0 && v[0] == '-' ? v.substr(1) : v;
-    if (digits.empty() ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        throw PolicyError(where, "priority", quoted(v) + " is not a number");
-    int64_t x = 0;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (ec != std::errc() || ptr != v.data() + v.size() ||
-        x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max())
-        throw PolicyError(where, "priority",
-                          std::string(v) + " is out of range " +
-                              std::to_string(std::numeric_limits<int32_t>::min()) + " to " +
-                              std::to_string(std::numeric_limits<int32_t>::max()));
-    return static_cast<int32_t>(x);
-}
-
-PortRange parse_ports(std::string_view v, const std::string& where, const std::string& key)
-{
-    auto dash = v.find('-');
-    PortRange r;
-    if (dash == std::string_view::npos) {
-        r.lo = r.hi = static_cast<uint16_t>(parse_unsigned(v, 65535, where, key));
-        return r;
-    }
-    r.lo = static_cast<uint16_t>(parse_unsigned(v.substr(0, dash), 65535, where, key));
-    r.hi = static_cast<uint16_t>(parse_unsigned(v.substr(dash + 1), 65535, where, key));
-    if (r.lo > r.hi)
-        throw PolicyError(where, key,
-                          "range " + std::string(v) + " has its low end above its high end");
-    return r;
-}
-
 TcpFlagsMatch parse_tcp_flags(std::string_view v, const std::string& where)
 {
     TcpFlagsMatch m;
@@ -160,15 +36,15 @@ TcpFlagsMatch parse_tcp_flags(std::string_view v, const std::string& where)
         bool clear = !item.empty() && item[0] == '!';
         std::string_view name = clear ? item.substr(1) : item;
         if (name.empty())
-            throw PolicyError(where, "tcp_flags", "empty flag name in " + quoted(v));
+            throw PolicyError(where, "tcp_flags", "empty flag name in " + single_quoted(v));
         auto bit = tcp_flag_bit(name);
         if (!bit)
             throw PolicyError(where, "tcp_flags",
-                              quoted(name) +
+                              single_quoted(name) +
                                   " is not a TCP flag (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR)");
         if (m.mask & *bit)
             throw PolicyError(where, "tcp_flags",
-                              std::string(tcp_flag_name(*bit)) + " appears twice in " + quoted(v));
+                              std::string(tcp_flag_name(*bit)) + " appears twice in " + single_quoted(v));
         m.mask |= *bit;
         if (!clear)
             m.value |= *bit;
@@ -197,10 +73,10 @@ Action parse_action(std::string_view v, const std::string& where)
         a.redirect_iface = std::string(v.substr(9));
         if (!valid_iface_name(a.redirect_iface))
             throw PolicyError(where, "action",
-                              quoted(a.redirect_iface) + " is not a valid interface name");
+                              single_quoted(a.redirect_iface) + " is not a valid interface name");
     } else
         throw PolicyError(where, "action",
-                          quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count");
+                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count");
     return a;
 }
 
@@ -210,7 +86,7 @@ AddrMatch parse_addr(std::string_view v, const std::string& where, const std::st
         std::string_view name = v.substr(1);
         if (!valid_set_name(name))
             throw PolicyError(where, key,
-                              quoted(name) + " is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+                              single_quoted(name) + " is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
         return AddrMatch{std::string(name)};
     }
     try {
@@ -236,7 +112,7 @@ void check_prefix(const AddrMatch& a, const std::string& where, const std::strin
     if (a.is_set()) {
         if (!valid_set_name(a.set_name()))
             throw PolicyError(where, key,
-                              quoted(a.set_name()) +
+                              single_quoted(a.set_name()) +
                                   " is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
         return;
     }
@@ -344,7 +220,7 @@ bool valid_iface_name(std::string_view name)
     if (name.empty() || name.size() > 15 || name == "." || name == "..")
         return false;
     return std::none_of(name.begin(), name.end(), [](char c) {
-        return c == '/' || c == ':' || c == '"' || is_blank(c) || c == '\0';
+        return c == '/' || c == ':' || c == '"' || is_rule_blank(c) || c == '\0';
     });
 }
 
@@ -352,7 +228,7 @@ void validate_rule(const Rule& rule, const std::string& where)
 {
     const Match& m = rule.match;
     if (m.iif && !valid_iface_name(*m.iif))
-        throw PolicyError(where, "iif", quoted(*m.iif) + " is not a valid interface name");
+        throw PolicyError(where, "iif", single_quoted(*m.iif) + " is not a valid interface name");
     if (m.vlan && *m.vlan > 4095)
         throw PolicyError(where, "vlan", std::to_string(*m.vlan) + " is out of range 0-4095");
     if (m.family && *m.family != Family::ipv4 && *m.family != Family::ipv6)
@@ -418,7 +294,7 @@ void validate_rule(const Rule& rule, const std::string& where)
     if (a.type == ActionType::redirect) {
         if (!valid_iface_name(a.redirect_iface))
             throw PolicyError(where, "action",
-                              quoted(a.redirect_iface) + " is not a valid interface name");
+                              single_quoted(a.redirect_iface) + " is not a valid interface name");
     } else if (!a.redirect_iface.empty()) {
         throw PolicyError(where, "action",
                           std::string("an interface is set but the action is ") +
@@ -434,40 +310,30 @@ Rule parse_rule(std::string_view text, const std::string& where)
 {
     Rule rule;
     Match& m = rule.match;
-    std::set<std::string> seen;
     std::optional<Family> explicit_family;
     bool have_action = false, have_fallback = false;
 
-    for (Word& w : split_words(text, where)) {
+    for (RuleWord& w : split_known_rule_words(text, where, known_keys)) {
         const std::string& key = w.key;
         const std::string& v = w.value;
-        if (std::find(known_keys.begin(), known_keys.end(), key) == known_keys.end())
-            throw PolicyError(where, key, "unknown key (known keys: " + keys_list() + ")");
-        if (!seen.insert(key).second)
-            throw PolicyError(where, key, "given twice");
-        if (v.empty())
-            throw PolicyError(where, key, "empty value");
 
         if (key == "priority") {
-            rule.priority = parse_priority(v, where);
+            rule.priority = parse_rule_priority(v, where);
         } else if (key == "id") {
-            rule.id = static_cast<uint32_t>(
-                parse_unsigned(v, std::numeric_limits<uint32_t>::max(), where, key));
-            if (rule.id == 0)
-                throw PolicyError(where, key, "must be at least 1");
+            rule.id = parse_rule_id(v, std::numeric_limits<uint32_t>::max(), where);
         } else if (key == "iif") {
             if (!valid_iface_name(v))
-                throw PolicyError(where, key, quoted(v) + " is not a valid interface name");
+                throw PolicyError(where, key, single_quoted(v) + " is not a valid interface name");
             m.iif = v;
         } else if (key == "vlan") {
-            m.vlan = static_cast<uint16_t>(parse_unsigned(v, 4095, where, key));
+            m.vlan = static_cast<uint16_t>(parse_rule_unsigned(v, 4095, where, key));
         } else if (key == "family") {
             if (v == "ipv4")
                 explicit_family = Family::ipv4;
             else if (v == "ipv6")
                 explicit_family = Family::ipv6;
             else
-                throw PolicyError(where, key, quoted(v) + " is not ipv4 or ipv6");
+                throw PolicyError(where, key, single_quoted(v) + " is not ipv4 or ipv6");
         } else if (key == "src") {
             m.src = parse_addr(v, where, key);
         } else if (key == "dst") {
@@ -476,17 +342,17 @@ Rule parse_rule(std::string_view text, const std::string& where)
             m.proto = parse_proto(v);
             if (!m.proto)
                 throw PolicyError(where, key,
-                                  quoted(v) + " is not tcp, udp, icmp, icmpv6 or a number 0-255");
+                                  single_quoted(v) + " is not tcp, udp, icmp, icmpv6 or a number 0-255");
         } else if (key == "sport") {
-            m.sport = parse_ports(v, where, key);
+            m.sport = parse_rule_ports(v, where, key);
         } else if (key == "dport") {
-            m.dport = parse_ports(v, where, key);
+            m.dport = parse_rule_ports(v, where, key);
         } else if (key == "tcp_flags") {
             m.tcp_flags = parse_tcp_flags(v, where);
         } else if (key == "icmp_type") {
-            m.icmp_type = static_cast<uint8_t>(parse_unsigned(v, 255, where, key));
+            m.icmp_type = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
         } else if (key == "icmp_code") {
-            m.icmp_code = static_cast<uint8_t>(parse_unsigned(v, 255, where, key));
+            m.icmp_code = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
         } else if (key == "action") {
             // Keep a fallback parsed before the action.
             ActionType fallback = rule.action.xsk_fallback;
@@ -499,7 +365,7 @@ Rule parse_rule(std::string_view text, const std::string& where)
             else if (v == "drop")
                 rule.action.xsk_fallback = ActionType::drop;
             else
-                throw PolicyError(where, key, quoted(v) + " is not pass or drop");
+                throw PolicyError(where, key, single_quoted(v) + " is not pass or drop");
             have_fallback = true;
         }
     }

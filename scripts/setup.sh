@@ -12,6 +12,7 @@ PKGS=(
   # C++ libraries
   libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhyperscan-dev
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox
