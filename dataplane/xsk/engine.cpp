@@ -255,6 +255,8 @@ void Engine::Worker::run()
             }
             continue;
         }
+        if (inspector)
+            inspector->begin_batch();
         uint64_t bytes = 0, fwd = 0, dropped = 0, malformed = 0, busy = 0, errors = 0, non_ip = 0;
         uint32_t queued_tx = 0;
         for (uint32_t i = 0; i < n; ++i) {

@@ -26,6 +26,8 @@ public:
     // frame: the whole Ethernet frame as received. Called on one worker
     // thread only; must not throw.
     virtual InspectResult inspect(std::span<const uint8_t> frame) = 0;
+    // Called before each batch of frames (pick up new rules here).
+    virtual void begin_batch() {}
 };
 
 // Thread-safe; called on each worker thread at start and whenever the
