@@ -195,6 +195,19 @@ void VerifiedLoad::finish(int err, const std::string& what)
     throw BpfError(err < 0 ? -err : err, what, vlog.empty() ? captured : vlog);
 }
 
+LoadOptions small_load_options()
+{
+    LoadOptions o;
+    o.max_rules = 64;
+    o.max_bitmaps = 256;
+    o.max_addr_classes = 256;
+    o.max_v4_chunks = 16;
+    o.max_v4_sparse = 1024;
+    o.max_v6_prefixes = 1024;
+    o.max_queues = 4;
+    return o;
+}
+
 XdpfwObject XdpfwObject::load(const LoadOptions& o)
 {
     validate(o);

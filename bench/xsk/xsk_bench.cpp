@@ -239,14 +239,7 @@ Result run_ceiling(const Args& a)
 Result run_engine(const Args& a, const std::string& name, const std::string& what,
                   xsk::InspectorFactory inspector)
 {
-    LoadOptions lo;
-    lo.max_rules = 64;
-    lo.max_bitmaps = 256;
-    lo.max_addr_classes = 256;
-    lo.max_v4_chunks = 16;
-    lo.max_v4_sparse = 1024;
-    lo.max_v6_prefixes = 1024;
-    lo.max_queues = 8;
+    const LoadOptions lo = small_load_options();
     auto obj = XdpfwObject::load(lo);
     PolicyMaps maps(obj);
     Policy p;

@@ -310,9 +310,13 @@ void Engine::Worker::run()
         }
         xsk_ring_cons__release(rx->rx(), n);
         if (queued_tx) {
-            const int err = tx->kick_tx();
-            // EAGAIN: the kernel sends a bounded batch per call and left the
-            // rest on the ring for the next kick; not a drop.
+            // EAGAIN: copy mode sends a bounded batch (32) per call and left
+            // the rest on the ring; kick again, then reclaim what went out.
+            int err = 0;
+            for (uint32_t k = 0; k <= queued_tx / 32 + 1; ++k)
+                if ((err = tx->kick_tx()) != EAGAIN)
+                    break;
+            reclaim_tx();
             // EBUSY/ENOBUFS: they stay queued too; should the ring never
             // drain, the tx frames run out and tx_busy counts the drops.
             if (err && err != EAGAIN && err != EBUSY && err != ENOBUFS)

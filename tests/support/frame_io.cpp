@@ -131,19 +131,6 @@ size_t FrameCapture::wait_for(size_t want, std::chrono::milliseconds wait) const
     return count();
 }
 
-LoadOptions small_load_options()
-{
-    LoadOptions o;
-    o.max_rules = 64;
-    o.max_bitmaps = 256;
-    o.max_addr_classes = 256;
-    o.max_v4_chunks = 16;
-    o.max_v4_sparse = 1024;
-    o.max_v6_prefixes = 1024;
-    o.max_queues = 4;
-    return o;
-}
-
 FwInstance::FwInstance(const NetNs& ns_, LoadOptions o)
     : ns(ns_), obj(XdpfwObject::load(o)), maps(std::make_unique<PolicyMaps>(obj))
 {

@@ -65,10 +65,6 @@ private:
 // The UDP destination port of an Ethernet frame (IPv4/IPv6, no VLAN), or -1.
 int udp_dport(const std::vector<uint8_t>& frame);
 
-// Small tables: tests commit a handful of rules, and a small object loads
-// and commits faster on the 2-core CI machines.
-LoadOptions small_load_options();
-
 // One xdpfw program with its maps, filtering in ns: commits resolve interface
 // names there and attachments are made there.
 class FwInstance {
