@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The daemon's policy: rules with stable ids, named sets, the commit version
-// and history, and the state file that survives reboots. Every mutation is
-// validated in full and committed through a PolicySink before the store
-// changes; a failure leaves policy, version and state file untouched.
+// and history, and the state that survives reboots: a snapshot file plus a
+// journal of the commits since (one appended line each, so a commit costs
+// the size of the change, not of the policy). Every mutation is validated in
+// full and committed through a PolicySink before the store changes; a
+// failure leaves policy, version, snapshot and journal as they were.
 // Kernel-free (the sink is the daemon's compiler + PolicyMaps).
 #pragma once
 
@@ -53,11 +55,19 @@ struct HistoryEntry {
 class PolicyStore {
 public:
     // state_file empty: nothing is saved. max_rules bounds rule ids (1..max_rules-1).
+    // The journal is "<state_file>.journal" (journal_path()).
     PolicyStore(PolicySink& sink, uint32_t max_rules, std::filesystem::path state_file);
+    ~PolicyStore();
+    PolicyStore(const PolicyStore&) = delete;
+    PolicyStore& operator=(const PolicyStore&) = delete;
 
-    // Loads policy, version and history from the state file, if it exists;
-    // commits nothing. Throws CommandError("invalid_policy") naming the file
-    // when it exists but cannot be read.
+    static std::filesystem::path journal_path(const std::filesystem::path& state_file);
+
+    // Loads policy, version and history from the state file, if it exists,
+    // and replays the journal's commits after it; commits nothing. A last
+    // journal line cut short (a crash while appending it: never acknowledged)
+    // is dropped. Throws CommandError("invalid_policy") naming the file (and
+    // the journal line) when either exists but cannot be read.
     bool restore();
     // Commits the current policy again (after a reboot, or when the live
     // version differs from the saved one), as version + 1.
@@ -79,13 +89,31 @@ public:
 
     // Called with the id of every rule a commit creates (counters start at 0).
     std::function<void(uint32_t)> on_rule_created;
+    // Problems that lose nothing (a compaction that failed and will be tried
+    // again at the next commit); the daemon logs them.
+    std::function<void(const std::string&)> on_warning;
+
+    // The journal is compacted into a new snapshot once it is larger than the
+    // snapshot and this many bytes (tests lower it).
+    uint64_t compact_min_bytes = 1 << 20;
+
+    // One committed change as the journal records it (policy_store.cpp).
+    struct Change;
 
 private:
-    // Validates nothing: callers have. Writes the candidate's state to
-    // "<file>.tmp" first (so a full disk fails the command before anything
-    // changes), commits through the sink, then takes the candidate and
-    // renames the file into place.
-    void commit(Policy candidate, std::string summary);
+    // Validates nothing: callers have. With a change, appends it to the
+    // journal and fdatasyncs before committing through the sink (so a full
+    // disk fails the command before anything changes) and cuts it off again
+    // if the sink refuses. Without one (replace, the first save), writes a
+    // whole snapshot to "<file>.tmp", commits, renames it into place and
+    // empties the journal.
+    void commit(Policy candidate, std::string summary, const Change* change);
+    void write_snapshot_tmp(const Policy& policy, uint64_t version,
+                            const std::deque<HistoryEntry>& history);
+    void install_snapshot();
+    void compact();
+    int journal_fd();
+    void close_journal();
     // Ids 1..max_rules-1; invalid_rule naming where otherwise.
     void check_rule_id(uint32_t id, const std::string& where) const;
 
@@ -95,6 +123,11 @@ private:
     Policy policy_;
     uint64_t version_ = 0;
     std::deque<HistoryEntry> history_;
+    // Saving: the journal (opened on first use), its size, the snapshot's size.
+    int journal_fd_ = -1;
+    uint64_t journal_bytes_ = 0;
+    uint64_t snapshot_bytes_ = 0;
+    bool snapshot_saved_ = false; // a snapshot this store wrote or restored exists
 };
 
 } // namespace xdpfw

@@ -87,6 +87,7 @@ void Daemon::start()
     adopted_ = had_pins && maps_->committed();
     store_ = std::make_unique<PolicyStore>(*this, cfg_.load.max_rules, cfg_.state_file());
     store_->on_rule_created = [this](uint32_t id) { maps_->reset_rule_counter(id); };
+    store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
     restore_policy();
     attach_interfaces();

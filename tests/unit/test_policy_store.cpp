@@ -217,6 +217,8 @@ TEST(PolicyStore, FailedCommitChangesNothing)
     store.add_rule("src=@block action=drop");
     ASSERT_EQ(created, std::vector<uint32_t>{1});
     const std::string saved = read_file(file);
+    const std::string saved_journal = read_file(PolicyStore::journal_path(file));
+    ASSERT_FALSE(saved_journal.empty());
     const Policy before = store.policy();
     const size_t history = store.history().size();
 
@@ -243,6 +245,7 @@ TEST(PolicyStore, FailedCommitChangesNothing)
         EXPECT_EQ(store.policy(), before);
         EXPECT_EQ(store.history().size(), history);
         EXPECT_EQ(read_file(file), saved);
+        EXPECT_EQ(read_file(PolicyStore::journal_path(file)), saved_journal);
         EXPECT_FALSE(std::filesystem::exists(dir.path() / "state.json.tmp"));
     }
     EXPECT_EQ(created, std::vector<uint32_t>{1});
@@ -406,18 +409,31 @@ TEST(PolicyStore, StateRoundTrip)
     store.delete_rule(2);
     ASSERT_TRUE(std::filesystem::exists(file));
 
-    // The documented layout.
+    // The documented layout: the snapshot written by replace (version 1),
+    // then one journal line per commit.
     auto j = nlohmann::json::parse(read_file(file));
     EXPECT_EQ(j["format"], 1);
-    EXPECT_EQ(j["version"], store.version());
+    EXPECT_EQ(j["version"], 1);
     EXPECT_EQ(j["policy"]["default"], "drop");
     EXPECT_EQ(j["policy"]["malformed"], "pass");
     EXPECT_EQ(j["policy"]["rules"][0]["id"], 7);
     EXPECT_EQ(j["policy"]["rules"][0]["text"], store.policy().rules[0].text);
-    EXPECT_EQ(j["policy"]["sets"]["block"],
-              (nlohmann::json{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/48"}));
-    EXPECT_EQ(j["history"].size(), store.history().size());
+    EXPECT_EQ(j["history"].size(), 1u);
     EXPECT_EQ(j["history"][0]["summary"], "initial policy from test");
+    std::vector<nlohmann::json> lines;
+    std::istringstream journal(read_file(PolicyStore::journal_path(file)));
+    for (std::string line; std::getline(journal, line);)
+        lines.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(lines.size(), store.version() - 1);
+    EXPECT_EQ(lines[0]["version"], 2);
+    EXPECT_EQ(lines[0]["summary"], "set.create block");
+    EXPECT_EQ(lines[0]["change"], (nlohmann::json{{"op", "set.create"}, {"name", "block"}}));
+    EXPECT_EQ(lines[1]["change"]["prefixes"],
+              (nlohmann::json{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/48"}));
+    EXPECT_EQ(lines[3]["change"]["op"], "rule.add");
+    EXPECT_EQ(lines[3]["change"]["id"], 1);
+    EXPECT_EQ(lines.back()["change"], (nlohmann::json{{"op", "rule.del"}, {"id", 2}}));
+    EXPECT_EQ(lines.back()["time"], format_utc_time(store.history().back().time));
 
     FakeSink sink2;
     PolicyStore restored(sink2, 4096, file);
@@ -532,4 +548,166 @@ TEST(PolicyStore, LargeSetSavesAndRestores)
     EXPECT_EQ(restored.policy(), store.policy());
     EXPECT_EQ(restored.version(), store.version());
     EXPECT_EQ(restored.history().back().summary, "set.load blocklist: 100000 prefixes");
+}
+
+namespace {
+
+// A store's state seen through a fresh store restored from its files.
+void expect_restores_to(const std::filesystem::path& file, const PolicyStore& store)
+{
+    FakeSink sink;
+    PolicyStore restored(sink, 4096, file);
+    ASSERT_TRUE(restored.restore());
+    EXPECT_EQ(restored.policy(), store.policy());
+    EXPECT_EQ(ids(restored.policy()), ids(store.policy()));
+    EXPECT_EQ(restored.version(), store.version());
+    ASSERT_EQ(restored.history().size(), store.history().size());
+    EXPECT_EQ(restored.history().back().summary, store.history().back().summary);
+}
+
+} // namespace
+
+TEST(PolicyStore, JournalCompactsIntoASnapshot)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    store.compact_min_bytes = 0; // compact as soon as the journal outgrows the snapshot
+    store.create_set("s");
+    uint64_t compactions = 0, last_snapshot_version = 1;
+    auto check = [&] {
+        auto snap = nlohmann::json::parse(read_file(file));
+        const uint64_t v = snap["version"];
+        if (v != last_snapshot_version) {
+            ++compactions;
+            last_snapshot_version = v;
+            // The commit that compacts writes its own version and empties the journal.
+            EXPECT_EQ(v, store.version());
+            EXPECT_EQ(std::filesystem::file_size(PolicyStore::journal_path(file)), 0u);
+        }
+        // The journal never grows past the snapshot by more than one line.
+        EXPECT_LE(std::filesystem::file_size(PolicyStore::journal_path(file)),
+                  std::filesystem::file_size(file) + 512);
+    };
+    for (uint32_t i = 0; i < 200; ++i) {
+        if (i % 3 == 2)
+            store.delete_rule(store.policy().rules.front().id);
+        else
+            store.add_rule("proto=udp dport=" + std::to_string(1000 + i) + " action=drop");
+        check();
+        store.add_to_set("s", {"10." + std::to_string(i) + ".0.0/16"});
+        check();
+    }
+    EXPECT_GT(compactions, 2u);
+    expect_restores_to(file, store);
+}
+
+TEST(PolicyStore, JournalTornLastLineIsDropped)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    auto journal = PolicyStore::journal_path(file);
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    store.add_rule("proto=tcp action=drop");  // snapshot (first save)
+    store.add_rule("proto=udp action=drop");  // journal line, version 2
+    const std::string good = read_file(journal);
+    // A crash while appending version 3: part of a line, no newline.
+    write_file(journal, good + R"({"version":3,"time":"2024-01-02T03:04:05.006Z","summ)");
+
+    FakeSink sink2;
+    PolicyStore restored(sink2, 4096, file);
+    ASSERT_TRUE(restored.restore());
+    EXPECT_EQ(restored.version(), 2u);
+    EXPECT_EQ(restored.policy(), store.policy());
+    EXPECT_EQ(read_file(journal), good); // the torn tail is cut off
+    // The next commit starts a line of its own and survives a restore.
+    EXPECT_EQ(restored.add_rule("proto=icmp action=drop"), 3u);
+    expect_restores_to(file, restored);
+}
+
+TEST(PolicyStore, JournalLinesOlderThanTheSnapshotAreSkipped)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    auto journal = PolicyStore::journal_path(file);
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    store.add_rule("proto=tcp action=drop");
+    store.create_set("s");
+    store.add_to_set("s", {"192.0.2.0/24"});
+    const std::string old_lines = read_file(journal); // versions 2 and 3
+    ASSERT_FALSE(old_lines.empty());
+    Policy p = store.policy();
+    p.rules.clear();
+    store.replace(p, "replace"); // version 4: a snapshot, the journal emptied
+    EXPECT_EQ(std::filesystem::file_size(journal), 0u);
+    // A compaction that stopped between the snapshot and emptying the journal.
+    write_file(journal, old_lines);
+    FakeSink sink2;
+    PolicyStore restored(sink2, 4096, file);
+    ASSERT_TRUE(restored.restore());
+    EXPECT_EQ(restored.version(), 4u);
+    EXPECT_EQ(restored.policy(), store.policy());
+    // New lines after the stale ones replay.
+    restored.add_rule("proto=udp action=pass");
+    expect_restores_to(file, restored);
+}
+
+TEST(PolicyStore, RestoreRejectsBadJournals)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    auto journal = PolicyStore::journal_path(file);
+    {
+        FakeSink sink;
+        PolicyStore store(sink, 4096, file);
+        store.add_rule("proto=tcp action=drop"); // version 1, the snapshot
+    }
+    const std::string line2 =
+        R"({"version":2,"time":"2024-01-02T03:04:05.006Z","summary":"x","change":)";
+    struct Case {
+        std::string text, part;
+    };
+    const Case cases[] = {
+        {"garbage\n", "line 1: not JSON"},
+        {line2 + R"({"op":"rule.add","id":2,"text":"proto=tcp action=drop"}})" + "\ngarbage\n",
+         "line 2: not JSON"},
+        {R"({"version":3,"time":"2024-01-02T03:04:05.006Z","summary":"x","change":{"op":"recommit"}})"
+         "\n",
+         "line 1.version: version 3 does not follow version 1"},
+        {line2 + R"({"op":"frob"}})" + "\n", "line 1.change.op: unknown operation 'frob'"},
+        {line2 + R"({"op":"rule.add","id":2,"text":"dport=70000 action=drop"}})" + "\n",
+         "line 1.change: rule 2: dport"},
+        {line2 + R"({"op":"rule.add","id":1,"text":"proto=udp action=drop"}})" + "\n",
+         "line 1: rule id 1 is taken"},
+        {line2 + R"({"op":"rule.del","id":9}})" + "\n", "line 1: no rule with id 9"},
+        {line2 + R"({"op":"set.add","name":"nope","prefixes":["10.0.0.0/8"]}})" + "\n",
+         "line 1: no set named 'nope'"},
+        {line2 + R"({"op":"set.load","name":"s","prefixes":["10.0.0.1/8"]}})" + "\n",
+         "line 1.change.prefixes[0]: 10.0.0.1/8 has host bits set"},
+        {line2 + R"({"op":"rule.add","id":2,"text":"src=@gone action=drop"}})" + "\n",
+         "the policy it leads to is invalid"},
+        {R"({"version":2,"time":"later","summary":"x","change":{"op":"recommit"}})"
+         "\n",
+         "line 1.time: 'later' is not an RFC 3339"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.text);
+        write_file(journal, c.text);
+        FakeSink sink;
+        PolicyStore store(sink, 4096, file);
+        EXPECT_COMMAND_ERROR(store.restore(), "invalid_policy", c.part);
+        EXPECT_COMMAND_ERROR(store.restore(), "invalid_policy", "journal " + journal.string());
+        EXPECT_EQ(store.version(), 0u);
+        EXPECT_TRUE(store.policy().rules.empty());
+    }
+    // The well-formed line of the cases replays.
+    write_file(journal, line2 + R"({"op":"rule.add","id":2,"text":"proto=tcp action=pass"}})" + "\n");
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    ASSERT_TRUE(store.restore());
+    EXPECT_EQ(store.version(), 2u);
+    EXPECT_EQ(ids(store.policy()), (std::vector<uint32_t>{1, 2}));
 }
