@@ -403,9 +403,11 @@ json cmd_load(Context& c)
     Policy policy = policy_arg(c.req);
     const size_t rules = policy.rules.size(), sets = policy.sets.size(),
                  inspect_rules = policy.inspect.size();
-    c.store.replace(std::move(policy), "load: " + std::to_string(rules) + " rules, " +
-                                           std::to_string(sets) + " sets, " +
-                                           std::to_string(inspect_rules) + " inspection rules");
+    std::string summary =
+        "load: " + std::to_string(rules) + " rules, " + std::to_string(sets) + " sets";
+    if (inspect_rules)
+        summary += ", " + std::to_string(inspect_rules) + " inspection rules";
+    c.store.replace(std::move(policy), summary);
     return {{"version", c.store.version()},
             {"rules", rules},
             {"sets", sets},
