@@ -34,9 +34,11 @@
 #include <unistd.h>
 #include <xdp/xsk.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -175,10 +177,11 @@ Result measure(const Args& a, const std::string& name, const std::function<uint6
     return r;
 }
 
-// The ceiling: an XDP program that redirects every frame to its queue's
-// socket and a loop that hands each received frame straight back to the
-// fill ring. Nothing is parsed or inspected.
-Result run_ceiling(const Args& a)
+// The ceilings: an XDP program that redirects every frame to its queue's
+// socket and a loop that hands each received frame straight back to the fill
+// ring (drop) or first copies it into a tx frame of a socket on d1 and sends
+// it (forward). Nothing is parsed or inspected.
+Result run_ceiling(const Args& a, bool forward)
 {
     VerifiedLoad vl;
     std::unique_ptr<xdpfw_xsk_ceiling, void (*)(xdpfw_xsk_ceiling*)> skel(
@@ -194,6 +197,13 @@ Result run_ceiling(const Args& a)
     so.ring_size = a.ring_size;
     so.batch = a.batch;
     auto sock = xsk::XskSocket::create("d0", 0, so);
+    std::unique_ptr<xsk::XskSocket> out;
+    std::vector<uint64_t> tx_free;
+    if (forward) {
+        out = xsk::XskSocket::create("d1", 0, so);
+        for (uint32_t i = 0; i < so.ring_size; ++i)
+            tx_free.push_back(out->tx_frame(i));
+    }
     const uint32_t key = 0;
     const int fd = sock->fd();
     if (bpf_map_update_elem(bpf_map__fd(skel->maps.ceiling_xsks), &key, &fd, BPF_ANY))
@@ -217,16 +227,40 @@ Result run_ceiling(const Args& a)
             for (uint32_t i = 0; i < n; ++i)
                 *xsk_ring_prod__fill_addr(sock->fill(), fill_idx + i) =
                     xsk_umem__extract_addr(xsk_ring_cons__rx_desc(sock->rx(), rx_idx + i)->addr);
+            if (out) {
+                uint32_t done_idx = 0, tx_idx = 0;
+                const uint32_t done = xsk_ring_cons__peek(out->comp(), so.ring_size, &done_idx);
+                for (uint32_t i = 0; i < done; ++i)
+                    tx_free.push_back(*xsk_ring_cons__comp_addr(out->comp(), done_idx + i));
+                xsk_ring_cons__release(out->comp(), done);
+                const uint32_t m = xsk_ring_prod__reserve(
+                    out->tx(), std::min<uint32_t>(n, uint32_t(tx_free.size())), &tx_idx);
+                for (uint32_t i = 0; i < m; ++i) {
+                    const xdp_desc* d = xsk_ring_cons__rx_desc(sock->rx(), rx_idx + i);
+                    xdp_desc* t = xsk_ring_prod__tx_desc(out->tx(), tx_idx + i);
+                    t->addr = tx_free.back();
+                    tx_free.pop_back();
+                    t->len = d->len;
+                    t->options = 0;
+                    std::memcpy(xsk_umem__get_data(out->umem_area(), t->addr),
+                                xsk_umem__get_data(sock->umem_area(), d->addr), d->len);
+                }
+                xsk_ring_prod__submit(out->tx(), m);
+                for (uint32_t k = 0; k <= m / 32 + 1 && out->kick_tx() == EAGAIN; ++k) {
+                }
+            }
             xsk_ring_prod__submit(sock->fill(), n);
             xsk_ring_cons__release(sock->rx(), n);
             total += n;
             received.store(total, std::memory_order_relaxed);
         }
     });
-    Result r = measure(a, "ceiling", [&] { return received.load(); });
+    Result r = measure(a, forward ? "ceiling_forward" : "ceiling",
+                       [&] { return received.load(); });
     stop = true;
     loop.join();
-    r.what = "minimal AF_XDP receive-and-drop loop";
+    r.what = forward ? "minimal AF_XDP receive-and-forward loop (copy to d1, send)"
+                     : "minimal AF_XDP receive-and-drop loop";
     const auto k = sock->kernel_stats();
     r.detail = {{"zero_copy", sock->zero_copy()},
                 {"rx_ring_full", k.rx_ring_full},
@@ -331,7 +365,8 @@ int main(int argc, char** argv)
                                                   ifindex("s0"), ao);
 
         std::vector<Result> results;
-        results.push_back(run_ceiling(a));
+        results.push_back(run_ceiling(a, false));
+        results.push_back(run_ceiling(a, true));
         results.push_back(run_engine(a, "xsk_no_inspection", "xdpfw + engine, no inspector, "
                                      "forwarded inline", {}));
         // The three example rules; the generator's frames match none
@@ -355,7 +390,17 @@ int main(int argc, char** argv)
                                      "xdpfw + engine, 4 inspection rules, payload pattern "
                                      "matches: dropped by verdict", drop_rules.factory()));
 
-        const double ceiling = results.front().pps;
+        // Each configuration against the minimal loop that does the same
+        // with the packet: forwarding ones against ceiling_forward.
+        auto reference = [&](const Result& r) {
+            const bool fwd = r.name == "ceiling_forward" || r.name == "xsk_no_inspection" ||
+                             r.name == "xsk_inspect_forward";
+            return fwd ? results[1] : results[0];
+        };
+        auto ratio = [&](const Result& r) {
+            const double c = reference(r).pps;
+            return c > 0 ? r.pps / c : 0;
+        };
         bool ok = true;
         for (const auto& r : results)
             ok = ok && r.packets > 0;
@@ -364,15 +409,17 @@ int main(int argc, char** argv)
             for (const auto& r : results)
                 j["results"].push_back({{"name", r.name}, {"what", r.what}, {"pps", r.pps},
                                         {"packets", r.packets}, {"generated_pps", r.generated_pps},
-                                        {"of_ceiling", ceiling > 0 ? r.pps / ceiling : 0},
+                                        {"ceiling", reference(r).name},
+                                        {"of_ceiling", ratio(r)},
                                         {"detail", r.detail}});
             std::cout << j.dump() << "\n";
         } else {
-            fmt::print("{:<22} {:>12} {:>11} {:>14}  {}\n", "configuration", "Mpps", "of ceiling",
-                       "generated Mpps", "what");
+            fmt::print("{:<20} {:>8} {:>8} {:<16} {:>10}  {}\n", "configuration", "Mpps",
+                       "of", "ceiling", "gen Mpps", "what");
             for (const auto& r : results)
-                fmt::print("{:<22} {:>12.3f} {:>10.1f}% {:>14.3f}  {}\n", r.name, r.pps / 1e6,
-                           ceiling > 0 ? 100 * r.pps / ceiling : 0, r.generated_pps / 1e6, r.what);
+                fmt::print("{:<20} {:>8.3f} {:>7.1f}% {:<16} {:>10.3f}  {}\n", r.name,
+                           r.pps / 1e6, 100 * ratio(r), reference(r).name, r.generated_pps / 1e6,
+                           r.what);
         }
         if (!ok) {
             std::fprintf(stderr, "xdpfw-xsk-bench: a configuration received no packets\n");
