@@ -35,10 +35,12 @@ inline constexpr size_t max_dns_wire_len = 255;
 // The first question of a query. wire holds the name as length-prefixed
 // labels ending in the root's zero byte, ASCII letters lower-cased;
 // label_start[i] is where label i's length byte sits (0 for the first).
+// Only the first wire_len / labels entries are meaningful: the arrays are
+// left uninitialised so a per-packet DnsQuestion costs no clearing.
 struct DnsQuestion {
-    std::array<uint8_t, max_dns_wire_len> wire{};
+    std::array<uint8_t, max_dns_wire_len> wire;
     size_t wire_len = 0;
-    std::array<uint8_t, max_dns_wire_len / 2 + 1> label_start{};
+    std::array<uint8_t, max_dns_wire_len / 2 + 1> label_start;
     size_t labels = 0; // not counting the root
     uint16_t qtype = 0;
     uint16_t qclass = 0;

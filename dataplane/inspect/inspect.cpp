@@ -9,6 +9,7 @@
 #include <hs.h>
 
 #include <algorithm>
+#include <bitset>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -32,13 +33,70 @@ struct HsDatabaseFree {
     void operator()(hs_database_t* db) const { hs_free_database(db); }
 };
 
-struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
+// FNV-1a over the bytes of a wire name taken from its end backwards. Going
+// backwards, one pass over a query name yields the hash of every suffix that
+// starts at a label (see suffix_hashes), instead of hashing each suffix anew.
+constexpr uint64_t fnv_basis = 0xcbf29ce484222325ull;
+constexpr uint64_t fnv_prime = 0x100000001b3ull;
 
-// Wire-form DNS name -> ranks of the rules naming it, ascending.
-using NameTable = std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>>;
+uint64_t reverse_hash(std::string_view wire)
+{
+    uint64_t h = fnv_basis;
+    for (size_t i = wire.size(); i-- > 0;)
+        h = (h ^ static_cast<uint8_t>(wire[i])) * fnv_prime;
+    return h;
+}
+
+// hashes[i] = reverse_hash(q.suffix_from(i)) for every label i.
+void suffix_hashes(const DnsQuestion& q, uint64_t* hashes)
+{
+    uint64_t h = fnv_basis;
+    size_t pos = q.wire_len;
+    for (size_t i = q.labels; i-- > 0;) {
+        for (; pos > q.label_start[i]; --pos)
+            h = (h ^ q.wire[pos - 1]) * fnv_prime;
+        hashes[i] = h;
+    }
+}
+
+// Wire-form DNS names -> ranks of the rules naming them, ascending. Lookups
+// first check the length (a bit per possible length), then the hash, then
+// the bytes.
+class NameTable {
+public:
+    void add(const std::string& wire, uint32_t rank)
+    {
+        lengths_.set(wire.size());
+        auto& bucket = by_hash_[reverse_hash(wire)];
+        for (Entry& e : bucket)
+            if (e.wire == wire) {
+                e.ranks.push_back(rank);
+                return;
+            }
+        bucket.push_back({wire, {rank}});
+    }
+    bool empty() const { return by_hash_.empty(); }
+    const std::vector<uint32_t>* find(std::string_view wire, uint64_t hash) const
+    {
+        if (!lengths_.test(wire.size()))
+            return nullptr;
+        auto it = by_hash_.find(hash);
+        if (it == by_hash_.end())
+            return nullptr;
+        for (const Entry& e : it->second)
+            if (e.wire == wire)
+                return &e.ranks;
+        return nullptr;
+    }
+
+private:
+    struct Entry {
+        std::string wire;
+        std::vector<uint32_t> ranks;
+    };
+    std::bitset<max_dns_wire_len + 1> lengths_;
+    std::unordered_map<uint64_t, std::vector<Entry>> by_hash_;
+};
 
 } // namespace
 
@@ -71,11 +129,6 @@ struct RuleSet::Impl {
         }
     }
 
-    static const std::vector<uint32_t>* lookup(const NameTable& t, std::string_view wire)
-    {
-        auto it = t.find(wire);
-        return it == t.end() ? nullptr : &it->second;
-    }
 };
 
 namespace {
@@ -139,7 +192,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<InspectRule> rules, 
         const InspectRule& r = impl->rules[rank];
         if (r.is_dns()) {
             NameTable& t = r.dns().suffix ? impl->dns_suffix : impl->dns_exact;
-            t[dns_name_to_wire(r.dns().name)].push_back(rank);
+            t.add(dns_name_to_wire(r.dns().name), rank);
             impl->has_dns = true;
         } else if (r.pattern().offset) {
             impl->fixed.push_back(rank);
@@ -197,7 +250,8 @@ Result RuleSet::evaluate(std::span<const uint8_t> frame, Scratch& scratch,
             if (rank >= best)
                 break;
             const BytePattern& p = m.rules[rank].pattern();
-            if (*p.offset + p.bytes.size() <= pl.size() &&
+            // The first-byte test rejects most candidates without a call.
+            if (*p.offset + p.bytes.size() <= pl.size() && pl[*p.offset] == p.bytes[0] &&
                 std::memcmp(pl.data() + *p.offset, p.bytes.data(), p.bytes.size()) == 0 &&
                 m.filters_pass(rank, v)) {
                 best = rank;
@@ -210,11 +264,15 @@ Result RuleSet::evaluate(std::span<const uint8_t> frame, Scratch& scratch,
             if (counters)
                 counters->count_dns(st);
             if (st == DnsStatus::ok && m.has_dns) {
-                if (auto* ranks = Impl::lookup(m.dns_exact, q.wire_view()))
-                    m.best_of(*ranks, v, best);
+                // The root name (no labels) cannot be named by a rule.
+                uint64_t hashes[max_dns_wire_len / 2 + 1];
+                suffix_hashes(q, hashes);
+                if (q.labels > 0)
+                    if (auto* ranks = m.dns_exact.find(q.wire_view(), hashes[0]))
+                        m.best_of(*ranks, v, best);
                 if (!m.dns_suffix.empty())
                     for (size_t i = 0; i < q.labels; ++i)
-                        if (auto* ranks = Impl::lookup(m.dns_suffix, q.suffix_from(i)))
+                        if (auto* ranks = m.dns_suffix.find(q.suffix_from(i), hashes[i]))
                             m.best_of(*ranks, v, best);
             }
         }

@@ -575,3 +575,53 @@ TEST(InspectMatcher, HyperscanAgreesWithNaiveSearch)
     // The alphabet makes hits common; a run without any would test nothing.
     EXPECT_GT(decided, 1000u);
 }
+
+// The DNS tables (length bits, reversed-name hashes, byte compare) against a
+// plain string reference: many random names over a tiny alphabet, so that
+// names, suffixes and near-misses collide often.
+TEST(InspectMatcher, DnsTablesAgreeWithAStringReference)
+{
+    std::mt19937 rng(99);
+    auto pick = [&](uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(rng); };
+    auto random_name = [&](uint32_t max_labels) {
+        std::string name;
+        for (uint32_t l = 0, n = 1 + pick(max_labels); l < n; ++l) {
+            if (!name.empty())
+                name += '.';
+            for (uint32_t k = 0, m = 1 + pick(3); k < m; ++k)
+                name += "ab"[pick(2)];
+        }
+        return name;
+    };
+    std::vector<InspectRule> rs;
+    for (uint32_t i = 0; i < 300; ++i) {
+        InspectRule r;
+        r.id = i + 1;
+        r.priority = static_cast<int32_t>(pick(100));
+        r.what = DnsMatch{random_name(3), pick(2) == 1};
+        rs.push_back(r);
+    }
+    auto set = RuleSet::compile(rs);
+    Inspector insp(set);
+    uint64_t decided = 0;
+    for (int k = 0; k < 3000; ++k) {
+        std::string name = random_name(5);
+        std::string upper = name;
+        for (char& c : upper)
+            if (pick(2))
+                c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        uint32_t want = 0;
+        for (const InspectRule& r : set->rules()) {
+            const std::string& n = r.dns().name;
+            bool match = name == n || (r.dns().suffix && name.size() > n.size() &&
+                                       name.ends_with("." + n));
+            if (match) {
+                want = r.id;
+                break;
+            }
+        }
+        ASSERT_EQ(insp.inspect(frame(udp4(53), dns_query(upper))).rule_id, want) << upper;
+        decided += want != 0;
+    }
+    EXPECT_GT(decided, 300u);
+}
