@@ -303,13 +303,14 @@ std::array<uint8_t, 16> v6_masked(const std::array<uint8_t, 16>& a, unsigned len
     return out;
 }
 
-std::string atom_names(const ClassBuilder& cb, const std::vector<Atom>& atoms, uint32_t own_id)
+// names: by atom id (the ids ClassBuilder's own-atom lists hold).
+std::string atom_names(const ClassBuilder& cb, const std::vector<std::string>& names, uint32_t own_id)
 {
     std::string s;
     for (uint32_t a : cb.own_atoms(own_id)) {
         if (!s.empty())
             s += ", ";
-        s += atoms[a].name;
+        s += a < names.size() ? names[a] : "atom " + std::to_string(a);
     }
     return s;
 }
@@ -335,133 +336,308 @@ struct V6Item {
     }
 };
 
-struct V4Prefix {
-    uint32_t addr;
-    uint8_t len;
-    uint32_t own;
-    uint32_t cls;
+// One distinct IPv4 prefix: key = address << 8 | length, so sorting by key
+// sorts by (address, length) and a prefix follows everything containing it.
+struct V4Entry {
+    uint64_t key;
+    uint32_t own; // ClassBuilder own-atoms id
+    bool operator<(const V4Entry& o) const { return key < o.key; }
 };
 
-void build_v4(std::vector<V4Item>& items, ClassBuilder& cb, const std::vector<Atom>& atoms,
-              const CompileOptions& opts, const std::string& key, V4Table& out)
-{
-    out.tbl24.clear();
-    out.chunks.clear();
-    out.sparse.clear();
-    if (items.empty())
-        return; // no IPv4 prefix: every address is class 0 (V4Table::lookup)
-    std::sort(items.begin(), items.end());
+uint64_t v4_key(uint32_t addr, unsigned len) { return (uint64_t{addr} << 8) | len; }
+uint32_t key_addr(uint64_t key) { return static_cast<uint32_t>(key >> 8); }
+unsigned key_len(uint64_t key) { return static_cast<unsigned>(key & 0xff); }
 
-    // Merge equal prefixes, then give each its class with a stack of enclosing
-    // prefixes: sorted by (address, length), a prefix follows everything that
-    // contains it, and whatever left the stack contains none of the rest.
-    std::vector<V4Prefix> pfx;
-    pfx.reserve(items.size());
+// Sorted (prefix, atom) items -> distinct prefixes with their own atoms.
+std::vector<V4Entry> v4_entries(std::vector<V4Item>& items, ClassBuilder& cb)
+{
+    std::sort(items.begin(), items.end());
+    std::vector<V4Entry> out;
+    out.reserve(items.size());
     std::vector<uint32_t> own_atoms;
-    std::vector<size_t> stack;
     for (size_t i = 0; i < items.size();) {
         size_t j = i;
         own_atoms.clear();
         for (; j < items.size() && items[j].key == items[i].key; ++j)
             if (own_atoms.empty() || own_atoms.back() != items[j].atom)
                 own_atoms.push_back(items[j].atom);
-        auto addr = static_cast<uint32_t>(items[i].key >> 8);
-        auto len = static_cast<uint8_t>(items[i].key & 0xff);
+        out.push_back({items[i].key, cb.own(own_atoms)});
+        i = j;
+    }
+    return out;
+}
+
+// The DIR-24 contents of /24 blocks [b0, b1) before chunk and sparse blocks
+// get their ids: CHUNK and SPARSE entries hold indices into these vectors.
+struct PaintedV4 {
+    PagedTable tbl24;             // b1 - b0 entries
+    std::vector<uint32_t> chunks; // XDPFW_CHUNK_SLOTS per chunk
+    std::vector<uint32_t> sparse; // XDPFW_BLOCK_SLOTS per sparse block
+};
+
+// Paints blocks [b0, b1) from the prefixes [first, last): sorted, all inside
+// the blocks, `outer` the class of the addresses none of them covers. At most
+// chunk_room chunks and sparse_room sparse blocks (CapacityError otherwise).
+void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b1, uint32_t outer,
+              ClassBuilder& cb, const std::vector<std::string>& names, const CompileOptions& opts,
+              const std::string& key, size_t chunk_room, size_t sparse_room, PaintedV4& out)
+{
+    // Classes with a stack of enclosing prefixes: whatever left the stack
+    // contains none of the rest.
+    const size_t n = size_t(last - first);
+    std::vector<uint32_t> cls(n);
+    std::vector<size_t> stack;
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t addr = key_addr(first[i].key);
         while (!stack.empty()) {
-            const V4Prefix& top = pfx[stack.back()];
-            if ((addr & v4_mask(top.len)) == top.addr)
+            const uint64_t top = first[stack.back()].key;
+            if ((addr & v4_mask(key_len(top))) == key_addr(top))
                 break;
             stack.pop_back();
         }
-        uint32_t own = cb.own(own_atoms);
-        uint32_t parent = stack.empty() ? 0 : pfx[stack.back()].cls;
-        pfx.push_back({addr, len, own, cb.child(parent, own)});
-        stack.push_back(pfx.size() - 1);
-        i = j;
+        cls[i] = cb.child(stack.empty() ? outer : cls[stack.back()], first[i].own);
+        stack.push_back(i);
     }
 
-    // tbl24: each block written once. Prefixes up to /24 are disjoint or
-    // nested; the stack holds the open ones with their end block.
-    // Appending touches each of the 64 MiB once (no zero-fill first).
-    out.tbl24.clear();
-    out.tbl24.reserve(XDPFW_TBL24_SLOTS);
+    // Blocks: each written once. Prefixes up to /24 are disjoint or nested;
+    // `open` holds the open ones with their end block. Appending touches each
+    // entry once (no zero-fill first).
+    out.tbl24 = PagedTable();
     out.chunks.clear();
     out.sparse.clear();
     struct Open {
         uint32_t end, cls;
     };
     std::vector<Open> open;
-    uint32_t pos = 0;
-    auto fill = [&](uint32_t to, uint32_t cls) {
+    uint32_t pos = b0;
+    auto fill = [&](uint32_t to, uint32_t c) {
         if (to > pos) {
-            out.tbl24.insert(out.tbl24.end(), to - pos,
-                             (XDPFW_TBL24_LEAF << XDPFW_TBL24_KIND_SHIFT) | cls);
+            out.tbl24.append(to - pos, (XDPFW_TBL24_LEAF << XDPFW_TBL24_KIND_SHIFT) | c);
             pos = to;
         }
     };
-    for (const V4Prefix& p : pfx) {
-        if (p.len > 24)
+    for (size_t i = 0; i < n; ++i) {
+        const unsigned len = key_len(first[i].key);
+        if (len > 24)
             continue;
-        uint32_t start = p.addr >> 8;
+        const uint32_t start = key_addr(first[i].key) >> 8;
         while (!open.empty() && open.back().end <= start) {
             fill(open.back().end, open.back().cls);
             open.pop_back();
         }
-        fill(start, open.empty() ? 0 : open.back().cls);
-        open.push_back({start + (uint32_t{1} << (24 - p.len)), p.cls});
+        fill(start, open.empty() ? outer : open.back().cls);
+        open.push_back({start + (uint32_t{1} << (24 - len)), cls[i]});
     }
     while (!open.empty()) {
         fill(open.back().end, open.back().cls);
         open.pop_back();
     }
-    fill(XDPFW_TBL24_SLOTS, 0);
+    fill(b1, outer);
 
-    // Blocks holding longer prefixes: a few /32s go to the host hash, anything
-    // else gets a 256-entry chunk painted in sorted order (inner ones last).
-    uint32_t n_chunks = 0;
-    for (size_t i = 0; i < pfx.size();) {
-        if (pfx[i].len <= 24) {
+    // Blocks holding longer prefixes: a few /32s make a sparse block (one
+    // cache line), anything else a 256-entry chunk painted in sorted order
+    // (inner prefixes last).
+    for (size_t i = 0; i < n;) {
+        if (key_len(first[i].key) <= 24) {
             ++i;
             continue;
         }
-        uint32_t block = pfx[i].addr >> 8;
+        const uint32_t block = key_addr(first[i].key) >> 8;
         size_t j = i;
         bool only_hosts = true;
-        for (; j < pfx.size() && pfx[j].addr >> 8 == block; ++j)
-            only_hosts = only_hosts && pfx[j].len == 32;
-        uint32_t base = out.tbl24[block] & XDPFW_TBL24_VALUE_MASK;
+        for (; j < n && key_addr(first[j].key) >> 8 == block; ++j)
+            only_hosts = only_hosts && key_len(first[j].key) == 32;
+        uint32_t& entry = out.tbl24.mut(block - b0);
+        const uint32_t base = entry & XDPFW_TBL24_VALUE_MASK;
         if (only_hosts && j - i <= opts.host_block_limit) {
             const size_t b = out.sparse.size() / XDPFW_BLOCK_SLOTS;
-            if (b >= opts.max_v4_sparse)
-                throw CapacityError(atom_names(cb, atoms, pfx[i].own), key,
-                                  "more than max_v4_sparse=" + std::to_string(opts.max_v4_sparse) +
-                                      " IPv4 /24 blocks hold a few host routes (/32)");
+            if (b >= sparse_room)
+                throw CapacityError(atom_names(cb, names, first[i].own), key,
+                                    "more than max_v4_sparse=" + std::to_string(opts.max_v4_sparse) +
+                                        " IPv4 /24 blocks hold a few host routes (/32)");
             out.sparse.resize(out.sparse.size() + XDPFW_BLOCK_SLOTS, 0);
             uint32_t* blk = &out.sparse[b * XDPFW_BLOCK_SLOTS];
             blk[0] = (uint32_t(j - i) << 24) | base;
             for (size_t k = i; k < j; ++k)
-                blk[1 + (k - i)] = ((pfx[k].addr & 0xff) << 24) | pfx[k].cls;
-            out.tbl24[block] = (XDPFW_TBL24_SPARSE << XDPFW_TBL24_KIND_SHIFT) | uint32_t(b);
+                blk[1 + (k - i)] = ((key_addr(first[k].key) & 0xff) << 24) | cls[k];
+            entry = (XDPFW_TBL24_SPARSE << XDPFW_TBL24_KIND_SHIFT) | uint32_t(b);
         } else {
-            if (n_chunks >= opts.max_v4_chunks)
-                throw CapacityError(atom_names(cb, atoms, pfx[i].own), key,
-                                  "more than max_v4_chunks=" + std::to_string(opts.max_v4_chunks) +
-                                      " IPv4 /24 blocks hold prefixes longer than /24");
-            uint32_t c = n_chunks++;
-            out.chunks.resize(size_t{n_chunks} * XDPFW_CHUNK_SLOTS, base);
-            auto chunk = out.chunks.begin() + size_t{c} * XDPFW_CHUNK_SLOTS;
+            const size_t c = out.chunks.size() / XDPFW_CHUNK_SLOTS;
+            if (c >= chunk_room)
+                throw CapacityError(atom_names(cb, names, first[i].own), key,
+                                    "more than max_v4_chunks=" + std::to_string(opts.max_v4_chunks) +
+                                        " IPv4 /24 blocks hold prefixes longer than /24");
+            out.chunks.resize(out.chunks.size() + XDPFW_CHUNK_SLOTS, base);
+            auto chunk = out.chunks.begin() + ptrdiff_t(c * XDPFW_CHUNK_SLOTS);
             for (size_t k = i; k < j; ++k) {
-                uint32_t lo = pfx[k].addr & 0xff;
-                uint32_t n = uint32_t{1} << (32 - pfx[k].len);
-                std::fill(chunk + lo, chunk + lo + n, pfx[k].cls);
+                uint32_t lo = key_addr(first[k].key) & 0xff;
+                uint32_t cnt = uint32_t{1} << (32 - key_len(first[k].key));
+                std::fill(chunk + lo, chunk + lo + cnt, cls[k]);
             }
-            out.tbl24[block] = (XDPFW_TBL24_CHUNK << XDPFW_TBL24_KIND_SHIFT) | c;
+            entry = (XDPFW_TBL24_CHUNK << XDPFW_TBL24_KIND_SHIFT) | uint32_t(c);
         }
         i = j;
     }
 }
 
-void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<Atom>& atoms,
+// The whole table from scratch. No IPv4 prefix: an empty table (every
+// address is class 0, V4Table::lookup).
+void build_v4(const std::vector<V4Entry>& entries, ClassBuilder& cb,
+              const std::vector<std::string>& names, const CompileOptions& opts,
+              const std::string& key, V4Table& out)
+{
+    out = V4Table{};
+    if (entries.empty())
+        return;
+    PaintedV4 p;
+    paint_v4(entries.data(), entries.data() + entries.size(), 0, XDPFW_TBL24_SLOTS, 0, cb, names,
+             opts, key, opts.max_v4_chunks, opts.max_v4_sparse, p);
+    out.tbl24 = std::move(p.tbl24);
+    out.chunks = PagedTable(p.chunks);
+    out.sparse = PagedTable(p.sparse);
+}
+
+// One prefix whose own atoms change: +atom or -atom.
+struct V4Change {
+    uint64_t key;
+    uint32_t atom;
+    bool add;
+    bool operator<(const V4Change& o) const
+    {
+        return key != o.key ? key < o.key : (atom != o.atom ? atom < o.atom : add < o.add);
+    }
+};
+
+// Applies changes to a table built from `entries`: the prefixes change, and
+// only the /24 blocks under a changed prefix are painted again (chunk and
+// sparse ids are freed and reused). Writes go through PagedTable::mut, so the
+// pages of `table` the previous compile shared are copied, not changed.
+// Throws CapacityError when the tables' room runs out (the caller then
+// rebuilds from scratch, which reports the real shortage).
+void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, ClassBuilder& cb,
+               const std::vector<std::string>& names, const CompileOptions& opts,
+               const std::string& key, V4Table& table, std::vector<uint32_t>& free_chunks,
+               std::vector<uint32_t>& free_sparse)
+{
+    std::sort(changes.begin(), changes.end());
+    // New own-atom lists of the changed prefixes, merged into the entries.
+    std::vector<V4Entry> changed;
+    for (size_t i = 0; i < changes.size();) {
+        const uint64_t k = changes[i].key;
+        auto it = std::lower_bound(entries.begin(), entries.end(), V4Entry{k, 0});
+        std::vector<uint32_t> own;
+        if (it != entries.end() && it->key == k)
+            own = cb.own_atoms(it->own);
+        for (; i < changes.size() && changes[i].key == k; ++i) {
+            auto pos = std::lower_bound(own.begin(), own.end(), changes[i].atom);
+            const bool has = pos != own.end() && *pos == changes[i].atom;
+            if (changes[i].add && !has)
+                own.insert(pos, changes[i].atom);
+            else if (!changes[i].add && has)
+                own.erase(pos);
+        }
+        changed.push_back({k, own.empty() ? UINT32_MAX : cb.own(own)});
+    }
+    std::vector<V4Entry> merged;
+    merged.reserve(entries.size() + changed.size());
+    size_t a = 0;
+    for (const V4Entry& c : changed) {
+        for (; a < entries.size() && entries[a].key < c.key; ++a)
+            merged.push_back(entries[a]);
+        if (a < entries.size() && entries[a].key == c.key)
+            ++a;
+        if (c.own != UINT32_MAX)
+            merged.push_back(c);
+    }
+    merged.insert(merged.end(), entries.begin() + ptrdiff_t(a), entries.end());
+
+    // Ranges to paint again: each changed prefix up to /24, or the /24 block
+    // of a longer one; nested ranges are covered by the outermost.
+    std::vector<uint64_t> ranges;
+    for (const V4Entry& c : changed) {
+        unsigned len = std::min(key_len(c.key), 24u);
+        ranges.push_back(v4_key(key_addr(c.key) & v4_mask(len), len));
+    }
+    std::sort(ranges.begin(), ranges.end());
+    ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
+
+    if (table.tbl24.empty())
+        table.tbl24 = PagedTable::uniform(XDPFW_TBL24_SLOTS, 0);
+    PaintedV4 p;
+    uint64_t covered_end = 0; // first address after the last range painted
+    for (uint64_t r : ranges) {
+        const uint32_t addr = key_addr(r);
+        const unsigned len = key_len(r);
+        if (addr < covered_end)
+            continue; // inside a range painted already
+        const uint64_t span = uint64_t{1} << (32 - len);
+        covered_end = addr + span;
+        const uint32_t b0 = addr >> 8;
+        const auto b1 = static_cast<uint32_t>(b0 + (span >> 8));
+
+        // Free what the blocks held.
+        for (uint32_t b = b0; b < b1; ++b) {
+            const uint32_t e = table.tbl24[b];
+            const uint32_t kind = e >> XDPFW_TBL24_KIND_SHIFT;
+            if (kind == XDPFW_TBL24_CHUNK)
+                free_chunks.push_back(e & XDPFW_TBL24_VALUE_MASK);
+            else if (kind == XDPFW_TBL24_SPARSE)
+                free_sparse.push_back(e & XDPFW_TBL24_VALUE_MASK);
+        }
+        // The class outside the range's own prefixes: its enclosing prefixes.
+        uint32_t outer = 0;
+        for (unsigned l = 0; l < len; ++l) {
+            uint64_t k = v4_key(addr & v4_mask(l), l);
+            auto it = std::lower_bound(merged.begin(), merged.end(), V4Entry{k, 0});
+            if (it != merged.end() && it->key == k)
+                outer = cb.child(outer, it->own);
+        }
+        auto lo = std::lower_bound(merged.begin(), merged.end(), V4Entry{r, 0});
+        auto hi = std::upper_bound(merged.begin(), merged.end(),
+                                   V4Entry{v4_key(uint32_t(covered_end - 1), 32), 0});
+        const size_t n_chunks = table.chunks.size() / XDPFW_CHUNK_SLOTS;
+        const size_t n_sparse = table.sparse.size() / XDPFW_BLOCK_SLOTS;
+        paint_v4(&*lo, &*lo + (hi - lo), b0, b1, outer, cb, names, opts, key,
+                 free_chunks.size() + (opts.max_v4_chunks - std::min<size_t>(n_chunks, opts.max_v4_chunks)),
+                 free_sparse.size() + (opts.max_v4_sparse - std::min<size_t>(n_sparse, opts.max_v4_sparse)),
+                 p);
+
+        // Give the range's chunks and sparse blocks ids, then write it.
+        auto take = [](std::vector<uint32_t>& free, PagedTable& t, size_t slots) {
+            if (!free.empty()) {
+                uint32_t id = free.back();
+                free.pop_back();
+                return id;
+            }
+            auto id = static_cast<uint32_t>(t.size() / slots);
+            t.resize(t.size() + slots, 0);
+            return id;
+        };
+        for (uint32_t i = 0; i < b1 - b0; ++i) {
+            uint32_t e = p.tbl24[i];
+            const uint32_t kind = e >> XDPFW_TBL24_KIND_SHIFT;
+            const uint32_t local = e & XDPFW_TBL24_VALUE_MASK;
+            if (kind == XDPFW_TBL24_CHUNK) {
+                uint32_t id = take(free_chunks, table.chunks, XDPFW_CHUNK_SLOTS);
+                for (uint32_t k = 0; k < XDPFW_CHUNK_SLOTS; ++k)
+                    table.chunks.mut(size_t{id} * XDPFW_CHUNK_SLOTS + k) =
+                        p.chunks[size_t{local} * XDPFW_CHUNK_SLOTS + k];
+                e = (kind << XDPFW_TBL24_KIND_SHIFT) | id;
+            } else if (kind == XDPFW_TBL24_SPARSE) {
+                uint32_t id = take(free_sparse, table.sparse, XDPFW_BLOCK_SLOTS);
+                for (uint32_t k = 0; k < XDPFW_BLOCK_SLOTS; ++k)
+                    table.sparse.mut(size_t{id} * XDPFW_BLOCK_SLOTS + k) =
+                        p.sparse[size_t{local} * XDPFW_BLOCK_SLOTS + k];
+                e = (kind << XDPFW_TBL24_KIND_SHIFT) | id;
+            }
+            if (table.tbl24[b0 + i] != e)
+                table.tbl24.mut(b0 + i) = e;
+        }
+    }
+    entries = std::move(merged);
+}
+
+void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<std::string>& names,
               const CompileOptions& opts, const std::string& key, V6Table& out)
 {
     std::sort(items.begin(), items.end());
@@ -486,7 +662,7 @@ void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<At
             stack.pop_back();
         uint32_t own = cb.own(own_atoms);
         if (++n > opts.max_v6_prefixes)
-            throw CapacityError(atom_names(cb, atoms, own), key,
+            throw CapacityError(atom_names(cb, names, own), key,
                               "more than max_v6_prefixes=" + std::to_string(opts.max_v6_prefixes) +
                                   " distinct IPv6 prefixes");
         uint32_t cls = cb.child(stack.empty() ? 0 : stack.back().cls, own);
@@ -525,14 +701,22 @@ void check_options(const CompileOptions& o)
 } // namespace
 
 struct CompileCache {
+    // Per direction: the inputs of the last compile and its tables, plus what
+    // an incremental update needs: atom ids that stay put from compile to
+    // compile (address classes are lists of them), the class builder, the
+    // distinct IPv4 prefixes, and the chunk and sparse ids freed for reuse.
     struct Dir {
-        uint64_t tables_id = 0;
+        uint64_t tables_id = 0; // 0: nothing valid (never built, or a build failed)
         std::vector<AtomKey> keys;
         std::vector<std::vector<Prefix>> set_contents; // per set atom, in key order
         std::array<uint32_t, 5> limits{};
         std::shared_ptr<const V4Table> v4;
         std::shared_ptr<const V6Table> v6;
-        std::vector<std::vector<uint32_t>> classes;
+        std::map<AtomKey, uint32_t> atom_id;
+        std::vector<std::string> names; // by atom id, for errors
+        std::shared_ptr<ClassBuilder> cb;
+        std::vector<V4Entry> v4_entries;
+        std::vector<uint32_t> free_chunks, free_sparse;
 
         static std::array<uint32_t, 5> limits_of(const CompileOptions& o)
         {
@@ -558,8 +742,7 @@ struct CompileCache {
             }
             return true;
         }
-        void remember(const std::vector<AtomKey>& k, const Policy& p, const CompileOptions& o,
-                      const AddrTables& t, const std::vector<std::vector<uint32_t>>& c)
+        void remember(const std::vector<AtomKey>& k, const Policy& p, const CompileOptions& o)
         {
             keys = k;
             set_contents.clear();
@@ -567,10 +750,7 @@ struct CompileCache {
                 if (a.is_set)
                     set_contents.push_back(p.sets.at(a.set).prefixes);
             limits = limits_of(o);
-            v4 = t.v4;
-            v6 = t.v6;
-            classes = c;
-            tables_id = t.tables_id;
+            tables_id = next_tables_id();
         }
     };
     Dir dir[XDPFW_DIRECTIONS];
@@ -578,9 +758,273 @@ struct CompileCache {
 static_assert(sizeof(Prefix) == 18 && std::has_unique_object_representations_v<Prefix>,
               "CompileCache compares prefix vectors as memory");
 
+namespace {
+
+// A prefix as a table item; PolicyError when it is neither IPv4 nor IPv6.
+template <typename V4Fn, typename V6Fn>
+void split_prefix(const Prefix& p, const std::string& atom_name, const std::string& key, V4Fn v4,
+                  V6Fn v6)
+{
+    if (p.family == Family::ipv4 && p.len <= 32)
+        v4(v4_key(load_v4(p.addr) & v4_mask(p.len), p.len));
+    else if (p.family == Family::ipv6 && p.len <= 128)
+        v6(v6_masked(p.addr, p.len), p.len);
+    else
+        throw PolicyError(atom_name, key,
+                          "prefix of family " + std::string(family_name(p.family)) +
+                              " with length " + std::to_string(p.len) +
+                              " is not an IPv4 or IPv6 prefix");
+}
+
+const std::vector<Prefix>& atom_prefixes(const AtomKey& k, const Policy& policy,
+                                         std::vector<Prefix>& one)
+{
+    if (k.is_set)
+        return policy.sets.at(k.set).prefixes;
+    one.assign(1, k.prefix);
+    return one;
+}
+
+// Every IPv6 item of the current atoms (by atom id).
+std::vector<V6Item> v6_items(const std::vector<AtomKey>& keys, const std::vector<uint32_t>& ids,
+                             const std::vector<Atom>& atoms, const Policy& policy,
+                             const std::string& key)
+{
+    std::vector<V6Item> out;
+    std::vector<Prefix> one;
+    for (size_t a = 0; a < keys.size(); ++a)
+        for (const Prefix& p : atom_prefixes(keys[a], policy, one))
+            if (p.family != Family::ipv4)
+                split_prefix(p, atoms[a].name, key, [](uint64_t) {},
+                             [&](const std::array<uint8_t, 16>& addr, unsigned len) {
+                                 out.push_back({addr, uint8_t(len), ids[a]});
+                             });
+    return out;
+}
+
+// Address tables from scratch; atom ids restart at the atoms' indices.
+void rebuild_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
+                    const std::vector<Atom>& atoms, const Policy& policy,
+                    const CompileOptions& opts, const std::string& key)
+{
+    st.tables_id = 0;
+    st.atom_id.clear();
+    st.names.clear();
+    std::vector<uint32_t> ids(keys.size());
+    for (uint32_t a = 0; a < keys.size(); ++a) {
+        st.atom_id.emplace(keys[a], a);
+        st.names.push_back(atoms[a].name);
+        ids[a] = a;
+    }
+    st.cb = std::make_shared<ClassBuilder>(opts.max_addr_classes, key);
+    std::vector<V4Item> v4;
+    std::vector<Prefix> one;
+    for (uint32_t a = 0; a < keys.size(); ++a)
+        for (const Prefix& p : atom_prefixes(keys[a], policy, one))
+            split_prefix(p, atoms[a].name, key, [&](uint64_t k) { v4.push_back({k, a}); },
+                         [](const std::array<uint8_t, 16>&, unsigned) {});
+    st.v4_entries = v4_entries(v4, *st.cb);
+    auto v4t = std::make_shared<V4Table>();
+    build_v4(st.v4_entries, *st.cb, st.names, opts, key, *v4t);
+    std::vector<V6Item> v6 = v6_items(keys, ids, atoms, policy, key);
+    auto v6t = std::make_shared<V6Table>();
+    build_v6(v6, *st.cb, st.names, opts, key, *v6t);
+    st.v4 = std::move(v4t);
+    st.v6 = std::move(v6t);
+    st.free_chunks.clear();
+    st.free_sparse.clear();
+}
+
+// Updates the tables of the last compile for the atoms and set contents that
+// changed. False when the change is too large to be worth it (the caller
+// rebuilds). CapacityError when the tables as kept have no room (dead
+// classes, fragmented ids): the caller rebuilds too. The cache changes only
+// on success, apart from append-only parts (atom ids, interned classes).
+bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
+                   const std::vector<Atom>& atoms, const Policy& policy,
+                   const CompileOptions& opts, const std::string& key)
+{
+    std::vector<uint32_t> ids(keys.size());
+    for (uint32_t a = 0; a < keys.size(); ++a) {
+        auto [it, fresh] = st.atom_id.try_emplace(keys[a], uint32_t(st.names.size()));
+        if (fresh)
+            st.names.push_back(atoms[a].name);
+        else
+            st.names[it->second] = atoms[a].name;
+        ids[a] = it->second;
+    }
+    const size_t limit = std::max<size_t>(4096, st.v4_entries.size() / 4);
+    std::vector<V4Change> v4;
+    bool v6_changed = false;
+    size_t n_changes = 0;
+    auto change = [&](const Prefix& p, uint32_t atom, bool add, const std::string& name) {
+        split_prefix(p, name, key, [&](uint64_t k) { v4.push_back({k, atom, add}); },
+                     [&](const std::array<uint8_t, 16>&, unsigned) { v6_changed = true; });
+        return ++n_changes <= limit;
+    };
+    // Old and new atoms are both sorted by key: walk them side by side.
+    std::vector<Prefix> one;
+    size_t i = 0, j = 0, old_set = 0;
+    while (i < st.keys.size() || j < keys.size()) {
+        const bool old_only = j == keys.size() || (i < st.keys.size() && st.keys[i] < keys[j]);
+        const bool new_only = i == st.keys.size() || (j < keys.size() && keys[j] < st.keys[i]);
+        if (old_only) {
+            const AtomKey& k = st.keys[i++];
+            const uint32_t id = st.atom_id.at(k);
+            const auto& was = k.is_set ? st.set_contents[old_set++] : (one.assign(1, k.prefix), one);
+            for (const Prefix& p : was)
+                if (!change(p, id, false, st.names[id]))
+                    return false;
+        } else if (new_only) {
+            for (const Prefix& p : atom_prefixes(keys[j], policy, one))
+                if (!change(p, ids[j], true, atoms[j].name))
+                    return false;
+            ++j;
+        } else {
+            if (keys[j].is_set) {
+                const auto& was = st.set_contents[old_set++];
+                const auto& now = policy.sets.at(keys[j].set).prefixes;
+                std::vector<Prefix> diff;
+                std::set_difference(was.begin(), was.end(), now.begin(), now.end(),
+                                    std::back_inserter(diff));
+                for (const Prefix& p : diff)
+                    if (!change(p, ids[j], false, atoms[j].name))
+                        return false;
+                diff.clear();
+                std::set_difference(now.begin(), now.end(), was.begin(), was.end(),
+                                    std::back_inserter(diff));
+                for (const Prefix& p : diff)
+                    if (!change(p, ids[j], true, atoms[j].name))
+                        return false;
+            }
+            ++i;
+            ++j;
+        }
+    }
+
+    std::vector<V4Entry> entries = st.v4_entries;
+    std::vector<uint32_t> free_chunks = st.free_chunks, free_sparse = st.free_sparse;
+    std::shared_ptr<const V4Table> v4t = st.v4;
+    if (!v4.empty()) {
+        auto t = std::make_shared<V4Table>(*st.v4); // shares every page
+        update_v4(entries, std::move(v4), *st.cb, st.names, opts, key, *t, free_chunks,
+                  free_sparse);
+        v4t = std::move(t);
+    }
+    std::shared_ptr<const V6Table> v6t = st.v6;
+    if (v6_changed) {
+        std::vector<V6Item> items = v6_items(keys, ids, atoms, policy, key);
+        auto t = std::make_shared<V6Table>();
+        build_v6(items, *st.cb, st.names, opts, key, *t);
+        v6t = std::move(t);
+    }
+    st.v4_entries = std::move(entries);
+    st.free_chunks = std::move(free_chunks);
+    st.free_sparse = std::move(free_sparse);
+    st.v4 = std::move(v4t);
+    st.v6 = std::move(v6t);
+    return true;
+}
+
+} // namespace
+
 std::shared_ptr<CompileCache> make_compile_cache()
 {
     return std::make_shared<CompileCache>();
+}
+
+PagedTable::PagedTable(const std::vector<uint32_t>& flat) : size_(flat.size())
+{
+    std::unordered_map<uint32_t, std::shared_ptr<Page>> uniform;
+    pages_.reserve((flat.size() + page_slots - 1) / page_slots);
+    for (size_t at = 0; at < flat.size(); at += page_slots) {
+        const size_t n = std::min(page_slots, flat.size() - at);
+        const uint32_t first = flat[at];
+        const bool same = n == page_slots &&
+                          std::all_of(flat.begin() + at, flat.begin() + at + n,
+                                      [first](uint32_t v) { return v == first; });
+        if (same) {
+            auto& page = uniform[first];
+            if (!page) {
+                page = std::make_shared<Page>();
+                page->fill(first);
+            }
+            pages_.push_back(page);
+            continue;
+        }
+        auto page = std::make_shared<Page>();
+        std::copy_n(flat.begin() + at, n, page->begin());
+        std::fill(page->begin() + n, page->end(), 0);
+        pages_.push_back(std::move(page));
+    }
+}
+
+PagedTable PagedTable::uniform(size_t n, uint32_t value)
+{
+    PagedTable t;
+    auto page = std::make_shared<Page>();
+    page->fill(value);
+    t.pages_.assign((n + page_slots - 1) / page_slots, page);
+    t.size_ = n;
+    return t;
+}
+
+uint32_t& PagedTable::mut(size_t i)
+{
+    auto& page = pages_[i / page_slots];
+    if (page.use_count() > 1)
+        page = std::make_shared<Page>(*page);
+    return (*page)[i % page_slots];
+}
+
+void PagedTable::resize(size_t n, uint32_t fill)
+{
+    size_t old = size_;
+    pages_.resize((n + page_slots - 1) / page_slots);
+    for (auto& page : pages_)
+        if (!page)
+            page = std::make_shared<Page>();
+    size_ = n;
+    for (size_t i = old; i < n; ++i)
+        mut(i) = fill;
+}
+
+void PagedTable::append(size_t n, uint32_t v)
+{
+    while (n) {
+        const size_t off = size_ % page_slots;
+        if (off == 0 && n >= page_slots) {
+            auto& page = uniform_[v];
+            if (!page) {
+                page = std::make_shared<Page>();
+                page->fill(v);
+            }
+            const size_t k = n / page_slots;
+            pages_.insert(pages_.end(), k, page);
+            size_ += k * page_slots;
+            n -= k * page_slots;
+            continue;
+        }
+        if (off == 0)
+            pages_.push_back(std::make_shared<Page>());
+        else if (pages_.back().use_count() > 1)
+            pages_.back() = std::make_shared<Page>(*pages_.back());
+        const size_t m = std::min(n, page_slots - off);
+        std::fill_n(pages_.back()->begin() + ptrdiff_t(off), m, v);
+        size_ += m;
+        n -= m;
+    }
+}
+
+std::vector<uint32_t> PagedTable::flat() const
+{
+    std::vector<uint32_t> out;
+    out.reserve(size_);
+    for (size_t at = 0; at < size_; at += page_slots) {
+        const Page& page = *pages_[at / page_slots];
+        out.insert(out.end(), page.begin(), page.begin() + std::min(page_slots, size_ - at));
+    }
+    return out;
 }
 
 uint32_t V4Table::lookup(uint32_t addr) const
@@ -592,11 +1036,12 @@ uint32_t V4Table::lookup(uint32_t addr) const
     switch (e >> XDPFW_TBL24_KIND_SHIFT) {
     case XDPFW_TBL24_CHUNK: return chunks[size_t{value} * XDPFW_CHUNK_SLOTS + (addr & 0xff)];
     case XDPFW_TBL24_SPARSE: {
-        const uint32_t* blk = &sparse[size_t{value} * XDPFW_BLOCK_SLOTS];
-        for (uint32_t i = 1; i <= (blk[0] >> 24); ++i)
-            if (blk[i] >> 24 == (addr & 0xff))
-                return blk[i] & XDPFW_SPARSE_CLASS_MASK;
-        return blk[0] & XDPFW_SPARSE_CLASS_MASK;
+        const size_t blk = size_t{value} * XDPFW_BLOCK_SLOTS;
+        const uint32_t head = sparse[blk];
+        for (uint32_t i = 1; i <= (head >> 24); ++i)
+            if (sparse[blk + i] >> 24 == (addr & 0xff))
+                return sparse[blk + i] & XDPFW_SPARSE_CLASS_MASK;
+        return head & XDPFW_SPARSE_CLASS_MASK;
     }
     default: return value;
     }
@@ -624,7 +1069,6 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
 {
     check_options(opts);
     CompiledPolicy out;
-    std::vector<std::vector<uint32_t>> local_classes[XDPFW_DIRECTIONS];
     std::vector<Rule> rules = policy.evaluation_order();
     if (rules.size() > opts.max_rules)
         throw CapacityError("policy", "", std::to_string(rules.size()) + " rules exceed max_rules=" +
@@ -839,57 +1283,38 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
         }
 
         AddrTables& t = out.addr[d];
-        CompileCache::Dir* cached = opts.cache ? &opts.cache->dir[d] : nullptr;
-        const std::vector<std::vector<uint32_t>>* classes = nullptr;
-        if (cached && cached->tables_id && cached->same_inputs(keys, policy, opts)) {
-            t.v4 = cached->v4;
-            t.v6 = cached->v6;
-            t.tables_id = cached->tables_id;
-            classes = &cached->classes;
-        } else {
-            std::vector<V4Item> v4;
-            std::vector<V6Item> v6;
-            auto add_prefix = [&](const Prefix& p, uint32_t atom) {
-                if (p.family == Family::ipv4 && p.len <= 32)
-                    v4.push_back({(uint64_t{load_v4(p.addr) & v4_mask(p.len)} << 8) | p.len, atom});
-                else if (p.family == Family::ipv6 && p.len <= 128)
-                    v6.push_back({v6_masked(p.addr, p.len), p.len, atom});
-                else
-                    throw PolicyError(atoms[atom].name, key,
-                                      "prefix of family " + std::string(family_name(p.family)) +
-                                          " with length " + std::to_string(p.len) +
-                                          " is not an IPv4 or IPv6 prefix");
-            };
-            for (uint32_t a = 0; a < keys.size(); ++a) {
-                if (keys[a].is_set)
-                    for (const Prefix& p : policy.sets.at(keys[a].set).prefixes)
-                        add_prefix(p, a);
-                else
-                    add_prefix(keys[a].prefix, a);
+        CompileCache::Dir local;
+        CompileCache::Dir& st = opts.cache ? opts.cache->dir[d] : local;
+        if (!st.tables_id || !st.same_inputs(keys, policy, opts)) {
+            bool updated = false;
+            if (st.tables_id && st.limits == CompileCache::Dir::limits_of(opts)) {
+                st.tables_id = 0; // until the update succeeds
+                try {
+                    updated = update_tables(st, keys, atoms, policy, opts, key);
+                } catch (const CapacityError&) {
+                    updated = false; // rebuilt below, which reports a real shortage
+                }
             }
-            ClassBuilder cb(opts.max_addr_classes, key);
-            auto v4t = std::make_shared<V4Table>();
-            auto v6t = std::make_shared<V6Table>();
-            build_v4(v4, cb, atoms, opts, key, *v4t);
-            build_v6(v6, cb, atoms, opts, key, *v6t);
-            t.v4 = std::move(v4t);
-            t.v6 = std::move(v6t);
-            t.tables_id = next_tables_id();
-            if (cached) {
-                cached->remember(keys, policy, opts, t, cb.classes());
-                classes = &cached->classes;
-            } else {
-                local_classes[d] = cb.classes();
-                classes = &local_classes[d];
-            }
+            if (!updated)
+                rebuild_tables(st, keys, atoms, policy, opts, key);
+            st.remember(keys, policy, opts);
         }
+        t.v4 = st.v4;
+        t.v6 = st.v6;
+        t.tables_id = st.tables_id;
 
+        // Atom id -> index of the atom in this compile (absent: no rules).
+        std::vector<int64_t> index_of(st.names.size(), -1);
+        for (uint32_t a = 0; a < keys.size(); ++a)
+            index_of[st.atom_id.at(keys[a])] = a;
+        const std::vector<std::vector<uint32_t>>* classes = &st.cb->classes();
         Bits base = base_without([&](const Match& m) { return (m.*field).has_value(); });
         t.class_bitmap.reserve(classes->size());
         for (const auto& cls : *classes) {
             Bits b = base;
-            for (uint32_t a : cls)
-                or_into(b, atoms[a].rules);
+            for (uint32_t id : cls)
+                if (index_of[id] >= 0)
+                    or_into(b, atoms[size_t(index_of[id])].rules);
             t.class_bitmap.push_back(pool.intern(b));
         }
     }

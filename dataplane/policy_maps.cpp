@@ -127,6 +127,22 @@ struct PolicyMaps::Impl {
     // Which address tables each generation holds (AddrTables::tables_id);
     // 0: unknown (e.g. maps adopted from an earlier process), write them.
     uint64_t tables_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
+    // The pages of the IPv4 tables (tbl24, chunks, sparse) each generation
+    // holds, by identity: a shared page never changes (PagedTable), so a
+    // commit copies only the pages that are not these. Empty: unknown.
+    using PageRefs = std::vector<std::shared_ptr<PagedTable::Page>>;
+    PageRefs pages_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS][3];
+    bool tbl24_zero[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
+
+    void forget_gen(uint32_t gen)
+    {
+        for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
+            tables_in_gen[gen][dir] = 0;
+            tbl24_zero[gen][dir] = false;
+            for (auto& refs : pages_in_gen[gen][dir])
+                refs.clear();
+        }
+    }
 
     xdpfw_ctrl ctrl() const
     {
@@ -137,6 +153,21 @@ struct PolicyMaps::Impl {
     }
 
     void write_tables(const CompiledPolicy& p, uint32_t gen);
+    // Copies the pages of t that `held` does not already hold to dst.
+    static void write_pages(uint32_t* dst, const PagedTable& t, PageRefs& held)
+    {
+        const auto& pages = t.pages();
+        if (held.size() < pages.size())
+            held.resize(pages.size());
+        for (size_t i = 0; i < pages.size(); ++i) {
+            if (held[i] == pages[i])
+                continue;
+            const size_t at = i * PagedTable::page_slots;
+            std::memcpy(dst + at, pages[i]->data(),
+                        4 * std::min(PagedTable::page_slots, t.size() - at));
+            held[i] = pages[i];
+        }
+    }
     void write_hashes(const CompiledPolicy& p, uint32_t gen);
     void wait_until_unused(uint32_t gen);
 };
@@ -195,14 +226,21 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
             continue; // this generation already holds these address tables
 
         uint32_t* t24 = tbl24.at<uint32_t>(4ull * table * XDPFW_TBL24_SLOTS);
-        if (a.v4->tbl24.size() == XDPFW_TBL24_SLOTS)
-            std::memcpy(t24, a.v4->tbl24.data(), 4ull * XDPFW_TBL24_SLOTS);
-        else
-            std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u); // no IPv4 prefix: class 0 everywhere
-        uint32_t* ch = chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS);
-        std::copy(a.v4->chunks.begin(), a.v4->chunks.end(), ch);
-        uint32_t* sp = sparse.at<uint32_t>(4ull * table * o.max_v4_sparse * XDPFW_BLOCK_SLOTS);
-        std::copy(a.v4->sparse.begin(), a.v4->sparse.end(), sp);
+        auto& held = pages_in_gen[gen][dir];
+        if (a.v4->tbl24.empty()) {
+            // No IPv4 prefix: class 0 everywhere.
+            if (!tbl24_zero[gen][dir])
+                std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u);
+            tbl24_zero[gen][dir] = true;
+            held[0].clear();
+        } else {
+            tbl24_zero[gen][dir] = false;
+            write_pages(t24, a.v4->tbl24, held[0]);
+        }
+        write_pages(chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
+                    a.v4->chunks, held[1]);
+        write_pages(sparse.at<uint32_t>(4ull * table * o.max_v4_sparse * XDPFW_BLOCK_SLOTS),
+                    a.v4->sparse, held[2]);
     }
 }
 
@@ -356,7 +394,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         m.write_hashes(p, gen);
     } catch (...) {
         // Half-written: whatever the generation held is unknown now.
-        m.tables_in_gen[gen][0] = m.tables_in_gen[gen][1] = 0;
+        m.forget_gen(gen);
         throw;
     }
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)

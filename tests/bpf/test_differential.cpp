@@ -30,11 +30,52 @@ uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
     return ~0u;
 }
 
+// Runs `packets` generated frames through the program and checks verdict,
+// winning rule and rule counters against the reference. Counts hits.
+void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, int packets,
+                   const std::string& context, size_t& rule_hits, size_t& default_hits)
+{
+    auto resolve = h.compile_options().resolve;
+    std::map<uint32_t, uint64_t> expect_counts, base;
+    for (const Rule& r : policy.rules)
+        base[r.id] = h.maps().rule_counter(r.id).packets;
+    PacketGenerator gen(policy);
+    for (int k = 0; k < packets; k++) {
+        PacketFields pkt = gen.next(rng);
+        pkt.ifindex = 1; // BPF_PROG_RUN's ingress is lo ("test0")
+        // An IPv6 next header that names an extension header is walked,
+        // never final: such a "protocol" has no frame of its own.
+        if (pkt.family == Family::ipv6 &&
+            (pkt.proto == 0 || pkt.proto == 43 || pkt.proto == 44 || pkt.proto == 51 ||
+             pkt.proto == 60))
+            pkt.proto = 59;
+        FrameSpec spec = spec_from_fields(pkt, rng);
+        Verdict want = classify(policy, pkt, resolve);
+        RunResult got = h.run(build_frame(spec));
+        const uint32_t want_index = want.rule_index < 0 ? XDPFW_NO_RULE : uint32_t(want.rule_index);
+        ASSERT_EQ(got.verdict.rule_index, want_index)
+            << context << " packet " << k << ": " << describe(pkt) << "\nwant " << describe(want)
+            << "\n" << describe(policy);
+        ASSERT_EQ(got.xdp_action, expected_xdp_action(want, policy))
+            << context << ": " << describe(pkt) << "\n" << describe(policy);
+        for (uint32_t id : want.counted)
+            expect_counts[id]++;
+        if (want.rule_index >= 0) {
+            expect_counts[want.rule_id]++;
+            rule_hits++;
+        } else {
+            default_hits++;
+        }
+    }
+    for (const Rule& r : policy.rules)
+        ASSERT_EQ(h.maps().rule_counter(r.id).packets - base[r.id], expect_counts[r.id])
+            << "rule " << r.id << " counter, " << context << "\n" << describe(policy);
+}
+
 TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
 {
     enter_private_netns();
     BpfHarness h;
-    auto resolve = h.compile_options().resolve;
     std::mt19937_64 rng(0x5eed'f00d);
     constexpr int kPolicies = 60, kPackets = 2000;
     size_t rule_hits = 0, default_hits = 0;
@@ -43,45 +84,41 @@ TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
         opts.max_rules = pi % 10 == 9 ? 300 : 40; // some span several bitmap words
         Policy policy = random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
-        std::map<uint32_t, uint64_t> expect_counts, base;
-        for (const Rule& r : policy.rules)
-            base[r.id] = h.maps().rule_counter(r.id).packets;
 
-        PacketGenerator gen(policy);
-        for (int k = 0; k < kPackets; k++) {
-            PacketFields pkt = gen.next(rng);
-            pkt.ifindex = 1; // BPF_PROG_RUN's ingress is lo ("test0")
-            // An IPv6 next header that names an extension header is walked,
-            // never final: such a "protocol" has no frame of its own.
-            if (pkt.family == Family::ipv6 &&
-                (pkt.proto == 0 || pkt.proto == 43 || pkt.proto == 44 || pkt.proto == 51 ||
-                 pkt.proto == 60))
-                pkt.proto = 59;
-            FrameSpec spec = spec_from_fields(pkt, rng);
-            Verdict want = classify(policy, pkt, resolve);
-            RunResult got = h.run(build_frame(spec));
-            const uint32_t want_index =
-                want.rule_index < 0 ? XDPFW_NO_RULE : uint32_t(want.rule_index);
-            ASSERT_EQ(got.verdict.rule_index, want_index)
-                << "policy " << pi << " packet " << k << ": " << describe(pkt) << "\nwant "
-                << describe(want) << "\n" << describe(policy);
-            ASSERT_EQ(got.xdp_action, expected_xdp_action(want, policy))
-                << describe(pkt) << "\n" << describe(policy);
-            for (uint32_t id : want.counted)
-                expect_counts[id]++;
-            if (want.rule_index >= 0) {
-                expect_counts[want.rule_id]++;
-                rule_hits++;
-            } else {
-                default_hits++;
-            }
-        }
-        for (const Rule& r : policy.rules)
-            ASSERT_EQ(h.maps().rule_counter(r.id).packets - base[r.id], expect_counts[r.id])
-                << "rule " << r.id << " counter, policy " << pi << "\n" << describe(policy);
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
+                                              "policy " + std::to_string(pi), rule_hits,
+                                              default_hits));
     }
     // The generator must exercise rules, not only defaults.
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
+    EXPECT_GT(default_hits, 0u);
+}
+
+// Small edits one after another, as an operator makes them: each commit
+// patches the compile cache's tables and writes only the pages that changed
+// into the inactive generation (which holds the policy of two commits ago).
+// Every step must classify like the reference.
+TEST(Differential, BpfEqualsReferenceAcrossIncrementalCommits)
+{
+    enter_private_netns();
+    BpfHarness h;
+    std::mt19937_64 rng(0x5eed'f00e);
+    size_t rule_hits = 0, default_hits = 0;
+    for (int walk = 0; walk < 3; walk++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = 30;
+        opts.max_set_prefixes = 80;
+        Policy policy = random_policy(rng, opts);
+        std::string log;
+        for (int step = 0; step < 40; step++) {
+            log += random_edit(rng, policy, opts, h.compile_options().max_rules) + "\n";
+            ASSERT_NO_THROW(h.commit(policy)) << log;
+            ASSERT_NO_FATAL_FAILURE(check_packets(
+                h, policy, rng, 150, "walk " + std::to_string(walk) + " step " + std::to_string(step) + "\n" + log,
+                rule_hits, default_hits));
+        }
+    }
+    EXPECT_GT(rule_hits, 0u);
     EXPECT_GT(default_hits, 0u);
 }
 

@@ -2,6 +2,8 @@
 // Random policies and packets for differential tests, and the fake interface table.
 #include "tests/support/random_policy.hpp"
 
+#include "controlplane/policy_file.hpp"
+
 #include "controlplane/rule_parser.hpp"
 
 #include <arpa/inet.h>
@@ -291,6 +293,92 @@ Policy random_policy(Rng& rng, const RandomPolicyOptions& o)
         p.rules.push_back(std::move(r));
     }
     return p;
+}
+
+std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint32_t max_rule_id)
+{
+    auto family = [&] { return chance(rng, 0.8) ? Family::ipv4 : Family::ipv6; };
+    const int what = uniform<int>(rng, 0, 9);
+    if (what <= 2 || (what <= 4 && p.rules.empty())) {
+        // A rule with a literal prefix (and maybe more fields).
+        std::set<uint32_t> used;
+        for (const Rule& r : p.rules)
+            used.insert(r.id);
+        uint32_t id = uniform<uint32_t>(rng, 1, max_rule_id - 1);
+        while (used.count(id))
+            id = id % (max_rule_id - 1) + 1;
+        Rule r;
+        r.id = id;
+        r.priority = uniform<int32_t>(rng, 0, std::max(o.priorities, 1) - 1);
+        RandomPolicyOptions fo = o;
+        fo.field_chance = 0.1;
+        r.match = random_match(rng, fo, {});
+        (chance(rng, 0.5) ? r.match.src : r.match.dst) = AddrMatch{random_prefix(rng, family())};
+        r.action = random_action(rng, o);
+        r.text = format_rule(r);
+        p.rules.push_back(r);
+        return "rule add " + r.text;
+    }
+    if (what <= 4) {
+        size_t i = uniform<size_t>(rng, 0, p.rules.size() - 1);
+        std::string text = p.rules[i].text;
+        p.rules.erase(p.rules.begin() + ptrdiff_t(i));
+        return "rule del " + text;
+    }
+    if (p.sets.empty() || what == 9) {
+        // A new set, referenced by a new rule.
+        std::string name = "set" + std::to_string(p.sets.size() + 10);
+        while (p.sets.count(name))
+            name += "x";
+        auto& set = p.sets[name].prefixes;
+        for (int k = uniform<int>(rng, 0, 20); k > 0; --k)
+            set.push_back(random_prefix(rng, family()));
+        normalize_set(p.sets[name]);
+        std::set<uint32_t> used;
+        for (const Rule& r : p.rules)
+            used.insert(r.id);
+        uint32_t id = 1;
+        while (used.count(id))
+            ++id;
+        Rule r;
+        r.id = id;
+        (chance(rng, 0.5) ? r.match.src : r.match.dst) = AddrMatch{name};
+        r.action = random_action(rng, o);
+        r.text = format_rule(r);
+        p.rules.push_back(r);
+        return "set " + name + " with rule " + r.text;
+    }
+    auto it = p.sets.begin();
+    std::advance(it, uniform<size_t>(rng, 0, p.sets.size() - 1));
+    auto& set = it->second.prefixes;
+    if (what <= 6 || set.empty()) {
+        // Add a few: sometimes hosts of one /24, to move a block between
+        // leaf, sparse and chunk.
+        std::string added;
+        Prefix block = random_prefix(rng, Family::ipv4);
+        block.len = 24;
+        mask_to_len(block);
+        for (int k = uniform<int>(rng, 1, 6); k > 0; --k) {
+            Prefix pf = random_prefix(rng, family());
+            if (chance(rng, 0.5)) {
+                pf = block;
+                pf.addr[3] = static_cast<uint8_t>(uniform<int>(rng, 0, 255));
+                pf.len = chance(rng, 0.8) ? 32 : 30;
+                mask_to_len(pf);
+            }
+            set.push_back(pf);
+            added += " " + pf.str();
+        }
+        normalize_set(it->second);
+        return "set add " + it->first + added;
+    }
+    std::string removed;
+    for (int k = uniform<int>(rng, 1, 4); k > 0 && !set.empty(); --k) {
+        size_t i = uniform<size_t>(rng, 0, set.size() - 1);
+        removed += " " + set[i].str();
+        set.erase(set.begin() + ptrdiff_t(i));
+    }
+    return "set del " + it->first + removed;
 }
 
 PacketGenerator::PacketGenerator(const Policy& policy)

@@ -836,5 +836,81 @@ TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
     EXPECT_NE(compile(s2, options()).addr[1].tables_id, compile(s2, options()).addr[1].tables_id);
 }
 
+// Compiles through a cache after every edit of a random walk: the tables an
+// update patches in place must classify like a compile from scratch (and the
+// reference), and most pages must be shared with the previous compile (the
+// update really is incremental). A tiny host_block_limit and chunk room make
+// blocks move between leaf, sparse and chunk and exercise id reuse and the
+// fallback to a rebuild when room runs out.
+TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
+{
+    std::mt19937_64 rng(0x5eed0003);
+    for (int walk = 0; walk < 4; ++walk) {
+        CompileOptions o = options();
+        o.host_block_limit = 2 + walk % 3;
+        if (walk % 2)
+            o.max_v4_chunks = 24; // runs out now and then: rebuilds
+        o.cache = make_compile_cache();
+        CompileOptions fresh = o;
+        fresh.cache = nullptr;
+        test::RandomPolicyOptions ro;
+        ro.max_rules = 20;
+        ro.max_set_prefixes = 60;
+        Policy p = test::random_policy(rng, ro);
+        size_t shared_pages = 0, total_pages = 0;
+        std::shared_ptr<const V4Table> prev[XDPFW_DIRECTIONS];
+        std::string log;
+        for (int step = 0; step < 50; ++step) {
+            log += test::random_edit(rng, p, ro, o.max_rules) + "\n";
+            CompiledPolicy c, f;
+            std::string err_c, err_f;
+            try {
+                c = compile(p, o);
+            } catch (const PolicyError& e) {
+                err_c = e.what();
+            }
+            // A fresh compile now and then (each builds 64 MiB), and on errors.
+            const bool check_fresh = step % 5 == 0 || !err_c.empty();
+            if (check_fresh) {
+                try {
+                    f = compile(p, fresh);
+                } catch (const PolicyError& e) {
+                    err_f = e.what();
+                }
+                ASSERT_EQ(err_c, err_f) << log;
+            }
+            if (!err_c.empty()) {
+                // Out of room for good: start over, as after a refused commit.
+                p = test::random_policy(rng, ro);
+                continue;
+            }
+            for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d) {
+                const auto& pages = c.addr[d].v4->tbl24.pages();
+                if (prev[d] && !prev[d]->tbl24.empty() && pages.size() == prev[d]->tbl24.pages().size()) {
+                    for (size_t i = 0; i < pages.size(); ++i)
+                        shared_pages += pages[i] == prev[d]->tbl24.pages()[i];
+                    total_pages += pages.size();
+                }
+                prev[d] = c.addr[d].v4;
+            }
+            test::PacketGenerator gen(p);
+            for (int k = 0; k < 300; ++k) {
+                PacketFields pkt = gen.next(rng);
+                Verdict want = classify(p, pkt, fake_ifindex);
+                Verdict got = c.evaluate(pkt);
+                ASSERT_EQ(got.rule_index, want.rule_index)
+                    << "walk " << walk << " step " << step << ": " << test::describe(pkt) << "\n"
+                    << log << test::describe(p);
+                ASSERT_EQ(got.counted, want.counted) << log;
+                if (check_fresh) {
+                    ASSERT_EQ(f.evaluate(pkt).rule_index, want.rule_index) << log;
+                }
+            }
+        }
+        // Nearly every 16 KiB page is the previous compile's own.
+        EXPECT_GT(shared_pages, total_pages * 9 / 10) << shared_pages << " of " << total_pages;
+    }
+}
+
 } // namespace
 } // namespace xdpfw
