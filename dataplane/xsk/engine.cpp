@@ -227,7 +227,9 @@ void Engine::Worker::run()
     const SocketOptions& o = rx->options();
     const uint64_t rx_area = uint64_t(o.ring_size) * o.frame_size;
     const int timeout = engine->cfg_.poll_timeout_ms;
-    std::unordered_map<uint32_t, RuleStats> batch_rules;
+    // Rules that decided frames of this batch: few distinct ones, so a
+    // linear search beats hashing every frame.
+    std::vector<RuleStats> batch_rules;
     if (tx)
         for (uint32_t i = 0; i < tx->options().ring_size; ++i)
             tx_free.push_back(tx->tx_frame(i));
@@ -277,8 +279,11 @@ void Engine::Worker::run()
                 r = inspector->inspect(frame);
             malformed += r.malformed;
             if (r.rule_id) {
-                RuleStats& rs = batch_rules[r.rule_id];
-                rs.rule_id = r.rule_id;
+                auto it = std::find_if(batch_rules.begin(), batch_rules.end(),
+                                       [&](const RuleStats& x) { return x.rule_id == r.rule_id; });
+                if (it == batch_rules.end())
+                    it = batch_rules.insert(batch_rules.end(), RuleStats{r.rule_id});
+                RuleStats& rs = *it;
                 ++rs.packets;
                 rs.bytes += d->len;
                 (r.verdict == Verdict::drop ? rs.dropped : rs.forwarded) += 1;
@@ -334,8 +339,8 @@ void Engine::Worker::run()
         Counters::add(c->host_non_ip, non_ip);
         if (!batch_rules.empty()) {
             std::lock_guard lk(c->rules_mu);
-            for (const auto& [id, rs] : batch_rules)
-                c->rules[id] += rs;
+            for (const RuleStats& rs : batch_rules)
+                c->rules[rs.rule_id] += rs;
             batch_rules.clear();
         }
     }
