@@ -346,6 +346,15 @@ TEST_F(DaemonXskInline, AllowedFramesLeaveThePairByteIdenticalAndFallbackHoldsWh
     EXPECT_EQ(out.wait_for(6, 5s), 6u);
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(out.count(), 6u);
+
+    // A crash: the kernel closes the sockets and takes them out of the map.
+    daemon->kill();
+    tx.send(frame(kApp, bytes_of("after the crash")));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(out.count(), 6u) << "fallback=drop must hold after a crash too";
+    daemon->start();
+    tx.send(frame(kApp, bytes_of("after the second start")));
+    EXPECT_EQ(out.wait_for(7, 5s), 7u);
 }
 
 TEST(DaemonXskConfig, BadXskOptionsAreRefusedByName)

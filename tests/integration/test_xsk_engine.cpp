@@ -250,7 +250,10 @@ TEST_F(XskInline, StoppedEngineFallsBackToTheRuleVerdict)
 // src (s0) -> h0 in fw; the worker of h0 hands allowed frames to fw's stack.
 class XskHost : public ::testing::Test {
 protected:
-    XskHost() : link({&src, "s0", "10.99.31.1", ""}, {&fw_ns, "h0", "10.99.31.2", ""}), fw(fw_ns)
+    XskHost()
+        : link({&src, "s0", "10.99.31.1", "fd00:99::31:1"},
+               {&fw_ns, "h0", "10.99.31.2", "fd00:99::31:2"}),
+          fw(fw_ns)
     {
         fw.attach("h0");
     }
@@ -318,6 +321,28 @@ TEST_F(XskHost, AllowedDatagramsReachTheLocalSocketBlockedNever)
     EXPECT_EQ(w.tx_packets, 10u);
     EXPECT_EQ(w.dropped_verdict, 10u);
     EXPECT_EQ(w.host_non_ip + w.tx_errors + w.tx_busy, 0u);
+}
+
+TEST_F(XskHost, Ipv6DatagramsReachTheLocalSocketToo)
+{
+    fw.commit(xsk_policy("drop"));
+    auto e = engine();
+    FrameSender tx(src, "s0");
+    UdpReceiver rx(fw_ns, "fd00:99::31:2", kInspected);
+    auto v6 = [&](const std::string& payload) {
+        FrameSpec s = test::frame("fd00:99::31:1", "fd00:99::31:2", 17, 4000, kInspected);
+        s.src_mac = parse_mac(link.mac_a());
+        s.dst_mac = parse_mac(link.mac_b());
+        s.payload = bytes_of(payload);
+        return build_frame(s);
+    };
+    for (int i = 0; i < 3; ++i)
+        tx.send(v6("v6 allowed"));
+    tx.send(v6("v6 blocked \xde\xad\xbe\xef"));
+    EXPECT_EQ(rx.receive(4, 3s), 3u);
+    const auto w = wait_rx(*e, "h0", 4);
+    EXPECT_EQ(w.forwarded, 3u);
+    EXPECT_EQ(w.dropped_verdict, 1u);
 }
 
 TEST_F(XskHost, MalformedPayloadsAreCountedAndForwarded)
