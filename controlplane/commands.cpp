@@ -441,6 +441,7 @@ json cmd_stats(Context& c)
         e["id"] = r.id;
         e["priority"] = r.priority;
         e["action"] = format_action(r.action);
+        e["rule"] = r.text;
         rules.push_back(std::move(e));
     }
     json reasons = json::object();

@@ -309,7 +309,7 @@ std::string format_stats(const json& st)
     if (rules.empty()) {
         out += "no rules\n";
     } else {
-        TextTable t({"id", "prio", "action", "packets", "bytes", "pps", "bit/s"});
+        TextTable t({"id", "prio", "action", "packets", "bytes", "pps", "bit/s", "rule"});
         for (size_t c : {0u, 1u, 3u, 4u, 5u, 6u})
             t.set_numeric(c);
         for (const json& r : rules) {
@@ -317,7 +317,10 @@ std::string format_stats(const json& st)
             t.add({std::to_string(count(r, w, "id")), std::to_string(integer(r, w, "priority")),
                    text(r, w, "action"), grouped(count(r, w, "packets")),
                    grouped(count(r, w, "bytes")), rate_pps(number(r, w, "pps")),
-                   format_si(number(r, w, "bps"))});
+                   format_si(number(r, w, "bps")),
+                   // Older daemons send no rule text.
+                   r.contains("rule") && r["rule"].is_string() ? r["rule"].get<std::string>()
+                                                              : std::string()});
         }
         out += t.str();
     }

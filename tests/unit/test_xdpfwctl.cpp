@@ -153,7 +153,8 @@ json sample_stats()
             {"time", "2024-05-01T12:00:00Z"},
             {"rules",
              {{{"id", 1}, {"priority", -5}, {"action", "pass"}, {"packets", 1234567},
-               {"bytes", 98765432100ULL}, {"pps", 1234.4}, {"bps", 9876543.0}},
+               {"bytes", 98765432100ULL}, {"pps", 1234.4}, {"bps", 9876543.0},
+               {"rule", "priority=-5 proto=icmp action=pass"}},
               {{"id", 12}, {"priority", 10}, {"action", "drop"}, {"packets", 0}, {"bytes", 0},
                {"pps", 0.0}, {"bps", 0.0}}}},
             {"reasons",
@@ -240,9 +241,10 @@ TEST(XdpfwctlFormat, StatsGroupsNumbersAndShowsRates)
     EXPECT_EQ(format_stats(sample_stats()),
               "version 7  2024-05-01T12:00:00Z\n"
               "\n"
-              "id  prio  action    packets           bytes    pps  bit/s\n"
-              " 1    -5  pass    1,234,567  98,765,432,100  1,234  9.88M\n"
-              "12    10  drop            0               0      0      0\n"
+              "id  prio  action    packets           bytes    pps  bit/s  rule\n"
+              " 1    -5  pass    1,234,567  98,765,432,100  1,234  9.88M  "
+              "priority=-5 proto=icmp action=pass\n"
+              "12    10  drop            0               0      0      0\n" // no text sent
               "\n"
               "reason        packets   bytes\n"
               "default_pass        5     320\n"
