@@ -161,8 +161,15 @@ void Engine::Worker::refresh_inspector()
         std::lock_guard lk(engine->inspector_mu_);
         f = engine->inspector_;
     }
-    inspector = f ? f() : nullptr;
     inspector_gen = gen;
+    try {
+        inspector = f ? f() : nullptr;
+    } catch (const std::exception& e) {
+        // Keep the previous rules rather than end the worker (and the
+        // process): the failure is logged, the next change tries again.
+        spdlog::error("xsk worker ifname={} queue={}: new inspector failed: {}", rx->ifname(),
+                      rx->queue(), e.what());
+    }
 }
 
 void Engine::Worker::reclaim_tx()
