@@ -263,12 +263,17 @@ protected:
         return udp_frame(link.a(), link.mac_a(), link.b(), link.mac_b(), dport, std::move(payload));
     }
 
-    std::unique_ptr<Engine> engine()
+    std::unique_ptr<Engine> engine(bool busy_poll = false)
     {
         EngineConfig c;
         c.interfaces = {"h0"};
         c.mode = ForwardMode::host;
         c.host_device = "xdpfwt-host";
+        if (busy_poll) {
+            c.socket.busy_poll = true;
+            c.socket.batch = 16;
+            c.cpus = {0};
+        }
         return start_engine(fw, c);
     }
 
@@ -343,6 +348,20 @@ TEST_F(XskHost, Ipv6DatagramsReachTheLocalSocketToo)
     const auto w = wait_rx(*e, "h0", 4);
     EXPECT_EQ(w.forwarded, 3u);
     EXPECT_EQ(w.dropped_verdict, 1u);
+}
+
+TEST_F(XskHost, BusyPollingPinnedWorkerDelivers)
+{
+    fw.commit(xsk_policy("drop"));
+    auto e = engine(true); // busy polling, batch 16, worker pinned to CPU 0
+    FrameSender tx(src, "s0");
+    UdpReceiver rx(fw_ns, "10.99.31.2", kInspected);
+    for (int i = 0; i < 40; ++i)
+        tx.send(frame(kInspected, bytes_of("busy " + std::to_string(i))));
+    EXPECT_EQ(rx.receive(40, 5s), 40u);
+    const auto w = wait_rx(*e, "h0", 40);
+    EXPECT_EQ(w.rx_packets, 40u);
+    EXPECT_EQ(w.forwarded, 40u);
 }
 
 TEST_F(XskHost, MalformedPayloadsAreCountedAndForwarded)
