@@ -24,7 +24,8 @@ static __always_inline void xdpfw_fence(__u64 v)
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
 				     __u32 *reason)
 {
-	__u32 q = ctx->rx_queue_index;
+	__u32 ifindex = ctx->ingress_ifindex, slot;
+	__u32 *base;
 
 	switch (r->action) {
 	case XDPFW_ACT_DROP:
@@ -34,9 +35,11 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 		*reason = XDPFW_REASON_RULE_PASS;
 		return XDP_PASS;
 	case XDPFW_ACT_XSK:
-		if (bpf_map_lookup_elem(&xdpfw_xsks, &q)) {
+		base = bpf_map_lookup_elem(&xdpfw_xsk_ports, &ifindex);
+		slot = base ? *base + ctx->rx_queue_index : 0;
+		if (base && bpf_map_lookup_elem(&xdpfw_xsks, &slot)) {
 			*reason = XDPFW_REASON_RULE_XSK;
-			return bpf_redirect_map(&xdpfw_xsks, q, XDP_PASS);
+			return bpf_redirect_map(&xdpfw_xsks, slot, XDP_PASS);
 		}
 		*reason = XDPFW_REASON_XSK_NO_SOCKET;
 		return r->xsk_fallback == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;

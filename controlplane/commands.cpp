@@ -3,9 +3,11 @@
 // dispatch to the PolicyStore and the DataplaneView, result shapes.
 #include "controlplane/commands.hpp"
 
+#include "controlplane/inspect_rules.hpp"
 #include "controlplane/policy_file.hpp"
 #include "controlplane/rule_parser.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -204,9 +206,30 @@ Policy policy_arg(const json& req)
                                                              std::to_string(it->second));
                 policy.rules.push_back(std::move(rule));
             }
+        } else if (key == "inspect") {
+            std::vector<std::string> texts = string_list(value, "policy.inspect");
+            std::map<uint32_t, size_t> owner;
+            for (size_t i = 0; i < texts.size(); ++i) {
+                std::string where = "inspect rule " + std::to_string(i + 1);
+                inspect::InspectRule rule;
+                try {
+                    rule = parse_inspect_rule(texts[i], where);
+                } catch (const PolicyError& e) {
+                    throw CommandError("invalid_rule", e.what());
+                }
+                if (rule.id == 0)
+                    rule.id = static_cast<uint32_t>(i + 1);
+                if (auto [it, fresh] = owner.emplace(rule.id, i + 1); !fresh)
+                    throw CommandError("invalid_policy", where + ": id: " +
+                                                             std::to_string(rule.id) +
+                                                             " is already used by inspection rule " +
+                                                             std::to_string(it->second));
+                policy.inspect.push_back(std::move(rule));
+            }
         } else {
-            throw CommandError("invalid_policy", "policy: unknown key '" + key +
-                                                     "' (known: default, malformed, rules, sets)");
+            throw CommandError("invalid_policy",
+                               "policy: unknown key '" + key +
+                                   "' (known: default, malformed, rules, sets, inspect)");
         }
     }
     return policy;
@@ -234,6 +257,7 @@ json cmd_status(Context& c)
             {"version", c.store.version()},
             {"rules", p.rules.size()},
             {"sets", p.sets.size()},
+            {"inspect_rules", p.inspect.size()},
             {"default", action_name(p.default_action)},
             {"malformed", action_name(p.malformed_action)},
             {"interfaces", std::move(ifaces)},
@@ -247,13 +271,17 @@ json cmd_rule_add(Context& c)
     return {{"rule_id", id}, {"version", c.store.version()}};
 }
 
-json cmd_rule_del(Context& c)
+uint32_t rule_id_arg(const json& req)
 {
-    const json* v = argument(c.req, "rule_id");
+    const json* v = argument(req, "rule_id");
     if (!v)
         bad_request("missing argument 'rule_id' (an integer)");
-    auto id = unsigned_value(*v, "rule_id", std::numeric_limits<uint32_t>::max());
-    c.store.delete_rule(static_cast<uint32_t>(id));
+    return static_cast<uint32_t>(unsigned_value(*v, "rule_id", std::numeric_limits<uint32_t>::max()));
+}
+
+json cmd_rule_del(Context& c)
+{
+    c.store.delete_rule(rule_id_arg(c.req));
     return {{"version", c.store.version()}};
 }
 
@@ -266,6 +294,54 @@ json cmd_rule_list(Context& c)
                          {"action", format_action(r.action)},
                          {"text", r.text}});
     return {{"version", c.store.version()}, {"rules", std::move(rules)}};
+}
+
+json cmd_inspect_add(Context& c)
+{
+    uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"));
+    return {{"rule_id", id}, {"version", c.store.version()}};
+}
+
+json cmd_inspect_del(Context& c)
+{
+    c.store.delete_inspect_rule(rule_id_arg(c.req));
+    return {{"version", c.store.version()}};
+}
+
+// Inspection rules by (priority, id), with the engine's counters for each
+// (zero when no engine runs or the rule matched nothing yet).
+json inspect_rules_json(const PolicyStore& store, const json& xsk)
+{
+    std::map<uint32_t, json> counters;
+    if (xsk.is_object() && xsk.contains("rules"))
+        for (const json& r : xsk["rules"])
+            counters[r.value("id", 0u)] = r;
+    std::vector<const inspect::InspectRule*> order;
+    for (const inspect::InspectRule& r : store.policy().inspect)
+        order.push_back(&r);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
+        return std::pair(a->priority, a->id) < std::pair(b->priority, b->id);
+    });
+    json rules = json::array();
+    for (const inspect::InspectRule* r : order) {
+        auto it = counters.find(r->id);
+        const json k = it == counters.end() ? json::object() : it->second;
+        rules.push_back({{"id", r->id},
+                         {"priority", r->priority},
+                         {"action", inspect::verdict_name(r->action)},
+                         {"text", r->text},
+                         {"packets", k.value("packets", uint64_t(0))},
+                         {"bytes", k.value("bytes", uint64_t(0))},
+                         {"dropped", k.value("dropped", uint64_t(0))},
+                         {"forwarded", k.value("forwarded", uint64_t(0))}});
+    }
+    return rules;
+}
+
+json cmd_inspect_list(Context& c)
+{
+    return {{"version", c.store.version()},
+            {"rules", inspect_rules_json(c.store, c.view.xsk_stats())}};
 }
 
 size_t set_size(const PolicyStore& store, const std::string& name)
@@ -325,10 +401,17 @@ json cmd_set_list(Context& c)
 json cmd_load(Context& c)
 {
     Policy policy = policy_arg(c.req);
-    const size_t rules = policy.rules.size(), sets = policy.sets.size();
-    c.store.replace(std::move(policy),
-                    "load: " + std::to_string(rules) + " rules, " + std::to_string(sets) + " sets");
-    return {{"version", c.store.version()}, {"rules", rules}, {"sets", sets}};
+    const size_t rules = policy.rules.size(), sets = policy.sets.size(),
+                 inspect_rules = policy.inspect.size();
+    std::string summary =
+        "load: " + std::to_string(rules) + " rules, " + std::to_string(sets) + " sets";
+    if (inspect_rules)
+        summary += ", " + std::to_string(inspect_rules) + " inspection rules";
+    c.store.replace(std::move(policy), summary);
+    return {{"version", c.store.version()},
+            {"rules", rules},
+            {"sets", sets},
+            {"inspect_rules", inspect_rules}};
 }
 
 json cmd_history(Context& c)
@@ -364,10 +447,16 @@ json cmd_stats(Context& c)
     json reasons = json::object();
     for (const auto& [name, sample] : c.view.reason_counters())
         reasons[name] = counter_json(sample);
-    return {{"version", c.store.version()},
-            {"time", format_utc_time(std::chrono::system_clock::now())},
-            {"rules", std::move(rules)},
-            {"reasons", std::move(reasons)}};
+    json out = {{"version", c.store.version()},
+                {"time", format_utc_time(std::chrono::system_clock::now())},
+                {"rules", std::move(rules)},
+                {"reasons", std::move(reasons)}};
+    json xsk = c.view.xsk_stats();
+    if (!xsk.is_null()) {
+        xsk["rules"] = inspect_rules_json(c.store, xsk);
+        out["xsk"] = std::move(xsk);
+    }
+    return out;
 }
 
 json cmd_detach(Context& c)
@@ -387,7 +476,8 @@ const std::map<std::string, Handler, std::less<>>& commands()
         {"rule.list", cmd_rule_list}, {"set.create", cmd_set_create}, {"set.add", cmd_set_add},
         {"set.del", cmd_set_del},     {"set.load", cmd_set_load},     {"set.list", cmd_set_list},
         {"load", cmd_load},           {"history", cmd_history},       {"stats", cmd_stats},
-        {"detach", cmd_detach},
+        {"detach", cmd_detach},       {"inspect.add", cmd_inspect_add},
+        {"inspect.del", cmd_inspect_del}, {"inspect.list", cmd_inspect_list},
     };
     return table;
 }

@@ -39,6 +39,9 @@ public:
     virtual std::vector<std::pair<std::string, CounterSample>> reason_counters() const = 0;
     // Detaches from every interface and removes the pins; returns the names.
     virtual std::vector<std::string> detach() = 0;
+    // The AF_XDP engine's counters (docs/PROTOCOL.md, `stats`: "xsk"), or
+    // null when the daemon runs no engine.
+    virtual nlohmann::json xsk_stats() const { return nullptr; }
 };
 
 // Runs one request; never throws: every failure becomes an error response.

@@ -4,6 +4,8 @@
 // classifier consume it. Semantics are in docs/RULES.md.
 #pragma once
 
+#include "dataplane/inspect/rule.hpp"
+
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -107,6 +109,9 @@ struct Policy {
     ActionType malformed_action = ActionType::drop; // drop or pass
     std::vector<Rule> rules;                        // any order; see evaluation_order()
     std::map<std::string, PrefixSet> sets;
+    // Payload inspection rules the AF_XDP workers evaluate (first match by
+    // (priority, id); ids 1..inspect::max_rules-1, their own id space).
+    std::vector<inspect::InspectRule> inspect;
     bool operator==(const Policy&) const = default;
 
     // Rules sorted by (priority, id): the order the classifier walks them.

@@ -2,6 +2,8 @@
 // YAML policy files and set files: parsing, validation and writing back.
 #include "controlplane/policy_file.hpp"
 
+#include "controlplane/inspect_rules.hpp"
+
 #include "controlplane/rule_parser.hpp"
 #include "controlplane/yaml_nodes.hpp"
 
@@ -146,9 +148,9 @@ Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& b
     YAML::Node root = yaml_load(yaml, source_name);
     Policy policy;
     // Sets first: rules refer to them, and YAML key order is the user's choice.
-    YAML::Node rules_node;
+    YAML::Node rules_node, inspect_node;
     yaml_for_each_top_key(
-        root, source_name, "a mapping with default, malformed, sets and rules",
+        root, source_name, "a mapping with default, malformed, sets, rules and inspect",
         [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
             if (key == "default") {
                 policy.default_action = parse_verdict(value, source_name, key);
@@ -174,9 +176,12 @@ Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& b
                 }
             } else if (key == "rules") {
                 rules_node = value;
+            } else if (key == "inspect") {
+                inspect_node = value;
             } else {
                 throw PolicyError(yaml_at(source_name, key_node), key,
-                                  "unknown top-level key (known: default, malformed, sets, rules)");
+                                  "unknown top-level key (known: default, malformed, sets, rules, "
+                                  "inspect)");
             }
         });
 
@@ -192,6 +197,21 @@ Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& b
                                       std::to_string(it->second));
             check_set_refs(rule, policy, where);
             policy.rules.push_back(std::move(rule));
+        });
+    // Inspection rules: the same list form, numbered on their own.
+    std::map<uint32_t, size_t> inspect_owner;
+    yaml_for_each_rule_string(
+        inspect_node, source_name,
+        [&](const std::string& text, const std::string& where, size_t number) {
+            const std::string iwhere = "inspect " + where;
+            inspect::InspectRule rule = parse_inspect_rule(text, iwhere);
+            if (rule.id == 0)
+                rule.id = static_cast<uint32_t>(number);
+            if (auto [it, fresh] = inspect_owner.emplace(rule.id, number); !fresh)
+                throw PolicyError(iwhere, "id",
+                                  std::to_string(rule.id) + " is already used by inspection rule " +
+                                      std::to_string(it->second));
+            policy.inspect.push_back(std::move(rule));
         });
     validate_policy(policy);
     return policy;
@@ -230,6 +250,20 @@ void validate_policy(const Policy& policy)
         validate_rule(rule, where);
         check_set_refs(rule, policy, where);
     }
+    std::set<uint32_t> inspect_ids;
+    for (const inspect::InspectRule& rule : policy.inspect) {
+        const std::string where = "inspect rule " + std::to_string(rule.id);
+        if (rule.id == 0 || rule.id >= inspect::max_rules)
+            throw PolicyError(where, "id",
+                              "must be 1.." + std::to_string(inspect::max_rules - 1));
+        if (!inspect_ids.insert(rule.id).second)
+            throw PolicyError(where, "id", "used by more than one inspection rule");
+        try {
+            inspect::validate(rule, where);
+        } catch (const inspect::InspectError& e) {
+            throw PolicyError(e.where(), e.key(), e.problem());
+        }
+    }
 }
 
 std::string format_policy_yaml(const Policy& policy)
@@ -262,6 +296,17 @@ std::string format_policy_yaml(const Policy& policy)
     out += "\n";
     for (const Rule& rule : policy.rules)
         out += "  - \"id=" + std::to_string(rule.id) + " " + format_rule(rule) + "\"\n";
+    if (!policy.inspect.empty()) {
+        // Single-quoted: text patterns carry double quotes ('' escapes ').
+        out += "inspect:\n";
+        for (const inspect::InspectRule& rule : policy.inspect) {
+            std::string text = "id=" + std::to_string(rule.id) + " " + format_inspect_rule(rule);
+            std::string quoted;
+            for (char c : text)
+                quoted += c == '\'' ? std::string("''") : std::string(1, c);
+            out += "  - '" + quoted + "'\n";
+        }
+    }
     return out;
 }
 

@@ -2,6 +2,7 @@
 // PolicyStore: validated, versioned commits and the JSON state file.
 #include "controlplane/policy_store.hpp"
 
+#include "controlplane/inspect_rules.hpp"
 #include "controlplane/policy_file.hpp"
 #include "controlplane/rule_parser.hpp"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -41,7 +43,8 @@ CommandError validation_error(const PolicyError& e)
 {
     if (starts_with(e.problem(), "unknown set"))
         return CommandError("unknown_set", e.what());
-    if (starts_with(e.where(), "rule") && e.key() != "id")
+    if ((starts_with(e.where(), "rule") || starts_with(e.where(), "inspect rule")) &&
+        e.key() != "id")
         return CommandError("invalid_rule", e.what());
     return CommandError("invalid_policy", e.what());
 }
@@ -69,7 +72,7 @@ std::string sink_error_code(const PolicyError& e)
     const std::string& p = e.problem();
     if (starts_with(p, "unknown set"))
         return "unknown_set";
-    if (starts_with(e.where(), "rule "))
+    if (starts_with(e.where(), "rule ") || starts_with(e.where(), "inspect rule"))
         return "invalid_rule";
     return "invalid_policy";
 }
@@ -109,10 +112,14 @@ PrefixSet& existing_set(Policy& policy, const std::string& name)
 } // namespace
 
 struct PolicyStore::Change {
-    enum class Op { rule_add, rule_del, set_create, set_add, set_del, set_load, recommit };
+    enum class Op {
+        rule_add, rule_del, set_create, set_add, set_del, set_load, recommit, inspect_add,
+        inspect_del
+    };
     Op op = Op::recommit;
     Rule rule;          // rule_add (with its id)
-    uint32_t id = 0;    // rule_del
+    inspect::InspectRule inspect; // inspect_add (with its id)
+    uint32_t id = 0;    // rule_del, inspect_del
     std::string name;   // set_*
     PrefixSet prefixes; // set_add, set_del, set_load
 };
@@ -125,7 +132,8 @@ constexpr std::pair<Change::Op, const char*> op_names[] = {
     {Change::Op::rule_add, "rule.add"},     {Change::Op::rule_del, "rule.del"},
     {Change::Op::set_create, "set.create"}, {Change::Op::set_add, "set.add"},
     {Change::Op::set_del, "set.del"},       {Change::Op::set_load, "set.load"},
-    {Change::Op::recommit, "recommit"},
+    {Change::Op::recommit, "recommit"},     {Change::Op::inspect_add, "inspect.add"},
+    {Change::Op::inspect_del, "inspect.del"},
 };
 
 const char* op_name(Change::Op op)
@@ -134,6 +142,21 @@ const char* op_name(Change::Op op)
         if (o == op)
             return name;
     return "?";
+}
+
+const inspect::InspectRule* find_inspect_rule(const Policy& p, uint32_t id)
+{
+    auto it = std::find_if(p.inspect.begin(), p.inspect.end(),
+                           [id](const inspect::InspectRule& r) { return r.id == id; });
+    return it == p.inspect.end() ? nullptr : &*it;
+}
+
+// An inspection rule as saved: its canonical text, parsed again on restore.
+inspect::InspectRule inspect_rule_from_text(const std::string& text, uint64_t id)
+{
+    inspect::InspectRule r = parse_inspect_rule(text, "inspect rule " + std::to_string(id));
+    r.id = static_cast<uint32_t>(id);
+    return r;
 }
 
 const Rule* find_rule(const Policy& p, uint32_t id)
@@ -188,6 +211,20 @@ void apply_change(Policy& p, const Change& c)
         check_set_name(c.name);
         p.sets[c.name] = c.prefixes;
         break;
+    case Change::Op::inspect_add:
+        if (const inspect::InspectRule* holder = find_inspect_rule(p, c.inspect.id))
+            throw CommandError("rule_exists", "inspection rule id " + std::to_string(c.inspect.id) +
+                                                  " is taken by: " + holder->text);
+        p.inspect.push_back(c.inspect);
+        break;
+    case Change::Op::inspect_del: {
+        auto it = std::find_if(p.inspect.begin(), p.inspect.end(),
+                               [&](const inspect::InspectRule& r) { return r.id == c.id; });
+        if (it == p.inspect.end())
+            throw CommandError("unknown_rule", "no inspection rule with id " + std::to_string(c.id));
+        p.inspect.erase(it);
+        break;
+    }
     case Change::Op::recommit: break;
     }
 }
@@ -201,6 +238,11 @@ nlohmann::json change_json(const Change& c)
         j["text"] = c.rule.text;
         break;
     case Change::Op::rule_del: j["id"] = c.id; break;
+    case Change::Op::inspect_add:
+        j["id"] = c.inspect.id;
+        j["text"] = c.inspect.text;
+        break;
+    case Change::Op::inspect_del: j["id"] = c.id; break;
     case Change::Op::set_create: j["name"] = c.name; break;
     case Change::Op::set_add:
     case Change::Op::set_del:
@@ -287,13 +329,17 @@ nlohmann::json state_json(const Policy& policy, uint64_t version,
     for (const HistoryEntry& h : history)
         hist.push_back(
             {{"version", h.version}, {"time", format_utc_time(h.time)}, {"summary", h.summary}});
+    nlohmann::json inspect_rules = nlohmann::json::array();
+    for (const inspect::InspectRule& r : policy.inspect)
+        inspect_rules.push_back({{"id", r.id}, {"text", r.text}});
     return {{"format", state_format},
             {"version", version},
             {"policy",
              {{"default", action_name(policy.default_action)},
               {"malformed", action_name(policy.malformed_action)},
               {"rules", std::move(rules)},
-              {"sets", std::move(sets)}}},
+              {"sets", std::move(sets)},
+              {"inspect", std::move(inspect_rules)}}},
             {"history", std::move(hist)}};
 }
 
@@ -505,6 +551,23 @@ Change change_from_json(const StateReader& rd, const nlohmann::json& j, const st
         break;
     }
     case Change::Op::rule_del: c.id = rule_id(); break;
+    case Change::Op::inspect_add:
+    case Change::Op::inspect_del: {
+        uint64_t id = rd.unsigned_int(rd.field(j, where, "id"), where + ".id");
+        if (id == 0 || id >= inspect::max_rules)
+            rd.fail(where + ".id", std::to_string(id) + " is out of range 1.." +
+                                       std::to_string(inspect::max_rules - 1));
+        c.id = static_cast<uint32_t>(id);
+        if (c.op == Change::Op::inspect_del)
+            break;
+        const std::string& text = rd.string(rd.field(j, where, "text"), where + ".text");
+        try {
+            c.inspect = inspect_rule_from_text(text, id);
+        } catch (const PolicyError& e) {
+            rd.fail(where, e.what());
+        }
+        break;
+    }
     case Change::Op::set_create:
     case Change::Op::set_add:
     case Change::Op::set_del:
@@ -891,6 +954,24 @@ bool PolicyStore::restore()
             rd.fail(where, e.what());
         }
     }
+    // Inspection rules: optional, state written before they existed has none.
+    if (auto it = pj.find("inspect"); it != pj.end()) {
+        if (!it->is_array())
+            rd.fail("policy.inspect", std::string("expected an array, got ") + it->type_name());
+        for (size_t i = 0; i < it->size(); ++i) {
+            std::string where = "policy.inspect[" + std::to_string(i) + "]";
+            const nlohmann::json& rj = (*it)[i];
+            if (!rj.is_object())
+                rd.fail(where, std::string("expected an object, got ") + rj.type_name());
+            uint64_t id = rd.unsigned_int(rd.field(rj, where, "id"), where + ".id");
+            const std::string& text = rd.string(rd.field(rj, where, "text"), where + ".text");
+            try {
+                policy.inspect.push_back(inspect_rule_from_text(text, id));
+            } catch (const PolicyError& e) {
+                rd.fail(where, e.what());
+            }
+        }
+    }
     const nlohmann::json& sets = rd.object(pj, "policy", "sets");
     for (const auto& [set_name, list] : sets.items()) {
         std::string where = "policy.sets." + set_name;
@@ -1012,6 +1093,53 @@ void PolicyStore::delete_rule(uint32_t id)
     if (!rule)
         throw CommandError("unknown_rule", "no rule with id " + std::to_string(id));
     std::string summary = "rule.del id=" + std::to_string(id) + ": " + rule->text;
+    Policy candidate = policy_;
+    apply_change(candidate, c);
+    validate(candidate);
+    commit(std::move(candidate), std::move(summary), &c);
+}
+
+uint32_t PolicyStore::add_inspect_rule(std::string_view text)
+{
+    Change c;
+    c.op = Change::Op::inspect_add;
+    try {
+        c.inspect = parse_inspect_rule(text, "inspect rule");
+    } catch (const PolicyError& e) {
+        throw CommandError("invalid_rule", e.what());
+    }
+    if (c.inspect.id != 0) {
+        if (c.inspect.id >= inspect::max_rules)
+            throw CommandError("invalid_rule", "inspect rule: id: must be 1.." +
+                                                   std::to_string(inspect::max_rules - 1));
+    } else {
+        std::set<uint32_t> used;
+        for (const inspect::InspectRule& r : policy_.inspect)
+            used.insert(r.id);
+        for (uint32_t id = 1; id < inspect::max_rules && c.inspect.id == 0; ++id)
+            if (!used.count(id))
+                c.inspect.id = id;
+        if (c.inspect.id == 0)
+            throw CommandError("capacity", "inspection rules: no free id, all of 1.." +
+                                               std::to_string(inspect::max_rules - 1) + " are in use");
+    }
+    Policy candidate = policy_;
+    apply_change(candidate, c);
+    validate(candidate);
+    commit(std::move(candidate),
+           "inspect.add id=" + std::to_string(c.inspect.id) + ": " + c.inspect.text, &c);
+    return c.inspect.id;
+}
+
+void PolicyStore::delete_inspect_rule(uint32_t id)
+{
+    Change c;
+    c.op = Change::Op::inspect_del;
+    c.id = id;
+    const inspect::InspectRule* rule = find_inspect_rule(policy_, id);
+    if (!rule)
+        throw CommandError("unknown_rule", "no inspection rule with id " + std::to_string(id));
+    std::string summary = "inspect.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = policy_;
     apply_change(candidate, c);
     validate(candidate);

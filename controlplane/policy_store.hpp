@@ -78,6 +78,9 @@ public:
 
     uint32_t add_rule(std::string_view text);           // returns the rule id
     void delete_rule(uint32_t id);
+    // Inspection rules (docs/RULES.md); their own ids, 1..inspect::max_rules-1.
+    uint32_t add_inspect_rule(std::string_view text);   // returns the inspection rule id
+    void delete_inspect_rule(uint32_t id);
     void create_set(const std::string& name);
     size_t add_to_set(const std::string& name, const std::vector<std::string>& prefixes);
     size_t delete_from_set(const std::string& name, const std::vector<std::string>& prefixes);

@@ -100,6 +100,8 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_tx_ports", 4, 4},
+        {"xdpfw_xsks", 4, 4},
+        {"xdpfw_xsk_ports", 4, 4},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
@@ -191,6 +193,19 @@ void VerifiedLoad::finish(int err, const std::string& what)
         return;
     std::string vlog(st->log.data(), strnlen(st->log.data(), st->log.size()));
     throw BpfError(err < 0 ? -err : err, what, vlog.empty() ? captured : vlog);
+}
+
+LoadOptions small_load_options()
+{
+    LoadOptions o;
+    o.max_rules = 64;
+    o.max_bitmaps = 256;
+    o.max_addr_classes = 256;
+    o.max_v4_chunks = 16;
+    o.max_v4_sparse = 1024;
+    o.max_v6_prefixes = 1024;
+    o.max_queues = 4;
+    return o;
 }
 
 XdpfwObject XdpfwObject::load(const LoadOptions& o)

@@ -31,6 +31,10 @@ struct LoadOptions {
     std::string pin_dir;
 };
 
+// Small tables for a handful of rules (tests, benchmarks, labs): the object
+// loads and commits fast on small machines.
+LoadOptions small_load_options();
+
 // An error from the kernel or libbpf/libxdp: errno plus what we were doing,
 // and the verifier log when the kernel refused a program.
 class BpfError : public std::system_error {

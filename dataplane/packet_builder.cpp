@@ -113,6 +113,11 @@ std::vector<uint8_t> payload_bytes(size_t len)
     return p;
 }
 
+std::vector<uint8_t> payload_of(const FrameSpec& spec)
+{
+    return spec.payload.empty() ? payload_bytes(spec.payload_len) : spec.payload;
+}
+
 // L4 header (checksum zero) followed by the payload.
 std::vector<uint8_t> l4_segment(const FrameSpec& spec)
 {
@@ -130,7 +135,7 @@ std::vector<uint8_t> l4_segment(const FrameSpec& spec)
     } else if (spec.proto == proto_udp) {
         put16(seg, spec.sport);
         put16(seg, spec.dport);
-        put16(seg, static_cast<uint16_t>(udp_header_len + spec.payload_len));
+        put16(seg, static_cast<uint16_t>(udp_header_len + payload_of(spec).size()));
         put16(seg, 0);
     } else {
         seg.push_back(spec.icmp_type);
@@ -139,7 +144,7 @@ std::vector<uint8_t> l4_segment(const FrameSpec& spec)
         put16(seg, 0x4242); // identifier (echo) / unused
         put16(seg, 1);      // sequence
     }
-    auto payload = payload_bytes(spec.payload_len);
+    auto payload = payload_of(spec);
     seg.insert(seg.end(), payload.begin(), payload.end());
     return seg;
 }
@@ -187,7 +192,7 @@ void fill_l4_checksum(std::vector<uint8_t>& seg, const FrameSpec& spec)
 std::vector<uint8_t> upper_layer(const FrameSpec& spec, bool non_first)
 {
     if (non_first || !parsed_l4(spec.family, spec.proto))
-        return payload_bytes(spec.payload_len);
+        return payload_of(spec);
     auto seg = l4_segment(spec);
     fill_l4_checksum(seg, spec);
     return seg;
@@ -356,7 +361,7 @@ std::vector<uint8_t> build_frame(const FrameSpec& spec)
         break;
     case Family::other:
         put16(frame, spec.other_ethertype);
-        l3 = payload_bytes(spec.payload_len);
+        l3 = payload_of(spec);
         break;
     }
     frame.insert(frame.end(), l3.begin(), l3.end());

@@ -39,6 +39,7 @@ struct FrameSpec {
     uint8_t tcp_flags = 0x02;
     uint8_t icmp_type = 8, icmp_code = 0;
     size_t payload_len = 16;
+    std::vector<uint8_t> payload;      // when set: these bytes (payload_len is ignored)
     size_t frame_len = 0;              // pad (with zeros) to at least this size
 };
 

@@ -136,13 +136,25 @@ struct {
 	__type(value, struct xdpfw_counter);
 } xdpfw_reason_stats SEC(".maps");
 
-/* AF_XDP sockets by rx queue (action xsk). */
+/* AF_XDP sockets (action xsk), slot = the ingress interface's base slot
+ * (xdpfw_xsk_ports) + rx queue. One map serves every attached interface: a
+ * socket only accepts frames of the device and queue it is bound to, so a
+ * key of the rx queue alone could serve one interface only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, 64); /* set at load */
 	__type(key, __u32);
 	__type(value, __u32);
 } xdpfw_xsks SEC(".maps");
+
+/* ifindex -> first xdpfw_xsks slot of that interface's queues. Written by
+ * the AF_XDP engine; an interface without an entry has no sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_xsk_ports SEC(".maps");
 
 /* Egress ports of redirect:IFACE, keyed by ifindex. */
 struct {

@@ -171,6 +171,27 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     simple(rule_list, rule_list_request,
            [](const json&, const json& r) { return format_rules(r); });
 
+    auto* insp = app.add_subcommand("inspect", "add, delete and list payload inspection rules");
+    insp->require_subcommand(1);
+    std::vector<std::string> inspect_words;
+    auto* insp_add = insp->add_subcommand(
+        "add", "add one inspection rule (docs/RULES.md, \"Inspection rules\"); prints its id");
+    insp_add->add_option("words", inspect_words,
+                         "rule text, e.g. priority=10 dns_suffix=evil.example action=drop")
+        ->required();
+    json_flag(insp_add);
+    simple(insp_add, [&inspect_words] { return inspect_add_request(inspect_words); }, change);
+    uint32_t inspect_id = 0;
+    auto* insp_del = insp->add_subcommand("del", "delete the inspection rule with this id");
+    insp_del->add_option("id", inspect_id, "inspection rule id")->required()->check(
+        CLI::Range(1u, std::numeric_limits<uint32_t>::max()));
+    json_flag(insp_del);
+    simple(insp_del, [&inspect_id] { return inspect_del_request(inspect_id); }, change);
+    auto* insp_list = insp->add_subcommand("list", "inspection rules by priority, with counters");
+    json_flag(insp_list);
+    simple(insp_list, inspect_list_request,
+           [](const json&, const json& r) { return format_inspect_rules(r); });
+
     auto* set = app.add_subcommand("set", "create, change and list named prefix sets");
     set->require_subcommand(1);
     std::string set_name, set_file;

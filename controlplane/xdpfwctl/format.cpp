@@ -239,6 +239,64 @@ std::string format_history(const json& hist)
     return t.str();
 }
 
+// Inspection rules with their counters (inspect.list, stats.xsk.rules).
+std::string inspect_rule_table(const json& rules, const std::string& w)
+{
+    TextTable t({"id", "prio", "action", "packets", "dropped", "forwarded", "rule"});
+    for (size_t c : {0u, 1u, 3u, 4u, 5u})
+        t.set_numeric(c);
+    for (const json& r : rules)
+        t.add({std::to_string(count(r, w, "id")), std::to_string(integer(r, w, "priority")),
+               text(r, w, "action"), grouped(count(r, w, "packets")),
+               grouped(count(r, w, "dropped")), grouped(count(r, w, "forwarded")),
+               text(r, w, "text")});
+    return t.str();
+}
+
+// The AF_XDP engine: one row per worker, then its drop reasons, then the
+// inspection rules and the parser's malformed counts.
+std::string format_xsk(const json& x)
+{
+    const std::string w = "stats xsk";
+    std::string out = "AF_XDP engine (" + text(x, w, "mode") + " mode" +
+                      (x.contains("host_device") ? ", host device " + text(x, w, "host_device") : "") +
+                      (x.value("running", false) ? "" : ", stopped") + ")\n";
+    TextTable t({"interface", "queue", "bind", "rx", "forwarded", "dropped", "tx", "malformed"});
+    for (size_t c : {1u, 3u, 4u, 5u, 6u, 7u})
+        t.set_numeric(c);
+    std::string drops;
+    for (const json& k : array(x, w, "workers")) {
+        const std::string ww = "stats xsk worker";
+        const std::string where = text(k, ww, "interface") + "/" + std::to_string(count(k, ww, "queue"));
+        t.add({text(k, ww, "interface"), std::to_string(count(k, ww, "queue")), text(k, ww, "bind"),
+               grouped(count(k, ww, "rx_packets")), grouped(count(k, ww, "forwarded")),
+               grouped(count(k, ww, "dropped_verdict")), grouped(count(k, ww, "tx_packets")),
+               grouped(count(k, ww, "malformed"))});
+        const json& d = field(k, ww, "drops");
+        std::string line;
+        for (const auto& [name, v] : d.items())
+            if (v.is_number_unsigned() && v.get<uint64_t>() > 0)
+                line += " " + name + "=" + grouped(v.get<uint64_t>());
+        if (!line.empty())
+            drops += "  " + where + ":" + line + "\n";
+    }
+    out += t.str();
+    out += drops.empty() ? "ring drops: none\n" : "ring drops:\n" + drops;
+    const json& rules = array(x, w, "rules");
+    out += rules.empty() ? "no inspection rules\n" : "\n" + inspect_rule_table(rules, "stats xsk rule");
+    if (x.contains("inspect") && x["inspect"].is_object()) {
+        std::string bad;
+        for (const char* group : {"dns_malformed", "frame_malformed"})
+            if (x["inspect"].contains(group))
+                for (const auto& [name, v] : x["inspect"][group].items())
+                    if (v.is_number_unsigned() && v.get<uint64_t>() > 0)
+                        bad += std::string(" ") + (group[0] == 'd' ? "dns_" : "frame_") + name +
+                               "=" + grouped(v.get<uint64_t>());
+        out += "malformed payloads:" + (bad.empty() ? std::string(" none") : bad) + "\n";
+    }
+    return out;
+}
+
 std::string format_stats(const json& st)
 {
     const std::string what = "stats";
@@ -293,17 +351,32 @@ std::string format_stats(const json& st)
         }
         t.add(std::move(row));
     }
-    return out + "\n" + t.str();
+    out += "\n" + t.str();
+    if (st.contains("xsk") && st["xsk"].is_object())
+        out += "\n" + format_xsk(st["xsk"]);
+    return out;
+}
+
+std::string format_inspect_rules(const json& list)
+{
+    const json& rules = array(list, "inspect.list", "rules");
+    if (rules.empty())
+        return "no inspection rules (version " +
+               std::to_string(integer(list, "inspect.list", "version")) + ")\n";
+    return inspect_rule_table(rules, "inspect.list rule");
 }
 
 std::string format_change(const json& req, const json& result)
 {
     const std::string cmd = req.value("cmd", "");
     const std::string name = req.value("name", "");
-    if (cmd == "rule.add")
+    if (cmd == "rule.add" || cmd == "inspect.add")
         return std::to_string(count(result, cmd, "rule_id")) + "\n";
     if (cmd == "rule.del")
         return "rule " + req.at("rule_id").dump() + " deleted" + version_suffix(result) + "\n";
+    if (cmd == "inspect.del")
+        return "inspection rule " + req.at("rule_id").dump() + " deleted" +
+               version_suffix(result) + "\n";
     if (cmd == "set.create")
         return "set " + name + " created" + version_suffix(result) + "\n";
     if (cmd == "set.add")

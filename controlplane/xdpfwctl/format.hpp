@@ -24,6 +24,8 @@ std::string format_sets(const nlohmann::json& set_list);
 std::string format_history(const nlohmann::json& history);
 // stats: per-rule packets, bytes, pps and bit/s, then per-reason counters.
 std::string format_stats(const nlohmann::json& stats);
+// inspect.list: id, priority, action, packets, dropped, forwarded, rule.
+std::string format_inspect_rules(const nlohmann::json& inspect_list);
 // The one-line answer of a command that changes something (rule.add prints
 // just the new id, so scripts can capture it). req is the request sent.
 std::string format_change(const nlohmann::json& req, const nlohmann::json& result);

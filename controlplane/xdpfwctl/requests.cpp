@@ -3,6 +3,7 @@
 #include "controlplane/xdpfwctl/requests.hpp"
 
 #include "controlplane/policy_file.hpp"
+#include "controlplane/rule_words.hpp"
 #include "controlplane/xdpfwctl/client.hpp"
 
 #include <cerrno>
@@ -33,21 +34,49 @@ nlohmann::json status_request()
     return command("status");
 }
 
+namespace {
+
+// "rule.add"/"inspect.add": the words joined into rule text, values the
+// shell unquoted quoted again (join_rule_words).
+nlohmann::json add_request(const char* cmd, const std::vector<std::string>& words)
+{
+    auto req = command(cmd);
+    req["rule"] = join_rule_words(words);
+    return req;
+}
+
+nlohmann::json del_request(const char* cmd, uint32_t rule_id)
+{
+    auto req = command(cmd);
+    req["rule_id"] = rule_id;
+    return req;
+}
+
+} // namespace
+
 nlohmann::json rule_add_request(const std::vector<std::string>& words)
 {
-    std::string text;
-    for (const auto& w : words)
-        text += (text.empty() ? "" : " ") + w;
-    auto req = command("rule.add");
-    req["rule"] = text;
-    return req;
+    return add_request("rule.add", words);
 }
 
 nlohmann::json rule_del_request(uint32_t rule_id)
 {
-    auto req = command("rule.del");
-    req["rule_id"] = rule_id;
-    return req;
+    return del_request("rule.del", rule_id);
+}
+
+nlohmann::json inspect_add_request(const std::vector<std::string>& words)
+{
+    return add_request("inspect.add", words);
+}
+
+nlohmann::json inspect_del_request(uint32_t rule_id)
+{
+    return del_request("inspect.del", rule_id);
+}
+
+nlohmann::json inspect_list_request()
+{
+    return command("inspect.list");
 }
 
 nlohmann::json rule_list_request()
@@ -112,10 +141,17 @@ nlohmann::json policy_to_json(const Policy& policy)
     nlohmann::json sets = nlohmann::json::object();
     for (const auto& [name, set] : policy.sets)
         sets[name] = prefix_strings(set);
-    return {{"default", action_name(policy.default_action)},
-            {"malformed", action_name(policy.malformed_action)},
-            {"rules", rules},
-            {"sets", sets}};
+    nlohmann::json out = {{"default", action_name(policy.default_action)},
+                          {"malformed", action_name(policy.malformed_action)},
+                          {"rules", rules},
+                          {"sets", sets}};
+    if (!policy.inspect.empty()) {
+        nlohmann::json inspect = nlohmann::json::array();
+        for (const auto& r : policy.inspect)
+            inspect.push_back("id=" + std::to_string(r.id) + " " + r.text);
+        out["inspect"] = std::move(inspect);
+    }
+    return out;
 }
 
 nlohmann::json load_request(const std::filesystem::path& file)

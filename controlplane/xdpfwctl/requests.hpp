@@ -21,6 +21,10 @@ nlohmann::json status_request();
 nlohmann::json rule_add_request(const std::vector<std::string>& words);
 nlohmann::json rule_del_request(uint32_t rule_id);
 nlohmann::json rule_list_request();
+// Inspection rules (docs/RULES.md, "Inspection rules"); words joined as for rules.
+nlohmann::json inspect_add_request(const std::vector<std::string>& words);
+nlohmann::json inspect_del_request(uint32_t rule_id);
+nlohmann::json inspect_list_request();
 nlohmann::json set_create_request(const std::string& name);
 nlohmann::json set_add_request(const std::string& name, const std::vector<std::string>& prefixes);
 nlohmann::json set_del_request(const std::string& name, const std::vector<std::string>& prefixes);

@@ -61,6 +61,91 @@ template <typename T> T scalar(const YAML::Node& n, const std::string& source, c
     }
 }
 
+std::vector<std::string> name_list(const YAML::Node& v, const std::string& source,
+                                   const std::string& key)
+{
+    std::vector<std::string> out;
+    if (v.IsScalar())
+        return {v.Scalar()};
+    if (!v.IsSequence())
+        bad(source, key, "expected a name or a list of them");
+    for (const auto& i : v)
+        out.push_back(scalar<std::string>(i, source, key));
+    return out;
+}
+
+// "A:B" (flag form of an inline pair).
+std::pair<std::string, std::string> pair_of(const std::string& source, const std::string& text)
+{
+    const auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+        bad(source, "xsk.pairs", "'" + text + "' is not IF1:IF2");
+    return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+template <typename F> void parse_with(const std::string& source, const std::string& key, F&& f)
+{
+    try {
+        f();
+    } catch (const std::invalid_argument& e) {
+        bad(source, key, e.what());
+    }
+}
+
+void parse_xsk(const YAML::Node& v, const std::string& source, DaemonConfig& c)
+{
+    if (!v.IsMap())
+        bad(source, "xsk", "expected a mapping (mode, interfaces, pairs, ...)");
+    c.xsk_enabled = true;
+    for (const auto& kv : v) {
+        const std::string k = kv.first.as<std::string>();
+        const std::string full = "xsk." + k;
+        const YAML::Node& x = kv.second;
+        if (k == "mode") {
+            parse_with(source, full, [&] {
+                c.xsk.mode = xsk::parse_forward_mode(scalar<std::string>(x, source, full));
+            });
+        } else if (k == "interfaces") {
+            c.xsk.interfaces = name_list(x, source, full);
+        } else if (k == "pairs") {
+            if (!x.IsSequence())
+                bad(source, full, "expected a list of [IF1, IF2] pairs");
+            for (const auto& pr : x) {
+                auto names = name_list(pr, source, full);
+                if (names.size() != 2)
+                    bad(source, full, "each pair is [IF1, IF2]");
+                c.xsk.pairs.emplace_back(names[0], names[1]);
+            }
+        } else if (k == "host_device") {
+            c.xsk.host_device = scalar<std::string>(x, source, full);
+        } else if (k == "zero_copy") {
+            parse_with(source, full, [&] {
+                c.xsk.socket.zero_copy = xsk::parse_zero_copy(scalar<std::string>(x, source, full));
+            });
+        } else if (k == "busy_poll") {
+            c.xsk.socket.busy_poll = scalar<bool>(x, source, full);
+        } else if (k == "busy_poll_usecs") {
+            c.xsk.socket.busy_poll_usecs = scalar<uint32_t>(x, source, full);
+        } else if (k == "ring_size") {
+            c.xsk.socket.ring_size = scalar<uint32_t>(x, source, full);
+        } else if (k == "frame_size") {
+            c.xsk.socket.frame_size = scalar<uint32_t>(x, source, full);
+        } else if (k == "batch") {
+            c.xsk.socket.batch = scalar<uint32_t>(x, source, full);
+        } else if (k == "cpus") {
+            if (x.IsScalar())
+                c.xsk.cpus = {scalar<int>(x, source, full)};
+            else if (x.IsSequence())
+                for (const auto& cpu : x)
+                    c.xsk.cpus.push_back(scalar<int>(cpu, source, full));
+            else
+                bad(source, full, "expected a CPU number or a list of them");
+        } else {
+            bad(source, full, "unknown key");
+        }
+    }
+}
+
 } // namespace
 
 DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& source)
@@ -137,6 +222,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
                 else
                     bad(source, full, "unknown key");
             }
+        } else if (key == "xsk") {
+            parse_xsk(v, source, c);
         } else {
             bad(source, key, "unknown key");
         }
@@ -189,6 +276,32 @@ void validate_daemon_config(const DaemonConfig& c)
     static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.count(c.log_level))
         fail("log_level", "'" + c.log_level + "' is not trace, debug, info, warn, error");
+    if (c.xsk_enabled) {
+        xsk::EngineConfig x = xsk_engine_config(c);
+        for (const auto& i : x.interfaces)
+            if (!seen.count(i))
+                fail("xsk.interfaces", "'" + i + "' is not one of the filtered interfaces");
+        try {
+            xsk::validate_engine_config(x);
+        } catch (const std::invalid_argument& e) {
+            fail("xsk", e.what());
+        }
+        if (x.socket.ring_size < 64 || x.socket.ring_size > 32768 ||
+            (x.socket.ring_size & (x.socket.ring_size - 1)))
+            fail("xsk.ring_size", "must be a power of two in 64..32768");
+        if (x.socket.frame_size != 2048 && x.socket.frame_size != 4096)
+            fail("xsk.frame_size", "must be 2048 or 4096");
+        if (x.socket.batch < 1 || x.socket.batch > x.socket.ring_size)
+            fail("xsk.batch", "must be 1..ring_size");
+    }
+}
+
+xsk::EngineConfig xsk_engine_config(const DaemonConfig& c)
+{
+    xsk::EngineConfig x = c.xsk;
+    if (x.interfaces.empty())
+        x.interfaces = c.interfaces;
+    return x;
 }
 
 std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code)
@@ -230,6 +343,18 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.max_rules, "rule capacity (multiple of 64)");
     app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
+    std::string xsk_mode, xsk_zero_copy;
+    std::vector<std::string> xsk_ifaces, xsk_pairs;
+    std::vector<int> xsk_cpus;
+    app.add_option("--xsk", xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
+    app.add_option("--xsk-interface", xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
+    app.add_option("--xsk-pair", xsk_pairs, "inline pair IF1:IF2 (repeatable)");
+    app.add_option("--xsk-host-device", c.xsk.host_device, "host mode TUN device name");
+    app.add_option("--xsk-zero-copy", xsk_zero_copy, "auto, on, off");
+    app.add_flag("--xsk-busy-poll", c.xsk.socket.busy_poll, "busy polling on the sockets");
+    app.add_option("--xsk-cpu", xsk_cpus, "pin workers to these CPUs (repeatable)");
+    app.add_option("--xsk-ring-size", c.xsk.socket.ring_size, "ring entries (power of two)");
+    app.add_option("--xsk-batch", c.xsk.socket.batch, "frames per batch");
     try {
         app.parse(argc, argv);
         if (!ifaces.empty())
@@ -240,6 +365,22 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
             c.malformed_action = verdict_of("--malformed", "malformed", malformed_action);
         if (!socket_mode.empty())
             c.socket_mode = mode_of("--socket-mode", socket_mode);
+        if (!xsk_mode.empty()) {
+            c.xsk_enabled = true;
+            parse_with("--xsk", "xsk.mode", [&] { c.xsk.mode = xsk::parse_forward_mode(xsk_mode); });
+        }
+        if (!xsk_ifaces.empty())
+            c.xsk.interfaces = xsk_ifaces;
+        if (!xsk_pairs.empty()) {
+            c.xsk.pairs.clear();
+            for (const auto& p : xsk_pairs)
+                c.xsk.pairs.push_back(pair_of("--xsk-pair", p));
+        }
+        if (!xsk_zero_copy.empty())
+            parse_with("--xsk-zero-copy", "xsk.zero_copy",
+                       [&] { c.xsk.socket.zero_copy = xsk::parse_zero_copy(xsk_zero_copy); });
+        if (!xsk_cpus.empty())
+            c.xsk.cpus = xsk_cpus;
         validate_daemon_config(c);
     } catch (const CLI::ParseError& e) {
         *exit_code = app.exit(e);

@@ -5,6 +5,7 @@
 
 #include "controlplane/policy.hpp"
 #include "dataplane/loader.hpp"
+#include "dataplane/xsk/engine.hpp"
 
 #include <sys/types.h>
 
@@ -30,6 +31,10 @@ struct DaemonConfig {
     std::string log_level = "info";
     size_t max_message_bytes = 32u << 20;
     LoadOptions load;                       // capacities (max_rules, ...)
+    // The AF_XDP engine (`xsk:` section); off unless configured. Its
+    // interfaces default to `interfaces`.
+    bool xsk_enabled = false;
+    xsk::EngineConfig xsk;
 
     std::filesystem::path state_file() const { return std::filesystem::path(state_dir) / (instance + ".json"); }
 };
@@ -49,5 +54,9 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
 
 // Checks the whole config (instance name, at least one interface, modes...).
 void validate_daemon_config(const DaemonConfig& c);
+
+// The engine configuration the daemon runs: c.xsk with its interfaces
+// defaulted to the filtered ones.
+xsk::EngineConfig xsk_engine_config(const DaemonConfig& c);
 
 } // namespace xdpfw

@@ -2,11 +2,15 @@
 // The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
 #include "controlplane/xdpfwd/daemon.hpp"
 
+#include "controlplane/inspect_rules.hpp"
 #include "controlplane/policy_file.hpp"
 #include "controlplane/server.hpp"
 #include "dataplane/log.hpp"
 
+#include "xdpfw_bpf.skel.h"
+
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 #include <grp.h>
@@ -47,6 +51,7 @@ Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::s
 
 Daemon::~Daemon()
 {
+    engine_.reset();
     stop_sampling_ = true;
     if (sampler_.joinable())
         sampler_.join();
@@ -62,7 +67,13 @@ void Daemon::commit(const Policy& policy, uint64_t version)
         throw PolicyError("interface", name, "no such interface");
     });
     o.cache = cache_;
+    // Both halves are compiled before either goes live: a bad inspection
+    // rule leaves the header policy untouched too.
+    InspectPolicy ip;
+    ip.rules = policy.inspect;
+    std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
     maps_->commit(compile(policy, o), version);
+    inspection_.publish(std::move(rules));
 }
 
 void Daemon::start()
@@ -90,7 +101,16 @@ void Daemon::start()
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
     restore_policy();
+    // An adopted policy is not committed again: hand its inspection rules to
+    // the workers here.
+    if (!inspection_.current()) {
+        InspectPolicy ip;
+        ip.rules = store_->policy().inspect;
+        inspection_.publish(compile_inspect_policy(ip));
+    }
     attach_interfaces();
+    if (cfg_.xsk_enabled)
+        start_xsk();
 
     last_.time = prev_.time = std::chrono::steady_clock::now();
     last_.rules = prev_.rules = maps_->all_rule_counters();
@@ -180,6 +200,78 @@ void Daemon::attach_interfaces()
     }
 }
 
+void Daemon::start_xsk()
+{
+    xsk::XskMapFds fds{bpf_map__fd(obj_->skel()->maps.xdpfw_xsks),
+                       bpf_map__fd(obj_->skel()->maps.xdpfw_xsk_ports)};
+    engine_ = std::make_unique<xsk::Engine>(xsk_engine_config(cfg_), fds, inspection_.factory());
+    engine_->start();
+    const auto st = engine_->stats();
+    for (const auto& w : st.workers)
+        spdlog::info("event=xsk_worker iface={} queue={} mode={} bind={}", w.ifname, w.queue,
+                     st.mode, w.zero_copy ? "zero-copy" : "copy");
+}
+
+nlohmann::json Daemon::xsk_stats() const
+{
+    if (!engine_)
+        return nullptr;
+    const xsk::EngineStats st = engine_->stats();
+    nlohmann::json workers = nlohmann::json::array();
+    for (const auto& w : st.workers)
+        workers.push_back({{"interface", w.ifname},
+                           {"queue", w.queue},
+                           {"running", w.running},
+                           {"bind", w.zero_copy ? "zero-copy" : "copy"},
+                           {"rx_packets", w.rx_packets},
+                           {"rx_bytes", w.rx_bytes},
+                           {"forwarded", w.forwarded},
+                           {"dropped_verdict", w.dropped_verdict},
+                           {"tx_packets", w.tx_packets},
+                           {"tx_bytes", w.tx_bytes},
+                           {"malformed", w.malformed},
+                           // Not a drop: the kernel found nothing to send
+                           // when it looked (poll() looks too).
+                           {"tx_ring_empty", w.kernel.tx_ring_empty},
+                           {"drops",
+                            {{"rx_ring_full", w.kernel.rx_ring_full},
+                             {"rx_dropped", w.kernel.rx_dropped},
+                             {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
+                             {"rx_invalid_descs", w.kernel.rx_invalid_descs},
+                             {"tx_invalid_descs", w.kernel.tx_invalid_descs},
+                             {"invalid_desc", w.invalid_desc},
+                             {"fill_short", w.fill_short},
+                             {"tx_busy", w.tx_busy},
+                             {"tx_errors", w.tx_errors},
+                             {"host_non_ip", w.host_non_ip}}}});
+    nlohmann::json rules = nlohmann::json::array();
+    for (const auto& r : st.rules)
+        rules.push_back({{"id", r.rule_id},
+                         {"packets", r.packets},
+                         {"bytes", r.bytes},
+                         {"dropped", r.dropped},
+                         {"forwarded", r.forwarded}});
+    const inspect::InspectStats is = inspection_.stats();
+    nlohmann::json dns_bad = nlohmann::json::object(), frame_bad = nlohmann::json::object();
+    for (size_t i = 1; i < is.dns_malformed.size(); ++i)
+        dns_bad[inspect::dns_status_name(inspect::DnsStatus(i))] = is.dns_malformed[i];
+    for (size_t i = 1; i < is.frame_malformed.size(); ++i)
+        frame_bad[inspect::frame_error_name(inspect::FrameError(i))] = is.frame_malformed[i];
+    nlohmann::json out = {{"running", st.running},
+                          {"mode", st.mode},
+                          {"workers", std::move(workers)},
+                          {"rules", std::move(rules)},
+                          {"inspect",
+                           {{"packets", is.packets},
+                            {"no_payload", is.no_payload},
+                            {"dns_queries", is.dns_queries},
+                            {"dns_malformed", std::move(dns_bad)},
+                            {"frame_malformed", std::move(frame_bad)}}}};
+    if (engine_->config().mode == xsk::ForwardMode::host)
+        out["host_device"] = engine_->config().host_device;
+    return out;
+}
+
 std::vector<InterfaceStatus> Daemon::interfaces() const
 {
     std::vector<InterfaceStatus> out;
@@ -251,6 +343,8 @@ std::vector<std::pair<std::string, CounterSample>> Daemon::reason_counters() con
 
 std::vector<std::string> Daemon::detach()
 {
+    if (engine_)
+        engine_->stop();
     std::vector<std::string> names;
     for (Link& l : links_) {
         if (l.owned)
@@ -300,6 +394,9 @@ int Daemon::run()
                  store_->version());
     io.run();
     server.stop();
+    // The sockets go: their queues fall back to the rules' fallback verdict.
+    if (engine_)
+        engine_->stop();
 
     if (detached)
         return 0;

@@ -11,6 +11,8 @@
 #include "controlplane/xdpfwd/config.hpp"
 #include "dataplane/attach.hpp"
 #include "dataplane/policy_maps.hpp"
+#include "dataplane/xsk/engine.hpp"
+#include "dataplane/xsk/rule_inspector.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +47,7 @@ public:
     CounterSample rule_counter(uint32_t rule_id) const override;
     std::vector<std::pair<std::string, CounterSample>> reason_counters() const override;
     std::vector<std::string> detach() override;
+    nlohmann::json xsk_stats() const override;
 
     PolicyStore& store() { return *store_; }
 
@@ -60,6 +63,7 @@ private:
     };
 
     void attach_interfaces();
+    void start_xsk();
     void restore_policy();
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
@@ -75,6 +79,11 @@ private:
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     std::vector<Link> links_;
     int prog_fd_ = -1; // the program on the interfaces (pinned at <pin_dir>/prog)
+
+    // Inspection rules published to the AF_XDP workers; declared before the
+    // engine, whose workers hold inspectors it made.
+    xsk::RuleInspection inspection_;
+    std::unique_ptr<xsk::Engine> engine_;
 
     mutable std::mutex sample_mu_;
     Sample last_, prev_;

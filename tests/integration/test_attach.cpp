@@ -7,6 +7,7 @@
 #include "dataplane/loader.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/policy_maps.hpp"
+#include "tests/support/frame_io.hpp"
 #include "tests/support/netns.hpp"
 
 #include <bpf/bpf.h>
@@ -33,21 +34,6 @@ constexpr const char* kDut6 = "fd00:99::1";
 constexpr const char* kPeer4 = "10.99.1.2";
 constexpr const char* kPeer6 = "fd00:99::2";
 constexpr uint8_t kUdp = 17, kTcp = 6, kIcmp = 1, kIcmp6 = 58;
-
-// Small tables: the tests commit a handful of rules, and a small object loads
-// and commits faster on the 2-core CI machines.
-LoadOptions small_load_options()
-{
-    LoadOptions o;
-    o.max_rules = 64;
-    o.max_bitmaps = 256;
-    o.max_addr_classes = 256;
-    o.max_v4_chunks = 16;
-    o.max_v4_sparse = 1024;
-    o.max_v6_prefixes = 1024;
-    o.max_queues = 4;
-    return o;
-}
 
 Rule make_rule(uint32_t id, Match m, ActionType a, std::string redirect_iface = {})
 {

@@ -11,6 +11,7 @@
 #include "dataplane/log.hpp"
 #include "dataplane/packet_builder.hpp"
 #include "dataplane/policy_maps.hpp"
+#include "tests/support/frame_io.hpp"
 #include "tests/support/netns.hpp"
 
 #include <arpa/inet.h>
@@ -56,19 +57,6 @@ std::string pktgen_binary()
 std::string pktgen_script()
 {
     return std::string(XDPFW_SOURCE_DIR) + "/scripts/pktgen.sh";
-}
-
-LoadOptions small_load_options()
-{
-    LoadOptions o;
-    o.max_rules = 64;
-    o.max_bitmaps = 256;
-    o.max_addr_classes = 256;
-    o.max_v4_chunks = 16;
-    o.max_v4_sparse = 1024;
-    o.max_v6_prefixes = 1024;
-    o.max_queues = 4;
-    return o;
 }
 
 uint16_t rd16(const uint8_t* p)

@@ -195,6 +195,7 @@ TEST_F(Commands, Status)
                  {"version", 2},
                  {"rules", 1},
                  {"sets", 1},
+                 {"inspect_rules", 0},
                  {"default", "pass"},
                  {"malformed", "drop"},
                  {"interfaces",
@@ -325,7 +326,12 @@ TEST_F(Commands, Load)
           "proto=udp action=count"}},
         {"sets", {{"allow", {"192.0.2.0/24", "2001:db8::/32"}}, {"empty", json::array()}}}};
     EXPECT_EQ(ok({{"id", 8}, {"cmd", "load"}, {"policy", policy}}),
-              (json{{"id", 8}, {"ok", true}, {"version", 2}, {"rules", 3}, {"sets", 2}}));
+              (json{{"id", 8},
+                    {"ok", true},
+                    {"version", 2},
+                    {"rules", 3},
+                    {"sets", 2},
+                    {"inspect_rules", 0}}));
     const Policy& p = store.policy();
     EXPECT_EQ(p.default_action, ActionType::drop);
     EXPECT_EQ(p.malformed_action, ActionType::pass);
