@@ -185,11 +185,6 @@ template <typename Pred> void add_byte_spans(std::vector<Span>& out, uint32_t ru
 // ---------------------------------------------------------------- addresses
 
 // What one address match refers to: a literal prefix or a named set.
-struct Atom {
-    std::string name; // for errors: "set @x" or "rule 5 (10.0.0.0/8)"
-    Bits rules;       // rules using this atom in this direction
-};
-
 // The identity of an atom: a named set, or a literal prefix. Ordered, so
 // atoms get canonical numbers whatever the rule order.
 struct AtomKey {
@@ -198,6 +193,28 @@ struct AtomKey {
     Prefix prefix;
     auto operator<=>(const AtomKey&) const = default;
     bool operator==(const AtomKey&) const = default;
+};
+
+// How errors name an atom: "set @x", or "rule 5 (10.0.0.0/8)" after the
+// first rule that uses the prefix. Built only when an error is reported (a
+// compile of 1,000 literal-prefix rules would spend a fifth of its time
+// formatting names nobody reads).
+struct AtomLabel {
+    AtomKey key;
+    uint32_t rule_id = 0; // literal prefixes: the first rule using it
+    std::string str() const
+    {
+        if (key.is_set)
+            return "set @" + key.set;
+        if (rule_id)
+            return "rule " + std::to_string(rule_id) + " (" + key.prefix.str() + ")";
+        return "prefix " + key.prefix.str();
+    }
+};
+
+struct Atom {
+    AtomLabel label; // for errors
+    Bits rules;      // rules using this atom in this direction
 };
 
 uint64_t next_tables_id()
@@ -304,13 +321,13 @@ std::array<uint8_t, 16> v6_masked(const std::array<uint8_t, 16>& a, unsigned len
 }
 
 // names: by atom id (the ids ClassBuilder's own-atom lists hold).
-std::string atom_names(const ClassBuilder& cb, const std::vector<std::string>& names, uint32_t own_id)
+std::string atom_names(const ClassBuilder& cb, const std::vector<AtomLabel>& names, uint32_t own_id)
 {
     std::string s;
     for (uint32_t a : cb.own_atoms(own_id)) {
         if (!s.empty())
             s += ", ";
-        s += a < names.size() ? names[a] : "atom " + std::to_string(a);
+        s += a < names.size() ? names[a].str() : "atom " + std::to_string(a);
     }
     return s;
 }
@@ -379,7 +396,7 @@ struct PaintedV4 {
 // the blocks, `outer` the class of the addresses none of them covers. At most
 // chunk_room chunks and sparse_room sparse blocks (CapacityError otherwise).
 void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b1, uint32_t outer,
-              ClassBuilder& cb, const std::vector<std::string>& names, const CompileOptions& opts,
+              ClassBuilder& cb, const std::vector<AtomLabel>& names, const CompileOptions& opts,
               const std::string& key, size_t chunk_room, size_t sparse_room, PaintedV4& out)
 {
     // Classes with a stack of enclosing prefixes: whatever left the stack
@@ -483,7 +500,7 @@ void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b
 // The whole table from scratch. No IPv4 prefix: an empty table (every
 // address is class 0, V4Table::lookup).
 void build_v4(const std::vector<V4Entry>& entries, ClassBuilder& cb,
-              const std::vector<std::string>& names, const CompileOptions& opts,
+              const std::vector<AtomLabel>& names, const CompileOptions& opts,
               const std::string& key, V4Table& out)
 {
     out = V4Table{};
@@ -515,7 +532,7 @@ struct V4Change {
 // Throws CapacityError when the tables' room runs out (the caller then
 // rebuilds from scratch, which reports the real shortage).
 void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, ClassBuilder& cb,
-               const std::vector<std::string>& names, const CompileOptions& opts,
+               const std::vector<AtomLabel>& names, const CompileOptions& opts,
                const std::string& key, V4Table& table, std::vector<uint32_t>& free_chunks,
                std::vector<uint32_t>& free_sparse)
 {
@@ -637,7 +654,7 @@ void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, Cla
     entries = std::move(merged);
 }
 
-void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<std::string>& names,
+void build_v6(std::vector<V6Item>& items, ClassBuilder& cb, const std::vector<AtomLabel>& names,
               const CompileOptions& opts, const std::string& key, V6Table& out)
 {
     std::sort(items.begin(), items.end());
@@ -713,7 +730,7 @@ struct CompileCache {
         std::shared_ptr<const V4Table> v4;
         std::shared_ptr<const V6Table> v6;
         std::map<AtomKey, uint32_t> atom_id;
-        std::vector<std::string> names; // by atom id, for errors
+        std::vector<AtomLabel> names; // by atom id, for errors
         std::shared_ptr<ClassBuilder> cb;
         std::vector<V4Entry> v4_entries;
         std::vector<uint32_t> free_chunks, free_sparse;
@@ -762,7 +779,7 @@ namespace {
 
 // A prefix as a table item; PolicyError when it is neither IPv4 nor IPv6.
 template <typename V4Fn, typename V6Fn>
-void split_prefix(const Prefix& p, const std::string& atom_name, const std::string& key, V4Fn v4,
+void split_prefix(const Prefix& p, const AtomLabel& atom_name, const std::string& key, V4Fn v4,
                   V6Fn v6)
 {
     if (p.family == Family::ipv4 && p.len <= 32)
@@ -770,7 +787,7 @@ void split_prefix(const Prefix& p, const std::string& atom_name, const std::stri
     else if (p.family == Family::ipv6 && p.len <= 128)
         v6(v6_masked(p.addr, p.len), p.len);
     else
-        throw PolicyError(atom_name, key,
+        throw PolicyError(atom_name.str(), key,
                           "prefix of family " + std::string(family_name(p.family)) +
                               " with length " + std::to_string(p.len) +
                               " is not an IPv4 or IPv6 prefix");
@@ -795,7 +812,7 @@ std::vector<V6Item> v6_items(const std::vector<AtomKey>& keys, const std::vector
     for (size_t a = 0; a < keys.size(); ++a)
         for (const Prefix& p : atom_prefixes(keys[a], policy, one))
             if (p.family != Family::ipv4)
-                split_prefix(p, atoms[a].name, key, [](uint64_t) {},
+                split_prefix(p, atoms[a].label, key, [](uint64_t) {},
                              [&](const std::array<uint8_t, 16>& addr, unsigned len) {
                                  out.push_back({addr, uint8_t(len), ids[a]});
                              });
@@ -813,7 +830,7 @@ void rebuild_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     std::vector<uint32_t> ids(keys.size());
     for (uint32_t a = 0; a < keys.size(); ++a) {
         st.atom_id.emplace(keys[a], a);
-        st.names.push_back(atoms[a].name);
+        st.names.push_back(atoms[a].label);
         ids[a] = a;
     }
     st.cb = std::make_shared<ClassBuilder>(opts.max_addr_classes, key);
@@ -821,7 +838,7 @@ void rebuild_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     std::vector<Prefix> one;
     for (uint32_t a = 0; a < keys.size(); ++a)
         for (const Prefix& p : atom_prefixes(keys[a], policy, one))
-            split_prefix(p, atoms[a].name, key, [&](uint64_t k) { v4.push_back({k, a}); },
+            split_prefix(p, atoms[a].label, key, [&](uint64_t k) { v4.push_back({k, a}); },
                          [](const std::array<uint8_t, 16>&, unsigned) {});
     st.v4_entries = v4_entries(v4, *st.cb);
     auto v4t = std::make_shared<V4Table>();
@@ -848,16 +865,16 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     for (uint32_t a = 0; a < keys.size(); ++a) {
         auto [it, fresh] = st.atom_id.try_emplace(keys[a], uint32_t(st.names.size()));
         if (fresh)
-            st.names.push_back(atoms[a].name);
+            st.names.push_back(atoms[a].label);
         else
-            st.names[it->second] = atoms[a].name;
+            st.names[it->second] = atoms[a].label;
         ids[a] = it->second;
     }
     const size_t limit = std::max<size_t>(4096, st.v4_entries.size() / 4);
     std::vector<V4Change> v4;
     bool v6_changed = false;
     size_t n_changes = 0;
-    auto change = [&](const Prefix& p, uint32_t atom, bool add, const std::string& name) {
+    auto change = [&](const Prefix& p, uint32_t atom, bool add, const AtomLabel& name) {
         split_prefix(p, name, key, [&](uint64_t k) { v4.push_back({k, atom, add}); },
                      [&](const std::array<uint8_t, 16>&, unsigned) { v6_changed = true; });
         return ++n_changes <= limit;
@@ -877,7 +894,7 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
                     return false;
         } else if (new_only) {
             for (const Prefix& p : atom_prefixes(keys[j], policy, one))
-                if (!change(p, ids[j], true, atoms[j].name))
+                if (!change(p, ids[j], true, atoms[j].label))
                     return false;
             ++j;
         } else {
@@ -888,13 +905,13 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
                 std::set_difference(was.begin(), was.end(), now.begin(), now.end(),
                                     std::back_inserter(diff));
                 for (const Prefix& p : diff)
-                    if (!change(p, ids[j], false, atoms[j].name))
+                    if (!change(p, ids[j], false, atoms[j].label))
                         return false;
                 diff.clear();
                 std::set_difference(now.begin(), now.end(), was.begin(), was.end(),
                                     std::back_inserter(diff));
                 for (const Prefix& p : diff)
-                    if (!change(p, ids[j], true, atoms[j].name))
+                    if (!change(p, ids[j], true, atoms[j].label))
                         return false;
             }
             ++i;
@@ -1267,7 +1284,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
         std::vector<AtomKey> keys;
         for (auto& [k, id] : atom_ids) {
             id = static_cast<uint32_t>(atoms.size());
-            atoms.push_back({k.is_set ? "set @" + k.set : "prefix " + k.prefix.str(), empty});
+            atoms.push_back({AtomLabel{k, 0}, empty});
             keys.push_back(k);
         }
         for (uint32_t i = 0; i < n; ++i) {
@@ -1278,8 +1295,8 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
                       am->is_set() ? Prefix{} : am->prefix()};
             uint32_t a = atom_ids.at(k);
             set_bit(atoms[a].rules, i);
-            if (!k.is_set && atoms[a].name.rfind("prefix ", 0) == 0)
-                atoms[a].name = rule_where(rules[i]) + " (" + k.prefix.str() + ")";
+            if (!k.is_set && !atoms[a].label.rule_id)
+                atoms[a].label.rule_id = rules[i].id;
         }
 
         AddrTables& t = out.addr[d];
