@@ -2,6 +2,7 @@
 // xdpfw-bench's lab and devices under test (see the header).
 #include "bench/suite/duts.hpp"
 
+#include "bench/common/xsk_setup.hpp"
 #include "bench/suite/report.hpp"
 
 #include "controlplane/compiler.hpp"
@@ -9,6 +10,8 @@
 #include "dataplane/loader.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/policy_maps.hpp"
+#include "dataplane/xsk/engine.hpp"
+#include "dataplane/xsk/rule_inspector.hpp"
 #include "xdpfw_bench_sink.skel.h"
 
 #include <bpf/bpf.h>
@@ -162,8 +165,20 @@ struct XdpfwShared {
 
 std::unique_ptr<XdpfwShared> g_xdpfw;
 
+// The xsk path's inspection rules: the three (no match), a DNS
+// name rule (no match: the traffic is not DNS), and a pattern every
+// generated payload holds, so each frame is inspected and dropped by verdict.
+std::vector<std::string> xsk_inspect_rules()
+{
+    auto rules = xsk_nomatch_inspect_rules();
+    rules.push_back("priority=35 dns_name=ads.example action=drop");
+    rules.push_back(kXskPayloadDropRule);
+    return rules;
+}
+
 class XdpfwDut : public Dut {
 public:
+    explicit XdpfwDut(std::vector<int> worker_cpus) : worker_cpus_(std::move(worker_cpus)) {}
     ~XdpfwDut() override = default;
 
     void setup(Lab& lab, const Workload& w) override
@@ -192,10 +207,29 @@ public:
         AttachOptions ao;
         ao.mode = AttachMode::native;
         attachment_.emplace(XdpAttachment::attach(x.obj, lab.veth.ifindex_b(), ao));
+        if (w.xsk) {
+            // The engine's worker on the DUT veth's queue (copy mode), in
+            // host mode: its TUN device lives in the DUT namespace, and
+            // nothing reaches it, since inspection drops every frame.
+            inspection_.publish(compile_inspect_rules(xsk_inspect_rules()));
+            xsk::EngineConfig c;
+            c.interfaces = {Lab::dut_if};
+            c.mode = xsk::ForwardMode::host;
+            c.cpus = worker_cpus_;
+            engine_.emplace(c, xsk_map_fds(x.obj), inspection_.factory());
+            engine_->start();
+        }
     }
 
     uint64_t counted() override
     {
+        if (engine_) {
+            // Redirected into the socket: taken by the worker, or dropped
+            // by the kernel because the worker's rings were full (the
+            // worker's share is the per-trial rate's, worker_received()).
+            const auto s = interface_stats(*engine_, Lab::dut_if);
+            return s.rx_packets + s.kernel.rx_ring_full + s.kernel.rx_dropped;
+        }
         if (drop_)
             return g_xdpfw->maps.rule_counter(*slot_).packets;
         return g_xdpfw->maps.reason_counters()[XDPFW_REASON_DEFAULT_PASS].packets;
@@ -203,14 +237,40 @@ public:
 
     std::string counter_name() const override
     {
+        if (engine_)
+            return fmt::format("AF_XDP socket on {} (worker rx + ring full + dropped)", Lab::dut_if);
         return drop_ ? fmt::format("xdpfw rule counter (slot {})", slot_.value_or(0))
                      : "xdpfw default_pass reason counter";
     }
 
+    uint64_t worker_received() override
+    {
+        if (!engine_)
+            return Dut::worker_received();
+        return interface_stats(*engine_, Lab::dut_if).rx_packets;
+    }
+
+    void check() override
+    {
+        if (!engine_)
+            return;
+        const auto s = interface_stats(*engine_, Lab::dut_if);
+        if (s.dropped_verdict != s.rx_packets)
+            throw std::runtime_error(fmt::format(
+                "the AF_XDP worker received {} frames but inspection dropped {} (forwarded {}): "
+                "the inspection rules did not run as measured",
+                s.rx_packets, s.dropped_verdict, s.forwarded));
+    }
+
 private:
+    std::vector<int> worker_cpus_;
     bool drop_ = true;
     std::optional<uint32_t> slot_;
     std::optional<XdpAttachment> attachment_;
+    // Declared after the attachment: the engine stops (its sockets leave
+    // the XskMap) first; the inspection outlives the engine's inspectors.
+    xsk::RuleInspection inspection_;
+    std::optional<xsk::Engine> engine_;
 };
 
 // ------------------------------------------------------------- nftables
@@ -386,7 +446,7 @@ std::unique_ptr<Dut> make_dut(DutKind kind, const DutOptions& opts)
 {
     switch (kind) {
     case DutKind::sink: return std::make_unique<SinkDut>(opts.pass);
-    case DutKind::xdpfw: return std::make_unique<XdpfwDut>();
+    case DutKind::xdpfw: return std::make_unique<XdpfwDut>(opts.worker_cpus);
     case DutKind::nftables: return std::make_unique<NftDut>(opts.tmp_dir);
     case DutKind::iptables: return std::make_unique<IptablesDut>(opts.iptables, opts.tmp_dir);
     case DutKind::xdp_filter: return std::make_unique<XdpFilterDut>();

@@ -2,7 +2,8 @@
 // xdpfw-bench's lab (a sender and a DUT namespace joined by a veth pair) and
 // its devices under test: the XDP sink (the ceiling), xdpfw (the real
 // loader, compiler, policy maps and attach), nftables netdev ingress,
-// iptables raw PREROUTING (with ipset) and xdp-filter. Each installs itself on
+// iptables raw PREROUTING (with ipset) and xdp-filter; xdpfw also with its
+// AF_XDP engine (the xsk path). Each installs itself on
 // the DUT veth and reads back the counter that proves the traffic reached it.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace xdpfw::bench {
 
@@ -46,10 +48,18 @@ public:
     // rule's counter on the drop path, the pass-through counter on the pass
     // path.
     virtual uint64_t counted() = 0;
+    // The xsk path: frames the AF_XDP worker took off its socket (counted()
+    // is what reached the socket, taken or dropped there as the worker fell
+    // behind).
+    virtual uint64_t worker_received() { throw std::logic_error("not an AF_XDP DUT"); }
     // counted() before the first frame of the case is sent.
     virtual uint64_t counted_at_start() { return counted(); }
     // What counted() reads, for messages ("nft counter hit").
     virtual std::string counter_name() const = 0;
+    // After the case's traffic: throws when the DUT's other counters show
+    // it did not do the work measured (the xsk path: a frame received but
+    // not dropped by inspection).
+    virtual void check() {}
     // Seconds setup() took to install the policy (load, compile, commit).
     double setup_seconds = 0;
 };
@@ -58,6 +68,7 @@ struct DutOptions {
     bool pass = false;              // the sink returns XDP_PASS instead of XDP_DROP
     std::string iptables = "iptables-legacy"; // iptables binary (restore: <binary>-restore)
     std::string tmp_dir;            // where rule files are written
+    std::vector<int> worker_cpus;   // xdpfw with an xsk workload: the AF_XDP worker's CPUs
 };
 
 std::unique_ptr<Dut> make_dut(DutKind kind, const DutOptions& opts);

@@ -3,7 +3,8 @@
 // run and on one CPU, each device under test with the same generator and the
 // same traffic: the XDP no-op drop (the ceiling), xdpfw at growing rule and
 // set sizes, nftables netdev ingress and iptables raw PREROUTING with the same
-// rules, xdp-filter, and the pass path to a socket. docs/BENCHMARKS.md.
+// rules, xdp-filter, the pass path to a socket and the AF_XDP (xsk) path.
+// docs/BENCHMARKS.md.
 #include "bench/pktgen/flow.hpp"
 #include "bench/pktgen/live_sender.hpp"
 #include "bench/suite/duts.hpp"
@@ -45,13 +46,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Path { drop, pass };
-// The xsk path (frames redirected to an AF_XDP socket by an `xsk` rule and
-// counted by the socket's worker) joins here as Path::xsk with cases named
-// "xdpfw-xsk/...": a sink like SocketSink that counts what the socket
-// received, plus an
-// xdpfw workload whose last rule has action xsk. Everything else (lab,
-// trials, checks, reports) is shared.
+// drop: the DUT drops at its hook; pass: the frames go on to a UDP socket;
+// xsk: xdpfw's last rule (action=xsk) redirects them to the AF_XDP engine's
+// socket, whose worker inspects and drops them.
+enum class Path { drop, pass, xsk };
+
+const char* path_name(Path p)
+{
+    switch (p) {
+    case Path::drop: return "drop";
+    case Path::pass: return "pass";
+    case Path::xsk: return "xsk";
+    }
+    return "?";
+}
 
 struct CaseSpec {
     std::string name;
@@ -115,6 +123,9 @@ std::vector<CaseSpec> all_cases()
     out.push_back({"xdp-noop-pass", DutKind::sink, Path::pass, 0, 0, {}});
     for (DutKind k : {DutKind::xdpfw, DutKind::nftables, DutKind::iptables})
         out.push_back({fmt::format("{}-pass/rules-1000", dut_name(k)), k, Path::pass, 1000, 0, {}});
+    // The xsk path: 999 decoys, then the rule sending the traffic to the
+    // AF_XDP socket, whose worker (on another CPU) inspects and drops it.
+    out.push_back({"xdpfw-xsk/rules-1000", DutKind::xdpfw, Path::xsk, 1000, 0, {}});
     return out;
 }
 
@@ -134,10 +145,42 @@ void pin_to(const std::vector<int>& cpus)
         throw std::system_error(errno, std::generic_category(), "sched_setaffinity");
 }
 
+// What received the frames past the DUT's hook, counted per trial: the
+// pass path's socket, the xsk path's AF_XDP worker.
+class Receiver {
+public:
+    virtual ~Receiver() = default;
+    virtual uint64_t count() const = 0;
+    virtual const char* what() const = 0;
+    // Waits until nothing more arrives for 50 ms (the queue is drained).
+    void settle() const
+    {
+        uint64_t last = count();
+        for (int i = 0; i < 100; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            const uint64_t now = count();
+            if (now == last)
+                return;
+            last = now;
+        }
+    }
+};
+
+// The xsk path: the AF_XDP worker's rx counter.
+class WorkerSink : public Receiver {
+public:
+    explicit WorkerSink(Dut& dut) : dut_(&dut) {}
+    uint64_t count() const override { return dut_->worker_received(); }
+    const char* what() const override { return "the AF_XDP worker"; }
+
+private:
+    Dut* dut_;
+};
+
 // A UDP socket in the DUT namespace on the traffic's destination, read by a
 // thread on the CPUs the generator does not use: the pass path's proof of
 // delivery.
-class SocketSink {
+class SocketSink : public Receiver {
 public:
     explicit SocketSink(const Lab& lab)
     {
@@ -155,25 +198,14 @@ public:
         }
         reader_ = std::thread([this] { read_loop(); });
     }
-    ~SocketSink()
+    ~SocketSink() override
     {
         stop_ = true;
         reader_.join();
         ::close(fd_);
     }
-    uint64_t count() const { return count_.load(); }
-    // Waits until nothing more arrives for 50 ms (the queue is drained).
-    void settle() const
-    {
-        uint64_t last = count();
-        for (int i = 0; i < 100; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            const uint64_t now = count();
-            if (now == last)
-                return;
-            last = now;
-        }
-    }
+    uint64_t count() const override { return count_.load(); }
+    const char* what() const override { return "the socket in the DUT namespace"; }
 
 private:
     void read_loop()
@@ -256,7 +288,8 @@ struct Trial {
 
 class Runner {
 public:
-    Runner(const Options& o, int gen_cpu) : o_(o), gen_cpu_(gen_cpu)
+    Runner(const Options& o, int gen_cpu, std::vector<int> worker_cpus)
+        : o_(o), gen_cpu_(gen_cpu), worker_cpus_(std::move(worker_cpus))
     {
         const pid_t k = ksoftirqd_of(gen_cpu);
         clockid_t c;
@@ -272,10 +305,10 @@ public:
         Row row;
         row.name = c.name;
         row.dut = dut_name(c.kind);
-        row.path = c.path == Path::drop ? "drop" : "pass";
+        row.path = path_name(c.path);
         row.rules = c.rules;
         row.set_size = c.set_size;
-        row.ceiling = c.kind == DutKind::sink ? "" : (c.path == Path::drop ? "xdp-noop-drop" : "xdp-noop-pass");
+        row.ceiling = c.kind == DutKind::sink ? "" : (c.path == Path::pass ? "xdp-noop-pass" : "xdp-noop-drop");
         if (o_.quick && !c.quick_skip.empty()) {
             row.status = "skipped";
             row.note = c.quick_skip;
@@ -297,12 +330,14 @@ private:
     void measure(const CaseSpec& c, Row& row)
     {
         Lab lab;
-        const Workload w = c.rules ? make_workload(c.rules, c.set_size, c.path == Path::drop)
-                                   : Workload{};
+        Workload w = c.rules ? make_workload(c.rules, c.set_size, c.path != Path::pass)
+                             : Workload{};
+        w.xsk = c.path == Path::xsk;
         DutOptions dopts;
         dopts.pass = c.path == Path::pass;
         dopts.iptables = o_.iptables;
         dopts.tmp_dir = o_.out;
+        dopts.worker_cpus = worker_cpus_;
         auto dut = make_dut(c.kind, dopts);
         dut->setup(lab, w);
         row.setup_seconds = dut->setup_seconds;
@@ -321,9 +356,11 @@ private:
         flow.proto = pktgen::L4::udp;
         pktgen::LiveSender sender(flow, lab.veth.ifindex_a());
 
-        std::unique_ptr<SocketSink> sink;
+        std::unique_ptr<Receiver> sink;
         if (c.path == Path::pass)
             sink = std::make_unique<SocketSink>(lab);
+        else if (c.path == Path::xsk)
+            sink = std::make_unique<WorkerSink>(*dut);
 
         const uint64_t errors_before = stack_errors(lab);
         // The DUT's counter is read once before and once after all the
@@ -331,6 +368,12 @@ private:
         // (about a second per 100k), too slow to do per trial.
         const uint64_t counted_before = dut->counted_at_start();
         const uint64_t sent_before = sender.frames_sent();
+        // The xsk path's first frames can stall the first call for half a
+        // second on a loaded machine (seen 1 run in 5 at load average 3.5),
+        // which would make the calibration guess a rate 1000x too low: one
+        // untimed burst first.
+        if (c.path == Path::xsk)
+            burst(sender, lab, 8192);
         // Calibration: the rate decides how many frames keep the generator
         // busy through a trial's sample window. Bursts grow 8x until one
         // lasts 0.1 s (0.3 s if fewer than 8192 frames: the per-call cost
@@ -375,8 +418,7 @@ private:
                     static_cast<double>(t.delivered) / static_cast<double>(t.generated);
                 if (t.delivered == 0)
                     throw std::runtime_error(fmt::format(
-                        "no frame reached the socket in the DUT namespace ({} frames sent)",
-                        t.generated));
+                        "no frame reached {} ({} frames sent)", sink->what(), t.generated));
                 row.delivered = std::min(row.delivered, delivered);
                 share = std::min(delivered, 1.0);
             }
@@ -401,6 +443,7 @@ private:
             row.trials.push_back(rates[i] * share / 1e6);
             row.trials_wall.push_back(wall_rates[i] * share / 1e6);
         }
+        dut->check();
         const uint64_t errors = stack_errors(lab) - errors_before;
         if (errors)
             throw std::runtime_error(fmt::format(
@@ -460,7 +503,7 @@ private:
     // over the window, after a settling time (the kernel's per-call program
     // swap, cold caches), from another CPU: the rate excludes the start and
     // the end of the call.
-    Trial trial(pktgen::LiveSender& s, const Lab& lab, SocketSink* sink, uint64_t frames)
+    Trial trial(pktgen::LiveSender& s, const Lab& lab, const Receiver* sink, uint64_t frames)
     {
         Trial out;
         const uint64_t d0 = sink ? sink->count() : 0;
@@ -520,6 +563,7 @@ private:
 
     const Options& o_;
     int gen_cpu_;
+    std::vector<int> worker_cpus_; // the xsk path's AF_XDP worker
     std::optional<clockid_t> ksoftirqd_clock_;
 };
 
@@ -557,7 +601,8 @@ double load_average()
 int run(int argc, char** argv)
 {
     CLI::App app{"xdpfw-bench: measures xdpfw beside an XDP no-op (the ceiling), nftables netdev "
-                 "ingress, iptables raw PREROUTING and xdp-filter in a veth lab, one CPU, the same "
+                 "ingress, iptables raw PREROUTING, xdp-filter and the AF_XDP path in a veth lab, one "
+                 "CPU (plus one for the AF_XDP worker), the same "
                  "generator and traffic. Writes results.json, results.csv, results.md and PNG "
                  "plots under --out. Needs root. See docs/BENCHMARKS.md."};
     Options o;
@@ -663,9 +708,12 @@ int run(int argc, char** argv)
         pin_to(others);
         const auto t0 = Clock::now();
         std::vector<Row> rows;
-        Runner runner(o, gen_cpu);
-        std::cout << fmt::format("xdpfw-bench: {} cases, {} trials each, generator on CPU {}\n",
-                                 cases.size(), o.trials, gen_cpu);
+        // The xsk path's AF_XDP worker needs a CPU of its own too: the
+        // first of the others.
+        Runner runner(o, gen_cpu, {others.front()});
+        std::cout << fmt::format(
+            "xdpfw-bench: {} cases, {} trials each, generator on CPU {}, AF_XDP worker on CPU {}\n",
+            cases.size(), o.trials, gen_cpu, others.front());
         for (const auto& c : cases) {
             if (g_stop)
                 break;

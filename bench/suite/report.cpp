@@ -39,7 +39,7 @@ nlohmann::json row_json(const Row& r)
         j["mpps_wall"] = r.mpps_wall;
         j["trials_mpps_wall"] = r.trials_wall;
         j["reached_fraction"] = r.reached;
-        if (r.path == "pass")
+        if (r.path != "drop") // the socket's (pass) or the AF_XDP worker's (xsk) share
             j["delivered_fraction"] = r.delivered;
         j["frames_generated"] = r.generated;
     } else {
@@ -176,8 +176,9 @@ std::string markdown_table(const std::vector<Row>& rows, const RunInfo& info)
             continue;
         }
         std::string counted = fmt::format("{:.1f}%", r.reached * 100);
-        if (r.path == "pass")
-            counted += fmt::format(", socket {:.1f}%", r.delivered * 100);
+        if (r.path != "drop")
+            counted += fmt::format(", {} {:.1f}%", r.path == "xsk" ? "worker" : "socket",
+                                   r.delivered * 100);
         md += fmt::format("| {} | {:.3f} | {:.3f} - {:.3f} | {:.0f} | {} | {:.3f} | {} | {:.2f} | {} |\n",
                           r.name, r.mpps, r.mpps_min, r.mpps_max, r.ns_per_packet,
                           fmt_ratio(r.ratio), r.mpps_wall, counted, r.setup_seconds, r.note);
@@ -224,7 +225,7 @@ std::vector<std::string> write_reports(const std::vector<Row>& rows, const RunIn
             csv += fmt::format("{:.4f},{:.4f},{:.4f},{:.1f},{},{},{:.4f},{},", r.mpps, r.mpps_min,
                                r.mpps_max, r.ns_per_packet,
                                r.ratio ? fmt::format("{:.4f}", *r.ratio) : "", r.ceiling,
-                               r.reached, r.path == "pass" ? fmt::format("{:.4f}", r.delivered) : "");
+                               r.reached, r.path != "drop" ? fmt::format("{:.4f}", r.delivered) : "");
         else
             csv += ",,,,,,,,";
         csv += fmt::format("{:.3f},{}\n", r.setup_seconds, csv_field(r.note));

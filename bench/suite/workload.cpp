@@ -137,6 +137,10 @@ Policy to_policy(const Workload& w)
         r.match.proto = br.proto;
         r.match.dport = PortRange{br.dport, br.dport};
         r.action.type = ActionType::drop;
+        if (w.xsk && w.drop && id == w.rules.size()) {
+            r.action.type = ActionType::xsk;
+            r.action.xsk_fallback = ActionType::drop;
+        }
         const std::string where = fmt::format("bench rule {}", id);
         validate_rule(r, where);
         r.text = format_rule(r);

@@ -38,6 +38,9 @@ struct Workload {
     // destination port, so the classifiers do real work on every field.
     std::vector<BenchRule> rules;
     bool drop = true;            // the last rule matches the traffic; else default pass
+    // xdpfw only (the xsk path): the last rule's action is `xsk fallback=drop`
+    // (to the AF_XDP socket of the receiving queue) instead of drop.
+    bool xsk = false;
     std::vector<V4Pfx> set;      // "big": non-overlapping, holds the traffic's /24 when drop
     size_t n_rules() const { return rules.size(); }
 };

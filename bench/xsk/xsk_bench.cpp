@@ -7,8 +7,8 @@
 //   xdpfw-pktgen -> g0 ==veth== d0 [XDP + AF_XDP under test] d1 ==veth== s0 (XDP drop)
 // Each configuration runs xdpfw-pktgen at full speed out of g0 and counts
 // what the receiving loop handled in a fixed window.
+#include "bench/common/xsk_setup.hpp"
 #include "controlplane/compiler.hpp"
-#include "controlplane/inspect_rules.hpp"
 #include "controlplane/rule_parser.hpp"
 #include "dataplane/attach.hpp"
 #include "dataplane/loader.hpp"
@@ -296,16 +296,9 @@ Result run_engine(const Args& a, const std::string& name, const std::string& wha
     c.socket.batch = a.batch;
     if (a.worker_cpu >= 0)
         c.cpus = {a.worker_cpu};
-    xsk::Engine engine(c, {bpf_map__fd(obj.skel()->maps.xdpfw_xsks),
-                           bpf_map__fd(obj.skel()->maps.xdpfw_xsk_ports)},
-                       std::move(inspector));
+    xsk::Engine engine(c, bench::xsk_map_fds(obj), std::move(inspector));
     engine.start();
-    auto d0 = [&] {
-        for (const auto& w : engine.stats().workers)
-            if (w.ifname == "d0")
-                return w;
-        throw std::runtime_error("no d0 worker");
-    };
+    auto d0 = [&] { return bench::interface_stats(engine, "d0"); };
     Result res = measure(a, name, [&] { return d0().rx_packets; });
     engine.stop();
     res.what = what;
@@ -315,18 +308,6 @@ Result run_engine(const Args& a, const std::string& name, const std::string& wha
                   {"tx_busy", w.tx_busy},               {"rx_ring_full", w.kernel.rx_ring_full},
                   {"fill_ring_empty", w.kernel.rx_fill_ring_empty}, {"zero_copy", w.zero_copy}};
     return res;
-}
-
-std::shared_ptr<const inspect::RuleSet> inspection(const std::vector<std::string>& texts)
-{
-    InspectPolicy p;
-    uint32_t id = 1;
-    for (const auto& t : texts) {
-        auto r = parse_inspect_rule(t, "bench rule " + std::to_string(id));
-        r.id = id++;
-        p.rules.push_back(std::move(r));
-    }
-    return compile_inspect_policy(p);
 }
 
 } // namespace
@@ -371,21 +352,18 @@ int main(int argc, char** argv)
                                      "forwarded inline", {}));
         // The three example rules; the generator's frames match none
         // of them, so every frame is inspected in full and forwarded.
-        const std::vector<std::string> rules = {
-            "priority=10 dns_suffix=evil.example action=drop",
-            "priority=20 pattern=hex:deadbeef action=drop",
-            "priority=30 pattern=text:\"GET /admin\" offset=0 action=drop"};
+        const std::vector<std::string>& rules = bench::xsk_nomatch_inspect_rules();
         xsk::RuleInspection forward_rules;
-        forward_rules.publish(inspection(rules));
+        forward_rules.publish(bench::compile_inspect_rules(rules));
         results.push_back(run_engine(a, "xsk_inspect_forward",
                                      "xdpfw + engine, 3 inspection rules (no match), forwarded "
                                      "inline", forward_rules.factory()));
         // The same plus a pattern the generator's payload holds: every frame
         // is dropped by verdict.
         auto drop_list = rules;
-        drop_list.push_back("priority=40 pattern=hex:01080f161d action=drop");
+        drop_list.push_back(bench::kXskPayloadDropRule);
         xsk::RuleInspection drop_rules;
-        drop_rules.publish(inspection(drop_list));
+        drop_rules.publish(bench::compile_inspect_rules(drop_list));
         results.push_back(run_engine(a, "xsk_inspect_drop",
                                      "xdpfw + engine, 4 inspection rules, payload pattern "
                                      "matches: dropped by verdict", drop_rules.factory()));

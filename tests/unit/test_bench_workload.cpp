@@ -62,6 +62,21 @@ TEST(BenchWorkload, LastRuleDropsTheTrafficAndNoDecoyMatches)
     }
 }
 
+TEST(BenchWorkload, XskPathSendsTheTrafficToTheSocketAndDropsOnFallback)
+{
+    Workload w = make_workload(1000, 0, true);
+    w.xsk = true;
+    const Policy p = to_policy(w);
+    const Verdict v = classify(p, traffic_packet(9, 1033), no_iface);
+    EXPECT_EQ(v.action, ActionType::xsk);
+    EXPECT_EQ(v.rule_id, p.rules.back().id);
+    EXPECT_EQ(p.rules.back().action.xsk_fallback, ActionType::drop);
+    EXPECT_NE(p.rules.back().text.find("action=xsk"), std::string::npos) << p.rules.back().text;
+    // Only the last rule changes: the decoys still drop.
+    for (size_t i = 0; i + 1 < p.rules.size(); ++i)
+        ASSERT_EQ(p.rules[i].action.type, ActionType::drop) << i;
+}
+
 TEST(BenchWorkload, PassPathHasOnlyDecoys)
 {
     const Workload w = make_workload(1000, 0, false);
