@@ -3,6 +3,7 @@
 // group), peer check at accept, bounded line reader, one worker thread for
 // all requests, ordered asynchronous writes with a cap on unread output.
 #include "controlplane/server.hpp"
+#include "controlplane/unique_fd.hpp"
 
 #include "controlplane/commands.hpp"
 
@@ -97,22 +98,7 @@ sockaddr_un unix_address(const std::string& path)
     return addr;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 // A socket file left by a daemon that died is removed; one a live daemon
 // still accepts on is not (two daemons on one socket would each serve half

@@ -2,6 +2,7 @@
 // Control socket client: blocking connect bounded by the timeout, then
 // non-blocking write and read driven by poll() against one deadline.
 #include "controlplane/xdpfwctl/client.hpp"
+#include "controlplane/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -34,21 +35,7 @@ using Clock = std::chrono::steady_clock;
 // deadline arithmetic far away from overflowing the clock.
 constexpr double max_timeout_seconds = 1e8;
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 ClientError transport(std::string code, std::string message)
 {
