@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -384,20 +385,116 @@ std::vector<V4Entry> v4_entries(std::vector<V4Item>& items, ClassBuilder& cb)
     return out;
 }
 
-// The DIR-24 contents of /24 blocks [b0, b1) before chunk and sparse blocks
-// get their ids: CHUNK and SPARSE entries hold indices into these vectors.
+// The DIR-24 contents of /24 blocks [b0, b1) before chunks get their ids:
+// CHUNK entries hold indices into `chunks`.
 struct PaintedV4 {
     PagedTable tbl24;             // b1 - b0 entries
     std::vector<uint32_t> chunks; // XDPFW_CHUNK_SLOTS per chunk
-    std::vector<uint32_t> sparse; // XDPFW_BLOCK_SLOTS per sparse block
 };
 
+// The pair of host route addr in its bucket, or nullopt.
+std::optional<size_t> host_find(const V4Table& t, uint32_t addr)
+{
+    const size_t b = size_t{xdpfw_host_bucket(addr, t.host_buckets)} * XDPFW_BLOCK_SLOTS;
+    for (size_t k = 0; k < XDPFW_HOST_SLOTS; ++k)
+        if (t.hosts[b + 2 * k] == addr && (t.hosts[b + 2 * k + 1] & XDPFW_HOST_VALID))
+            return b + 2 * k;
+    return std::nullopt;
+}
+
+// Puts host route addr -> cls in a free pair of its bucket; false if full.
+bool host_insert(V4Table& t, uint32_t addr, uint32_t cls)
+{
+    const size_t b = size_t{xdpfw_host_bucket(addr, t.host_buckets)} * XDPFW_BLOCK_SLOTS;
+    for (size_t k = 0; k < XDPFW_HOST_SLOTS; ++k)
+        if (!(t.hosts[b + 2 * k + 1] & XDPFW_HOST_VALID)) {
+            t.hosts.mut(b + 2 * k) = addr;
+            t.hosts.mut(b + 2 * k + 1) = XDPFW_HOST_VALID | cls;
+            ++t.n_hosts;
+            return true;
+        }
+    return false;
+}
+
+void host_erase(V4Table& t, uint32_t addr)
+{
+    if (auto at = host_find(t, addr)) {
+        t.hosts.mut(*at) = 0;
+        t.hosts.mut(*at + 1) = 0;
+        --t.n_hosts;
+    }
+}
+
+// Buckets for a host table of n routes: a power of two, at least n / 2 (a
+// quarter of the slots in use), within the map's room; 0 for none.
+uint32_t host_buckets_for(size_t n, const CompileOptions& opts)
+{
+    if (n == 0)
+        return 0;
+    const size_t want = std::bit_ceil(n / 2 + 1);
+    return static_cast<uint32_t>(std::min<size_t>(want, xdpfw_host_buckets(opts.max_v4_hosts)));
+}
+
+// An incremental update that would put more routes than this in a table of
+// `buckets` buckets rebuilds it (with more buckets) instead.
+size_t host_growth_limit(uint32_t buckets)
+{
+    return size_t{3} * buckets;
+}
+
+// Thrown by an update whose host routes outgrow the table's buckets: the
+// caller rebuilds the tables, sized for the new count.
+struct HostTableOutgrown {};
+
+void init_hosts(V4Table& t, uint32_t buckets)
+{
+    t.host_buckets = buckets;
+    t.hosts = PagedTable::uniform(size_t{buckets} * XDPFW_BLOCK_SLOTS, 0);
+    t.n_hosts = 0;
+}
+
+// Calls fn(i, j, only_hosts) for each /24 block holding prefixes longer than
+// /24: [i, j) are those prefixes (sorted entries: a block's shorter ones come
+// first), only_hosts whether they are all /32s.
+template <typename Fn> void for_each_long_block(const V4Entry* first, size_t n, Fn fn)
+{
+    for (size_t i = 0; i < n;) {
+        if (key_len(first[i].key) <= 24) {
+            ++i;
+            continue;
+        }
+        const uint32_t block = key_addr(first[i].key) >> 8;
+        size_t j = i;
+        bool only_hosts = true;
+        for (; j < n && key_addr(first[j].key) >> 8 == block; ++j)
+            only_hosts = only_hosts && key_len(first[j].key) == 32;
+        fn(i, j, only_hosts);
+        i = j;
+    }
+}
+
+// Host routes a fresh build puts in the host table if no bucket fills: the
+// /32s of the /24 blocks whose longer prefixes are only /32s, at most
+// host_block_limit of them.
+size_t host_candidates(const std::vector<V4Entry>& entries, const CompileOptions& opts)
+{
+    size_t n = 0;
+    for_each_long_block(entries.data(), entries.size(), [&](size_t i, size_t j, bool only_hosts) {
+        if (only_hosts && j - i <= opts.host_block_limit)
+            n += j - i;
+    });
+    return n;
+}
+
 // Paints blocks [b0, b1) from the prefixes [first, last): sorted, all inside
-// the blocks, `outer` the class of the addresses none of them covers. At most
-// chunk_room chunks and sparse_room sparse blocks (CapacityError otherwise).
+// the blocks, `outer` the class of the addresses none of them covers. The
+// /32s of HOSTS blocks go straight into hosts_of's host table (at most
+// opts.max_v4_hosts in all, CapacityError; more than host_limit,
+// HostTableOutgrown); chunks into out, at most chunk_room (CapacityError).
 void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b1, uint32_t outer,
               ClassBuilder& cb, const std::vector<AtomLabel>& names, const CompileOptions& opts,
-              const std::string& key, size_t chunk_room, size_t sparse_room, PaintedV4& out)
+              const std::string& key, size_t chunk_room, V4Table& hosts_of, size_t host_limit,
+              PaintedV4& out)
 {
     // Classes with a stack of enclosing prefixes: whatever left the stack
     // contains none of the rest.
@@ -421,7 +518,6 @@ void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b
     // entry once (no zero-fill first).
     out.tbl24 = PagedTable();
     out.chunks.clear();
-    out.sparse.clear();
     struct Open {
         uint32_t end, cls;
     };
@@ -451,39 +547,45 @@ void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b
     }
     fill(b1, outer);
 
-    // Blocks holding longer prefixes: a few /32s make a sparse block (one
-    // cache line), anything else a 256-entry chunk painted in sorted order
-    // (inner prefixes last).
-    for (size_t i = 0; i < n;) {
-        if (key_len(first[i].key) <= 24) {
-            ++i;
-            continue;
-        }
+    // Blocks holding longer prefixes: up to host_block_limit /32s go to the
+    // host table (unless a bucket is full), anything else is a 256-entry
+    // chunk painted in sorted order (inner prefixes last).
+    size_t overflowed = 0; // blocks of hosts made chunks: full buckets
+    for_each_long_block(first, n, [&](size_t i, size_t j, bool only_hosts) {
         const uint32_t block = key_addr(first[i].key) >> 8;
-        size_t j = i;
-        bool only_hosts = true;
-        for (; j < n && key_addr(first[j].key) >> 8 == block; ++j)
-            only_hosts = only_hosts && key_len(first[j].key) == 32;
         uint32_t& entry = out.tbl24.mut(block - b0);
         const uint32_t base = entry & XDPFW_TBL24_VALUE_MASK;
+        bool in_hosts = false;
         if (only_hosts && j - i <= opts.host_block_limit) {
-            const size_t b = out.sparse.size() / XDPFW_BLOCK_SLOTS;
-            if (b >= sparse_room)
+            if (hosts_of.n_hosts + (j - i) > opts.max_v4_hosts)
                 throw CapacityError(atom_names(cb, names, first[i].own), key,
-                                    "more than max_v4_sparse=" + std::to_string(opts.max_v4_sparse) +
-                                        " IPv4 /24 blocks hold a few host routes (/32)");
-            out.sparse.resize(out.sparse.size() + XDPFW_BLOCK_SLOTS, 0);
-            uint32_t* blk = &out.sparse[b * XDPFW_BLOCK_SLOTS];
-            blk[0] = (uint32_t(j - i) << 24) | base;
-            for (size_t k = i; k < j; ++k)
-                blk[1 + (k - i)] = ((key_addr(first[k].key) & 0xff) << 24) | cls[k];
-            entry = (XDPFW_TBL24_SPARSE << XDPFW_TBL24_KIND_SHIFT) | uint32_t(b);
-        } else {
+                                    "more than max_v4_hosts=" + std::to_string(opts.max_v4_hosts) +
+                                        " IPv4 host routes (/32) in /24 blocks of host routes");
+            if (hosts_of.n_hosts + (j - i) > host_limit)
+                throw HostTableOutgrown{};
+            size_t k = i;
+            while (k < j && host_insert(hosts_of, key_addr(first[k].key), cls[k]))
+                ++k;
+            in_hosts = k == j;
+            if (in_hosts) {
+                entry = (XDPFW_TBL24_HOSTS << XDPFW_TBL24_KIND_SHIFT) | base;
+            } else { // a full bucket: take back this block's hosts
+                while (k-- > i)
+                    host_erase(hosts_of, key_addr(first[k].key));
+                ++overflowed;
+            }
+        }
+        if (!in_hosts) {
             const size_t c = out.chunks.size() / XDPFW_CHUNK_SLOTS;
             if (c >= chunk_room)
-                throw CapacityError(atom_names(cb, names, first[i].own), key,
-                                    "more than max_v4_chunks=" + std::to_string(opts.max_v4_chunks) +
-                                        " IPv4 /24 blocks hold prefixes longer than /24");
+                throw CapacityError(
+                    atom_names(cb, names, first[i].own), key,
+                    "more than max_v4_chunks=" + std::to_string(opts.max_v4_chunks) +
+                        " IPv4 /24 blocks hold prefixes longer than /24" +
+                        (overflowed ? " (" + std::to_string(overflowed) +
+                                          " of them blocks of host routes whose host-table "
+                                          "bucket was full)"
+                                    : std::string()));
             out.chunks.resize(out.chunks.size() + XDPFW_CHUNK_SLOTS, base);
             auto chunk = out.chunks.begin() + ptrdiff_t(c * XDPFW_CHUNK_SLOTS);
             for (size_t k = i; k < j; ++k) {
@@ -493,8 +595,7 @@ void paint_v4(const V4Entry* first, const V4Entry* last, uint32_t b0, uint32_t b
             }
             entry = (XDPFW_TBL24_CHUNK << XDPFW_TBL24_KIND_SHIFT) | uint32_t(c);
         }
-        i = j;
-    }
+    });
 }
 
 // The whole table from scratch. No IPv4 prefix: an empty table (every
@@ -507,11 +608,11 @@ void build_v4(const std::vector<V4Entry>& entries, ClassBuilder& cb,
     if (entries.empty())
         return;
     PaintedV4 p;
+    init_hosts(out, host_buckets_for(host_candidates(entries, opts), opts));
     paint_v4(entries.data(), entries.data() + entries.size(), 0, XDPFW_TBL24_SLOTS, 0, cb, names,
-             opts, key, opts.max_v4_chunks, opts.max_v4_sparse, p);
+             opts, key, opts.max_v4_chunks, out, SIZE_MAX, p);
     out.tbl24 = std::move(p.tbl24);
     out.chunks = PagedTable(p.chunks);
-    out.sparse = PagedTable(p.sparse);
 }
 
 // One prefix whose own atoms change: +atom or -atom.
@@ -526,15 +627,15 @@ struct V4Change {
 };
 
 // Applies changes to a table built from `entries`: the prefixes change, and
-// only the /24 blocks under a changed prefix are painted again (chunk and
-// sparse ids are freed and reused). Writes go through PagedTable::mut, so the
+// only the /24 blocks under a changed prefix are painted again (chunk ids are
+// freed and reused, host routes taken out of the host table and put back). Writes go through PagedTable::mut, so the
 // pages of `table` the previous compile shared are copied, not changed.
 // Throws CapacityError when the tables' room runs out (the caller then
-// rebuilds from scratch, which reports the real shortage).
+// rebuilds from scratch, which reports the real shortage), HostTableOutgrown
+// when the host routes need more buckets (the rebuild sizes them).
 void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, ClassBuilder& cb,
                const std::vector<AtomLabel>& names, const CompileOptions& opts,
-               const std::string& key, V4Table& table, std::vector<uint32_t>& free_chunks,
-               std::vector<uint32_t>& free_sparse)
+               const std::string& key, V4Table& table, std::vector<uint32_t>& free_chunks)
 {
     std::sort(changes.begin(), changes.end());
     // New own-atom lists of the changed prefixes, merged into the entries.
@@ -578,8 +679,10 @@ void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, Cla
     std::sort(ranges.begin(), ranges.end());
     ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
 
-    if (table.tbl24.empty())
+    if (table.tbl24.empty()) {
         table.tbl24 = PagedTable::uniform(XDPFW_TBL24_SLOTS, 0);
+        init_hosts(table, 0);
+    }
     PaintedV4 p;
     uint64_t covered_end = 0; // first address after the last range painted
     for (uint64_t r : ranges) {
@@ -592,14 +695,19 @@ void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, Cla
         const uint32_t b0 = addr >> 8;
         const auto b1 = static_cast<uint32_t>(b0 + (span >> 8));
 
-        // Free what the blocks held.
+        // Free what the blocks held. A HOSTS block's routes are the /32s
+        // the old prefix list has in it.
         for (uint32_t b = b0; b < b1; ++b) {
             const uint32_t e = table.tbl24[b];
             const uint32_t kind = e >> XDPFW_TBL24_KIND_SHIFT;
-            if (kind == XDPFW_TBL24_CHUNK)
+            if (kind == XDPFW_TBL24_CHUNK) {
                 free_chunks.push_back(e & XDPFW_TBL24_VALUE_MASK);
-            else if (kind == XDPFW_TBL24_SPARSE)
-                free_sparse.push_back(e & XDPFW_TBL24_VALUE_MASK);
+            } else if (kind == XDPFW_TBL24_HOSTS) {
+                auto it = std::lower_bound(entries.begin(), entries.end(), V4Entry{v4_key(b << 8, 0), 0});
+                for (; it != entries.end() && key_addr(it->key) >> 8 == b; ++it)
+                    if (key_len(it->key) == 32)
+                        host_erase(table, key_addr(it->key));
+            }
         }
         // The class outside the range's own prefixes: its enclosing prefixes.
         uint32_t outer = 0;
@@ -613,13 +721,11 @@ void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, Cla
         auto hi = std::upper_bound(merged.begin(), merged.end(),
                                    V4Entry{v4_key(uint32_t(covered_end - 1), 32), 0});
         const size_t n_chunks = table.chunks.size() / XDPFW_CHUNK_SLOTS;
-        const size_t n_sparse = table.sparse.size() / XDPFW_BLOCK_SLOTS;
         paint_v4(&*lo, &*lo + (hi - lo), b0, b1, outer, cb, names, opts, key,
                  free_chunks.size() + (opts.max_v4_chunks - std::min<size_t>(n_chunks, opts.max_v4_chunks)),
-                 free_sparse.size() + (opts.max_v4_sparse - std::min<size_t>(n_sparse, opts.max_v4_sparse)),
-                 p);
+                 table, host_growth_limit(table.host_buckets), p);
 
-        // Give the range's chunks and sparse blocks ids, then write it.
+        // Give the range's chunks ids, then write it.
         auto take = [](std::vector<uint32_t>& free, PagedTable& t, size_t slots) {
             if (!free.empty()) {
                 uint32_t id = free.back();
@@ -639,12 +745,6 @@ void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, Cla
                 for (uint32_t k = 0; k < XDPFW_CHUNK_SLOTS; ++k)
                     table.chunks.mut(size_t{id} * XDPFW_CHUNK_SLOTS + k) =
                         p.chunks[size_t{local} * XDPFW_CHUNK_SLOTS + k];
-                e = (kind << XDPFW_TBL24_KIND_SHIFT) | id;
-            } else if (kind == XDPFW_TBL24_SPARSE) {
-                uint32_t id = take(free_sparse, table.sparse, XDPFW_BLOCK_SLOTS);
-                for (uint32_t k = 0; k < XDPFW_BLOCK_SLOTS; ++k)
-                    table.sparse.mut(size_t{id} * XDPFW_BLOCK_SLOTS + k) =
-                        p.sparse[size_t{local} * XDPFW_BLOCK_SLOTS + k];
                 e = (kind << XDPFW_TBL24_KIND_SHIFT) | id;
             }
             if (table.tbl24[b0 + i] != e)
@@ -705,14 +805,11 @@ void check_options(const CompileOptions& o)
         throw bad("max_addr_classes", "must be 1.." + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
     if (o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK + 1)
         throw bad("max_v4_chunks", "must be at most " + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
-    if (o.host_block_limit > XDPFW_SPARSE_MAX_HOSTS)
-        throw bad("host_block_limit", "must be at most " + std::to_string(XDPFW_SPARSE_MAX_HOSTS) +
-                                          " (host routes in one sparse block)");
-    if (o.max_v4_sparse > XDPFW_TBL24_VALUE_MASK + 1)
-        throw bad("max_v4_sparse", "must be at most " + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
-    if (o.max_addr_classes > XDPFW_SPARSE_CLASS_MASK + 1)
-        throw bad("max_addr_classes", "must be at most " + std::to_string(XDPFW_SPARSE_CLASS_MASK + 1) +
-                                          " (classes are 24 bits in sparse blocks)");
+    if (o.host_block_limit > XDPFW_HOST_BLOCK_MAX)
+        throw bad("host_block_limit", "must be at most " + std::to_string(XDPFW_HOST_BLOCK_MAX) +
+                                          " (the addresses of a /24)");
+    if (o.max_v4_hosts > XDPFW_MAX_V4_HOSTS)
+        throw bad("max_v4_hosts", "must be at most " + std::to_string(XDPFW_MAX_V4_HOSTS));
 }
 
 } // namespace
@@ -721,7 +818,7 @@ struct CompileCache {
     // Per direction: the inputs of the last compile and its tables, plus what
     // an incremental update needs: atom ids that stay put from compile to
     // compile (address classes are lists of them), the class builder, the
-    // distinct IPv4 prefixes, and the chunk and sparse ids freed for reuse.
+    // distinct IPv4 prefixes, and the chunk ids freed for reuse.
     struct Dir {
         uint64_t tables_id = 0; // 0: nothing valid (never built, or a build failed)
         std::vector<AtomKey> keys;
@@ -733,11 +830,11 @@ struct CompileCache {
         std::vector<AtomLabel> names; // by atom id, for errors
         std::shared_ptr<ClassBuilder> cb;
         std::vector<V4Entry> v4_entries;
-        std::vector<uint32_t> free_chunks, free_sparse;
+        std::vector<uint32_t> free_chunks;
 
         static std::array<uint32_t, 5> limits_of(const CompileOptions& o)
         {
-            return {o.max_addr_classes, o.max_v4_chunks, o.max_v4_sparse, o.max_v6_prefixes,
+            return {o.max_addr_classes, o.max_v4_chunks, o.max_v4_hosts, o.max_v6_prefixes,
                     o.host_block_limit};
         }
         bool same_inputs(const std::vector<AtomKey>& k, const Policy& p,
@@ -849,7 +946,6 @@ void rebuild_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     st.v4 = std::move(v4t);
     st.v6 = std::move(v6t);
     st.free_chunks.clear();
-    st.free_sparse.clear();
 }
 
 // Updates the tables of the last compile for the atoms and set contents that
@@ -920,12 +1016,11 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     }
 
     std::vector<V4Entry> entries = st.v4_entries;
-    std::vector<uint32_t> free_chunks = st.free_chunks, free_sparse = st.free_sparse;
+    std::vector<uint32_t> free_chunks = st.free_chunks;
     std::shared_ptr<const V4Table> v4t = st.v4;
     if (!v4.empty()) {
         auto t = std::make_shared<V4Table>(*st.v4); // shares every page
-        update_v4(entries, std::move(v4), *st.cb, st.names, opts, key, *t, free_chunks,
-                  free_sparse);
+        update_v4(entries, std::move(v4), *st.cb, st.names, opts, key, *t, free_chunks);
         v4t = std::move(t);
     }
     std::shared_ptr<const V6Table> v6t = st.v6;
@@ -937,7 +1032,6 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     }
     st.v4_entries = std::move(entries);
     st.free_chunks = std::move(free_chunks);
-    st.free_sparse = std::move(free_sparse);
     st.v4 = std::move(v4t);
     st.v6 = std::move(v6t);
     return true;
@@ -1052,13 +1146,12 @@ uint32_t V4Table::lookup(uint32_t addr) const
     uint32_t value = e & XDPFW_TBL24_VALUE_MASK;
     switch (e >> XDPFW_TBL24_KIND_SHIFT) {
     case XDPFW_TBL24_CHUNK: return chunks[size_t{value} * XDPFW_CHUNK_SLOTS + (addr & 0xff)];
-    case XDPFW_TBL24_SPARSE: {
-        const size_t blk = size_t{value} * XDPFW_BLOCK_SLOTS;
-        const uint32_t head = sparse[blk];
-        for (uint32_t i = 1; i <= (head >> 24); ++i)
-            if (sparse[blk + i] >> 24 == (addr & 0xff))
-                return sparse[blk + i] & XDPFW_SPARSE_CLASS_MASK;
-        return head & XDPFW_SPARSE_CLASS_MASK;
+    case XDPFW_TBL24_HOSTS: {
+        const size_t b = size_t{xdpfw_host_bucket(addr, host_buckets)} * XDPFW_BLOCK_SLOTS;
+        for (uint32_t k = 0; k < XDPFW_HOST_SLOTS; ++k)
+            if (hosts[b + 2 * k] == addr && (hosts[b + 2 * k + 1] & XDPFW_HOST_VALID))
+                return hosts[b + 2 * k + 1] & XDPFW_TBL24_VALUE_MASK;
+        return value;
     }
     default: return value;
     }
@@ -1310,6 +1403,8 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
                     updated = update_tables(st, keys, atoms, policy, opts, key);
                 } catch (const CapacityError&) {
                     updated = false; // rebuilt below, which reports a real shortage
+                } catch (const HostTableOutgrown&) {
+                    updated = false; // rebuilt below with more buckets
                 }
             }
             if (!updated)

@@ -28,9 +28,9 @@ struct CompileOptions {
     uint32_t max_bitmaps = 16384;       // distinct rule bitmaps per generation
     uint32_t max_addr_classes = 65536;  // per direction and generation
     uint32_t max_v4_chunks = 4096;      // /24 blocks holding longer prefixes, per dir
-    uint32_t max_v4_sparse = 65536;     // sparse /24 blocks (abi.h), per dir
+    uint32_t max_v4_hosts = 65536;      // /32s in the host table (abi.h), per dir
     uint32_t max_v6_prefixes = 262144;  // per dir
-    uint32_t host_block_limit = XDPFW_SPARSE_MAX_HOSTS; // more /32s in a /24: a chunk
+    uint32_t host_block_limit = 32;     // more /32s in a /24: a chunk (<= 256)
     IfaceResolver resolve;              // iif= and redirect:IFACE names
     // When set, address tables are reused from the previous compile if the
     // prefixes and sets they come from are unchanged (commits that change
@@ -75,8 +75,11 @@ private:
 struct V4Table {
     PagedTable tbl24;   // XDPFW_TBL24_SLOTS entries (kind|value), or empty
     PagedTable chunks;  // n_chunks * XDPFW_CHUNK_SLOTS classes
-    // n_sparse * XDPFW_BLOCK_SLOTS words, laid out as abi.h's sparse blocks.
-    PagedTable sparse;
+    // The host table (abi.h): host_buckets * XDPFW_BLOCK_SLOTS words, the
+    // /32s of HOSTS blocks; empty when tbl24 is.
+    PagedTable hosts;
+    uint32_t host_buckets = 0;
+    size_t n_hosts = 0; // pairs in use
     uint32_t lookup(uint32_t addr_host_order) const; // address class
 };
 

@@ -68,11 +68,10 @@ void validate(const LoadOptions& o)
                              XDPFW_CHUNK_SLOTS;
     if (chunk_entries > 0xffffffffull)
         bad("max_v4_chunks too large");
-    if (o.max_v4_sparse < 1 || o.max_v4_sparse > XDPFW_TBL24_VALUE_MASK || o.max_v6_prefixes < 1)
-        bad("max_v4_sparse and max_v6_prefixes must be at least 1");
-    if (o.max_addr_classes > XDPFW_SPARSE_CLASS_MASK + 1)
-        bad(fmt::format("max_addr_classes must be at most {} (24-bit classes in sparse blocks)",
-                        XDPFW_SPARSE_CLASS_MASK + 1));
+    if (o.max_v4_hosts > XDPFW_MAX_V4_HOSTS)
+        bad(fmt::format("max_v4_hosts must be at most {}", XDPFW_MAX_V4_HOSTS));
+    if (o.max_v6_prefixes < 1)
+        bad("max_v6_prefixes must be at least 1");
     if (o.max_queues < 1 || o.max_queues > 4096)
         bad("max_queues must be in 1..4096");
 }
@@ -94,7 +93,7 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
         {"xdpfw_addr_class", 4, sizeof(xdpfw_block)},
         {"xdpfw_tbl24", 4, sizeof(xdpfw_block)},
         {"xdpfw_chunks", 4, sizeof(xdpfw_block)},
-        {"xdpfw_sparse", 4, sizeof(xdpfw_block)},
+        {"xdpfw_hosts", 4, sizeof(xdpfw_block)},
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
@@ -202,7 +201,7 @@ LoadOptions small_load_options()
     o.max_bitmaps = 256;
     o.max_addr_classes = 256;
     o.max_v4_chunks = 16;
-    o.max_v4_sparse = 1024;
+    o.max_v4_hosts = 1024;
     o.max_v6_prefixes = 1024;
     o.max_queues = 4;
     return o;
@@ -226,7 +225,7 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     s->rodata->cfg_bitmap_cap = o.max_bitmaps;
     s->rodata->cfg_addr_class_cap = o.max_addr_classes;
     s->rodata->cfg_chunk_cap = o.max_v4_chunks;
-    s->rodata->cfg_sparse_cap = o.max_v4_sparse;
+    s->rodata->cfg_host_buckets = xdpfw_host_buckets(o.max_v4_hosts);
     s->rodata->cfg_record_verdict = o.record_verdict ? 1 : 0;
 
     const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
@@ -240,8 +239,9 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     check(bpf_map__set_max_entries(s->maps.xdpfw_chunks,
                                    XDPFW_BLOCKS(gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS)),
           "size xdpfw_chunks");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_sparse, gens * dirs * o.max_v4_sparse),
-          "size xdpfw_sparse");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_hosts,
+                                   gens * dirs * xdpfw_host_buckets(o.max_v4_hosts)),
+          "size xdpfw_hosts");
     check(bpf_map__set_max_entries(s->maps.xdpfw_v6_prefixes, gens * dirs * o.max_v6_prefixes),
           "size xdpfw_v6_prefixes");
     check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),

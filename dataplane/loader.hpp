@@ -22,7 +22,7 @@ struct LoadOptions {
     uint32_t max_bitmaps = 16384;       // per generation
     uint32_t max_addr_classes = 65536;  // per direction and generation
     uint32_t max_v4_chunks = 4096;      // per direction and generation
-    uint32_t max_v4_sparse = 65536;     // sparse /24 blocks, per direction and generation
+    uint32_t max_v4_hosts = 65536;      // host routes (/32) in the host table, per direction and generation
     uint32_t max_v6_prefixes = 65536;   // per direction and generation
     uint32_t max_queues = 64;           // XskMap size
     bool record_verdict = false;        // tests: write xdpfw_last_verdict per packet

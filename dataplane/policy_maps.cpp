@@ -119,7 +119,7 @@ struct PolicyMaps::Impl {
     LoadOptions o;
     uint32_t words, summary, bitmap_value;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
-    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, sparse;
+    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts;
 
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
@@ -127,7 +127,7 @@ struct PolicyMaps::Impl {
     // Which address tables each generation holds (AddrTables::tables_id);
     // 0: unknown (e.g. maps adopted from an earlier process), write them.
     uint64_t tables_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
-    // The pages of the IPv4 tables (tbl24, chunks, sparse) each generation
+    // The pages of the IPv4 tables (tbl24, chunks, hosts) each generation
     // holds, by identity: a shared page never changes (PagedTable), so a
     // commit copies only the pages that are not these. Empty: unknown.
     using PageRefs = std::vector<std::shared_ptr<PagedTable::Page>>;
@@ -239,8 +239,9 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         }
         write_pages(chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
                     a.v4->chunks, held[1]);
-        write_pages(sparse.at<uint32_t>(4ull * table * o.max_v4_sparse * XDPFW_BLOCK_SLOTS),
-                    a.v4->sparse, held[2]);
+        write_pages(hosts.at<uint32_t>(4ull * table * xdpfw_host_buckets(o.max_v4_hosts) *
+                                       XDPFW_BLOCK_SLOTS),
+                    a.v4->hosts, held[2]);
     }
 }
 
@@ -332,7 +333,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
         m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
         m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
         m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
-        m.sparse = MapView(s->maps.xdpfw_sparse, "xdpfw_sparse");
+        m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
         m.ncpus = libbpf_num_possible_cpus();
         if (m.ncpus <= 0)
             throw BpfError(-m.ncpus, "count possible CPUs");
@@ -366,7 +367,12 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     for (const auto& a : p.addr) {
         capacity("address classes", a.class_bitmap.size(), o.max_addr_classes);
         capacity("IPv4 chunks", a.v4->chunks.size() / XDPFW_CHUNK_SLOTS, o.max_v4_chunks);
-        capacity("IPv4 sparse blocks", a.v4->sparse.size() / XDPFW_BLOCK_SLOTS, o.max_v4_sparse);
+        capacity("IPv4 host routes", a.v4->n_hosts, o.max_v4_hosts);
+        capacity("IPv4 host-table buckets", a.v4->host_buckets, xdpfw_host_buckets(o.max_v4_hosts));
+        if (a.v4->hosts.size() != size_t{a.v4->host_buckets} * XDPFW_BLOCK_SLOTS)
+            throw PolicyError("compiled policy", "hosts",
+                              fmt::format("host table has {} words for {} buckets",
+                                          a.v4->hosts.size(), a.v4->host_buckets));
         capacity("IPv6 prefixes", a.v6->size(), o.max_v6_prefixes);
         capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
     }
@@ -415,6 +421,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         for (const auto& [plen, entries] : p.addr[dir].v6->by_len)
             hdr.v6_lens[dir][n++] = plen; // by_len is ordered longest first
         hdr.v6_nlens[dir] = n;
+        hdr.v4_host_buckets[dir] = p.addr[dir].v4->tbl24.empty() ? 0 : p.addr[dir].v4->host_buckets;
     }
     check(bpf_map_update_elem(m.fd_policy, &gen, &hdr, BPF_ANY) ? -errno : 0,
           "write policy header");
@@ -547,7 +554,7 @@ CompileOptions compile_options_for(const LoadOptions& o, IfaceResolver resolve)
     c.max_bitmaps = o.max_bitmaps;
     c.max_addr_classes = o.max_addr_classes;
     c.max_v4_chunks = o.max_v4_chunks;
-    c.max_v4_sparse = o.max_v4_sparse;
+    c.max_v4_hosts = o.max_v4_hosts;
     c.max_v6_prefixes = o.max_v6_prefixes;
     c.resolve = std::move(resolve);
     return c;

@@ -181,16 +181,16 @@ public:
     }
 
     // The xdpfw IPv4 lookup an address takes: its /24 entry answers (leaf),
-    // or the block holds only a few /32s (a sparse block), or a 256-entry
-    // chunk. Mirrors the compiler's rule with its default host_block_limit.
+    // or the block holds only /32s, at most host_block_limit (the host
+    // table), or a 256-entry chunk. Mirrors the compiler's rule with its
+    // default host_block_limit (ignoring the rare full host-table bucket).
     enum class Path { leaf, host, chunk };
     Path path(uint32_t a) const
     {
         auto it = blocks_.find(a >> 8);
         if (it == blocks_.end())
             return Path::leaf;
-        return it->second.shorter || it->second.hosts > XDPFW_SPARSE_MAX_HOSTS ? Path::chunk
-                                                                              : Path::host;
+        return is_chunk(it->second) ? Path::chunk : Path::host;
     }
 
     const V4Pfx& random_prefix(Rng& rng) const { return prefixes_[rng.below(prefixes_.size())]; }
@@ -206,8 +206,7 @@ public:
     bool has(Path want) const
     {
         return std::any_of(blocks_.begin(), blocks_.end(), [&](const auto& b) {
-            bool chunk = b.second.shorter || b.second.hosts > XDPFW_SPARSE_MAX_HOSTS;
-            return chunk == (want == Path::chunk);
+            return is_chunk(b.second) == (want == Path::chunk);
         });
     }
 
@@ -216,6 +215,10 @@ private:
         uint32_t hosts = 0;   // /32s in the block
         bool shorter = false; // a /25-/31 in the block
     };
+    static bool is_chunk(const Block& b)
+    {
+        return b.shorter || b.hosts > CompileOptions{}.host_block_limit;
+    }
     std::vector<V4Pfx> prefixes_;
     std::unordered_set<uint64_t> members_;
     std::unordered_map<uint32_t, Block> blocks_;
@@ -489,8 +492,8 @@ struct Loaded {
     }
 };
 
-// Room for the 1M-prefix set: about half its prefixes are sparse /32s (host
-// hash) and ~3% are /25-/31 (one chunk per /24 block holding them).
+// Room for the 1M-prefix set: about half its prefixes are /32s (the host
+// table) and ~3% are /25-/31 (one chunk per /24 block holding them).
 LoadOptions set_load_options()
 {
     LoadOptions o;
@@ -498,7 +501,7 @@ LoadOptions set_load_options()
     o.max_bitmaps = 64;
     o.max_addr_classes = 64;
     o.max_v4_chunks = 40960;
-    o.max_v4_sparse = 600000;
+    o.max_v4_hosts = 600000;
     o.max_v6_prefixes = 64;
     return o;
 }
@@ -583,7 +586,7 @@ LoadOptions rules_load_options()
     o.max_bitmaps = 16384;
     o.max_addr_classes = 16384;
     o.max_v4_chunks = 64;
-    o.max_v4_sparse = 16384;
+    o.max_v4_hosts = 16384;
     o.max_v6_prefixes = 64;
     return o;
 }

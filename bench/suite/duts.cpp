@@ -131,7 +131,7 @@ uint32_t no_interfaces(const std::string& name)
 // daemon's default of 4,096 rules (LoadOptions), or the most the program
 // takes for the 10,000-rule cases. The capacity is what the per-packet walk
 // pays for (one summary word per 4,096 rules), as in a deployment that loads
-// once and grows its policy. Sized for the 1M set (~500k sparse /32 blocks,
+// once and grows its policy. Sized for the 1M set (~500k host routes,
 // ~30k chunks). Each case commits into it.
 uint32_t rule_capacity(size_t rules)
 {
@@ -152,7 +152,7 @@ struct XdpfwShared {
         o.max_bitmaps = 16384;
         o.max_addr_classes = 65536;
         o.max_v4_chunks = 40960;
-        o.max_v4_sparse = 600000;
+        o.max_v4_hosts = 600000;
         o.max_v6_prefixes = 64;
         return o;
     }

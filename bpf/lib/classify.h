@@ -60,16 +60,32 @@ static __always_inline __u32 xdpfw_class_index(__u32 gen, __u32 dir, __u32 class
 	return b ? *b : XDPFW_NO_RULE;
 }
 
-/* IPv4: one DIR-24 lookup, then a chunk or a sparse block for /24 blocks
- * that hold prefixes longer than /24. Returns the address class. */
-static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
+/* IPv4: one DIR-24 lookup, then a chunk for /24 blocks that hold prefixes
+ * longer than /24, or the host table for blocks whose longer prefixes are
+ * all /32s. Returns the address class. */
+static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					      __u32 dir, __u32 addr_be)
 {
 	__u32 addr = bpf_ntohl(addr_be);
 	__u32 table = gen * XDPFW_DIRECTIONS + dir;
-	__u32 key = (table << 24) | (addr >> 8);
-	__u32 *e = xdpfw_slot(&xdpfw_tbl24, key);
-	__u32 kind, value;
+	__u32 buckets = hdr->v4_host_buckets[dir & 1];
+	struct xdpfw_block *h = 0;
+	__u32 *e, kind, value, key, k;
 
+	if (buckets) {
+		if (buckets > cfg_host_buckets)
+			return 0;
+		key = table * cfg_host_buckets + xdpfw_host_bucket(addr, buckets);
+		h = bpf_map_lookup_elem(&xdpfw_hosts, &key);
+		/* Touch the bucket before the DIR-24 entry is read: its
+		 * address needs nothing from that entry, so both cache misses
+		 * are in flight at once (a host route then costs about what a
+		 * /24 entry does). */
+		if (h)
+			(void)*(volatile __u32 *)&h->v[0];
+	}
+	key = (table << 24) | (addr >> 8);
+	e = xdpfw_slot(&xdpfw_tbl24, key);
 	if (!e)
 		return 0;
 	kind = *e >> XDPFW_TBL24_KIND_SHIFT;
@@ -83,24 +99,11 @@ static __always_inline __u32 xdpfw_v4_class(__u32 gen, __u32 dir, __u32 addr_be)
 		c = xdpfw_slot(&xdpfw_chunks, key);
 		return c ? *c : 0;
 	}
-	if (kind == XDPFW_TBL24_SPARSE) {
-		struct xdpfw_block *b;
-		__u32 n, i, low = addr & 0xff;
-
-		if (value >= cfg_sparse_cap)
-			return 0;
-		key = table * cfg_sparse_cap + value;
-		b = bpf_map_lookup_elem(&xdpfw_sparse, &key);
-		if (!b)
-			return 0;
-		n = b->v[0] >> 24;
-		for (i = 1; i <= XDPFW_SPARSE_MAX_HOSTS; i++) {
-			if (i > n)
-				break;
-			if (b->v[i] >> 24 == low)
-				return b->v[i] & XDPFW_SPARSE_CLASS_MASK;
-		}
-		return b->v[0] & XDPFW_SPARSE_CLASS_MASK;
+	if (kind == XDPFW_TBL24_HOSTS && h) {
+#pragma unroll
+		for (k = 0; k < XDPFW_HOST_SLOTS; k++)
+			if (h->v[2 * k] == addr && (h->v[2 * k + 1] & XDPFW_HOST_VALID))
+				return h->v[2 * k + 1] & XDPFW_TBL24_VALUE_MASK;
 	}
 	return value;
 }
@@ -158,7 +161,7 @@ static __always_inline __u32 xdpfw_addr_index(const struct xdpfw_policy_hdr *hdr
 	__u32 class = 0;
 
 	if (pkt->family == XDPFW_FAMILY_IPV4)
-		class = xdpfw_v4_class(gen, dir, dir ? pkt->dst4 : pkt->src4);
+		class = xdpfw_v4_class(hdr, gen, dir, dir ? pkt->dst4 : pkt->src4);
 	else if (pkt->family == XDPFW_FAMILY_IPV6)
 		class = xdpfw_v6_class(hdr, gen, dir, dir ? pkt->dst6 : pkt->src6);
 	return xdpfw_class_index(gen, dir, class);

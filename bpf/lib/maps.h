@@ -19,7 +19,7 @@ const volatile __u32 cfg_summary_words = 1;     /* ceil(cfg_words / 64) */
 const volatile __u32 cfg_bitmap_cap = 1;        /* bitmaps per generation */
 const volatile __u32 cfg_addr_class_cap = 1;    /* per direction and generation */
 const volatile __u32 cfg_chunk_cap = 1;         /* per direction and generation */
-const volatile __u32 cfg_sparse_cap = 1;        /* per direction and generation */
+const volatile __u32 cfg_host_buckets = 1;      /* per direction and generation */
 const volatile __u32 cfg_record_verdict = 0;   /* tests: fill xdpfw_last */
 
 struct {
@@ -98,14 +98,14 @@ struct {
 	__type(value, struct xdpfw_block);
 } xdpfw_chunks SEC(".maps");
 
-/* [(gen * 2 + dir) * cfg_sparse_cap + block]: sparse blocks (abi.h). */
+/* [(gen * 2 + dir) * cfg_host_buckets + bucket]: the host table (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1); /* set at load */
 	__type(key, __u32);
 	__type(value, struct xdpfw_block);
-} xdpfw_sparse SEC(".maps");
+} xdpfw_hosts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -200,7 +200,7 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             c.max_message_bytes = scalar<size_t>(v, source, key);
         } else if (key == "capacity") {
             if (!v.IsMap())
-                bad(source, key, "expected a mapping (max_rules, max_v4_sparse, ...)");
+                bad(source, key, "expected a mapping (max_rules, max_v4_hosts, ...)");
             for (const auto& ckv : v) {
                 const std::string ck = ckv.first.as<std::string>();
                 const std::string full = "capacity." + ck;
@@ -213,12 +213,16 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
                     c.load.max_addr_classes = n;
                 else if (ck == "max_v4_chunks")
                     c.load.max_v4_chunks = n;
-                else if (ck == "max_v4_sparse")
-                    c.load.max_v4_sparse = n;
+                else if (ck == "max_v4_hosts")
+                    c.load.max_v4_hosts = n;
                 else if (ck == "max_v6_prefixes")
                     c.load.max_v6_prefixes = n;
                 else if (ck == "max_queues")
                     c.load.max_queues = n;
+                else if (ck == "max_v4_sparse")
+                    bad(source, full,
+                        "replaced by max_v4_hosts (host routes, not /24 blocks; room for "
+                        "about 15 per old sparse block)");
                 else
                     bad(source, full, "unknown key");
             }

@@ -91,8 +91,9 @@ void Daemon::start()
             throw;
         throw BpfError(e.code().value(),
                        std::string(e.what()) + "\n(the maps pinned in " + pin_dir_ +
-                           " do not fit this configuration's capacities; run `xdpfwctl detach` "
-                           "with the old daemon, or remove the pins, to start afresh)");
+                           " do not fit this configuration's capacities, or were made by another "
+                           "xdpfw version; run `xdpfwctl detach` with the old daemon, or remove "
+                           "the pins, to start afresh)");
     }
     maps_ = std::make_unique<PolicyMaps>(*obj_);
     adopted_ = had_pins && maps_->committed();

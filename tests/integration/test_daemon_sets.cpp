@@ -24,8 +24,8 @@ constexpr uint16_t kPort = 7201;
 constexpr size_t kSetSize = 100000;
 
 // kSetSize distinct prefixes of the shapes real blocklists have: /24
-// networks (the IPv4 direct table), /32 hosts a few to a /24 (sparse
-// blocks), IPv6 /48s, and the blocked sender's own address.
+// networks (the IPv4 direct table), /32 hosts a few to a /24 (the host
+// table), IPv6 /48s, and the blocked sender's own address.
 size_t write_big_set(const std::string& path, const std::string& blocked)
 {
     std::ofstream f(path);

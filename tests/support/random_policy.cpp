@@ -43,7 +43,7 @@ void mask_to_len(Prefix& p)
 
 // Regions the random prefixes cluster in, so that they nest and overlap:
 // 203.0.113.0/24 and 2001:db8:0:1::/64 are dense (chunks, many hosts in one
-// block), the wider ones sparse (host blocks, /24 leaves).
+// block), the wider ones sparse (host-table blocks, /24 leaves).
 struct Region {
     Prefix base;
     std::vector<uint8_t> lens; // lengths drawn for prefixes inside
@@ -353,7 +353,7 @@ std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint3
     auto& set = it->second.prefixes;
     if (what <= 6 || set.empty()) {
         // Add a few: sometimes hosts of one /24, to move a block between
-        // leaf, sparse and chunk.
+        // leaf, host table and chunk.
         std::string added;
         Prefix block = random_prefix(rng, Family::ipv4);
         block.len = 24;

@@ -40,7 +40,7 @@ Policy random_policy(std::mt19937_64& rng, const RandomPolicyOptions& opts);
 // One small change of the kind an operator makes, applied to policy: a rule
 // with a literal prefix added (or one removed), a few prefixes added to or
 // removed from a set (hosts of one /24 included, so blocks move between leaf,
-// sparse and chunk), a set created and referenced. Returns what it did, for
+// host table and chunk), a set created and referenced. Returns what it did, for
 // failure messages. Rule ids stay below max_rule_id.
 std::string random_edit(std::mt19937_64& rng, Policy& policy, const RandomPolicyOptions& opts,
                         uint32_t max_rule_id = 4096);

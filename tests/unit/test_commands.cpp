@@ -23,8 +23,8 @@ public:
     {
         if (fail == Fail::capacity)
             throw CapacityError("set block", "src",
-                              "more than max_v4_sparse=4 IPv4 /24 blocks hold a few host routes "
-                              "(/32)");
+                              "more than max_v4_hosts=4 IPv4 host routes (/32) in /24 blocks of "
+                              "host routes");
         if (fail == Fail::kernel)
             throw std::system_error(EPERM, std::generic_category(), "bpf_map_update_elem");
         commits.emplace_back(policy, version);
@@ -305,7 +305,7 @@ TEST_F(Commands, ErrorCodesFromTheStore)
     sink.fail = FakeSink::Fail::capacity;
     EXPECT_TRUE(
         has(fails({{"cmd", "set.add"}, {"name", "block"}, {"prefixes", {"192.0.2.1"}}}, "capacity"),
-            "max_v4_sparse=4"));
+            "max_v4_hosts=4"));
     sink.fail = FakeSink::Fail::kernel;
     std::string m = fails({{"cmd", "rule.add"}, {"rule", "action=pass"}}, "kernel_error");
     EXPECT_TRUE(has(m, "bpf_map_update_elem") && has(m, "Operation not permitted")) << m;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <random>
 #include <set>
 
@@ -130,7 +131,7 @@ void expect_well_formed(const CompiledPolicy& c)
         if (!a.v4->tbl24.empty())
             EXPECT_EQ(a.v4->tbl24.size(), XDPFW_TBL24_SLOTS);
         else
-            EXPECT_TRUE(a.v4->chunks.empty() && a.v4->sparse.empty());
+            EXPECT_TRUE(a.v4->chunks.empty() && a.v4->hosts.empty());
         EXPECT_EQ(a.v4->chunks.size() % XDPFW_CHUNK_SLOTS, 0u);
         EXPECT_NE(a.tables_id, 0u);
     }
@@ -504,7 +505,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
                           "198.51.0.0/16",
                           "198.51.100.0/25", "198.51.100.64/26", "198.51.100.77/32"})
         s.push_back(Prefix::parse(t));
-    for (int i = 1; i <= 16; ++i) // sixteen /32s: more than a sparse block holds (15)
+    for (int i = 1; i <= 40; ++i) // forty /32s: more than host_block_limit (32)
         s.push_back(Prefix::parse("203.0.113." + std::to_string(i) + "/32"));
     std::sort(s.begin(), s.end());
     CompiledPolicy c = compile(p, options());
@@ -518,14 +519,29 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     EXPECT_EQ(entry("11.0.0.0"), 0u);
     EXPECT_EQ(entry("9.255.255.0"), 0u);
 
-    EXPECT_EQ(kind_of(entry("192.0.2.0")), XDPFW_TBL24_SPARSE);
-    ASSERT_EQ(t.sparse.size(), 1u * XDPFW_BLOCK_SLOTS);
-    const uint32_t blk = entry("192.0.2.0") & XDPFW_TBL24_VALUE_MASK;
-    EXPECT_EQ(blk, 0u);
-    EXPECT_EQ(t.sparse[0] >> 24, 2u);                        // two hosts
-    EXPECT_EQ(t.sparse[0] & XDPFW_SPARSE_CLASS_MASK, 0u);     // no covering prefix
-    EXPECT_EQ(t.sparse[1] >> 24, 5u);
-    EXPECT_EQ(t.sparse[2] >> 24, 9u);
+    // The two /32s of 192.0.2.0/24: a HOSTS entry holding the class of the
+    // block's other addresses (no covering prefix), the routes in their
+    // buckets of the host table.
+    EXPECT_EQ(kind_of(entry("192.0.2.0")), XDPFW_TBL24_HOSTS);
+    EXPECT_EQ(entry("192.0.2.0") & XDPFW_TBL24_VALUE_MASK, 0u);
+    EXPECT_EQ(t.host_buckets, 2u); // sized for its routes: a power of two >= 2 / 2 + 1
+    ASSERT_EQ(t.hosts.size(), size_t{t.host_buckets} * XDPFW_BLOCK_SLOTS);
+    EXPECT_EQ(t.n_hosts, 2u);
+    for (const char* h : {"192.0.2.5", "192.0.2.9"}) {
+        const uint32_t a = host_order(h);
+        const size_t b = size_t{xdpfw_host_bucket(a, t.host_buckets)} * XDPFW_BLOCK_SLOTS;
+        int found = 0;
+        for (size_t k = 0; k < XDPFW_HOST_SLOTS; ++k)
+            if (t.hosts[b + 2 * k] == a && (t.hosts[b + 2 * k + 1] & XDPFW_HOST_VALID)) {
+                ++found;
+                EXPECT_NE(t.hosts[b + 2 * k + 1] & XDPFW_TBL24_VALUE_MASK, 0u) << h;
+            }
+        EXPECT_EQ(found, 1) << h;
+    }
+    size_t used = 0;
+    for (size_t i = 1; i < t.hosts.size(); i += 2)
+        used += (t.hosts[i] & XDPFW_HOST_VALID) != 0;
+    EXPECT_EQ(used, 2u);
 
     EXPECT_EQ(kind_of(entry("198.51.100.0")), XDPFW_TBL24_CHUNK);
     EXPECT_EQ(kind_of(entry("203.0.113.0")), XDPFW_TBL24_CHUNK);
@@ -554,10 +570,18 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     o.host_block_limit = 1;
     CompiledPolicy c1 = compile(p, o);
     EXPECT_EQ(kind_of(c1.addr[1].v4->tbl24[host_order("192.0.2.0") >> 8]), XDPFW_TBL24_CHUNK);
-    EXPECT_TRUE(c1.addr[1].v4->sparse.empty());
+    EXPECT_EQ(c1.addr[1].v4->n_hosts, 0u);
     EXPECT_EQ(c1.addr[1].v4->chunks.size(), 3u * XDPFW_CHUNK_SLOTS);
-    o.host_block_limit = XDPFW_SPARSE_MAX_HOSTS + 1;
+    o.host_block_limit = XDPFW_HOST_BLOCK_MAX + 1;
     EXPECT_THROW(compile(p, o), PolicyError);
+    // A limit of 40 takes 203.0.113.0/24's forty hosts into the host table.
+    o.host_block_limit = 40;
+    CompiledPolicy c40 = compile(p, o);
+    EXPECT_EQ(kind_of(c40.addr[1].v4->tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOSTS);
+    EXPECT_EQ(c40.addr[1].v4->n_hosts, 42u);
+    for (uint32_t low = 0; low < 256; ++low)
+        EXPECT_EQ(c40.addr[1].v4->lookup(host_order("203.0.113.0") | low) != 0, low >= 1 && low <= 40)
+            << low;
 }
 
 TEST(Compiler, V6TableByLength)
@@ -661,13 +685,13 @@ TEST(Compiler, TableCapacityErrors)
     Policy hosts = policy_of({"id=7 src=192.0.2.1/32 action=drop", "id=8 src=192.0.2.2 action=drop",
                               "id=9 src=198.51.100.1 action=drop"});
     o = options();
-    o.max_v4_sparse = 1;
+    o.max_v4_hosts = 2;
     try {
         compile(hosts, o);
-        ADD_FAILURE() << "sparse block capacity not enforced";
+        ADD_FAILURE() << "host route capacity not enforced";
     } catch (const PolicyError& e) {
         EXPECT_NE(e.where().find("rule 9"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("max_v4_sparse"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("max_v4_hosts"), std::string::npos);
     }
 
     Policy v6 = policy_of({"id=1 src=@six action=drop"});
@@ -761,7 +785,7 @@ TEST(Compiler, MillionPrefixSetIsExact)
 
     CompileOptions o = options();
     o.max_v4_chunks = 1u << 20;
-    o.max_v4_sparse = 1u << 21;
+    o.max_v4_hosts = 1u << 21;
     CompiledPolicy c = compile(p, o);
 
     // Spot checks: addresses inside random set prefixes, and random ones
@@ -839,9 +863,9 @@ TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
 // Compiles through a cache after every edit of a random walk: the tables an
 // update patches in place must classify like a compile from scratch (and the
 // reference), and most pages must be shared with the previous compile (the
-// update really is incremental). A tiny host_block_limit and chunk room make
-// blocks move between leaf, sparse and chunk and exercise id reuse and the
-// fallback to a rebuild when room runs out.
+// update really is incremental). A tiny host_block_limit, host table and
+// chunk room make blocks move between leaf, host table and chunk and exercise
+// id reuse, full buckets and the fallback to a rebuild when room runs out.
 TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
 {
     std::mt19937_64 rng(0x5eed0003);
@@ -850,6 +874,8 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
         o.host_block_limit = 2 + walk % 3;
         if (walk % 2)
             o.max_v4_chunks = 24; // runs out now and then: rebuilds
+        if (walk >= 2)
+            o.max_v4_hosts = 40; // 21 buckets: some fill up (their blocks become chunks)
         o.cache = make_compile_cache();
         CompileOptions fresh = o;
         fresh.cache = nullptr;
@@ -892,6 +918,12 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
                     total_pages += pages.size();
                 }
                 prev[d] = c.addr[d].v4;
+                // The host table holds exactly n_hosts routes.
+                const PagedTable& h = c.addr[d].v4->hosts;
+                size_t valid = 0;
+                for (size_t w = 1; w < h.size(); w += 2)
+                    valid += (h[w] & XDPFW_HOST_VALID) != 0;
+                ASSERT_EQ(valid, c.addr[d].v4->n_hosts) << log;
             }
             test::PacketGenerator gen(p);
             for (int k = 0; k < 300; ++k) {
@@ -910,6 +942,108 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
         // Nearly every 16 KiB page is the previous compile's own.
         EXPECT_GT(shared_pages, total_pages * 9 / 10) << shared_pages << " of " << total_pages;
     }
+}
+
+// Host routes whose bucket is full: their /24 becomes a chunk instead, and
+// every address still classifies right.
+TEST(Compiler, FullHostBucketsFallBackToChunks)
+{
+    CompileOptions o = options();
+    o.max_v4_hosts = 14; // 8 buckets of 8 pairs
+    const uint32_t buckets = xdpfw_host_buckets(o.max_v4_hosts);
+    // Nine hosts in nine /24 blocks that all hash to bucket 0.
+    Policy p = policy_of({"id=1 src=@s action=drop"});
+    std::vector<uint32_t> addrs;
+    for (uint32_t a = 0x0a000001; addrs.size() < 9; a += 0x100)
+        if (xdpfw_host_bucket(a, buckets) == 0)
+            addrs.push_back(a);
+    for (uint32_t a : addrs)
+        p.sets["s"].prefixes.push_back(Prefix::parse(
+            std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+            std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255)));
+    std::sort(p.sets["s"].prefixes.begin(), p.sets["s"].prefixes.end());
+    CompiledPolicy c = compile(p, o);
+    const V4Table& t = *c.addr[0].v4;
+    EXPECT_EQ(t.n_hosts, 8u);
+    EXPECT_EQ(t.chunks.size(), 1u * XDPFW_CHUNK_SLOTS);
+    for (uint32_t a : addrs) {
+        EXPECT_NE(t.lookup(a), 0u) << a;
+        EXPECT_EQ(t.lookup(a + 1), 0u) << a;
+    }
+    // The same through a compile cache, one host at a time: each update
+    // repaints one block, and a block moves to a chunk when its bucket is
+    // full and stays right when routes leave.
+    CompileOptions inc = o;
+    inc.cache = make_compile_cache();
+    Policy q = policy_of({"id=1 src=@s action=drop"});
+    q.sets["s"].prefixes.clear();
+    compile(q, inc);
+    auto check = [&](const CompiledPolicy& cp, const std::string& step) {
+        const V4Table& v = *cp.addr[0].v4;
+        for (uint32_t a : addrs) {
+            const bool member = std::any_of(
+                q.sets["s"].prefixes.begin(), q.sets["s"].prefixes.end(),
+                [&](const Prefix& pf) { return host_order(pf.str().substr(0, pf.str().find('/'))) == a; });
+            EXPECT_EQ(v.lookup(a) != 0, member) << step << " " << a;
+            EXPECT_EQ(v.lookup(a + 1), 0u) << step;
+        }
+    };
+    for (size_t i = 0; i < addrs.size(); ++i) {
+        q.sets["s"].prefixes = std::vector<Prefix>(p.sets["s"].prefixes.begin(),
+                                                   p.sets["s"].prefixes.begin() + ptrdiff_t(i) + 1);
+        CompiledPolicy cp = compile(q, inc);
+        check(cp, "add " + std::to_string(i));
+        EXPECT_EQ(cp.addr[0].v4->n_hosts, std::min<size_t>(i + 1, 8));
+    }
+    for (size_t i = 0; i < addrs.size(); ++i) {
+        q.sets["s"].prefixes.erase(q.sets["s"].prefixes.begin());
+        CompiledPolicy cp = compile(q, inc);
+        check(cp, "del " + std::to_string(i));
+    }
+
+    // With no chunk left the error says why the block needed one.
+    o.max_v4_chunks = 0;
+    expect_error(p, o, "bucket was full");
+    // More routes than max_v4_hosts: refused by name.
+    o = options();
+    o.max_v4_hosts = 8;
+    for (uint32_t i = 0; i < 9; ++i)
+        p.sets["s"].prefixes.push_back(Prefix::parse("192.0.2." + std::to_string(i + 1)));
+    std::sort(p.sets["s"].prefixes.begin(), p.sets["s"].prefixes.end());
+    expect_error(p, o, "more than max_v4_hosts=8");
+}
+
+// Host routes added one commit at a time: the table grows by rebuilds to
+// more buckets (a power of two), never past three routes per bucket, and a
+// small table uses few buckets (it stays in cache).
+TEST(Compiler, HostTableGrowsWithItsRoutes)
+{
+    CompileOptions o = options();
+    o.cache = make_compile_cache();
+    Policy p = policy_of({"id=1 src=@s action=drop"});
+    p.sets["s"].prefixes.clear();
+    uint32_t last_buckets = 0;
+    int growths = 0;
+    for (uint32_t i = 0; i < 200; ++i) {
+        p.sets["s"].prefixes.push_back(Prefix::parse("10." + std::to_string(i / 256) + "." +
+                                                     std::to_string(i % 256) + ".7"));
+        CompiledPolicy c = compile(p, o);
+        const V4Table& t = *c.addr[0].v4;
+        ASSERT_EQ(t.n_hosts, i + 1);
+        ASSERT_LE(t.n_hosts, size_t{3} * t.host_buckets);
+        ASSERT_TRUE(std::has_single_bit(t.host_buckets)) << t.host_buckets;
+        ASSERT_EQ(t.hosts.size(), size_t{t.host_buckets} * XDPFW_BLOCK_SLOTS);
+        growths += t.host_buckets != last_buckets;
+        last_buckets = t.host_buckets;
+        for (uint32_t k = 0; k <= i; ++k) {
+            const uint32_t a = (10u << 24) | ((k / 256) << 16) | ((k % 256) << 8);
+            ASSERT_NE(t.lookup(a | 7), 0u) << i << " " << k;
+            ASSERT_EQ(t.lookup(a | 8), 0u) << i << " " << k;
+        }
+    }
+    EXPECT_EQ(last_buckets, 128u); // 200 routes: bit_ceil(200 / 2 + 1) after the last growth
+    EXPECT_GE(growths, 5);
+    EXPECT_LE(growths, 9);
 }
 
 } // namespace

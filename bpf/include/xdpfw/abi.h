@@ -35,14 +35,15 @@
 #define XDPFW_ICMP_NONE 65536       /* not ICMP/ICMPv6, or a non-first fragment */
 #define XDPFW_ICMP_SLOTS 65537      /* index = type << 8 | code */
 
-/* IPv4 address table: DIR-24 first level, then a 256-entry chunk or a
- * sparse block for the /24 blocks that hold longer prefixes. */
+/* IPv4 address table: DIR-24 first level; a /24 block holding longer
+ * prefixes is either a 256-entry chunk or, when they are all /32s, a HOSTS
+ * entry whose /32s are in the host table. */
 #define XDPFW_TBL24_SLOTS (1u << 24)
 #define XDPFW_CHUNK_SLOTS 256
 #define XDPFW_TBL24_KIND_SHIFT 30
 #define XDPFW_TBL24_LEAF 0u  /* low 30 bits: address class */
 #define XDPFW_TBL24_CHUNK 1u /* low 30 bits: chunk index */
-#define XDPFW_TBL24_SPARSE 2u /* low 30 bits: sparse block index */
+#define XDPFW_TBL24_HOSTS 2u /* low 30 bits: class of the addresses not in the host table */
 #define XDPFW_TBL24_VALUE_MASK ((1u << XDPFW_TBL24_KIND_SHIFT) - 1)
 
 /* Tables of __u32 are array maps of 64-byte blocks: the kernel pads array
@@ -55,12 +56,31 @@ struct xdpfw_block {
 	__u32 v[XDPFW_BLOCK_SLOTS];
 };
 
-/* A sparse block: a /24 with at most 15 host routes (/32) and nothing else
- * longer than /24, in one cache line instead of a 1 KiB chunk or a hash
- * lookup. v[0] = count << 24 | class of the other addresses; v[1..count] =
- * last address byte << 24 | class. Classes fit in 24 bits. */
-#define XDPFW_SPARSE_MAX_HOSTS 15
-#define XDPFW_SPARSE_CLASS_MASK 0xffffffu
+/* The host table: the /32s of HOSTS blocks, hashed by address into buckets
+ * of one cache line, XDPFW_HOST_SLOTS (address, XDPFW_HOST_VALID | class)
+ * pairs each (v[2k], v[2k + 1]; address in host order; an all-zero pair is
+ * free). The bucket depends on the address alone, so the program loads it
+ * alongside the DIR-24 entry and the two cache misses overlap. A table uses
+ * the first v4_host_buckets[dir] buckets of its region (policy header; 0: no
+ * host routes, no load), chosen by the compiler at about four slots per
+ * route, so a small table stays in cache; the region has room for
+ * xdpfw_host_buckets(max_v4_hosts). A /24 whose hosts do not all fit in
+ * their buckets becomes a chunk. */
+#define XDPFW_HOST_SLOTS 8
+#define XDPFW_HOST_VALID (1u << 31)
+#define XDPFW_HOST_BLOCK_MAX 256      /* /32s of one /24 at most */
+#define XDPFW_MAX_V4_HOSTS (1u << 24) /* host routes per direction and generation */
+
+static inline __u32 xdpfw_host_buckets(__u32 max_hosts)
+{
+	return max_hosts / 2 + 1;
+}
+
+/* Bucket of an address (host order) among n: multiplicative hash, scaled. */
+static inline __u32 xdpfw_host_bucket(__u32 addr, __u32 n)
+{
+	return (__u32)(((__u64)(__u32)(addr * 0x9e3779b1u) * n) >> 32);
+}
 
 /* Maximum prefix lengths probed per IPv6 lookup (one per distinct length). */
 #define XDPFW_V6_MAX_LENS 129
@@ -166,6 +186,7 @@ struct xdpfw_policy_hdr {
 	__u32 all_bitmap;        /* bitmap index with every rule's bit set */
 	__u32 ifindex_default;   /* bitmap index for an ingress interface not in xdpfw_ifindex */
 	__u32 v6_nlens[XDPFW_DIRECTIONS]; /* distinct IPv6 prefix lengths per direction */
+	__u32 v4_host_buckets[XDPFW_DIRECTIONS]; /* buckets of the host table in use */
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
 };
 
