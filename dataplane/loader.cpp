@@ -9,11 +9,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -192,6 +195,64 @@ void VerifiedLoad::finish(int err, const std::string& what)
         return;
     std::string vlog(st->log.data(), strnlen(st->log.data(), st->log.size()));
     throw BpfError(err < 0 ? -err : err, what, vlog.empty() ? captured : vlog);
+}
+
+namespace {
+
+// The maps a loaded program uses, by id.
+std::vector<uint32_t> prog_map_ids(int prog_fd)
+{
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        throw BpfError(errno, "read program info");
+    std::vector<uint32_t> ids(info.nr_map_ids);
+    info = bpf_prog_info{};
+    info.nr_map_ids = static_cast<uint32_t>(ids.size());
+    info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+    len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        throw BpfError(errno, "read program info");
+    ids.resize(std::min<size_t>(ids.size(), info.nr_map_ids));
+    return ids;
+}
+
+// id -> name of the xdpfw maps (not .rodata/.bss, which belong to one load)
+// a program uses.
+std::map<uint32_t, std::string> xdpfw_maps_of(int prog_fd)
+{
+    std::map<uint32_t, std::string> out;
+    for (uint32_t id : prog_map_ids(prog_fd)) {
+        int fd = bpf_map_get_fd_by_id(id);
+        if (fd < 0)
+            throw BpfError(errno, fmt::format("open map id {}", id));
+        bpf_map_info mi{};
+        uint32_t len = sizeof(mi);
+        const int err = bpf_obj_get_info_by_fd(fd, &mi, &len) ? errno : 0;
+        close(fd);
+        if (err)
+            throw BpfError(err, fmt::format("read info of map id {}", id));
+        const std::string name = mi.name;
+        if (name.rfind("xdpfw_", 0) == 0 && name.find('.') == std::string::npos)
+            out.emplace(id, name);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string XdpfwObject::program_mismatch(int other_fd) const
+{
+    const auto mine = xdpfw_maps_of(prog_fd());
+    const auto theirs = xdpfw_maps_of(other_fd);
+    std::vector<std::string> problems;
+    for (const auto& [id, name] : theirs)
+        if (!mine.count(id))
+            problems.push_back(fmt::format("it uses a map {} (id {}) that this build's program does not", name, id));
+    for (const auto& [id, name] : mine)
+        if (!theirs.count(id))
+            problems.push_back(fmt::format("it does not use this build's map {} (id {})", name, id));
+    return fmt::format("{}", fmt::join(problems, "; "));
 }
 
 LoadOptions small_load_options()

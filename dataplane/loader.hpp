@@ -77,6 +77,11 @@ public:
     xdpfw_bpf* skel() const { return skel_.get(); }
     int prog_fd() const;
     const LoadOptions& options() const { return opts_; }
+    // Why the program prog_fd (e.g. one an earlier xdpfwd pinned) cannot
+    // stand in for this object's: the xdpfw maps it uses are not exactly
+    // this object's (a map this build does not have, or lacks one it has;
+    // maps pinned and reused are the same kernel objects). Empty: it can.
+    std::string program_mismatch(int prog_fd) const;
 
 private:
     struct Deleter { void operator()(xdpfw_bpf*) const; };

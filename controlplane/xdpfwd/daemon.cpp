@@ -162,6 +162,22 @@ void Daemon::attach_interfaces()
     const std::string prog_pin = pin_dir_ + "/prog";
     int pinned = std::filesystem::exists(prog_pin) ? bpf_obj_get(prog_pin.c_str()) : -1;
     if (pinned >= 0) {
+        // A program an older xdpfwd pinned may read the same maps with
+        // other layouts, or miss maps this build writes: refuse it.
+        std::string why;
+        try {
+            why = obj_->program_mismatch(pinned);
+        } catch (...) {
+            close(pinned);
+            throw;
+        }
+        if (!why.empty()) {
+            close(pinned);
+            throw BpfError(EINVAL, "the program pinned at " + prog_pin +
+                                       " was loaded by another xdpfw version (" + why +
+                                       "); run `xdpfwctl detach` with the daemon that loaded "
+                                       "it, or remove " + pin_dir_ + ", to start afresh");
+        }
         prog_fd_ = pinned;
     } else {
         prog_fd_ = dup(obj_->prog_fd());

@@ -7,6 +7,7 @@
 #include "dataplane/loader.hpp"
 #include "dataplane/log.hpp"
 #include "dataplane/policy_maps.hpp"
+#include "tests/support/bpffs_dir.hpp"
 #include "tests/support/frame_io.hpp"
 #include "tests/support/netns.hpp"
 
@@ -397,16 +398,9 @@ TEST(AttachModes, ParseAndName)
 }
 
 // Pins go to a private directory on bpffs, not /sys/fs/bpf/xdpfw.
-class PinTest : public ::testing::Test {
+class PinTest : public test::BpffsDirTest {
 protected:
-    void SetUp() override
-    {
-        if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST)
-            GTEST_SKIP() << "cannot create " << root << ": " << std::strerror(errno);
-    }
-    void TearDown() override { std::filesystem::remove_all(root); }
-
-    std::string root = fmt::format("{}/xdpfwt-{}-pins", kBpffsRoot, getpid());
+    PinTest() : BpffsDirTest("pins") {}
 };
 
 TEST_F(PinTest, PinsAndRemovesOnlyOwnFiles)
