@@ -1147,11 +1147,8 @@ uint32_t V4Table::lookup(uint32_t addr) const
     switch (e >> XDPFW_TBL24_KIND_SHIFT) {
     case XDPFW_TBL24_CHUNK: return chunks[size_t{value} * XDPFW_CHUNK_SLOTS + (addr & 0xff)];
     case XDPFW_TBL24_HOSTS: {
-        const size_t b = size_t{xdpfw_host_bucket(addr, host_buckets)} * XDPFW_BLOCK_SLOTS;
-        for (uint32_t k = 0; k < XDPFW_HOST_SLOTS; ++k)
-            if (hosts[b + 2 * k] == addr && (hosts[b + 2 * k + 1] & XDPFW_HOST_VALID))
-                return hosts[b + 2 * k + 1] & XDPFW_TBL24_VALUE_MASK;
-        return value;
+        const auto at = host_find(*this, addr);
+        return at ? hosts[*at + 1] & XDPFW_TBL24_VALUE_MASK : value;
     }
     default: return value;
     }

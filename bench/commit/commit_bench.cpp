@@ -109,6 +109,16 @@ std::vector<std::string> random_prefixes(size_t n, uint64_t seed)
     return out;
 }
 
+// The response r to request, or runtime_error naming the command and the
+// response's error.
+json checked(const json& request, json r)
+{
+    if (!r.value("ok", false))
+        throw std::runtime_error(fmt::format("{} failed: {}", request.value("cmd", "?"),
+                                             r.contains("error") ? r["error"].dump() : r.dump()));
+    return r;
+}
+
 // The background: n rules, one of them `src=@bg action=drop` on the
 // background set, the others distinct /32 + UDP port drops (like a list of
 // blocked services), all behind the benchmark rule's priority.
@@ -437,11 +447,7 @@ public:
         json r = json::parse(round_trip(request.dump(), &t));
         if (ms)
             *ms = t;
-        if (!r.value("ok", false))
-            throw std::runtime_error(fmt::format("{} failed: {}", request.value("cmd", "?"),
-                                                 r.contains("error") ? r["error"].dump()
-                                                                     : r.dump()));
-        return r;
+        return checked(request, std::move(r));
     }
 
 private:
@@ -565,11 +571,7 @@ public:
         t->total = ms_since(t0);
         t->compile = sink_.last_compile;
         t->commit = sink_.last_commit;
-        if (!r.value("ok", false))
-            throw std::runtime_error(fmt::format("{} failed: {}", request.value("cmd", "?"),
-                                                 r.contains("error") ? r["error"].dump()
-                                                                     : r.dump()));
-        return r;
+        return checked(request, std::move(r));
     }
 
 private:

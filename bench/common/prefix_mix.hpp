@@ -54,4 +54,10 @@ std::string v4_text(uint32_t addr, unsigned len);
 // "a.b.c.d".
 std::string v4_addr_text(uint32_t addr);
 
+// Table room a set of 1M prefixes of the mix needs in the xdpfw object:
+// about half are /32s (host routes) and ~3% are /25-/31 (a chunk per /24
+// block holding them; 30,195 of them in the benchmarks' 1M set).
+constexpr uint32_t kMix1MHostRoutes = 600000;
+constexpr uint32_t kMix1MChunks = 40960;
+
 } // namespace xdpfw::bench

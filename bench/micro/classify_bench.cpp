@@ -492,16 +492,15 @@ struct Loaded {
     }
 };
 
-// Room for the 1M-prefix set: about half its prefixes are /32s (the host
-// table) and ~3% are /25-/31 (one chunk per /24 block holding them).
+// Room for the 1M-prefix set.
 LoadOptions set_load_options()
 {
     LoadOptions o;
     o.max_rules = 64;
     o.max_bitmaps = 64;
     o.max_addr_classes = 64;
-    o.max_v4_chunks = 40960;
-    o.max_v4_hosts = 600000;
+    o.max_v4_chunks = kMix1MChunks;
+    o.max_v4_hosts = kMix1MHostRoutes;
     o.max_v6_prefixes = 64;
     return o;
 }

@@ -2,6 +2,7 @@
 // xdpfw-bench's lab and devices under test (see the header).
 #include "bench/suite/duts.hpp"
 
+#include "bench/common/prefix_mix.hpp"
 #include "bench/common/xsk_setup.hpp"
 #include "bench/suite/report.hpp"
 
@@ -151,8 +152,8 @@ struct XdpfwShared {
         o.max_rules = capacity;
         o.max_bitmaps = 16384;
         o.max_addr_classes = 65536;
-        o.max_v4_chunks = 40960;
-        o.max_v4_hosts = 600000;
+        o.max_v4_chunks = kMix1MChunks;
+        o.max_v4_hosts = kMix1MHostRoutes;
         o.max_v6_prefixes = 64;
         return o;
     }
