@@ -20,7 +20,7 @@ daemon_pid=
 SRV=(nsenter --net=/var/run/netns/$LAB-srv)
 CLI=(nsenter --net=/var/run/netns/$LAB-cli)
 T=scripts/lab_traffic.py
-ctl() { build/controlplane/xdpfwctl --socket "$work/xdpfwd.sock" "$@"; }
+ctl() { build/bin/xdpfwctl --socket "$work/xdpfwd.sock" "$@"; }
 
 cleanup() {
   if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 scripts/lab.sh up "$LAB"
 
-"${SRV[@]}" build/controlplane/xdpfwd --instance demo --interface "${LAB}s" \
+"${SRV[@]}" build/bin/xdpfwd --instance demo --interface "${LAB}s" \
   --rules "$POLICY" --socket "$work/xdpfwd.sock" --state-dir "$work/state" \
   2>"$work/daemon.log" &
 daemon_pid=$!

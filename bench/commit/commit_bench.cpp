@@ -3,13 +3,13 @@
 // 100k-prefix set, end to end through xdpfwd's control socket, and in process
 // (compile + PolicyMaps::commit) to separate the transport. docs/BENCHMARKS.md.
 #include "bench/common/prefix_mix.hpp"
-#include "controlplane/commands.hpp"
-#include "controlplane/compiler.hpp"
-#include "controlplane/policy_store.hpp"
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
-#include "dataplane/policy_maps.hpp"
+#include "lib/control/commands.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/store/policy_store.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
+#include "lib/kernel/policy_maps.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>

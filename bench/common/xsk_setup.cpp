@@ -2,7 +2,7 @@
 // Shared setup of the AF_XDP path benchmarks (see the header).
 #include "bench/common/xsk_setup.hpp"
 
-#include "controlplane/inspect_rules.hpp"
+#include "lib/lang/inspect_rules.hpp"
 #include "xdpfw/abi.h"
 
 #include "xdpfw_bpf.skel.h"

@@ -5,9 +5,9 @@
 // the workers of one interface.
 #pragma once
 
-#include "dataplane/inspect/inspect.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/xsk/engine.hpp"
+#include "lib/inspect/inspect.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/xsk/engine.hpp"
 
 #include <memory>
 #include <string>

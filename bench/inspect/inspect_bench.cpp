@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Throughput of the AF_XDP payload inspector (dataplane/inspect) on one core:
+// Throughput of the AF_XDP payload inspector (lib/inspect) on one core:
 // 100 anywhere-patterns (Hyperscan), 10 fixed-offset patterns and 20 DNS
 // rules, over pools of prebuilt frames with 64- and 512-byte payloads.
 // No privileges needed; items_per_second is packets/s. docs/BENCHMARKS.md.
-#include "controlplane/inspect_rules.hpp"
-#include "dataplane/inspect/dns.hpp"
-#include "dataplane/inspect/inspect.hpp"
-#include "dataplane/packet_builder.hpp"
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/inspect/dns.hpp"
+#include "lib/inspect/inspect.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <benchmark/benchmark.h>
 

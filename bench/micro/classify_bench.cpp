@@ -4,12 +4,12 @@
 // timed by the kernel (BPF_PROG_RUN duration); plus compile and commit time
 // of a large set. Method, prefix mix and results: docs/BENCHMARKS.md.
 #include "bench/common/prefix_mix.hpp"
-#include "controlplane/compiler.hpp"
-#include "controlplane/policy.hpp"
-#include "controlplane/rule_parser.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/packet_builder.hpp"
-#include "dataplane/policy_maps.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/model/policy.hpp"
+#include "lib/lang/rule_parser.hpp"
+#include "lib/kernel/loader.hpp"
+#include "testing/packet_builder.hpp"
+#include "lib/kernel/policy_maps.hpp"
 
 #include "xdpfw_bench_lpm.skel.h"
 #include "xdpfw_bench_noop.skel.h"

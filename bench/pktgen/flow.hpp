@@ -5,8 +5,8 @@
 // each field in it.
 #pragma once
 
-#include "controlplane/policy.hpp"
-#include "dataplane/packet_builder.hpp"
+#include "lib/model/policy.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <array>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // and drives BPF_PROG_RUN (live frames) in chunks.
 #include "bench/pktgen/live_sender.hpp"
 
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
 #include "xdpfw_pktgen_xdp.skel.h"
 
 #include <bpf/bpf.h>

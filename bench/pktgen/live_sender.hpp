@@ -53,7 +53,7 @@ void prepare_sender(const SendOptions& opts);
 class LiveSender {
 public:
     // Builds the template frame and loads the rewriter for flow, redirecting
-    // to ifindex. Throws BpfError (dataplane/loader.hpp) when loading fails.
+    // to ifindex. Throws BpfError (lib/kernel/loader.hpp) when loading fails.
     LiveSender(const Flow& flow, int ifindex);
     ~LiveSender();
     LiveSender(const LiveSender&) = delete;

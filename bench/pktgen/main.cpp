@@ -3,8 +3,8 @@
 #include "bench/pktgen/flow.hpp"
 #include "bench/pktgen/live_sender.hpp"
 
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

@@ -6,13 +6,13 @@
 #include "bench/common/xsk_setup.hpp"
 #include "bench/suite/report.hpp"
 
-#include "controlplane/compiler.hpp"
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
-#include "dataplane/policy_maps.hpp"
-#include "dataplane/xsk/engine.hpp"
-#include "dataplane/xsk/rule_inspector.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
+#include "lib/kernel/policy_maps.hpp"
+#include "lib/xsk/engine.hpp"
+#include "lib/xsk/rule_inspector.hpp"
 #include "xdpfw_bench_sink.skel.h"
 
 #include <bpf/bpf.h>

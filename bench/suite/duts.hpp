@@ -8,7 +8,7 @@
 #pragma once
 
 #include "bench/suite/workload.hpp"
-#include "dataplane/lab/netns.hpp"
+#include "testing/lab_netns.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -11,7 +11,7 @@
 #include "bench/suite/report.hpp"
 #include "bench/suite/workload.hpp"
 
-#include "dataplane/log.hpp"
+#include "lib/kernel/log.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

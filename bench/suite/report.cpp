@@ -2,7 +2,7 @@
 // xdpfw-bench's reports (see the header).
 #include "bench/suite/report.hpp"
 
-#include "dataplane/lab/netns.hpp"
+#include "testing/lab_netns.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -2,7 +2,7 @@
 // xdpfw-bench's workloads and their rendering per device under test.
 #include "bench/suite/workload.hpp"
 
-#include "controlplane/rule_parser.hpp"
+#include "lib/lang/rule_parser.hpp"
 
 #include <fmt/format.h>
 

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "bench/common/prefix_mix.hpp"
-#include "controlplane/policy.hpp"
+#include "lib/model/policy.hpp"
 
 #include <cstdint>
 #include <string>

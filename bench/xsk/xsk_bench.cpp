@@ -8,14 +8,14 @@
 // Each configuration runs xdpfw-pktgen at full speed out of g0 and counts
 // what the receiving loop handled in a fixed window.
 #include "bench/common/xsk_setup.hpp"
-#include "controlplane/compiler.hpp"
-#include "controlplane/rule_parser.hpp"
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
-#include "dataplane/policy_maps.hpp"
-#include "dataplane/xsk/engine.hpp"
-#include "dataplane/xsk/rule_inspector.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/lang/rule_parser.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
+#include "lib/kernel/policy_maps.hpp"
+#include "lib/xsk/engine.hpp"
+#include "lib/xsk/rule_inspector.hpp"
 
 #include "xdpfw_bench_noop.skel.h"
 #include "xdpfw_bpf.skel.h"

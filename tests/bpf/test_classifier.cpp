@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The XDP classifier through BPF_PROG_RUN: first match, counters, sets of
 // every table kind, actions, generation switches and large rule counts.
-#include "tests/support/bpf_harness.hpp"
-#include "tests/support/policy_text.hpp"
-#include "tests/support/private_netns.hpp"
+#include "testing/bpf_harness.hpp"
+#include "testing/policy_text.hpp"
+#include "testing/private_netns.hpp"
 
 #include <gtest/gtest.h>
 #include <linux/bpf.h>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Differential test: on random policies and packets, the XDP program's
 // verdict, winning rule and rule counters equal the reference classifier's.
-#include "controlplane/reference.hpp"
-#include "tests/support/bpf_harness.hpp"
-#include "tests/support/policy_text.hpp"
-#include "tests/support/private_netns.hpp"
-#include "tests/support/random_policy.hpp"
+#include "lib/reference/reference.hpp"
+#include "testing/bpf_harness.hpp"
+#include "testing/policy_text.hpp"
+#include "testing/private_netns.hpp"
+#include "testing/random_policy.hpp"
 
 #include <gtest/gtest.h>
 #include <linux/bpf.h>

@@ -2,9 +2,9 @@
 // The XDP parser through BPF_PROG_RUN: a table of well-formed frames whose
 // every extracted field is proven by the winning rule, a table of malformed
 // frames, and every truncation of several header stacks.
-#include "dataplane/packet_builder.hpp"
-#include "tests/support/bpf_harness.hpp"
-#include "tests/support/private_netns.hpp"
+#include "testing/packet_builder.hpp"
+#include "testing/bpf_harness.hpp"
+#include "testing/private_netns.hpp"
 
 #include <gtest/gtest.h>
 #include <linux/bpf.h>

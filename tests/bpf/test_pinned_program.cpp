@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A program pinned by an earlier daemon stands in for this build's only when
 // it uses exactly this build's pinned maps (XdpfwObject::program_mismatch).
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
 #include "foreign_bpf.skel.h"
-#include "tests/support/bpffs_dir.hpp"
+#include "testing/bpffs_dir.hpp"
 
 #include <gtest/gtest.h>
 

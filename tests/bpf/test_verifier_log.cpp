@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A program the kernel refuses gives a BpfError that carries the verifier log.
-#include "dataplane/loader.hpp"
+#include "lib/kernel/loader.hpp"
 #include "rejected_bpf.skel.h"
 
 #include <gtest/gtest.h>

@@ -2,14 +2,14 @@
 // xdpfw attached to a veth in throw-away namespaces, filtering real UDP, TCP
 // and ICMP/ICMPv6 traffic (native and generic mode), redirecting to a third
 // port, attach errors, detach, and the bpffs pin helpers.
-#include "controlplane/compiler.hpp"
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
-#include "dataplane/policy_maps.hpp"
-#include "tests/support/bpffs_dir.hpp"
-#include "tests/support/frame_io.hpp"
-#include "tests/support/netns.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
+#include "lib/kernel/policy_maps.hpp"
+#include "testing/bpffs_dir.hpp"
+#include "testing/frame_io.hpp"
+#include "testing/netns.hpp"
 
 #include <bpf/bpf.h>
 #include <fmt/format.h>

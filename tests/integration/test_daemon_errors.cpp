@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Bad input to a real xdpfwd: every case gets an error whose code fits and
 // whose message names the offending thing, and the policy version stays.
-#include "tests/support/daemon_runner.hpp"
+#include "testing/daemon_runner.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -26,7 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 constexpr size_t kMaxMessage = 4096;
 
 struct ChildResult {

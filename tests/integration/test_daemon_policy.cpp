@@ -2,7 +2,7 @@
 // A real xdpfwd on a veth: rules added and deleted with xdpfwctl change what
 // a receiver gets (IPv4 and IPv6), `load` replaces the policy in one version
 // step, and `xdpfwctl detach` leaves nothing behind.
-#include "tests/support/daemon_runner.hpp"
+#include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 class DaemonPolicy : public ::testing::Test {
 protected:

@@ -3,8 +3,8 @@
 // kernel keeps filtering, the restarted daemon adopts pins and attachment),
 // and a simulated reboot (pins and program gone, the state file restores
 // the policy).
-#include "dataplane/attach.hpp"
-#include "tests/support/daemon_runner.hpp"
+#include "lib/kernel/attach.hpp"
+#include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 constexpr uint16_t kAllowed = 7101, kBlocked = 7102;
 

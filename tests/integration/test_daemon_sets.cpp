@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A 100,000-prefix `xdpfwctl set load` while traffic flows: the set switches
 // atomically, so no allowed packet is lost and no blocked one passes.
-#include "tests/support/daemon_runner.hpp"
+#include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 constexpr uint16_t kPort = 7201;
 constexpr size_t kSetSize = 100000;

@@ -6,10 +6,10 @@
 // and inline mode (out of the paired veth); malformed DNS is counted; a
 // stopped daemon leaves the queues to the rule's fallback; inspection rules
 // survive a restart.
-#include "dataplane/packet_builder.hpp"
-#include "tests/support/daemon_runner.hpp"
-#include "tests/support/frame_io.hpp"
-#include "tests/support/policy_text.hpp"
+#include "testing/packet_builder.hpp"
+#include "testing/daemon_runner.hpp"
+#include "testing/frame_io.hpp"
+#include "testing/policy_text.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -30,7 +30,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/controlplane/xdpfwd";
+const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 constexpr uint16_t kApp = 7100;   // inspected application port
 constexpr uint16_t kPlain = 7200; // not matched by the xsk rule
 

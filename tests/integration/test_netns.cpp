@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The test topology support on its own: namespaces, a veth pair, real UDP,
 // TCP and ICMP traffic across it, and cleanup.
-#include "tests/support/netns.hpp"
+#include "testing/netns.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,14 +5,14 @@
 // size), the kernel stack accepts the UDP datagrams, --rate holds roughly,
 // bad options are refused by name; and scripts/pktgen.sh's refusal without
 // the kernel pktgen module plus its dry-run mapping.
-#include "controlplane/compiler.hpp"
-#include "dataplane/attach.hpp"
-#include "dataplane/loader.hpp"
-#include "dataplane/log.hpp"
-#include "dataplane/packet_builder.hpp"
-#include "dataplane/policy_maps.hpp"
-#include "tests/support/frame_io.hpp"
-#include "tests/support/netns.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
+#include "testing/packet_builder.hpp"
+#include "lib/kernel/policy_maps.hpp"
+#include "testing/frame_io.hpp"
+#include "testing/netns.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

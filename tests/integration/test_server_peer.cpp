@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Control socket peer checks against real processes of other users: a forked
 // child drops to another uid/gid (needs root) and talks to the server.
-#include "controlplane/commands.hpp"
-#include "controlplane/server.hpp"
+#include "lib/control/commands.hpp"
+#include "lib/control/server.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <gtest/gtest.h>

@@ -5,12 +5,12 @@
 // port (inline) or reach a local socket through the host device (host mode),
 // blocked ones never arrive, other traffic is untouched, counters add up,
 // and a stopped engine hands its queues back to the rule's fallback.
-#include "dataplane/packet_builder.hpp"
-#include "dataplane/xsk/engine.hpp"
-#include "dataplane/xsk/host_tun.hpp"
-#include "tests/support/daemon_runner.hpp"
-#include "tests/support/frame_io.hpp"
-#include "tests/support/policy_text.hpp"
+#include "testing/packet_builder.hpp"
+#include "lib/xsk/engine.hpp"
+#include "lib/xsk/host_tun.hpp"
+#include "testing/daemon_runner.hpp"
+#include "testing/frame_io.hpp"
+#include "testing/policy_text.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>

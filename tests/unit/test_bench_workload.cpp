@@ -3,7 +3,7 @@
 // match the traffic, sets without overlaps that hold the traffic's sources.
 #include "bench/suite/workload.hpp"
 
-#include "controlplane/reference.hpp"
+#include "lib/reference/reference.hpp"
 
 #include <gtest/gtest.h>
 

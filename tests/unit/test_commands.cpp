@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for the control protocol's commands (docs/PROTOCOL.md): result
 // shapes and error codes, against a fake sink and a fake dataplane view.
-#include "controlplane/commands.hpp"
+#include "lib/control/commands.hpp"
 
-#include "controlplane/rule_parser.hpp"
+#include "lib/lang/rule_parser.hpp"
 
 #include <gtest/gtest.h>
 

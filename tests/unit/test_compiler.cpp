@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The compiler: table contents per field, address classes and v4/v6 tables,
 // capacity errors, and compiled evaluation against the reference classifier.
-#include "controlplane/compiler.hpp"
-#include "controlplane/policy_file.hpp"
-#include "controlplane/reference.hpp"
-#include "controlplane/rule_parser.hpp"
-#include "tests/support/random_policy.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/reference/reference.hpp"
+#include "lib/lang/rule_parser.hpp"
+#include "testing/random_policy.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

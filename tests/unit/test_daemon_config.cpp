@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The daemon configuration's capacity section: every table size by name, and
 // keys of older versions refused with what replaced them.
-#include "controlplane/xdpfwd/config.hpp"
+#include "apps/xdpfwd/config.hpp"
 
 #include <gtest/gtest.h>
 

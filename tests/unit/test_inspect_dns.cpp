@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // DNS query parser (good and malformed queries), rule-name helpers, and a
 // deterministic random-bytes run of the frame and DNS parsers.
-#include "dataplane/inspect/dns.hpp"
-#include "dataplane/inspect/frame.hpp"
-#include "dataplane/inspect/inspect.hpp"
-#include "dataplane/packet_builder.hpp"
+#include "lib/inspect/dns.hpp"
+#include "lib/inspect/frame.hpp"
+#include "lib/inspect/inspect.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,11 +3,11 @@
 // extension headers, padding, fragments), fixed-offset and anywhere patterns,
 // DNS names, first match by priority across kinds, filters, counters, rule
 // set swaps, concurrent workers, and Hyperscan against a naive search.
-#include "controlplane/inspect_rules.hpp"
-#include "dataplane/inspect/dns.hpp"
-#include "dataplane/inspect/frame.hpp"
-#include "dataplane/inspect/inspect.hpp"
-#include "dataplane/packet_builder.hpp"
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/inspect/dns.hpp"
+#include "lib/inspect/frame.hpp"
+#include "lib/inspect/inspect.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Inspection rule language: good and bad rules, canonical form round trip,
 // CLI word joining, YAML inspection files.
-#include "controlplane/inspect_rules.hpp"
-#include "controlplane/rule_words.hpp"
+#include "lib/inspect/inspect.hpp"
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/lang/rule_words.hpp"
 
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,14 +2,14 @@
 // Inspection rules as policy state: PolicyStore add/del with their own ids,
 // error codes, the journal and snapshot round trip, the `inspect:` key of
 // rule files, the inspect.* commands and the xsk section of xdpfwd's config.
-#include "controlplane/commands.hpp"
-#include "controlplane/policy_file.hpp"
-#include "controlplane/policy_store.hpp"
-#include "controlplane/xdpfwctl/format.hpp"
-#include "controlplane/xdpfwctl/requests.hpp"
-#include "controlplane/xdpfwd/config.hpp"
+#include "lib/control/commands.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/store/policy_store.hpp"
+#include "apps/xdpfwctl/format.hpp"
+#include "apps/xdpfwctl/requests.hpp"
+#include "apps/xdpfwd/config.hpp"
 
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // libbpf messages routed into spdlog, the per-thread capture the loader uses
 // for verifier logs, and the quiet scope attach uses.
-#include "dataplane/log.hpp"
+#include "lib/kernel/log.hpp"
 
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>

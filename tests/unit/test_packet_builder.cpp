@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Packet builder: byte layout, lengths and checksums of the crafted frames,
 // and the fields the parser is expected to extract from them.
-#include "dataplane/packet_builder.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for YAML policy files, set files and whole-policy validation.
-#include "controlplane/policy_file.hpp"
-#include "controlplane/rule_parser.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_parser.hpp"
 
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 

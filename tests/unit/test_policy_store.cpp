@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for PolicyStore: ids, sets, commits through a fake sink, failed
 // commits, history and the state file.
-#include "controlplane/policy_store.hpp"
+#include "lib/store/policy_store.hpp"
 
-#include "controlplane/compiler.hpp"
-#include "controlplane/policy_file.hpp"
-#include "controlplane/rule_parser.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_parser.hpp"
 
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for the reference classifier: field semantics and evaluation order.
-#include "controlplane/policy_file.hpp"
-#include "controlplane/reference.hpp"
-#include "controlplane/rule_parser.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/reference/reference.hpp"
+#include "lib/lang/rule_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for prefixes, the rule parser and printer, and their error messages.
-#include "controlplane/policy.hpp"
-#include "controlplane/rule_parser.hpp"
+#include "lib/model/policy.hpp"
+#include "lib/lang/rule_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for the control socket transport: real Unix sockets in a temp
 // directory, real threads, a fake request handler.
-#include "controlplane/commands.hpp"
-#include "controlplane/server.hpp"
+#include "lib/control/commands.hpp"
+#include "lib/control/server.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Text table alignment and digit grouping.
-#include "controlplane/table.hpp"
+#include "lib/base/table.hpp"
 
 #include <gtest/gtest.h>
 

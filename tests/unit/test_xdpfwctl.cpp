@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // xdpfwctl: output formatting, request building, error text, and the whole
 // CLI in-process against a fake daemon on a Unix socket in a temp dir.
-#include "controlplane/xdpfwctl/cli.hpp"
-#include "controlplane/xdpfwctl/client.hpp"
-#include "controlplane/xdpfwctl/format.hpp"
-#include "controlplane/xdpfwctl/requests.hpp"
+#include "apps/xdpfwctl/cli.hpp"
+#include "apps/xdpfwctl/client.hpp"
+#include "apps/xdpfwctl/format.hpp"
+#include "apps/xdpfwctl/requests.hpp"
 
-#include "tests/support/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

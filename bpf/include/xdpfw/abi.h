@@ -3,7 +3,7 @@
  *
  * Only <linux/types.h> types, explicit padding, no bitfields. Multi-byte
  * fields are in host byte order unless the comment says "network order".
- * The C++ side static_asserts the sizes below (dataplane/abi_check.hpp) and
+ * The C++ side static_asserts the sizes below (lib/abi/abi_check.hpp) and
  * checks every map's key and value size against them when a map is opened.
  *
  * Policy tables exist twice, once per generation (0 and 1). The packet path

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfwctl's tables and one-line answers.
+#include "apps/xdpfwctl/format.hpp"
+
+#include "lib/base/table.hpp"
+#include "apps/xdpfwctl/client.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace xdpfw::ctl {
+
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad(const std::string& what, const std::string& key, const char* expected)
+{
+    throw ClientError(ClientError::Kind::transport, "bad_response",
+                      what + ": \"" + key + "\" is missing or not " + expected);
+}
+
+const json& field(const json& j, const std::string& what, const std::string& key)
+{
+    if (!j.is_object() || !j.contains(key))
+        bad(what, key, "present");
+    return j[key];
+}
+
+uint64_t count(const json& j, const std::string& what, const std::string& key)
+{
+    const json& v = field(j, what, key);
+    if (v.is_number_unsigned())
+        return v.get<uint64_t>();
+    if (v.is_number_integer() && v.get<int64_t>() >= 0)
+        return uint64_t(v.get<int64_t>());
+    bad(what, key, "a non-negative integer");
+}
+
+int64_t integer(const json& j, const std::string& what, const std::string& key)
+{
+    const json& v = field(j, what, key);
+    if (!v.is_number_integer())
+        bad(what, key, "an integer");
+    return v.get<int64_t>();
+}
+
+double number(const json& j, const std::string& what, const std::string& key)
+{
+    const json& v = field(j, what, key);
+    if (!v.is_number())
+        bad(what, key, "a number");
+    return v.get<double>();
+}
+
+std::string text(const json& j, const std::string& what, const std::string& key)
+{
+    const json& v = field(j, what, key);
+    if (!v.is_string())
+        bad(what, key, "a string");
+    return v.get<std::string>();
+}
+
+const json& array(const json& j, const std::string& what, const std::string& key)
+{
+    const json& v = field(j, what, key);
+    if (!v.is_array())
+        bad(what, key, "a list");
+    return v;
+}
+
+std::string grouped(uint64_t n)
+{
+    return group_digits(n);
+}
+
+std::string rate_pps(double pps)
+{
+    if (!(pps > 0))
+        return "0";
+    return group_digits((unsigned long long)std::llround(pps));
+}
+
+// Lines of "key  value" with the values in one column.
+std::string key_values(const std::vector<std::pair<std::string, std::string>>& kv)
+{
+    size_t width = 0;
+    for (const auto& [k, v] : kv)
+        width = std::max(width, k.size());
+    std::string out;
+    for (const auto& [k, v] : kv)
+        out += k + std::string(width - k.size() + 2, ' ') + v + "\n";
+    return out;
+}
+
+std::string yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+
+std::string version_suffix(const json& result)
+{
+    return " (version " + std::to_string(integer(result, "result", "version")) + ")";
+}
+
+std::string prefix_list(const json& req)
+{
+    size_t n = req.contains("prefixes") ? req["prefixes"].size() : 0;
+    return std::to_string(n) + (n == 1 ? " prefix" : " prefixes");
+}
+
+} // namespace
+
+std::string format_si(double value)
+{
+    if (!(value > 0))
+        return "0";
+    static const char* const units[] = {"", "k", "M", "G", "T"};
+    size_t u = 0;
+    // Round first so 999.6 prints as "1.00k", not "1000".
+    auto sig3 = [](double v) { return v < 10 ? std::round(v * 100) / 100
+                                     : v < 100 ? std::round(v * 10) / 10
+                                               : std::round(v); };
+    double v = value < 1000 ? std::round(value) : sig3(value);
+    while (v >= 1000 && u + 1 < std::size(units)) {
+        value /= 1000;
+        v = sig3(value);
+        u++;
+    }
+    if (u == 0)
+        return fmt::format("{:.0f}", v);
+    int decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+    return fmt::format("{:.{}f}{}", v, decimals, units[u]);
+}
+
+std::string format_duration(double seconds)
+{
+    if (!(seconds > 0))
+        return "0s";
+    auto s = (unsigned long long)seconds;
+    unsigned long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+    if (d)
+        return fmt::format("{}d {:02}h {:02}m", d, h, m);
+    if (h)
+        return fmt::format("{}h {:02}m {:02}s", h, m, sec);
+    if (m)
+        return fmt::format("{}m {:02}s", m, sec);
+    return fmt::format("{}s", sec);
+}
+
+std::string format_status(const json& st)
+{
+    const std::string what = "status";
+    std::vector<std::pair<std::string, std::string>> kv = {
+        {"instance", text(st, what, "instance")},
+        {"version", std::to_string(integer(st, what, "version"))},
+        {"rules", grouped(count(st, what, "rules"))},
+        {"sets", grouped(count(st, what, "sets"))},
+        {"default", text(st, what, "default")},
+        {"malformed", text(st, what, "malformed")},
+    };
+    // adopted and uptime_seconds are informational; an older daemon without
+    // them still gets a status.
+    if (st.contains("adopted") && st["adopted"].is_boolean())
+        kv.emplace_back("adopted", yes_no(st["adopted"].get<bool>()));
+    if (st.contains("uptime_seconds") && st["uptime_seconds"].is_number())
+        kv.emplace_back("uptime", format_duration(st["uptime_seconds"].get<double>()));
+    const json& ifaces = array(st, what, "interfaces");
+    if (ifaces.empty()) {
+        kv.emplace_back("interfaces", "none attached");
+        return key_values(kv);
+    }
+    TextTable t({"interface", "ifindex", "mode", "multiprog"});
+    t.set_numeric(1);
+    for (const json& i : ifaces) {
+        const std::string w = "status interface";
+        t.add({text(i, w, "name"), std::to_string(count(i, w, "ifindex")), text(i, w, "mode"),
+               yes_no(i.value("multiprog", false))});
+    }
+    return key_values(kv) + "\n" + t.str();
+}
+
+std::string format_rules(const json& list)
+{
+    const json& rules = array(list, "rule.list", "rules");
+    if (rules.empty())
+        return "no rules (version " + std::to_string(integer(list, "rule.list", "version")) +
+               ")\n";
+    TextTable t({"id", "prio", "action", "rule"});
+    t.set_numeric(0);
+    t.set_numeric(1);
+    for (const json& r : rules) {
+        const std::string w = "rule.list rule";
+        t.add({std::to_string(count(r, w, "id")), std::to_string(integer(r, w, "priority")),
+               text(r, w, "action"), text(r, w, "text")});
+    }
+    return t.str();
+}
+
+std::string format_sets(const json& list)
+{
+    if (list.contains("name")) {
+        const std::string w = "set.list";
+        const json& prefixes = array(list, w, "prefixes");
+        uint64_t size = count(list, w, "size");
+        std::string out = "# set " + text(list, w, "name") + ": " + grouped(size) +
+                          (size == 1 ? " prefix\n" : " prefixes\n");
+        for (const json& p : prefixes) {
+            if (!p.is_string())
+                bad(w, "prefixes", "a list of strings");
+            out += p.get<std::string>() + "\n";
+        }
+        return out;
+    }
+    const json& sets = array(list, "set.list", "sets");
+    if (sets.empty())
+        return "no sets\n";
+    TextTable t({"set", "prefixes"});
+    t.set_numeric(1);
+    for (const json& s : sets)
+        t.add({text(s, "set.list set", "name"), grouped(count(s, "set.list set", "size"))});
+    return t.str();
+}
+
+std::string format_history(const json& hist)
+{
+    const json& entries = array(hist, "history", "history");
+    if (entries.empty())
+        return "no commits yet\n";
+    TextTable t({"version", "time", "summary"});
+    t.set_numeric(0);
+    for (const json& e : entries) {
+        const std::string w = "history entry";
+        t.add({std::to_string(integer(e, w, "version")), text(e, w, "time"),
+               text(e, w, "summary")});
+    }
+    return t.str();
+}
+
+// Inspection rules with their counters (inspect.list, stats.xsk.rules).
+std::string inspect_rule_table(const json& rules, const std::string& w)
+{
+    TextTable t({"id", "prio", "action", "packets", "dropped", "forwarded", "rule"});
+    for (size_t c : {0u, 1u, 3u, 4u, 5u})
+        t.set_numeric(c);
+    for (const json& r : rules)
+        t.add({std::to_string(count(r, w, "id")), std::to_string(integer(r, w, "priority")),
+               text(r, w, "action"), grouped(count(r, w, "packets")),
+               grouped(count(r, w, "dropped")), grouped(count(r, w, "forwarded")),
+               text(r, w, "text")});
+    return t.str();
+}
+
+// The AF_XDP engine: one row per worker, then its drop reasons, then the
+// inspection rules and the parser's malformed counts.
+std::string format_xsk(const json& x)
+{
+    const std::string w = "stats xsk";
+    std::string out = "AF_XDP engine (" + text(x, w, "mode") + " mode" +
+                      (x.contains("host_device") ? ", host device " + text(x, w, "host_device") : "") +
+                      (x.value("running", false) ? "" : ", stopped") + ")\n";
+    TextTable t({"interface", "queue", "bind", "rx", "forwarded", "dropped", "tx", "malformed"});
+    for (size_t c : {1u, 3u, 4u, 5u, 6u, 7u})
+        t.set_numeric(c);
+    std::string drops;
+    for (const json& k : array(x, w, "workers")) {
+        const std::string ww = "stats xsk worker";
+        const std::string where = text(k, ww, "interface") + "/" + std::to_string(count(k, ww, "queue"));
+        t.add({text(k, ww, "interface"), std::to_string(count(k, ww, "queue")), text(k, ww, "bind"),
+               grouped(count(k, ww, "rx_packets")), grouped(count(k, ww, "forwarded")),
+               grouped(count(k, ww, "dropped_verdict")), grouped(count(k, ww, "tx_packets")),
+               grouped(count(k, ww, "malformed"))});
+        const json& d = field(k, ww, "drops");
+        std::string line;
+        for (const auto& [name, v] : d.items())
+            if (v.is_number_unsigned() && v.get<uint64_t>() > 0)
+                line += " " + name + "=" + grouped(v.get<uint64_t>());
+        if (!line.empty())
+            drops += "  " + where + ":" + line + "\n";
+    }
+    out += t.str();
+    out += drops.empty() ? "ring drops: none\n" : "ring drops:\n" + drops;
+    const json& rules = array(x, w, "rules");
+    out += rules.empty() ? "no inspection rules\n" : "\n" + inspect_rule_table(rules, "stats xsk rule");
+    if (x.contains("inspect") && x["inspect"].is_object()) {
+        std::string bad;
+        for (const char* group : {"dns_malformed", "frame_malformed"})
+            if (x["inspect"].contains(group))
+                for (const auto& [name, v] : x["inspect"][group].items())
+                    if (v.is_number_unsigned() && v.get<uint64_t>() > 0)
+                        bad += std::string(" ") + (group[0] == 'd' ? "dns_" : "frame_") + name +
+                               "=" + grouped(v.get<uint64_t>());
+        out += "malformed payloads:" + (bad.empty() ? std::string(" none") : bad) + "\n";
+    }
+    return out;
+}
+
+std::string format_stats(const json& st)
+{
+    const std::string what = "stats";
+    std::string out = "version " + std::to_string(integer(st, what, "version"));
+    if (st.contains("time") && st["time"].is_string())
+        out += "  " + st["time"].get<std::string>();
+    out += "\n\n";
+
+    const json& rules = array(st, what, "rules");
+    if (rules.empty()) {
+        out += "no rules\n";
+    } else {
+        TextTable t({"id", "prio", "action", "packets", "bytes", "pps", "bit/s", "rule"});
+        for (size_t c : {0u, 1u, 3u, 4u, 5u, 6u})
+            t.set_numeric(c);
+        for (const json& r : rules) {
+            const std::string w = "stats rule";
+            t.add({std::to_string(count(r, w, "id")), std::to_string(integer(r, w, "priority")),
+                   text(r, w, "action"), grouped(count(r, w, "packets")),
+                   grouped(count(r, w, "bytes")), rate_pps(number(r, w, "pps")),
+                   format_si(number(r, w, "bps")),
+                   // Older daemons send no rule text.
+                   r.contains("rule") && r["rule"].is_string() ? r["rule"].get<std::string>()
+                                                              : std::string()});
+        }
+        out += t.str();
+    }
+
+    const json& reasons = field(st, what, "reasons");
+    if (!reasons.is_object())
+        bad(what, "reasons", "an object");
+    // Rates per reason are not promised by the protocol; show them when the
+    // daemon sends them for every reason.
+    bool rates = !reasons.empty();
+    for (const auto& [name, c] : reasons.items())
+        rates = rates && c.is_object() && c.contains("pps") && c.contains("bps");
+    std::vector<std::string> header = {"reason", "packets", "bytes"};
+    if (rates) {
+        header.push_back("pps");
+        header.push_back("bit/s");
+    }
+    TextTable t(header);
+    for (size_t c = 1; c < header.size(); c++)
+        t.set_numeric(c);
+    for (const auto& [name, c] : reasons.items()) {
+        const std::string w = "stats reason " + name;
+        std::vector<std::string> row = {name, grouped(count(c, w, "packets")),
+                                        grouped(count(c, w, "bytes"))};
+        if (rates) {
+            row.push_back(rate_pps(number(c, w, "pps")));
+            row.push_back(format_si(number(c, w, "bps")));
+        }
+        t.add(std::move(row));
+    }
+    out += "\n" + t.str();
+    if (st.contains("xsk") && st["xsk"].is_object())
+        out += "\n" + format_xsk(st["xsk"]);
+    return out;
+}
+
+std::string format_inspect_rules(const json& list)
+{
+    const json& rules = array(list, "inspect.list", "rules");
+    if (rules.empty())
+        return "no inspection rules (version " +
+               std::to_string(integer(list, "inspect.list", "version")) + ")\n";
+    return inspect_rule_table(rules, "inspect.list rule");
+}
+
+std::string format_change(const json& req, const json& result)
+{
+    const std::string cmd = req.value("cmd", "");
+    const std::string name = req.value("name", "");
+    if (cmd == "rule.add" || cmd == "inspect.add")
+        return std::to_string(count(result, cmd, "rule_id")) + "\n";
+    if (cmd == "rule.del")
+        return "rule " + req.at("rule_id").dump() + " deleted" + version_suffix(result) + "\n";
+    if (cmd == "inspect.del")
+        return "inspection rule " + req.at("rule_id").dump() + " deleted" +
+               version_suffix(result) + "\n";
+    if (cmd == "set.create")
+        return "set " + name + " created" + version_suffix(result) + "\n";
+    if (cmd == "set.add")
+        return "set " + name + ": " + grouped(count(result, cmd, "added")) + " of " +
+               prefix_list(req) + " added, size " + grouped(count(result, cmd, "size")) +
+               version_suffix(result) + "\n";
+    if (cmd == "set.del")
+        return "set " + name + ": " + grouped(count(result, cmd, "removed")) + " of " +
+               prefix_list(req) + " removed, size " + grouped(count(result, cmd, "size")) +
+               version_suffix(result) + "\n";
+    if (cmd == "set.load")
+        return "set " + name + " loaded, size " + grouped(count(result, cmd, "size")) +
+               version_suffix(result) + "\n";
+    if (cmd == "load") {
+        uint64_t rules = count(result, cmd, "rules"), sets = count(result, cmd, "sets");
+        return fmt::format("policy loaded: {} rule{}, {} set{}{}\n", grouped(rules),
+                           rules == 1 ? "" : "s", grouped(sets), sets == 1 ? "" : "s",
+                           version_suffix(result));
+    }
+    if (cmd == "detach") {
+        const json& names = array(result, cmd, "detached");
+        std::string list;
+        for (const json& n : names)
+            list += (list.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
+        return (list.empty() ? std::string("no interfaces were attached")
+                             : "detached from " + list) +
+               "; xdpfwd is exiting\n";
+    }
+    return result.dump(2) + "\n";
+}
+
+} // namespace xdpfw::ctl

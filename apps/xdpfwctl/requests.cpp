@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfwctl arguments to control protocol requests.
+#include "apps/xdpfwctl/requests.hpp"
+
+#include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_words.hpp"
+#include "apps/xdpfwctl/client.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace xdpfw::ctl {
+
+namespace {
+
+nlohmann::json command(const char* cmd)
+{
+    return {{"cmd", cmd}};
+}
+
+nlohmann::json prefix_strings(const PrefixSet& set)
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const Prefix& p : set.prefixes)
+        out.push_back(p.str());
+    return out;
+}
+
+} // namespace
+
+nlohmann::json status_request()
+{
+    return command("status");
+}
+
+namespace {
+
+// "rule.add"/"inspect.add": the words joined into rule text, values the
+// shell unquoted quoted again (join_rule_words).
+nlohmann::json add_request(const char* cmd, const std::vector<std::string>& words)
+{
+    auto req = command(cmd);
+    req["rule"] = join_rule_words(words);
+    return req;
+}
+
+nlohmann::json del_request(const char* cmd, uint32_t rule_id)
+{
+    auto req = command(cmd);
+    req["rule_id"] = rule_id;
+    return req;
+}
+
+} // namespace
+
+nlohmann::json rule_add_request(const std::vector<std::string>& words)
+{
+    return add_request("rule.add", words);
+}
+
+nlohmann::json rule_del_request(uint32_t rule_id)
+{
+    return del_request("rule.del", rule_id);
+}
+
+nlohmann::json inspect_add_request(const std::vector<std::string>& words)
+{
+    return add_request("inspect.add", words);
+}
+
+nlohmann::json inspect_del_request(uint32_t rule_id)
+{
+    return del_request("inspect.del", rule_id);
+}
+
+nlohmann::json inspect_list_request()
+{
+    return command("inspect.list");
+}
+
+nlohmann::json rule_list_request()
+{
+    return command("rule.list");
+}
+
+nlohmann::json set_create_request(const std::string& name)
+{
+    auto req = command("set.create");
+    req["name"] = name;
+    return req;
+}
+
+nlohmann::json set_add_request(const std::string& name, const std::vector<std::string>& prefixes)
+{
+    auto req = command("set.add");
+    req["name"] = name;
+    req["prefixes"] = prefixes;
+    return req;
+}
+
+nlohmann::json set_del_request(const std::string& name, const std::vector<std::string>& prefixes)
+{
+    auto req = command("set.del");
+    req["name"] = name;
+    req["prefixes"] = prefixes;
+    return req;
+}
+
+nlohmann::json set_load_request(const std::string& name, const std::filesystem::path& file)
+{
+    std::ifstream in(file);
+    if (!in)
+        throw ClientError(ClientError::Kind::local, "io_error",
+                          "cannot open " + file.string() + ": " + std::strerror(errno));
+    PrefixSet set;
+    try {
+        set = parse_prefix_lines(in, file.string());
+    } catch (const PolicyError& e) {
+        throw ClientError(ClientError::Kind::local, "invalid_prefix", e.what());
+    }
+    auto req = command("set.load");
+    req["name"] = name;
+    req["prefixes"] = prefix_strings(set);
+    return req;
+}
+
+nlohmann::json set_list_request(const std::optional<std::string>& name)
+{
+    auto req = command("set.list");
+    if (name)
+        req["name"] = *name;
+    return req;
+}
+
+nlohmann::json policy_to_json(const Policy& policy)
+{
+    nlohmann::json rules = nlohmann::json::array();
+    for (const Rule& r : policy.rules)
+        rules.push_back("id=" + std::to_string(r.id) + " " + r.text);
+    nlohmann::json sets = nlohmann::json::object();
+    for (const auto& [name, set] : policy.sets)
+        sets[name] = prefix_strings(set);
+    nlohmann::json out = {{"default", action_name(policy.default_action)},
+                          {"malformed", action_name(policy.malformed_action)},
+                          {"rules", rules},
+                          {"sets", sets}};
+    if (!policy.inspect.empty()) {
+        nlohmann::json inspect = nlohmann::json::array();
+        for (const auto& r : policy.inspect)
+            inspect.push_back("id=" + std::to_string(r.id) + " " + r.text);
+        out["inspect"] = std::move(inspect);
+    }
+    return out;
+}
+
+nlohmann::json load_request(const std::filesystem::path& file)
+{
+    // Checked here too so a missing file is an io_error like in set load,
+    // not a policy problem.
+    if (!std::ifstream(file))
+        throw ClientError(ClientError::Kind::local, "io_error",
+                          "cannot open " + file.string() + ": " + std::strerror(errno));
+    Policy policy;
+    try {
+        policy = load_policy_file(file);
+    } catch (const PolicyError& e) {
+        throw ClientError(ClientError::Kind::local, "invalid_policy", e.what());
+    }
+    auto req = command("load");
+    req["policy"] = policy_to_json(policy);
+    return req;
+}
+
+nlohmann::json history_request(std::optional<unsigned> limit)
+{
+    auto req = command("history");
+    if (limit)
+        req["limit"] = *limit;
+    return req;
+}
+
+nlohmann::json stats_request()
+{
+    return command("stats");
+}
+
+nlohmann::json detach_request()
+{
+    return command("detach");
+}
+
+} // namespace xdpfw::ctl

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xdpfwd configuration: a YAML file (--config) whose every key can also be
+// set by a command-line flag, flags winning. docs/DAEMON.md lists the keys.
+#pragma once
+
+#include "lib/model/policy.hpp"
+#include "lib/kernel/loader.hpp"
+#include "lib/xsk/engine.hpp"
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xdpfw {
+
+struct DaemonConfig {
+    std::string instance = "default";
+    std::vector<std::string> interfaces;
+    std::string attach_mode = "auto";       // auto, native, generic
+    ActionType default_action = ActionType::pass;
+    ActionType malformed_action = ActionType::drop;
+    std::string socket = "/run/xdpfw/xdpfwd.sock";
+    mode_t socket_mode = 0660;
+    std::string socket_group;               // name or number; empty: root only
+    std::string rules;                      // initial policy file when no state exists
+    std::string state_dir = "/var/lib/xdpfw";
+    bool detach_on_exit = false;
+    std::string log_level = "info";
+    size_t max_message_bytes = 32u << 20;
+    LoadOptions load;                       // capacities (max_rules, ...)
+    // The AF_XDP engine (`xsk:` section); off unless configured. Its
+    // interfaces default to `interfaces`.
+    bool xsk_enabled = false;
+    xsk::EngineConfig xsk;
+
+    std::filesystem::path state_file() const { return std::filesystem::path(state_dir) / (instance + ".json"); }
+};
+
+// Reads a YAML config file; throws std::invalid_argument naming the file, the
+// key and what is wrong. Unknown keys are errors.
+DaemonConfig load_daemon_config(const std::filesystem::path& file);
+DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& source);
+
+// Parses xdpfwd's command line (CLI11) over base (the file's values):
+// --config FILE, --instance, --interface (repeatable), --mode, --default,
+// --malformed, --socket, --socket-mode, --socket-group, --rules, --state-dir,
+// --detach-on-exit, --log-level, --max-rules, --max-message-bytes.
+// Returns nullopt when the parser printed help/version or an error; *exit_code
+// is then what main should return.
+std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code);
+
+// Checks the whole config (instance name, at least one interface, modes...).
+void validate_daemon_config(const DaemonConfig& c);
+
+// The engine configuration the daemon runs: c.xsk with its interfaces
+// defaulted to the filtered ones.
+xsk::EngineConfig xsk_engine_config(const DaemonConfig& c);
+
+} // namespace xdpfw

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
+#include "apps/xdpfwd/daemon.hpp"
+
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/control/server.hpp"
+#include "lib/kernel/log.hpp"
+
+#include "xdpfw_bpf.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <grp.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+namespace xdpfw {
+
+namespace {
+
+uint32_t prog_id(int fd)
+{
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len))
+        return 0;
+    return info.id;
+}
+
+std::optional<gid_t> group_id(const std::string& name)
+{
+    if (name.empty())
+        return std::nullopt;
+    if (name.find_first_not_of("0123456789") == std::string::npos)
+        return gid_t(std::stoul(name));
+    if (const group* g = getgrnam(name.c_str()))
+        return g->gr_gid;
+    throw std::invalid_argument("config: socket_group: no group named '" + name + "'");
+}
+
+} // namespace
+
+Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::steady_clock::now()) {}
+
+Daemon::~Daemon()
+{
+    engine_.reset();
+    stop_sampling_ = true;
+    if (sampler_.joinable())
+        sampler_.join();
+    if (prog_fd_ >= 0)
+        close(prog_fd_);
+}
+
+void Daemon::commit(const Policy& policy, uint64_t version)
+{
+    CompileOptions o = compile_options_for(cfg_.load, [](const std::string& name) -> uint32_t {
+        if (unsigned idx = if_nametoindex(name.c_str()))
+            return idx;
+        throw PolicyError("interface", name, "no such interface");
+    });
+    o.cache = cache_;
+    // Both halves are compiled before either goes live: a bad inspection
+    // rule leaves the header policy untouched too.
+    InspectPolicy ip;
+    ip.rules = policy.inspect;
+    std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
+    maps_->commit(compile(policy, o), version);
+    inspection_.publish(std::move(rules));
+}
+
+void Daemon::start()
+{
+    pin_dir_ = instance_pin_dir(cfg_.instance);
+    make_pin_dir(pin_dir_);
+    const bool had_pins = std::filesystem::exists(pin_dir_ + "/xdpfw_ctrl");
+
+    LoadOptions lo = cfg_.load;
+    lo.pin_dir = pin_dir_;
+    try {
+        obj_.emplace(XdpfwObject::load(lo));
+    } catch (const BpfError& e) {
+        if (!had_pins)
+            throw;
+        throw BpfError(e.code().value(),
+                       std::string(e.what()) + "\n(the maps pinned in " + pin_dir_ +
+                           " do not fit this configuration's capacities, or were made by another "
+                           "xdpfw version; run `xdpfwctl detach` with the old daemon, or remove "
+                           "the pins, to start afresh)");
+    }
+    maps_ = std::make_unique<PolicyMaps>(*obj_);
+    adopted_ = had_pins && maps_->committed();
+    store_ = std::make_unique<PolicyStore>(*this, cfg_.load.max_rules, cfg_.state_file());
+    store_->on_rule_created = [this](uint32_t id) { maps_->reset_rule_counter(id); };
+    store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
+
+    restore_policy();
+    // An adopted policy is not committed again: hand its inspection rules to
+    // the workers here.
+    if (!inspection_.current()) {
+        InspectPolicy ip;
+        ip.rules = store_->policy().inspect;
+        inspection_.publish(compile_inspect_policy(ip));
+    }
+    attach_interfaces();
+    if (cfg_.xsk_enabled)
+        start_xsk();
+
+    last_.time = prev_.time = std::chrono::steady_clock::now();
+    last_.rules = prev_.rules = maps_->all_rule_counters();
+    last_.reasons = prev_.reasons = maps_->reason_counters();
+    sampler_ = std::thread([this] { sample_loop(); });
+}
+
+void Daemon::restore_policy()
+{
+    const bool restored = store_->restore();
+    const uint64_t live = maps_->committed() ? maps_->live_version() : 0;
+    if (restored) {
+        if (adopted_ && live == store_->version()) {
+            spdlog::info("event=adopted pins={} version={} rules={} sets={}", pin_dir_, live,
+                         store_->policy().rules.size(), store_->policy().sets.size());
+            return;
+        }
+        // Pins gone (reboot), or the live tables differ from the saved state
+        // (a crash between the switch and the save): make the state live.
+        store_->recommit(fmt::format("restored from {} (live version {})",
+                                     cfg_.state_file().string(), live));
+        spdlog::info("event=restored state={} version={} rules={}", cfg_.state_file().string(),
+                     store_->version(), store_->policy().rules.size());
+        return;
+    }
+    Policy initial;
+    std::string summary = "initial empty policy";
+    if (!cfg_.rules.empty()) {
+        initial = load_policy_file(cfg_.rules);
+        summary = "initial policy from " + cfg_.rules;
+    } else {
+        initial.default_action = cfg_.default_action;
+        initial.malformed_action = cfg_.malformed_action;
+    }
+    if (adopted_)
+        spdlog::warn("event=no_state pins={} live_version={} msg=\"no saved state; replacing the "
+                     "live policy with the configured one\"",
+                     pin_dir_, live);
+    store_->replace(std::move(initial), summary);
+    spdlog::info("event=committed version={} rules={} summary=\"{}\"", store_->version(),
+                 store_->policy().rules.size(), summary);
+}
+
+void Daemon::attach_interfaces()
+{
+    // The program on the interfaces is the pinned one when an earlier xdpfwd
+    // left it (it uses the same pinned maps), else the one just loaded.
+    const std::string prog_pin = pin_dir_ + "/prog";
+    int pinned = std::filesystem::exists(prog_pin) ? bpf_obj_get(prog_pin.c_str()) : -1;
+    if (pinned >= 0) {
+        // A program an older xdpfwd pinned may read the same maps with
+        // other layouts, or miss maps this build writes: refuse it.
+        std::string why;
+        try {
+            why = obj_->program_mismatch(pinned);
+        } catch (...) {
+            close(pinned);
+            throw;
+        }
+        if (!why.empty()) {
+            close(pinned);
+            throw BpfError(EINVAL, "the program pinned at " + prog_pin +
+                                       " was loaded by another xdpfw version (" + why +
+                                       "); run `xdpfwctl detach` with the daemon that loaded "
+                                       "it, or remove " + pin_dir_ + ", to start afresh");
+        }
+        prog_fd_ = pinned;
+    } else {
+        prog_fd_ = dup(obj_->prog_fd());
+        if (prog_fd_ < 0)
+            throw BpfError(errno, "dup program fd");
+        pin_program(prog_fd_, pin_dir_);
+    }
+    const uint32_t id = prog_id(prog_fd_);
+
+    AttachOptions ao;
+    ao.mode = parse_attach_mode(cfg_.attach_mode);
+    for (const std::string& name : cfg_.interfaces) {
+        const unsigned ifindex = if_nametoindex(name.c_str());
+        if (!ifindex)
+            throw BpfError(ENODEV, "attach xdp to " + name + ": no such interface");
+        Link link;
+        link.status.name = name;
+        link.status.ifindex = ifindex;
+        std::optional<XdpMode> found;
+        for (XdpMode m : {XdpMode::native, XdpMode::generic})
+            if (id && attached_prog_id(int(ifindex), m) == id)
+                found = m;
+        if (found) {
+            link.status.mode = xdp_mode_name(*found);
+            link.status.multiprog = false;
+            spdlog::info("event=adopted_attachment iface={} ifindex={} mode={} prog_id={}", name,
+                         ifindex, link.status.mode, id);
+        } else {
+            link.owned.emplace(XdpAttachment::attach_fd(prog_fd_, int(ifindex), ao));
+            const AttachInfo& ai = link.owned->info();
+            link.status.mode = xdp_mode_name(ai.mode);
+            link.status.multiprog = ai.multiprog;
+            spdlog::info("event=attached iface={} ifindex={} mode={} multiprog={} prog_id={}",
+                         name, ifindex, link.status.mode, ai.multiprog, id);
+        }
+        links_.push_back(std::move(link));
+    }
+}
+
+void Daemon::start_xsk()
+{
+    xsk::XskMapFds fds{bpf_map__fd(obj_->skel()->maps.xdpfw_xsks),
+                       bpf_map__fd(obj_->skel()->maps.xdpfw_xsk_ports)};
+    engine_ = std::make_unique<xsk::Engine>(xsk_engine_config(cfg_), fds, inspection_.factory());
+    engine_->start();
+    const auto st = engine_->stats();
+    for (const auto& w : st.workers)
+        spdlog::info("event=xsk_worker iface={} queue={} mode={} bind={}", w.ifname, w.queue,
+                     st.mode, w.zero_copy ? "zero-copy" : "copy");
+}
+
+nlohmann::json Daemon::xsk_stats() const
+{
+    if (!engine_)
+        return nullptr;
+    const xsk::EngineStats st = engine_->stats();
+    nlohmann::json workers = nlohmann::json::array();
+    for (const auto& w : st.workers)
+        workers.push_back({{"interface", w.ifname},
+                           {"queue", w.queue},
+                           {"running", w.running},
+                           {"bind", w.zero_copy ? "zero-copy" : "copy"},
+                           {"rx_packets", w.rx_packets},
+                           {"rx_bytes", w.rx_bytes},
+                           {"forwarded", w.forwarded},
+                           {"dropped_verdict", w.dropped_verdict},
+                           {"tx_packets", w.tx_packets},
+                           {"tx_bytes", w.tx_bytes},
+                           {"malformed", w.malformed},
+                           // Not a drop: the kernel found nothing to send
+                           // when it looked (poll() looks too).
+                           {"tx_ring_empty", w.kernel.tx_ring_empty},
+                           {"drops",
+                            {{"rx_ring_full", w.kernel.rx_ring_full},
+                             {"rx_dropped", w.kernel.rx_dropped},
+                             {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
+                             {"rx_invalid_descs", w.kernel.rx_invalid_descs},
+                             {"tx_invalid_descs", w.kernel.tx_invalid_descs},
+                             {"invalid_desc", w.invalid_desc},
+                             {"fill_short", w.fill_short},
+                             {"tx_busy", w.tx_busy},
+                             {"tx_errors", w.tx_errors},
+                             {"host_non_ip", w.host_non_ip}}}});
+    nlohmann::json rules = nlohmann::json::array();
+    for (const auto& r : st.rules)
+        rules.push_back({{"id", r.rule_id},
+                         {"packets", r.packets},
+                         {"bytes", r.bytes},
+                         {"dropped", r.dropped},
+                         {"forwarded", r.forwarded}});
+    const inspect::InspectStats is = inspection_.stats();
+    nlohmann::json dns_bad = nlohmann::json::object(), frame_bad = nlohmann::json::object();
+    for (size_t i = 1; i < is.dns_malformed.size(); ++i)
+        dns_bad[inspect::dns_status_name(inspect::DnsStatus(i))] = is.dns_malformed[i];
+    for (size_t i = 1; i < is.frame_malformed.size(); ++i)
+        frame_bad[inspect::frame_error_name(inspect::FrameError(i))] = is.frame_malformed[i];
+    nlohmann::json out = {{"running", st.running},
+                          {"mode", st.mode},
+                          {"workers", std::move(workers)},
+                          {"rules", std::move(rules)},
+                          {"inspect",
+                           {{"packets", is.packets},
+                            {"no_payload", is.no_payload},
+                            {"dns_queries", is.dns_queries},
+                            {"dns_malformed", std::move(dns_bad)},
+                            {"frame_malformed", std::move(frame_bad)}}}};
+    if (engine_->config().mode == xsk::ForwardMode::host)
+        out["host_device"] = engine_->config().host_device;
+    return out;
+}
+
+std::vector<InterfaceStatus> Daemon::interfaces() const
+{
+    std::vector<InterfaceStatus> out;
+    for (const Link& l : links_)
+        out.push_back(l.status);
+    return out;
+}
+
+double Daemon::uptime_seconds() const
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+void Daemon::sample_loop()
+{
+    while (!stop_sampling_) {
+        for (int i = 0; i < 10 && !stop_sampling_; i++)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (stop_sampling_)
+            break;
+        try {
+            Sample s;
+            s.time = std::chrono::steady_clock::now();
+            s.rules = maps_->all_rule_counters();
+            s.reasons = maps_->reason_counters();
+            std::lock_guard lock(sample_mu_);
+            prev_ = std::move(last_);
+            last_ = std::move(s);
+        } catch (const std::exception& e) {
+            spdlog::warn("event=sample_failed error=\"{}\"", e.what());
+        }
+    }
+}
+
+CounterSample Daemon::rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& then,
+                           const xdpfw_counter& now) const
+{
+    CounterSample c;
+    c.packets = packets_now;
+    c.bytes = bytes_now;
+    double dt = std::chrono::duration<double>(last_.time - prev_.time).count();
+    // A counter that went down was reset (rule id reused): no rate.
+    if (dt > 0 && now.packets >= then.packets && now.bytes >= then.bytes) {
+        c.pps = double(now.packets - then.packets) / dt;
+        c.bps = 8.0 * double(now.bytes - then.bytes) / dt;
+    }
+    return c;
+}
+
+CounterSample Daemon::rule_counter(uint32_t rule_id) const
+{
+    xdpfw_counter now = maps_->rule_counter(rule_id);
+    std::lock_guard lock(sample_mu_);
+    if (rule_id < last_.rules.size() && rule_id < prev_.rules.size())
+        return rate(now.packets, now.bytes, prev_.rules[rule_id], last_.rules[rule_id]);
+    return CounterSample{now.packets, now.bytes, 0, 0};
+}
+
+std::vector<std::pair<std::string, CounterSample>> Daemon::reason_counters() const
+{
+    auto now = maps_->reason_counters();
+    std::lock_guard lock(sample_mu_);
+    std::vector<std::pair<std::string, CounterSample>> out;
+    for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
+        out.emplace_back(reason_name(r),
+                         rate(now[r].packets, now[r].bytes, prev_.reasons[r], last_.reasons[r]));
+    return out;
+}
+
+std::vector<std::string> Daemon::detach()
+{
+    if (engine_)
+        engine_->stop();
+    std::vector<std::string> names;
+    for (Link& l : links_) {
+        if (l.owned)
+            l.owned->detach();
+        else
+            detach_all(int(l.status.ifindex));
+        names.push_back(l.status.name);
+        spdlog::info("event=detached iface={}", l.status.name);
+    }
+    links_.clear();
+    remove_pin_dir(pin_dir_);
+    spdlog::info("event=unpinned dir={}", pin_dir_);
+    return names;
+}
+
+int Daemon::run()
+{
+    boost::asio::io_context io;
+    ServerOptions so;
+    so.path = cfg_.socket;
+    so.mode = cfg_.socket_mode;
+    so.group = group_id(cfg_.socket_group);
+    so.max_message_bytes = cfg_.max_message_bytes;
+    std::atomic<bool> detached{false};
+    boost::asio::steady_timer stop_timer(io);
+    ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
+        bool exit_after = false;
+        nlohmann::json r = execute_line(line, *store_, *this, &exit_after);
+        if (exit_after) {
+            detached = true;
+            // Stop once the answer has had time to leave.
+            boost::asio::post(io, [&] {
+                stop_timer.expires_after(std::chrono::milliseconds(300));
+                stop_timer.async_wait([&](const boost::system::error_code&) { io.stop(); });
+            });
+        }
+        return r;
+    });
+    server.start();
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (!ec)
+            spdlog::info("event=signal signal={}", sig);
+        io.stop();
+    });
+    spdlog::info("event=ready instance={} socket={} version={}", cfg_.instance, cfg_.socket,
+                 store_->version());
+    io.run();
+    server.stop();
+    // The sockets go: their queues fall back to the rules' fallback verdict.
+    if (engine_)
+        engine_->stop();
+
+    if (detached)
+        return 0;
+    if (cfg_.detach_on_exit) {
+        detach();
+    } else {
+        for (Link& l : links_)
+            if (l.owned)
+                l.owned->release();
+        spdlog::info("event=stopped kept_attached=true pins={}", pin_dir_);
+    }
+    return 0;
+}
+
+} // namespace xdpfw

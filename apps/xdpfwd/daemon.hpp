@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The xdpfw daemon: owns the loaded program, its pinned maps and
+// attachments, the policy store and the control socket. It adopts the pins
+// and attachments an earlier xdpfwd left (crash or restart: no second
+// attach, no gap) and restores the saved policy after a reboot.
+#pragma once
+
+#include "lib/control/commands.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/store/policy_store.hpp"
+#include "apps/xdpfwd/config.hpp"
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/policy_maps.hpp"
+#include "lib/xsk/engine.hpp"
+#include "lib/xsk/rule_inspector.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace xdpfw {
+
+class Daemon : public PolicySink, public DataplaneView {
+public:
+    explicit Daemon(DaemonConfig cfg);
+    ~Daemon() override;
+
+    // Loads or adopts, restores, attaches. Throws with a message naming what
+    // failed (BpfError, CommandError, std::invalid_argument).
+    void start();
+    // Serves the control socket until SIGINT/SIGTERM or a detach command.
+    // Returns the process exit code.
+    int run();
+
+    // PolicySink
+    void commit(const Policy& policy, uint64_t version) override;
+
+    // DataplaneView
+    std::string instance() const override { return cfg_.instance; }
+    std::vector<InterfaceStatus> interfaces() const override;
+    bool adopted() const override { return adopted_; }
+    double uptime_seconds() const override;
+    CounterSample rule_counter(uint32_t rule_id) const override;
+    std::vector<std::pair<std::string, CounterSample>> reason_counters() const override;
+    std::vector<std::string> detach() override;
+    nlohmann::json xsk_stats() const override;
+
+    PolicyStore& store() { return *store_; }
+
+private:
+    struct Link {
+        InterfaceStatus status;
+        std::optional<XdpAttachment> owned; // empty when adopted from an earlier xdpfwd
+    };
+    struct Sample {
+        std::chrono::steady_clock::time_point time;
+        std::vector<xdpfw_counter> rules;
+        std::array<xdpfw_counter, XDPFW_REASON_COUNT> reasons{};
+    };
+
+    void attach_interfaces();
+    void start_xsk();
+    void restore_policy();
+    void sample_loop();
+    CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
+                       const xdpfw_counter& prev_now) const;
+
+    DaemonConfig cfg_;
+    std::string pin_dir_;
+    bool adopted_ = false;
+    std::chrono::steady_clock::time_point started_;
+    std::optional<XdpfwObject> obj_;
+    std::unique_ptr<PolicyMaps> maps_;
+    std::unique_ptr<PolicyStore> store_;
+    std::shared_ptr<CompileCache> cache_ = make_compile_cache();
+    std::vector<Link> links_;
+    int prog_fd_ = -1; // the program on the interfaces (pinned at <pin_dir>/prog)
+
+    // Inspection rules published to the AF_XDP workers; declared before the
+    // engine, whose workers hold inspectors it made.
+    xsk::RuleInspection inspection_;
+    std::unique_ptr<xsk::Engine> engine_;
+
+    mutable std::mutex sample_mu_;
+    Sample last_, prev_;
+    std::atomic<bool> stop_sampling_{false};
+    std::thread sampler_;
+};
+
+} // namespace xdpfw

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The control protocol's commands (docs/PROTOCOL.md): argument checks,
+// dispatch to the PolicyStore and the DataplaneView, result shapes.
+#include "lib/control/commands.hpp"
+
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_parser.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <system_error>
+
+namespace xdpfw {
+
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad_request(const std::string& message)
+{
+    throw CommandError("bad_request", message);
+}
+
+// Error messages may quote what the client sent (the JSON parser's "last
+// read" does, byte for byte); invalid UTF-8 there would make the response
+// itself unserialisable, so such bytes become U+FFFD.
+std::string valid_utf8(const std::string& s)
+{
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80           ? 1
+                   : (c >> 5) == 0x6  ? 2
+                   : (c >> 4) == 0xe  ? 3
+                   : (c >> 3) == 0x1e ? 4
+                                      : 0;
+        bool ok = n > 0 && i + n <= s.size();
+        uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+        for (size_t k = 1; ok && k < n; ++k) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            ok = (cc & 0xc0) == 0x80;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+        if (ok && ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                   (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff))
+            ok = false;
+        if (ok) {
+            out.append(s, i, n);
+            i += n;
+        } else {
+            out += "\xef\xbf\xbd";
+            ++i;
+        }
+    }
+    return out;
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] ".
+std::string json_error_text(const std::exception& e)
+{
+    std::string msg = e.what();
+    if (msg.rfind("[json.exception.", 0) == 0)
+        if (auto p = msg.find("] "); p != std::string::npos)
+            msg.erase(0, p + 2);
+    return msg;
+}
+
+json request_id(const json& request)
+{
+    if (request.is_object()) {
+        auto it = request.find("id");
+        if (it != request.end() && it->is_number_integer())
+            return *it;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------- arguments
+
+const json* argument(const json& req, const char* key)
+{
+    auto it = req.find(key);
+    return it == req.end() ? nullptr : &*it;
+}
+
+const std::string& string_arg(const json& req, const char* key)
+{
+    const json* v = argument(req, key);
+    if (!v)
+        bad_request(std::string("missing argument '") + key + "' (a string)");
+    if (!v->is_string())
+        bad_request(std::string("argument '") + key + "' must be a string, got " + v->type_name());
+    return v->get_ref<const std::string&>();
+}
+
+uint64_t unsigned_value(const json& v, const std::string& name, uint64_t max)
+{
+    if (!v.is_number_integer())
+        bad_request("argument '" + name + "' must be an integer, got " +
+                    (v.is_number() ? v.dump() : std::string(v.type_name())));
+    // A non-negative integer may be stored signed (json built in code
+    // rather than parsed), so test the value, not the storage type.
+    if ((!v.is_number_unsigned() && v.get<int64_t>() < 0) || v.get<uint64_t>() > max)
+        bad_request("argument '" + name + "' must be 0.." + std::to_string(max) + ", got " +
+                    v.dump());
+    return v.get<uint64_t>();
+}
+
+std::vector<std::string> string_list(const json& v, const std::string& name)
+{
+    if (!v.is_array())
+        bad_request("argument '" + name + "' must be an array of strings, got " + v.type_name());
+    std::vector<std::string> out;
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].is_string())
+            bad_request("argument '" + name + "[" + std::to_string(i) +
+                        "]' must be a string, got " + v[i].type_name());
+        out.push_back(v[i].get<std::string>());
+    }
+    return out;
+}
+
+std::vector<std::string> string_list_arg(const json& req, const char* key)
+{
+    const json* v = argument(req, key);
+    if (!v)
+        bad_request(std::string("missing argument '") + key + "' (an array of strings)");
+    return string_list(*v, key);
+}
+
+ActionType verdict_value(const json& v, const char* key)
+{
+    if (!v.is_string())
+        bad_request(std::string("argument 'policy.") + key + "' must be a string, got " +
+                    v.type_name());
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s == "drop")
+        return ActionType::drop;
+    if (s == "pass")
+        return ActionType::pass;
+    throw CommandError("invalid_policy",
+                       std::string("policy: ") + key + ": '" + s + "' is not drop or pass");
+}
+
+// The "load" argument: the same content as a YAML policy file, with rule
+// ids taken from id= or, as in rule files, from the rule's position.
+Policy policy_arg(const json& req)
+{
+    const json* pj = argument(req, "policy");
+    if (!pj)
+        bad_request("missing argument 'policy' (an object)");
+    if (!pj->is_object())
+        bad_request(std::string("argument 'policy' must be an object, got ") + pj->type_name());
+    Policy policy;
+    for (const auto& [key, value] : pj->items()) {
+        if (key == "default") {
+            policy.default_action = verdict_value(value, "default");
+        } else if (key == "malformed") {
+            policy.malformed_action = verdict_value(value, "malformed");
+        } else if (key == "sets") {
+            if (!value.is_object())
+                bad_request(std::string("argument 'policy.sets' must be an object, got ") +
+                            value.type_name());
+            for (const auto& [name, list] : value.items()) {
+                std::vector<std::string> texts = string_list(list, "policy.sets." + name);
+                if (!valid_set_name(name))
+                    throw CommandError("invalid_policy", "policy: sets: '" + name +
+                                                             "' is not a valid set name "
+                                                             "([A-Za-z_][A-Za-z0-9_.-]*)");
+                PrefixSet& set = policy.sets[name];
+                set.prefixes.reserve(texts.size());
+                for (const std::string& t : texts) {
+                    try {
+                        set.prefixes.push_back(Prefix::parse(t));
+                    } catch (const std::invalid_argument& e) {
+                        throw CommandError("invalid_prefix", "set " + name + ": " + e.what());
+                    }
+                }
+                normalize_set(set);
+            }
+        } else if (key == "rules") {
+            std::vector<std::string> texts = string_list(value, "policy.rules");
+            std::map<uint32_t, size_t> owner; // id -> rule number, for the duplicate message
+            for (size_t i = 0; i < texts.size(); ++i) {
+                std::string where = "rule " + std::to_string(i + 1);
+                Rule rule;
+                try {
+                    rule = parse_rule(texts[i], where);
+                } catch (const PolicyError& e) {
+                    throw CommandError("invalid_rule", e.what());
+                }
+                if (rule.id == 0)
+                    rule.id = static_cast<uint32_t>(i + 1);
+                if (auto [it, fresh] = owner.emplace(rule.id, i + 1); !fresh)
+                    throw CommandError("invalid_policy", where +
+                                                             ": id: " + std::to_string(rule.id) +
+                                                             " is already used by rule " +
+                                                             std::to_string(it->second));
+                policy.rules.push_back(std::move(rule));
+            }
+        } else if (key == "inspect") {
+            std::vector<std::string> texts = string_list(value, "policy.inspect");
+            std::map<uint32_t, size_t> owner;
+            for (size_t i = 0; i < texts.size(); ++i) {
+                std::string where = "inspect rule " + std::to_string(i + 1);
+                inspect::InspectRule rule;
+                try {
+                    rule = parse_inspect_rule(texts[i], where);
+                } catch (const PolicyError& e) {
+                    throw CommandError("invalid_rule", e.what());
+                }
+                if (rule.id == 0)
+                    rule.id = static_cast<uint32_t>(i + 1);
+                if (auto [it, fresh] = owner.emplace(rule.id, i + 1); !fresh)
+                    throw CommandError("invalid_policy", where + ": id: " +
+                                                             std::to_string(rule.id) +
+                                                             " is already used by inspection rule " +
+                                                             std::to_string(it->second));
+                policy.inspect.push_back(std::move(rule));
+            }
+        } else {
+            throw CommandError("invalid_policy",
+                               "policy: unknown key '" + key +
+                                   "' (known: default, malformed, rules, sets, inspect)");
+        }
+    }
+    return policy;
+}
+
+// ---------------------------------------------------------------- commands
+
+struct Context {
+    const json& req;
+    PolicyStore& store;
+    DataplaneView& view;
+    bool* exit_after;
+};
+
+json cmd_status(Context& c)
+{
+    json ifaces = json::array();
+    for (const InterfaceStatus& i : c.view.interfaces())
+        ifaces.push_back({{"name", i.name},
+                          {"ifindex", i.ifindex},
+                          {"mode", i.mode},
+                          {"multiprog", i.multiprog}});
+    const Policy& p = c.store.policy();
+    return {{"instance", c.view.instance()},
+            {"version", c.store.version()},
+            {"rules", p.rules.size()},
+            {"sets", p.sets.size()},
+            {"inspect_rules", p.inspect.size()},
+            {"default", action_name(p.default_action)},
+            {"malformed", action_name(p.malformed_action)},
+            {"interfaces", std::move(ifaces)},
+            {"adopted", c.view.adopted()},
+            {"uptime_seconds", c.view.uptime_seconds()}};
+}
+
+json cmd_rule_add(Context& c)
+{
+    uint32_t id = c.store.add_rule(string_arg(c.req, "rule"));
+    return {{"rule_id", id}, {"version", c.store.version()}};
+}
+
+uint32_t rule_id_arg(const json& req)
+{
+    const json* v = argument(req, "rule_id");
+    if (!v)
+        bad_request("missing argument 'rule_id' (an integer)");
+    return static_cast<uint32_t>(unsigned_value(*v, "rule_id", std::numeric_limits<uint32_t>::max()));
+}
+
+json cmd_rule_del(Context& c)
+{
+    c.store.delete_rule(rule_id_arg(c.req));
+    return {{"version", c.store.version()}};
+}
+
+json cmd_rule_list(Context& c)
+{
+    json rules = json::array();
+    for (const Rule& r : c.store.policy().evaluation_order())
+        rules.push_back({{"id", r.id},
+                         {"priority", r.priority},
+                         {"action", format_action(r.action)},
+                         {"text", r.text}});
+    return {{"version", c.store.version()}, {"rules", std::move(rules)}};
+}
+
+json cmd_inspect_add(Context& c)
+{
+    uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"));
+    return {{"rule_id", id}, {"version", c.store.version()}};
+}
+
+json cmd_inspect_del(Context& c)
+{
+    c.store.delete_inspect_rule(rule_id_arg(c.req));
+    return {{"version", c.store.version()}};
+}
+
+// Inspection rules by (priority, id), with the engine's counters for each
+// (zero when no engine runs or the rule matched nothing yet).
+json inspect_rules_json(const PolicyStore& store, const json& xsk)
+{
+    std::map<uint32_t, json> counters;
+    if (xsk.is_object() && xsk.contains("rules"))
+        for (const json& r : xsk["rules"])
+            counters[r.value("id", 0u)] = r;
+    std::vector<const inspect::InspectRule*> order;
+    for (const inspect::InspectRule& r : store.policy().inspect)
+        order.push_back(&r);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
+        return std::pair(a->priority, a->id) < std::pair(b->priority, b->id);
+    });
+    json rules = json::array();
+    for (const inspect::InspectRule* r : order) {
+        auto it = counters.find(r->id);
+        const json k = it == counters.end() ? json::object() : it->second;
+        rules.push_back({{"id", r->id},
+                         {"priority", r->priority},
+                         {"action", inspect::verdict_name(r->action)},
+                         {"text", r->text},
+                         {"packets", k.value("packets", uint64_t(0))},
+                         {"bytes", k.value("bytes", uint64_t(0))},
+                         {"dropped", k.value("dropped", uint64_t(0))},
+                         {"forwarded", k.value("forwarded", uint64_t(0))}});
+    }
+    return rules;
+}
+
+json cmd_inspect_list(Context& c)
+{
+    return {{"version", c.store.version()},
+            {"rules", inspect_rules_json(c.store, c.view.xsk_stats())}};
+}
+
+size_t set_size(const PolicyStore& store, const std::string& name)
+{
+    return store.policy().sets.at(name).prefixes.size();
+}
+
+json cmd_set_create(Context& c)
+{
+    c.store.create_set(string_arg(c.req, "name"));
+    return {{"version", c.store.version()}};
+}
+
+json cmd_set_add(Context& c)
+{
+    const std::string& name = string_arg(c.req, "name");
+    size_t added = c.store.add_to_set(name, string_list_arg(c.req, "prefixes"));
+    return {{"version", c.store.version()}, {"added", added}, {"size", set_size(c.store, name)}};
+}
+
+json cmd_set_del(Context& c)
+{
+    const std::string& name = string_arg(c.req, "name");
+    size_t removed = c.store.delete_from_set(name, string_list_arg(c.req, "prefixes"));
+    return {
+        {"version", c.store.version()}, {"removed", removed}, {"size", set_size(c.store, name)}};
+}
+
+json cmd_set_load(Context& c)
+{
+    const std::string& name = string_arg(c.req, "name");
+    size_t size = c.store.load_set(name, string_list_arg(c.req, "prefixes"));
+    return {{"version", c.store.version()}, {"size", size}};
+}
+
+json cmd_set_list(Context& c)
+{
+    const auto& sets = c.store.policy().sets;
+    if (!argument(c.req, "name")) {
+        json list = json::array();
+        for (const auto& [name, set] : sets)
+            list.push_back({{"name", name}, {"size", set.prefixes.size()}});
+        return {{"sets", std::move(list)}};
+    }
+    const std::string& name = string_arg(c.req, "name");
+    auto it = sets.find(name);
+    if (it == sets.end())
+        throw CommandError("unknown_set", "no set named '" + name + "'");
+    json prefixes = json::array();
+    prefixes.get_ref<json::array_t&>().reserve(it->second.prefixes.size());
+    for (const Prefix& p : it->second.prefixes)
+        prefixes.push_back(p.str());
+    return {
+        {"name", name}, {"size", it->second.prefixes.size()}, {"prefixes", std::move(prefixes)}};
+}
+
+json cmd_load(Context& c)
+{
+    Policy policy = policy_arg(c.req);
+    const size_t rules = policy.rules.size(), sets = policy.sets.size(),
+                 inspect_rules = policy.inspect.size();
+    std::string summary =
+        "load: " + std::to_string(rules) + " rules, " + std::to_string(sets) + " sets";
+    if (inspect_rules)
+        summary += ", " + std::to_string(inspect_rules) + " inspection rules";
+    c.store.replace(std::move(policy), summary);
+    return {{"version", c.store.version()},
+            {"rules", rules},
+            {"sets", sets},
+            {"inspect_rules", inspect_rules}};
+}
+
+json cmd_history(Context& c)
+{
+    uint64_t limit = 50;
+    if (const json* v = argument(c.req, "limit"))
+        limit = unsigned_value(*v, "limit", std::numeric_limits<uint64_t>::max());
+    json out = json::array();
+    const auto& h = c.store.history();
+    for (auto it = h.rbegin(); it != h.rend() && out.size() < limit; ++it)
+        out.push_back({{"version", it->version},
+                       {"time", format_utc_time(it->time)},
+                       {"summary", it->summary}});
+    return {{"history", std::move(out)}};
+}
+
+json counter_json(const CounterSample& s)
+{
+    return {{"packets", s.packets}, {"bytes", s.bytes}, {"pps", s.pps}, {"bps", s.bps}};
+}
+
+json cmd_stats(Context& c)
+{
+    json rules = json::array();
+    for (const Rule& r : c.store.policy().evaluation_order()) {
+        json e = counter_json(c.view.rule_counter(r.id));
+        e["id"] = r.id;
+        e["priority"] = r.priority;
+        e["action"] = format_action(r.action);
+        e["rule"] = r.text;
+        rules.push_back(std::move(e));
+    }
+    json reasons = json::object();
+    for (const auto& [name, sample] : c.view.reason_counters())
+        reasons[name] = counter_json(sample);
+    json out = {{"version", c.store.version()},
+                {"time", format_utc_time(std::chrono::system_clock::now())},
+                {"rules", std::move(rules)},
+                {"reasons", std::move(reasons)}};
+    json xsk = c.view.xsk_stats();
+    if (!xsk.is_null()) {
+        xsk["rules"] = inspect_rules_json(c.store, xsk);
+        out["xsk"] = std::move(xsk);
+    }
+    return out;
+}
+
+json cmd_detach(Context& c)
+{
+    std::vector<std::string> names = c.view.detach();
+    if (c.exit_after)
+        *c.exit_after = true;
+    return {{"detached", names}};
+}
+
+using Handler = json (*)(Context&);
+
+const std::map<std::string, Handler, std::less<>>& commands()
+{
+    static const std::map<std::string, Handler, std::less<>> table = {
+        {"status", cmd_status},       {"rule.add", cmd_rule_add},     {"rule.del", cmd_rule_del},
+        {"rule.list", cmd_rule_list}, {"set.create", cmd_set_create}, {"set.add", cmd_set_add},
+        {"set.del", cmd_set_del},     {"set.load", cmd_set_load},     {"set.list", cmd_set_list},
+        {"load", cmd_load},           {"history", cmd_history},       {"stats", cmd_stats},
+        {"detach", cmd_detach},       {"inspect.add", cmd_inspect_add},
+        {"inspect.del", cmd_inspect_del}, {"inspect.list", cmd_inspect_list},
+    };
+    return table;
+}
+
+std::string known_commands()
+{
+    std::string out;
+    for (const auto& [name, handler] : commands())
+        out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+} // namespace
+
+json error_response(const json& id, const std::string& code, const std::string& message)
+{
+    return {
+        {"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", valid_utf8(message)}}}};
+}
+
+json execute_request(const json& request, PolicyStore& store, DataplaneView& view, bool* exit_after)
+{
+    json id = request_id(request);
+    try {
+        if (!request.is_object())
+            return error_response(id, "bad_json",
+                                  std::string("a request must be a JSON object, got ") +
+                                      request.type_name());
+        const std::string& cmd = string_arg(request, "cmd");
+        auto it = commands().find(cmd);
+        if (it == commands().end())
+            return error_response(id, "unknown_command",
+                                  "unknown command '" + cmd + "' (known: " + known_commands() +
+                                      ")");
+        Context ctx{request, store, view, exit_after};
+        json result = it->second(ctx);
+        json response = {{"id", id}, {"ok", true}};
+        response.update(result);
+        return response;
+    } catch (const CommandError& e) {
+        return error_response(id, e.code(), e.what());
+    } catch (const PolicyError& e) {
+        return error_response(id, "invalid_policy", e.what());
+    } catch (const std::system_error& e) {
+        return error_response(id, "kernel_error", e.what());
+    } catch (const json::exception& e) {
+        return error_response(id, "internal", "JSON: " + json_error_text(e));
+    } catch (const std::exception& e) {
+        return error_response(id, "internal", e.what());
+    } catch (...) {
+        return error_response(id, "internal", "unknown exception");
+    }
+}
+
+json execute_line(const std::string& line, PolicyStore& store, DataplaneView& view,
+                  bool* exit_after)
+{
+    json request;
+    try {
+        request = json::parse(line);
+    } catch (const json::exception& e) {
+        return error_response(0, "bad_json", "not JSON: " + json_error_text(e));
+    } catch (const std::exception& e) {
+        return error_response(0, "internal", e.what());
+    }
+    return execute_request(request, store, view, exit_after);
+}
+
+} // namespace xdpfw

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Executes control protocol requests (docs/PROTOCOL.md) against the policy
+// store and the dataplane view. Kernel-free; the transport is server.hpp.
+#pragma once
+
+#include "lib/store/policy_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xdpfw {
+
+struct InterfaceStatus {
+    std::string name;
+    uint32_t ifindex = 0;
+    std::string mode;      // "native" or "generic"
+    bool multiprog = false;
+};
+
+struct CounterSample {
+    uint64_t packets = 0, bytes = 0;
+    double pps = 0, bps = 0; // over the last sampling interval
+};
+
+// What the commands need from the daemon besides the store.
+class DataplaneView {
+public:
+    virtual ~DataplaneView() = default;
+    virtual std::string instance() const = 0;
+    virtual std::vector<InterfaceStatus> interfaces() const = 0;
+    virtual bool adopted() const = 0;
+    virtual double uptime_seconds() const = 0;
+    virtual CounterSample rule_counter(uint32_t rule_id) const = 0;
+    // Indexed by enum xdpfw_reason; names from reason_name().
+    virtual std::vector<std::pair<std::string, CounterSample>> reason_counters() const = 0;
+    // Detaches from every interface and removes the pins; returns the names.
+    virtual std::vector<std::string> detach() = 0;
+    // The AF_XDP engine's counters (docs/PROTOCOL.md, `stats`: "xsk"), or
+    // null when the daemon runs no engine.
+    virtual nlohmann::json xsk_stats() const { return nullptr; }
+};
+
+// Runs one request; never throws: every failure becomes an error response.
+// Sets *exit_after when the daemon must stop after answering (detach).
+nlohmann::json execute_request(const nlohmann::json& request, PolicyStore& store,
+                               DataplaneView& view, bool* exit_after);
+
+// The same for a raw request line from the transport: a line that is not
+// JSON, or not an object, gets a bad_json response.
+nlohmann::json execute_line(const std::string& line, PolicyStore& store, DataplaneView& view,
+                            bool* exit_after);
+
+// {"id":id,"ok":false,"error":{"code":code,"message":message}}
+nlohmann::json error_response(const nlohmann::json& id, const std::string& code,
+                              const std::string& message);
+
+} // namespace xdpfw

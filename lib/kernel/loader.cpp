@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Opens, sizes and loads the xdpfw skeleton; checks map layouts against abi.h.
+#include "lib/kernel/loader.hpp"
+
+#include "lib/abi/abi_check.hpp"
+#include "lib/kernel/log.hpp"
+#include "xdpfw_bpf.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <optional>
+#include <vector>
+
+namespace xdpfw {
+
+BpfError::BpfError(int err, const std::string& what, std::string verifier_log)
+    : std::system_error(err, std::generic_category(),
+                        verifier_log.empty() ? what : what + "\nverifier log:\n" + verifier_log),
+      log_(std::move(verifier_log))
+{
+}
+
+void XdpfwObject::Deleter::operator()(xdpfw_bpf* s) const
+{
+    xdpfw_bpf__destroy(s);
+}
+
+XdpfwObject::XdpfwObject(std::unique_ptr<xdpfw_bpf, Deleter> s, LoadOptions o)
+    : skel_(std::move(s)), opts_(std::move(o))
+{
+}
+XdpfwObject::XdpfwObject(XdpfwObject&&) noexcept = default;
+XdpfwObject& XdpfwObject::operator=(XdpfwObject&&) noexcept = default;
+XdpfwObject::~XdpfwObject() = default;
+
+int XdpfwObject::prog_fd() const
+{
+    return bpf_program__fd(skel_->progs.xdpfw_main);
+}
+
+namespace {
+
+void check(int err, const std::string& what)
+{
+    if (err)
+        throw BpfError(err < 0 ? -err : err, what);
+}
+
+void validate(const LoadOptions& o)
+{
+    auto bad = [](const std::string& m) { throw std::invalid_argument("load options: " + m); };
+    if (o.max_rules == 0 || o.max_rules % 64 || o.max_rules > XDPFW_MAX_RULES)
+        bad(fmt::format("max_rules {} must be a multiple of 64 in 64..{}", o.max_rules,
+                        XDPFW_MAX_RULES));
+    if (o.max_bitmaps < 2)
+        bad("max_bitmaps must be at least 2");
+    if (o.max_addr_classes < 1 || o.max_addr_classes > XDPFW_TBL24_VALUE_MASK)
+        bad(fmt::format("max_addr_classes must be in 1..{}", XDPFW_TBL24_VALUE_MASK));
+    if (o.max_v4_chunks < 1 || o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK)
+        bad("max_v4_chunks out of range");
+    uint64_t chunk_entries = uint64_t(XDPFW_GENERATIONS) * XDPFW_DIRECTIONS * o.max_v4_chunks *
+                             XDPFW_CHUNK_SLOTS;
+    if (chunk_entries > 0xffffffffull)
+        bad("max_v4_chunks too large");
+    if (o.max_v4_hosts > XDPFW_MAX_V4_HOSTS)
+        bad(fmt::format("max_v4_hosts must be at most {}", XDPFW_MAX_V4_HOSTS));
+    if (o.max_v6_prefixes < 1)
+        bad("max_v6_prefixes must be at least 1");
+    if (o.max_queues < 1 || o.max_queues > 4096)
+        bad("max_queues must be in 1..4096");
+}
+
+struct MapLayout {
+    const char* name;
+    size_t key, value; // 0: not checked
+};
+
+void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
+{
+    const MapLayout layouts[] = {
+        {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
+        {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
+        {"xdpfw_inflight", 4, sizeof(xdpfw_inflight)},
+        {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
+        {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
+        {"xdpfw_bitmaps", 4, bitmap_value},
+        {"xdpfw_addr_class", 4, sizeof(xdpfw_block)},
+        {"xdpfw_tbl24", 4, sizeof(xdpfw_block)},
+        {"xdpfw_chunks", 4, sizeof(xdpfw_block)},
+        {"xdpfw_hosts", 4, sizeof(xdpfw_block)},
+        {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
+        {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
+        {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
+        {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
+        {"xdpfw_tx_ports", 4, 4},
+        {"xdpfw_xsks", 4, 4},
+        {"xdpfw_xsk_ports", 4, 4},
+    };
+    for (const auto& l : layouts) {
+        bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
+        if (!m)
+            throw BpfError(ENOENT, fmt::format("map {} missing from the BPF object", l.name));
+        if (bpf_map__key_size(m) != l.key || bpf_map__value_size(m) != l.value)
+            throw BpfError(EINVAL, fmt::format("map {}: key/value size {}/{} differs from abi.h {}/{}",
+                                               l.name, bpf_map__key_size(m),
+                                               bpf_map__value_size(m), l.key, l.value));
+    }
+}
+
+// The kernel sets BPF_F_RDONLY_PROG on every devmap it creates (programs
+// must not write through a lookup), so the pinned map's flags never equal
+// the definition's, and libbpf before 1.3 refuses to reuse the pin
+// ("parameter mismatch"): a restarted daemon could not adopt its pins. Such
+// a pin is checked here, ignoring that flag, and reused by fd. Returns false
+// when there is no pin yet (libbpf creates and pins the map).
+bool reuse_pinned_devmap(bpf_map* m, const std::string& path)
+{
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return false;
+        throw BpfError(errno, "open pinned map " + path);
+    }
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+    if (err) {
+        err = errno;
+        close(fd);
+        throw BpfError(err, "read info of pinned map " + path);
+    }
+    if (info.type != uint32_t(bpf_map__type(m)) || info.key_size != bpf_map__key_size(m) ||
+        info.value_size != bpf_map__value_size(m) ||
+        info.max_entries != bpf_map__max_entries(m) ||
+        (info.map_flags & ~uint32_t(BPF_F_RDONLY_PROG)) != bpf_map__map_flags(m)) {
+        close(fd);
+        throw BpfError(EINVAL, fmt::format("pinned map {} (type {}, key/value {}/{}, {} entries, "
+                                           "flags {:#x}) differs from the program's map",
+                                           path, info.type, info.key_size, info.value_size,
+                                           info.max_entries, info.map_flags));
+    }
+    err = bpf_map__reuse_fd(m, fd);
+    close(fd);
+    check(err, "reuse pinned map " + path);
+    return true;
+}
+
+} // namespace
+
+namespace {
+struct VerifiedLoadState {
+    std::vector<char> log = std::vector<char>(1 << 22);
+    bpf_object_open_opts opts{};
+    std::optional<LibbpfLogCapture> capture;
+};
+} // namespace
+
+VerifiedLoad::VerifiedLoad()
+{
+    auto st = std::make_shared<VerifiedLoadState>();
+    st->opts.sz = sizeof(st->opts);
+    // With log level 0 libbpf loads without a log and retries with one into
+    // this buffer only when the kernel refuses.
+    st->opts.kernel_log_buf = st->log.data();
+    st->opts.kernel_log_size = st->log.size();
+    st->opts.kernel_log_level = 0;
+    state_ = st;
+}
+
+const bpf_object_open_opts* VerifiedLoad::open_opts() const
+{
+    return &static_cast<VerifiedLoadState*>(state_.get())->opts;
+}
+
+void VerifiedLoad::begin_capture()
+{
+    static_cast<VerifiedLoadState*>(state_.get())->capture.emplace();
+}
+
+void VerifiedLoad::finish(int err, const std::string& what)
+{
+    auto* st = static_cast<VerifiedLoadState*>(state_.get());
+    std::string captured = st->capture ? st->capture->text() : std::string();
+    st->capture.reset();
+    if (!err)
+        return;
+    std::string vlog(st->log.data(), strnlen(st->log.data(), st->log.size()));
+    throw BpfError(err < 0 ? -err : err, what, vlog.empty() ? captured : vlog);
+}
+
+namespace {
+
+// The maps a loaded program uses, by id.
+std::vector<uint32_t> prog_map_ids(int prog_fd)
+{
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        throw BpfError(errno, "read program info");
+    std::vector<uint32_t> ids(info.nr_map_ids);
+    info = bpf_prog_info{};
+    info.nr_map_ids = static_cast<uint32_t>(ids.size());
+    info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+    len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        throw BpfError(errno, "read program info");
+    ids.resize(std::min<size_t>(ids.size(), info.nr_map_ids));
+    return ids;
+}
+
+// id -> name of the xdpfw maps (not .rodata/.bss, which belong to one load)
+// a program uses.
+std::map<uint32_t, std::string> xdpfw_maps_of(int prog_fd)
+{
+    std::map<uint32_t, std::string> out;
+    for (uint32_t id : prog_map_ids(prog_fd)) {
+        int fd = bpf_map_get_fd_by_id(id);
+        if (fd < 0)
+            throw BpfError(errno, fmt::format("open map id {}", id));
+        bpf_map_info mi{};
+        uint32_t len = sizeof(mi);
+        const int err = bpf_obj_get_info_by_fd(fd, &mi, &len) ? errno : 0;
+        close(fd);
+        if (err)
+            throw BpfError(err, fmt::format("read info of map id {}", id));
+        const std::string name = mi.name;
+        if (name.rfind("xdpfw_", 0) == 0 && name.find('.') == std::string::npos)
+            out.emplace(id, name);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string XdpfwObject::program_mismatch(int other_fd) const
+{
+    const auto mine = xdpfw_maps_of(prog_fd());
+    const auto theirs = xdpfw_maps_of(other_fd);
+    std::vector<std::string> problems;
+    for (const auto& [id, name] : theirs)
+        if (!mine.count(id))
+            problems.push_back(fmt::format("it uses a map {} (id {}) that this build's program does not", name, id));
+    for (const auto& [id, name] : mine)
+        if (!theirs.count(id))
+            problems.push_back(fmt::format("it does not use this build's map {} (id {})", name, id));
+    return fmt::format("{}", fmt::join(problems, "; "));
+}
+
+LoadOptions small_load_options()
+{
+    LoadOptions o;
+    o.max_rules = 64;
+    o.max_bitmaps = 256;
+    o.max_addr_classes = 256;
+    o.max_v4_chunks = 16;
+    o.max_v4_hosts = 1024;
+    o.max_v6_prefixes = 1024;
+    o.max_queues = 4;
+    return o;
+}
+
+XdpfwObject XdpfwObject::load(const LoadOptions& o)
+{
+    validate(o);
+    VerifiedLoad vl;
+    xdpfw_bpf* raw = xdpfw_bpf__open_opts(vl.open_opts());
+    if (!raw)
+        throw BpfError(errno, "open xdpfw BPF object");
+    std::unique_ptr<xdpfw_bpf, Deleter> s(raw);
+
+    const uint32_t words = o.max_rules / 64;
+    const uint32_t summary = (words + 63) / 64;
+    const uint32_t bitmap_value = 8 * (summary + words);
+    s->rodata->cfg_max_rules = o.max_rules;
+    s->rodata->cfg_words = words;
+    s->rodata->cfg_summary_words = summary;
+    s->rodata->cfg_bitmap_cap = o.max_bitmaps;
+    s->rodata->cfg_addr_class_cap = o.max_addr_classes;
+    s->rodata->cfg_chunk_cap = o.max_v4_chunks;
+    s->rodata->cfg_host_buckets = xdpfw_host_buckets(o.max_v4_hosts);
+    s->rodata->cfg_record_verdict = o.record_verdict ? 1 : 0;
+
+    const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
+    check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_bitmaps, gens * o.max_bitmaps),
+          "size xdpfw_bitmaps");
+    check(bpf_map__set_value_size(s->maps.xdpfw_bitmaps, bitmap_value), "size xdpfw_bitmaps");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class,
+                                   XDPFW_BLOCKS(gens * dirs * o.max_addr_classes)),
+          "size xdpfw_addr_class");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_chunks,
+                                   XDPFW_BLOCKS(gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS)),
+          "size xdpfw_chunks");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_hosts,
+                                   gens * dirs * xdpfw_host_buckets(o.max_v4_hosts)),
+          "size xdpfw_hosts");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_v6_prefixes, gens * dirs * o.max_v6_prefixes),
+          "size xdpfw_v6_prefixes");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
+          "size xdpfw_rule_stats");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
+    check_layout(s.get(), bitmap_value);
+
+    if (!o.pin_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.pin_dir, ec);
+        if (ec)
+            throw BpfError(ec.value(), "create pin directory " + o.pin_dir);
+        bpf_map* m;
+        bpf_object__for_each_map(m, s->obj)
+        {
+            const char* name = bpf_map__name(m);
+            if (std::strncmp(name, "xdpfw_", 6) != 0 || std::strchr(name, '.'))
+                continue; // .rodata/.bss ("xdpfw_bp.rodata") belong to one load
+            std::string path = o.pin_dir + "/" + name;
+            const bpf_map_type type = bpf_map__type(m);
+            if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+                reuse_pinned_devmap(m, path))
+                continue;
+            check(bpf_map__set_pin_path(m, path.c_str()), "set pin path " + path);
+        }
+    }
+
+    // The kernel's verifier log, or libbpf's own messages (a map it could
+    // not create or reuse), go into the error.
+    vl.load([&] { return xdpfw_bpf__load(s.get()); }, "load xdpfw BPF program");
+    return XdpfwObject(std::move(s), o);
+}
+
+} // namespace xdpfw

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Writes compiled policies into the inactive generation and switches it live.
+#include "lib/kernel/policy_maps.hpp"
+
+#include "xdpfw_bpf.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+namespace xdpfw {
+
+namespace {
+
+void check(int err, const std::string& what)
+{
+    if (err < 0)
+        throw BpfError(-err, what);
+}
+
+// A shared writable mapping of a BPF_F_MMAPABLE array map.
+class MapView {
+public:
+    MapView() = default;
+    MapView(bpf_map* m, const char* name)
+    {
+        size_t elem = (bpf_map__value_size(m) + 7) / 8 * 8;
+        size_t page = sysconf(_SC_PAGESIZE);
+        len_ = (elem * bpf_map__max_entries(m) + page - 1) / page * page;
+        void* p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+        if (p == MAP_FAILED)
+            throw BpfError(errno, fmt::format("mmap map {}", name));
+        base_ = static_cast<uint8_t*>(p);
+    }
+    MapView(MapView&& o) noexcept { *this = std::move(o); }
+    MapView& operator=(MapView&& o) noexcept
+    {
+        std::swap(base_, o.base_);
+        std::swap(len_, o.len_);
+        return *this;
+    }
+    ~MapView()
+    {
+        if (base_)
+            munmap(base_, len_);
+    }
+    template <typename T> T* at(size_t byte_offset) const
+    {
+        return reinterpret_cast<T*>(base_ + byte_offset);
+    }
+    size_t size() const { return len_; }
+
+private:
+    uint8_t* base_ = nullptr;
+    size_t len_ = 0;
+};
+
+template <typename Key> struct HashMapGen {
+    int fd = -1;
+    bool scanned[XDPFW_GENERATIONS] = {false, false};
+    std::vector<Key> written[XDPFW_GENERATIONS];
+
+    // Removes every entry of generation gen (found by a scan the first time,
+    // then remembered from our own writes).
+    template <typename GenOf> void clear(uint32_t gen, GenOf gen_of, const char* name)
+    {
+        std::vector<Key>& keys = written[gen];
+        if (!scanned[gen]) {
+            keys.clear();
+            Key k{}, next{};
+            Key* prev = nullptr;
+            while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+                if (gen_of(next) == gen)
+                    keys.push_back(next);
+                k = next;
+                prev = &k;
+            }
+            scanned[gen] = true;
+        }
+        for (size_t i = 0; i < keys.size();) {
+            uint32_t n = std::min<size_t>(keys.size() - i, 8192);
+            int err = bpf_map_delete_batch(fd, &keys[i], &n, nullptr);
+            if (err && errno != ENOENT)
+                throw BpfError(errno, fmt::format("clear generation {} of {}", gen, name));
+            i += std::max<uint32_t>(n, 1);
+        }
+        keys.clear();
+    }
+
+    void insert(uint32_t gen, std::vector<Key>& keys, std::vector<uint32_t>& values,
+                const char* name)
+    {
+        for (size_t i = 0; i < keys.size();) {
+            uint32_t n = std::min<size_t>(keys.size() - i, 8192);
+            if (bpf_map_update_batch(fd, &keys[i], &values[i], &n, nullptr))
+                throw BpfError(errno, fmt::format("write {} entries of {}", keys.size(), name));
+            i += n;
+        }
+        written[gen] = std::move(keys);
+    }
+};
+
+} // namespace
+
+struct PolicyMaps::Impl {
+    xdpfw_bpf* skel;
+    LoadOptions o;
+    uint32_t words, summary, bitmap_value;
+    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
+    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts;
+
+    HashMapGen<xdpfw_v6_key> v6;
+    HashMapGen<xdpfw_ifindex_key> ifindex;
+    int ncpus;
+    // Which address tables each generation holds (AddrTables::tables_id);
+    // 0: unknown (e.g. maps adopted from an earlier process), write them.
+    uint64_t tables_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
+    // The pages of the IPv4 tables (tbl24, chunks, hosts) each generation
+    // holds, by identity: a shared page never changes (PagedTable), so a
+    // commit copies only the pages that are not these. Empty: unknown.
+    using PageRefs = std::vector<std::shared_ptr<PagedTable::Page>>;
+    PageRefs pages_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS][3];
+    bool tbl24_zero[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
+
+    void forget_gen(uint32_t gen)
+    {
+        for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
+            tables_in_gen[gen][dir] = 0;
+            tbl24_zero[gen][dir] = false;
+            for (auto& refs : pages_in_gen[gen][dir])
+                refs.clear();
+        }
+    }
+
+    xdpfw_ctrl ctrl() const
+    {
+        xdpfw_ctrl c{};
+        uint32_t zero = 0;
+        check(bpf_map_lookup_elem(fd_ctrl, &zero, &c), "read xdpfw_ctrl");
+        return c;
+    }
+
+    void write_tables(const CompiledPolicy& p, uint32_t gen);
+    // Copies the pages of t that `held` does not already hold to dst.
+    static void write_pages(uint32_t* dst, const PagedTable& t, PageRefs& held)
+    {
+        const auto& pages = t.pages();
+        if (held.size() < pages.size())
+            held.resize(pages.size());
+        for (size_t i = 0; i < pages.size(); ++i) {
+            if (held[i] == pages[i])
+                continue;
+            const size_t at = i * PagedTable::page_slots;
+            std::memcpy(dst + at, pages[i]->data(),
+                        4 * std::min(PagedTable::page_slots, t.size() - at));
+            held[i] = pages[i];
+        }
+    }
+    void write_hashes(const CompiledPolicy& p, uint32_t gen);
+    void wait_until_unused(uint32_t gen);
+};
+
+void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
+{
+    struct Scalar {
+        const std::vector<uint32_t>& values;
+        uint32_t base, slots;
+        const char* name;
+    };
+    const Scalar scalar_tables[] = {
+        {p.vlan, XDPFW_SCALAR_BASE_VLAN, XDPFW_VLAN_SLOTS, "vlan"},
+        {p.proto, XDPFW_SCALAR_BASE_PROTO, XDPFW_PROTO_SLOTS, "proto"},
+        {p.sport, XDPFW_SCALAR_BASE_SPORT, XDPFW_PORT_SLOTS, "sport"},
+        {p.dport, XDPFW_SCALAR_BASE_DPORT, XDPFW_PORT_SLOTS, "dport"},
+        {p.tcp_flags, XDPFW_SCALAR_BASE_TCP_FLAGS, XDPFW_FLAGS_SLOTS, "tcp_flags"},
+        {p.icmp, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS, "icmp"},
+    };
+    for (const auto& t : scalar_tables) {
+        uint32_t* dst = scalars.at<uint32_t>(4ull * (t.base + gen * t.slots));
+        if (t.values.size() == t.slots)
+            std::memcpy(dst, t.values.data(), 4ull * t.slots);
+        else if (t.values.empty()) // field unused: never read by the program
+            std::fill_n(dst, t.slots, p.all_bitmap);
+        else
+            throw PolicyError("compiled policy", t.name,
+                              fmt::format("table has {} slots, expected {}", t.values.size(),
+                                          t.slots));
+    }
+
+    auto* r = rules.at<xdpfw_rule>(sizeof(xdpfw_rule) * size_t(gen) * o.max_rules);
+    for (uint32_t i = 0; i < p.n_rules; i++) {
+        const CompiledRule& c = p.rules[i];
+        r[i] = xdpfw_rule{c.rule_id, c.counter_slot, c.redirect_ifindex, c.action,
+                          c.xsk_fallback, {0, 0}};
+    }
+
+    for (size_t b = 0; b < p.bitmaps.size(); b++) {
+        auto* dst = bitmaps.at<uint64_t>(size_t(bitmap_value) * (size_t(gen) * o.max_bitmaps + b));
+        std::fill_n(dst, summary + words, 0);
+        const auto& src = p.bitmaps[b];
+        for (size_t w = 0; w < src.size() && w < words; w++) {
+            dst[summary + w] = src[w];
+            if (src[w])
+                dst[w / 64] |= 1ull << (w % 64);
+        }
+    }
+
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
+        const AddrTables& a = p.addr[dir];
+        const uint32_t table = gen * XDPFW_DIRECTIONS + dir;
+        uint32_t* classes = addr_class.at<uint32_t>(4ull * table * o.max_addr_classes);
+        std::copy(a.class_bitmap.begin(), a.class_bitmap.end(), classes);
+        if (a.tables_id && tables_in_gen[gen][dir] == a.tables_id)
+            continue; // this generation already holds these address tables
+
+        uint32_t* t24 = tbl24.at<uint32_t>(4ull * table * XDPFW_TBL24_SLOTS);
+        auto& held = pages_in_gen[gen][dir];
+        if (a.v4->tbl24.empty()) {
+            // No IPv4 prefix: class 0 everywhere.
+            if (!tbl24_zero[gen][dir])
+                std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u);
+            tbl24_zero[gen][dir] = true;
+            held[0].clear();
+        } else {
+            tbl24_zero[gen][dir] = false;
+            write_pages(t24, a.v4->tbl24, held[0]);
+        }
+        write_pages(chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
+                    a.v4->chunks, held[1]);
+        write_pages(hosts.at<uint32_t>(4ull * table * xdpfw_host_buckets(o.max_v4_hosts) *
+                                       XDPFW_BLOCK_SLOTS),
+                    a.v4->hosts, held[2]);
+    }
+}
+
+void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
+{
+    ifindex.clear(gen, [](const xdpfw_ifindex_key& k) { return k.gen; }, "xdpfw_ifindex");
+    bool same = true;
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
+        same = same && p.addr[dir].tables_id && tables_in_gen[gen][dir] == p.addr[dir].tables_id;
+    if (!same)
+        v6.clear(gen, [](const xdpfw_v6_key& k) { return uint32_t(k.gen); }, "xdpfw_v6_prefixes");
+
+    std::vector<xdpfw_v6_key> vk;
+    std::vector<uint32_t> vv;
+    for (uint8_t dir = 0; dir < XDPFW_DIRECTIONS && !same; dir++) {
+        for (const auto& [plen, entries] : p.addr[dir].v6->by_len) {
+            for (const auto& [addr, cls] : entries) {
+                xdpfw_v6_key k{};
+                k.gen = gen;
+                k.dir = dir;
+                k.plen = plen;
+                std::memcpy(k.addr, addr.data(), 16);
+                vk.push_back(k);
+                vv.push_back(cls);
+            }
+        }
+    }
+    if (!same)
+        v6.insert(gen, vk, vv, "xdpfw_v6_prefixes");
+
+    std::vector<xdpfw_ifindex_key> ik;
+    std::vector<uint32_t> iv;
+    for (const auto& [idx, bm] : p.ifindex) {
+        ik.push_back(xdpfw_ifindex_key{idx, gen});
+        iv.push_back(bm);
+    }
+    ifindex.insert(gen, ik, iv, "xdpfw_ifindex");
+}
+
+// Waits until no packet can still be reading generation gen, which has not
+// been active since the previous switch: every packet that read the
+// generation index before that switch has announced itself in enter (abi.h,
+// struct xdpfw_inflight), so once each CPU's exit count reaches the enter
+// count seen now, those packets are gone.
+void PolicyMaps::Impl::wait_until_unused(uint32_t gen)
+{
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    uint32_t zero = 0;
+    std::vector<xdpfw_inflight> seen(ncpus), now(ncpus);
+    check(bpf_map_lookup_elem(fd_inflight, &zero, seen.data()) ? -errno : 0,
+          "read xdpfw_inflight");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+        check(bpf_map_lookup_elem(fd_inflight, &zero, now.data()) ? -errno : 0,
+              "read xdpfw_inflight");
+        bool done = true;
+        for (int c = 0; c < ncpus && done; c++)
+            done = now[c].exit >= seen[c].enter;
+        if (done)
+            return;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw BpfError(ETIMEDOUT,
+                           fmt::format("packets still use policy generation {} after 2 s", gen));
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+}
+
+PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
+{
+    Impl& m = *impl_;
+    m.skel = obj.skel();
+    m.o = obj.options();
+    m.words = m.o.max_rules / 64;
+    m.summary = (m.words + 63) / 64;
+    m.bitmap_value = 8 * (m.summary + m.words);
+    auto* s = m.skel;
+    m.fd_ctrl = bpf_map__fd(s->maps.xdpfw_ctrl);
+    m.fd_policy = bpf_map__fd(s->maps.xdpfw_policy);
+    m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
+    m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
+    m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
+    m.fd_inflight = bpf_map__fd(s->maps.xdpfw_inflight);
+    m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
+    m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
+    try {
+        m.scalars = MapView(s->maps.xdpfw_scalars, "xdpfw_scalars");
+        m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
+        m.bitmaps = MapView(s->maps.xdpfw_bitmaps, "xdpfw_bitmaps");
+        m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
+        m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
+        m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
+        m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
+        m.ncpus = libbpf_num_possible_cpus();
+        if (m.ncpus <= 0)
+            throw BpfError(-m.ncpus, "count possible CPUs");
+    } catch (...) {
+        delete impl_;
+        throw;
+    }
+}
+
+PolicyMaps::~PolicyMaps()
+{
+    delete impl_;
+}
+
+void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
+{
+    Impl& m = *impl_;
+    const LoadOptions& o = m.o;
+    auto capacity = [](const char* what, size_t have, size_t cap) {
+        if (have > cap)
+            throw CapacityError("policy", what,
+                              fmt::format("needs {} entries, the loaded program has room for {}",
+                                          have, cap));
+    };
+    capacity("rules", p.n_rules, o.max_rules);
+    if (p.rules.size() != p.n_rules || p.n_words > m.words)
+        throw PolicyError("compiled policy", "rules", "rule count and bitmap words disagree");
+    capacity("bitmaps", p.bitmaps.size(), o.max_bitmaps);
+    if (p.all_bitmap >= p.bitmaps.size() && p.n_rules)
+        throw PolicyError("compiled policy", "bitmaps", "all-rules bitmap out of range");
+    for (const auto& a : p.addr) {
+        capacity("address classes", a.class_bitmap.size(), o.max_addr_classes);
+        capacity("IPv4 chunks", a.v4->chunks.size() / XDPFW_CHUNK_SLOTS, o.max_v4_chunks);
+        capacity("IPv4 host routes", a.v4->n_hosts, o.max_v4_hosts);
+        capacity("IPv4 host-table buckets", a.v4->host_buckets, xdpfw_host_buckets(o.max_v4_hosts));
+        if (a.v4->hosts.size() != size_t{a.v4->host_buckets} * XDPFW_BLOCK_SLOTS)
+            throw PolicyError("compiled policy", "hosts",
+                              fmt::format("host table has {} words for {} buckets",
+                                          a.v4->hosts.size(), a.v4->host_buckets));
+        capacity("IPv6 prefixes", a.v6->size(), o.max_v6_prefixes);
+        capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
+    }
+    capacity("ingress interfaces", p.ifindex.size(), 1024 / XDPFW_GENERATIONS);
+
+    const xdpfw_ctrl live = m.ctrl();
+    const uint32_t gen = live.committed ? (live.active_gen ^ 1) & 1 : 0;
+
+    // Egress ports first: a missing interface fails the commit before anything changes.
+    std::set<uint32_t> ports;
+    for (const auto& r : p.rules)
+        if (r.action == XDPFW_ACT_REDIRECT)
+            ports.insert(r.redirect_ifindex);
+    for (uint32_t ifx : ports) {
+        if (bpf_map_update_elem(m.fd_tx, &ifx, &ifx, BPF_ANY)) {
+            char name[IF_NAMESIZE] = "?";
+            if_indextoname(ifx, name);
+            throw BpfError(errno, fmt::format("add redirect port {} (ifindex {})", name, ifx));
+        }
+    }
+
+    m.wait_until_unused(gen);
+    try {
+        m.write_tables(p, gen);
+        m.write_hashes(p, gen);
+    } catch (...) {
+        // Half-written: whatever the generation held is unknown now.
+        m.forget_gen(gen);
+        throw;
+    }
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
+        m.tables_in_gen[gen][dir] = p.addr[dir].tables_id;
+
+    xdpfw_policy_hdr hdr{};
+    hdr.version = version;
+    hdr.n_rules = p.n_rules;
+    hdr.n_words = p.n_words;
+    hdr.n_summary = p.n_summary;
+    hdr.used_fields = p.used_fields;
+    hdr.default_action = p.default_action;
+    hdr.malformed_action = p.malformed_action;
+    hdr.all_bitmap = p.all_bitmap;
+    hdr.ifindex_default = p.ifindex_default;
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
+        uint32_t n = 0;
+        for (const auto& [plen, entries] : p.addr[dir].v6->by_len)
+            hdr.v6_lens[dir][n++] = plen; // by_len is ordered longest first
+        hdr.v6_nlens[dir] = n;
+        hdr.v4_host_buckets[dir] = p.addr[dir].v4->tbl24.empty() ? 0 : p.addr[dir].v4->host_buckets;
+    }
+    check(bpf_map_update_elem(m.fd_policy, &gen, &hdr, BPF_ANY) ? -errno : 0,
+          "write policy header");
+
+    // The switch: one store of the generation index. Packets that read the
+    // old index finish on the old generation; the next commit waits for
+    // them before it overwrites it (wait_until_unused).
+    xdpfw_ctrl next{gen, 1, version};
+    uint32_t zero = 0;
+    check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
+          "switch generation");
+
+    // Egress ports no rule uses any more.
+    uint32_t key, *prev = nullptr;
+    std::vector<uint32_t> stale;
+    while (bpf_map_get_next_key(m.fd_tx, prev, &key) == 0) {
+        if (!ports.count(key))
+            stale.push_back(key);
+        prev = &key;
+    }
+    for (uint32_t k : stale)
+        bpf_map_delete_elem(m.fd_tx, &k);
+}
+
+uint32_t PolicyMaps::active_gen() const
+{
+    return impl_->ctrl().active_gen;
+}
+
+uint64_t PolicyMaps::live_version() const
+{
+    return impl_->ctrl().version;
+}
+
+bool PolicyMaps::committed() const
+{
+    return impl_->ctrl().committed != 0;
+}
+
+namespace {
+xdpfw_counter sum_percpu(int fd, uint32_t key, int ncpus, const char* name)
+{
+    std::vector<xdpfw_counter> per(ncpus);
+    if (bpf_map_lookup_elem(fd, &key, per.data()))
+        throw BpfError(errno, fmt::format("read {}[{}]", name, key));
+    xdpfw_counter sum{};
+    for (const auto& c : per) {
+        sum.packets += c.packets;
+        sum.bytes += c.bytes;
+    }
+    return sum;
+}
+} // namespace
+
+xdpfw_counter PolicyMaps::rule_counter(uint32_t slot) const
+{
+    return sum_percpu(impl_->fd_rule_stats, slot, impl_->ncpus, "xdpfw_rule_stats");
+}
+
+std::vector<xdpfw_counter> PolicyMaps::all_rule_counters() const
+{
+    const Impl& m = *impl_;
+    const uint32_t n = m.o.max_rules;
+    std::vector<uint32_t> keys(n);
+    std::vector<xdpfw_counter> per(size_t(n) * m.ncpus), out(n);
+    uint32_t count = n, out_batch = 0;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_lookup_batch(m.fd_rule_stats, nullptr, &out_batch, keys.data(), per.data(),
+                                   &count, &opts);
+    if (err && errno != ENOENT)
+        throw BpfError(errno, "read xdpfw_rule_stats (batch)");
+    for (uint32_t i = 0; i < count; i++) {
+        xdpfw_counter sum{};
+        for (int c = 0; c < m.ncpus; c++) {
+            sum.packets += per[size_t(i) * m.ncpus + c].packets;
+            sum.bytes += per[size_t(i) * m.ncpus + c].bytes;
+        }
+        if (keys[i] < n)
+            out[keys[i]] = sum;
+    }
+    return out;
+}
+
+std::array<xdpfw_counter, XDPFW_REASON_COUNT> PolicyMaps::reason_counters() const
+{
+    std::array<xdpfw_counter, XDPFW_REASON_COUNT> out{};
+    for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
+        out[r] = sum_percpu(impl_->fd_reason_stats, r, impl_->ncpus, "xdpfw_reason_stats");
+    return out;
+}
+
+void PolicyMaps::reset_rule_counter(uint32_t slot)
+{
+    std::vector<xdpfw_counter> zero(impl_->ncpus);
+    if (bpf_map_update_elem(impl_->fd_rule_stats, &slot, zero.data(), BPF_ANY))
+        throw BpfError(errno, fmt::format("reset xdpfw_rule_stats[{}]", slot));
+}
+
+xdpfw_last_verdict PolicyMaps::last_verdict() const
+{
+    const volatile xdpfw_last_verdict* v = &impl_->skel->bss->xdpfw_last;
+    return xdpfw_last_verdict{v->reason, v->rule_index, v->rule_id, v->action};
+}
+
+const char* reason_name(uint32_t reason)
+{
+    switch (reason) {
+    case XDPFW_REASON_RULE_DROP: return "rule_drop";
+    case XDPFW_REASON_RULE_PASS: return "rule_pass";
+    case XDPFW_REASON_RULE_XSK: return "rule_xsk";
+    case XDPFW_REASON_RULE_REDIRECT: return "rule_redirect";
+    case XDPFW_REASON_DEFAULT_DROP: return "default_drop";
+    case XDPFW_REASON_DEFAULT_PASS: return "default_pass";
+    case XDPFW_REASON_XSK_NO_SOCKET: return "xsk_no_socket";
+    case XDPFW_REASON_REDIRECT_FAILED: return "redirect_failed";
+    case XDPFW_REASON_MALFORMED_L2: return "malformed_l2";
+    case XDPFW_REASON_MALFORMED_IPV4: return "malformed_ipv4";
+    case XDPFW_REASON_MALFORMED_IPV6: return "malformed_ipv6";
+    case XDPFW_REASON_MALFORMED_EXTHDR: return "malformed_exthdr";
+    case XDPFW_REASON_MALFORMED_L4: return "malformed_l4";
+    case XDPFW_REASON_NO_POLICY: return "no_policy";
+    }
+    return "unknown";
+}
+
+CompileOptions compile_options_for(const LoadOptions& o, IfaceResolver resolve)
+{
+    CompileOptions c;
+    c.max_rules = o.max_rules;
+    c.max_bitmaps = o.max_bitmaps;
+    c.max_addr_classes = o.max_addr_classes;
+    c.max_v4_chunks = o.max_v4_chunks;
+    c.max_v4_hosts = o.max_v4_hosts;
+    c.max_v6_prefixes = o.max_v6_prefixes;
+    c.resolve = std::move(resolve);
+    return c;
+}
+
+} // namespace xdpfw

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The rule language's parser, printer and consistency checks (docs/RULES.md).
+#include "lib/lang/rule_parser.hpp"
+
+#include "lib/lang/rule_words.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <set>
+
+namespace xdpfw {
+
+namespace {
+
+constexpr uint8_t proto_icmp = 1;
+constexpr uint8_t proto_tcp = 6;
+constexpr uint8_t proto_udp = 17;
+constexpr uint8_t proto_icmpv6 = 58;
+
+constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
+                                                       "ACK", "URG", "ECE", "CWR"};
+
+constexpr std::array<std::string_view, 15> known_keys = {
+    "priority", "iif",  "vlan",      "family",    "src",       "dst",    "proto",   "sport",
+    "dport",    "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
+
+TcpFlagsMatch parse_tcp_flags(std::string_view v, const std::string& where)
+{
+    TcpFlagsMatch m;
+    size_t pos = 0;
+    while (true) {
+        size_t comma = v.find(',', pos);
+        std::string_view item = v.substr(pos, comma == std::string_view::npos ? v.npos : comma - pos);
+        bool clear = !item.empty() && item[0] == '!';
+        std::string_view name = clear ? item.substr(1) : item;
+        if (name.empty())
+            throw PolicyError(where, "tcp_flags", "empty flag name in " + single_quoted(v));
+        auto bit = tcp_flag_bit(name);
+        if (!bit)
+            throw PolicyError(where, "tcp_flags",
+                              single_quoted(name) +
+                                  " is not a TCP flag (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR)");
+        if (m.mask & *bit)
+            throw PolicyError(where, "tcp_flags",
+                              std::string(tcp_flag_name(*bit)) + " appears twice in " + single_quoted(v));
+        m.mask |= *bit;
+        if (!clear)
+            m.value |= *bit;
+        if (comma == std::string_view::npos)
+            break;
+        pos = comma + 1;
+    }
+    return m;
+}
+
+Action parse_action(std::string_view v, const std::string& where)
+{
+    Action a;
+    if (v == "drop")
+        a.type = ActionType::drop;
+    else if (v == "pass")
+        a.type = ActionType::pass;
+    else if (v == "xsk")
+        a.type = ActionType::xsk;
+    else if (v == "count")
+        a.type = ActionType::count;
+    else if (v == "redirect" || v.starts_with("redirect:")) {
+        a.type = ActionType::redirect;
+        if (v == "redirect" || v.size() == 9)
+            throw PolicyError(where, "action", "redirect needs an interface: redirect:IFACE");
+        a.redirect_iface = std::string(v.substr(9));
+        if (!valid_iface_name(a.redirect_iface))
+            throw PolicyError(where, "action",
+                              single_quoted(a.redirect_iface) + " is not a valid interface name");
+    } else
+        throw PolicyError(where, "action",
+                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count");
+    return a;
+}
+
+AddrMatch parse_addr(std::string_view v, const std::string& where, const std::string& key)
+{
+    if (v[0] == '@') {
+        std::string_view name = v.substr(1);
+        if (!valid_set_name(name))
+            throw PolicyError(where, key,
+                              single_quoted(name) + " is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+        return AddrMatch{std::string(name)};
+    }
+    try {
+        return AddrMatch{Prefix::parse(std::string(v))};
+    } catch (const std::invalid_argument& e) {
+        throw PolicyError(where, key, e.what());
+    }
+}
+
+const char* proto_label(uint8_t proto)
+{
+    switch (proto) {
+    case proto_tcp: return "tcp";
+    case proto_udp: return "udp";
+    case proto_icmp: return "icmp";
+    case proto_icmpv6: return "icmpv6";
+    }
+    return nullptr;
+}
+
+void check_prefix(const AddrMatch& a, const std::string& where, const std::string& key)
+{
+    if (a.is_set()) {
+        if (!valid_set_name(a.set_name()))
+            throw PolicyError(where, key,
+                              single_quoted(a.set_name()) +
+                                  " is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+        return;
+    }
+    const Prefix& p = a.prefix();
+    if (p.family != Family::ipv4 && p.family != Family::ipv6)
+        throw PolicyError(where, key, "prefix has no address family");
+    if (p.len > p.max_len())
+        throw PolicyError(where, key,
+                          "prefix length " + std::to_string(p.len) + " > " +
+                              std::to_string(p.max_len()));
+    // Re-parsing the printed form is the single place the host-bit rule lives.
+    try {
+        Prefix::parse(p.str());
+    } catch (const std::invalid_argument& e) {
+        throw PolicyError(where, key, e.what());
+    }
+}
+
+std::string family_upper(Family f)
+{
+    return f == Family::ipv4 ? "IPv4" : f == Family::ipv6 ? "IPv6" : "non-IP";
+}
+
+} // namespace
+
+const char* tcp_flag_name(uint8_t bit)
+{
+    for (size_t i = 0; i < tcp_flag_names.size(); ++i)
+        if (bit == (1u << i))
+            return tcp_flag_names[i];
+    return nullptr;
+}
+
+std::optional<uint8_t> tcp_flag_bit(std::string_view name)
+{
+    for (size_t i = 0; i < tcp_flag_names.size(); ++i) {
+        std::string_view n = tcp_flag_names[i];
+        if (n.size() == name.size() &&
+            std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+                return a == (b >= 'a' && b <= 'z' ? static_cast<char>(b - 'a' + 'A') : b);
+            }))
+            return static_cast<uint8_t>(1u << i);
+    }
+    return std::nullopt;
+}
+
+std::string format_tcp_flags(const TcpFlagsMatch& flags)
+{
+    std::string s;
+    for (size_t i = 0; i < tcp_flag_names.size(); ++i) {
+        uint8_t bit = static_cast<uint8_t>(1u << i);
+        if (!(flags.mask & bit))
+            continue;
+        if (!s.empty())
+            s += ',';
+        if (!(flags.value & bit))
+            s += '!';
+        s += tcp_flag_names[i];
+    }
+    return s;
+}
+
+std::string proto_name(uint8_t proto)
+{
+    const char* label = proto_label(proto);
+    return label ? label : std::to_string(proto);
+}
+
+std::optional<uint8_t> parse_proto(std::string_view text)
+{
+    for (uint8_t p : {proto_tcp, proto_udp, proto_icmp, proto_icmpv6})
+        if (text == proto_label(p))
+            return p;
+    if (text.empty() || text.size() > 3 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    unsigned x = 0;
+    std::from_chars(text.data(), text.data() + text.size(), x);
+    if (x > 255)
+        return std::nullopt;
+    return static_cast<uint8_t>(x);
+}
+
+std::string format_action(const Action& action)
+{
+    if (action.type == ActionType::redirect)
+        return "redirect:" + action.redirect_iface;
+    return action_name(action.type);
+}
+
+bool valid_set_name(std::string_view name)
+{
+    auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (name.empty() || !alpha(name[0]))
+        return false;
+    return std::all_of(name.begin() + 1, name.end(), [&](char c) {
+        return alpha(c) || digit(c) || c == '.' || c == '-';
+    });
+}
+
+bool valid_iface_name(std::string_view name)
+{
+    // The kernel's dev_valid_name(): IFNAMSIZ is 16 including the NUL.
+    if (name.empty() || name.size() > 15 || name == "." || name == "..")
+        return false;
+    return std::none_of(name.begin(), name.end(), [](char c) {
+        return c == '/' || c == ':' || c == '"' || is_rule_blank(c) || c == '\0';
+    });
+}
+
+void validate_rule(const Rule& rule, const std::string& where)
+{
+    const Match& m = rule.match;
+    if (m.iif && !valid_iface_name(*m.iif))
+        throw PolicyError(where, "iif", single_quoted(*m.iif) + " is not a valid interface name");
+    if (m.vlan && *m.vlan > 4095)
+        throw PolicyError(where, "vlan", std::to_string(*m.vlan) + " is out of range 0-4095");
+    if (m.family && *m.family != Family::ipv4 && *m.family != Family::ipv6)
+        throw PolicyError(where, "family", "must be ipv4 or ipv6");
+    if (m.src)
+        check_prefix(*m.src, where, "src");
+    if (m.dst)
+        check_prefix(*m.dst, where, "dst");
+    if (m.src && m.dst && !m.src->is_set() && !m.dst->is_set() &&
+        m.src->prefix().family != m.dst->prefix().family)
+        throw PolicyError(where, "dst",
+                          m.dst->prefix().str() + " is " + family_upper(m.dst->prefix().family) +
+                              " but src " + m.src->prefix().str() + " is " +
+                              family_upper(m.src->prefix().family) +
+                              "; src and dst must be of one family");
+    for (auto [key, addr] : {std::pair{"src", &m.src}, std::pair{"dst", &m.dst}}) {
+        if (m.family && *addr && !(*addr)->is_set() && (*addr)->prefix().family != *m.family)
+            throw PolicyError(where, key,
+                              (*addr)->prefix().str() + " is " +
+                                  family_upper((*addr)->prefix().family) + " but family=" +
+                                  family_name(*m.family));
+    }
+    if (m.proto && m.family) {
+        if (*m.proto == proto_icmp && *m.family == Family::ipv6)
+            throw PolicyError(where, "proto", "icmp is IPv4's protocol; with family ipv6 use icmpv6");
+        if (*m.proto == proto_icmpv6 && *m.family == Family::ipv4)
+            throw PolicyError(where, "proto", "icmpv6 is IPv6's protocol; with family ipv4 use icmp");
+    }
+    for (auto [key, ports] : {std::pair{"sport", &m.sport}, std::pair{"dport", &m.dport}}) {
+        if (!*ports)
+            continue;
+        if ((*ports)->lo > (*ports)->hi)
+            throw PolicyError(where, key, "range has its low end above its high end");
+        if (m.proto && *m.proto != proto_tcp && *m.proto != proto_udp)
+            throw PolicyError(where, key,
+                              "needs proto=tcp or proto=udp, not proto=" + proto_name(*m.proto));
+    }
+    if (m.tcp_flags) {
+        if (m.tcp_flags->mask == 0)
+            throw PolicyError(where, "tcp_flags", "names no flag");
+        if (m.tcp_flags->value & ~m.tcp_flags->mask)
+            throw PolicyError(where, "tcp_flags", "value has bits outside the mask");
+        if (m.proto && *m.proto != proto_tcp)
+            throw PolicyError(where, "tcp_flags",
+                              "needs proto=tcp, not proto=" + proto_name(*m.proto));
+    }
+    if (m.icmp_code && !m.icmp_type)
+        throw PolicyError(where, "icmp_code", "needs icmp_type");
+    if (m.icmp_type) {
+        if (m.proto && *m.proto != proto_icmp && *m.proto != proto_icmpv6)
+            throw PolicyError(where, "icmp_type",
+                              "needs proto=icmp or proto=icmpv6, not proto=" + proto_name(*m.proto));
+        // Without proto the fields still imply one; two that disagree can
+        // never match and are certainly a mistake.
+        if (m.sport || m.dport)
+            throw PolicyError(where, "icmp_type",
+                              "cannot be combined with sport/dport (those need tcp or udp)");
+        if (m.tcp_flags)
+            throw PolicyError(where, "icmp_type",
+                              "cannot be combined with tcp_flags (that needs tcp)");
+    }
+    const Action& a = rule.action;
+    if (a.type == ActionType::redirect) {
+        if (!valid_iface_name(a.redirect_iface))
+            throw PolicyError(where, "action",
+                              single_quoted(a.redirect_iface) + " is not a valid interface name");
+    } else if (!a.redirect_iface.empty()) {
+        throw PolicyError(where, "action",
+                          std::string("an interface is set but the action is ") +
+                              action_name(a.type));
+    }
+    if (a.xsk_fallback != ActionType::pass && a.xsk_fallback != ActionType::drop)
+        throw PolicyError(where, "fallback", "must be pass or drop");
+    if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
+        throw PolicyError(where, "fallback", "only applies to action=xsk");
+}
+
+Rule parse_rule(std::string_view text, const std::string& where)
+{
+    Rule rule;
+    Match& m = rule.match;
+    std::optional<Family> explicit_family;
+    bool have_action = false, have_fallback = false;
+
+    for (RuleWord& w : split_known_rule_words(text, where, known_keys)) {
+        const std::string& key = w.key;
+        const std::string& v = w.value;
+
+        if (key == "priority") {
+            rule.priority = parse_rule_priority(v, where);
+        } else if (key == "id") {
+            rule.id = parse_rule_id(v, std::numeric_limits<uint32_t>::max(), where);
+        } else if (key == "iif") {
+            if (!valid_iface_name(v))
+                throw PolicyError(where, key, single_quoted(v) + " is not a valid interface name");
+            m.iif = v;
+        } else if (key == "vlan") {
+            m.vlan = static_cast<uint16_t>(parse_rule_unsigned(v, 4095, where, key));
+        } else if (key == "family") {
+            if (v == "ipv4")
+                explicit_family = Family::ipv4;
+            else if (v == "ipv6")
+                explicit_family = Family::ipv6;
+            else
+                throw PolicyError(where, key, single_quoted(v) + " is not ipv4 or ipv6");
+        } else if (key == "src") {
+            m.src = parse_addr(v, where, key);
+        } else if (key == "dst") {
+            m.dst = parse_addr(v, where, key);
+        } else if (key == "proto") {
+            m.proto = parse_proto(v);
+            if (!m.proto)
+                throw PolicyError(where, key,
+                                  single_quoted(v) + " is not tcp, udp, icmp, icmpv6 or a number 0-255");
+        } else if (key == "sport") {
+            m.sport = parse_rule_ports(v, where, key);
+        } else if (key == "dport") {
+            m.dport = parse_rule_ports(v, where, key);
+        } else if (key == "tcp_flags") {
+            m.tcp_flags = parse_tcp_flags(v, where);
+        } else if (key == "icmp_type") {
+            m.icmp_type = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
+        } else if (key == "icmp_code") {
+            m.icmp_code = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
+        } else if (key == "action") {
+            // Keep a fallback parsed before the action.
+            ActionType fallback = rule.action.xsk_fallback;
+            rule.action = parse_action(v, where);
+            rule.action.xsk_fallback = fallback;
+            have_action = true;
+        } else if (key == "fallback") {
+            if (v == "pass")
+                rule.action.xsk_fallback = ActionType::pass;
+            else if (v == "drop")
+                rule.action.xsk_fallback = ActionType::drop;
+            else
+                throw PolicyError(where, key, single_quoted(v) + " is not pass or drop");
+            have_fallback = true;
+        }
+    }
+    if (!have_action)
+        throw PolicyError(where, "action",
+                          "missing; every rule needs one (drop, pass, xsk, redirect:IFACE, count)");
+    if (have_fallback && rule.action.type != ActionType::xsk)
+        throw PolicyError(where, "fallback",
+                          std::string("only applies to action=xsk, not action=") +
+                              action_name(rule.action.type));
+
+    if (explicit_family)
+        m.family = explicit_family;
+    else if (m.src && !m.src->is_set())
+        m.family = m.src->prefix().family;
+    else if (m.dst && !m.dst->is_set())
+        m.family = m.dst->prefix().family;
+    validate_rule(rule, where);
+    rule.text = format_rule(rule);
+    return rule;
+}
+
+std::string format_rule(const Rule& rule)
+{
+    const Match& m = rule.match;
+    std::string s = "priority=" + std::to_string(rule.priority);
+    auto add = [&s](const char* key, const std::string& value) {
+        s += ' ';
+        s += key;
+        s += '=';
+        s += value;
+    };
+    auto addr_text = [](const AddrMatch& a) {
+        return a.is_set() ? "@" + a.set_name() : a.prefix().str();
+    };
+    auto ports_text = [](const PortRange& r) {
+        return r.lo == r.hi ? std::to_string(r.lo)
+                            : std::to_string(r.lo) + "-" + std::to_string(r.hi);
+    };
+    if (m.iif)
+        add("iif", *m.iif);
+    if (m.vlan)
+        add("vlan", std::to_string(*m.vlan));
+    if (m.family) {
+        // The parser derives the family from a prefix, so printing it again
+        // would only repeat what src/dst already say.
+        bool implied = (m.src && !m.src->is_set() && m.src->prefix().family == *m.family) ||
+                       (m.dst && !m.dst->is_set() && m.dst->prefix().family == *m.family);
+        if (!implied)
+            add("family", family_name(*m.family));
+    }
+    if (m.src)
+        add("src", addr_text(*m.src));
+    if (m.dst)
+        add("dst", addr_text(*m.dst));
+    if (m.proto)
+        add("proto", proto_name(*m.proto));
+    if (m.sport)
+        add("sport", ports_text(*m.sport));
+    if (m.dport)
+        add("dport", ports_text(*m.dport));
+    if (m.tcp_flags)
+        add("tcp_flags", format_tcp_flags(*m.tcp_flags));
+    if (m.icmp_type)
+        add("icmp_type", std::to_string(*m.icmp_type));
+    if (m.icmp_code)
+        add("icmp_code", std::to_string(*m.icmp_code));
+    add("action", format_action(rule.action));
+    if (rule.action.type == ActionType::xsk)
+        add("fallback", action_name(rule.action.xsk_fallback));
+    return s;
+}
+
+} // namespace xdpfw

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The policy model's behaviour: prefix parsing and printing, rule order, errors.
+#include "lib/model/policy.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace xdpfw {
+
+namespace {
+
+std::invalid_argument bad_prefix(const std::string& text, const std::string& why)
+{
+    return std::invalid_argument(why + " in '" + text + "'");
+}
+
+// Clears every bit at or past len; returns true if any was set.
+bool clear_host_bits(std::array<uint8_t, 16>& addr, unsigned len, unsigned max_len)
+{
+    bool had = false;
+    for (unsigned byte = len / 8; byte < max_len / 8; ++byte) {
+        unsigned keep = byte == len / 8 ? len % 8 : 0;
+        auto mask = static_cast<uint8_t>(keep ? 0xff << (8 - keep) : 0);
+        if (addr[byte] & ~mask)
+            had = true;
+        addr[byte] &= mask;
+    }
+    return had;
+}
+
+} // namespace
+
+Prefix Prefix::parse(const std::string& text)
+{
+    if (text.empty())
+        throw std::invalid_argument("empty prefix");
+    auto slash = text.find('/');
+    std::string addr_text = text.substr(0, slash);
+    Prefix p;
+    if (addr_text.find(':') != std::string::npos) {
+        p.family = Family::ipv6;
+        if (inet_pton(AF_INET6, addr_text.c_str(), p.addr.data()) != 1)
+            throw bad_prefix(text, "'" + addr_text + "' is not an IPv6 address");
+    } else {
+        p.family = Family::ipv4;
+        if (inet_pton(AF_INET, addr_text.c_str(), p.addr.data()) != 1)
+            throw bad_prefix(text, "'" + addr_text + "' is not an IPv4 address");
+    }
+    unsigned len = p.max_len();
+    if (slash != std::string::npos) {
+        std::string len_text = text.substr(slash + 1);
+        if (len_text.empty())
+            throw bad_prefix(text, "missing prefix length after '/'");
+        // Digits only: from_chars would accept a leading '-' for signed types
+        // and we do not want "+8" or " 8" either.
+        if (!std::all_of(len_text.begin(), len_text.end(),
+                         [](char c) { return c >= '0' && c <= '9'; }) ||
+            len_text.size() > 3)
+            throw bad_prefix(text, "prefix length '" + len_text + "' is not a number 0-" +
+                                       std::to_string(p.max_len()));
+        std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+        if (len > p.max_len())
+            throw bad_prefix(text, "prefix length " + std::to_string(len) + " > " +
+                                       std::to_string(p.max_len()));
+    }
+    p.len = static_cast<uint8_t>(len);
+    // A set host bit is almost always a typo (10.0.0.1/24 for 10.0.0.0/24);
+    // silently masking it would hide what the user meant.
+    Prefix masked = p;
+    if (clear_host_bits(masked.addr, len, p.max_len()))
+        throw std::invalid_argument(text + " has host bits set; did you mean " + masked.str() +
+                                    "?");
+    return p;
+}
+
+std::string Prefix::str() const
+{
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(family == Family::ipv6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof(buf));
+    return std::string(buf) + "/" + std::to_string(len);
+}
+
+bool Prefix::contains(const std::array<uint8_t, 16>& a) const
+{
+    unsigned full = len / 8;
+    for (unsigned i = 0; i < full; ++i)
+        if (a[i] != addr[i])
+            return false;
+    unsigned rest = len % 8;
+    if (rest == 0)
+        return true;
+    auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+    return (a[full] & mask) == addr[full];
+}
+
+bool Prefix::contains(const Prefix& other) const
+{
+    return other.family == family && other.len >= len && contains(other.addr);
+}
+
+std::vector<Rule> Policy::evaluation_order() const
+{
+    std::vector<Rule> out = rules;
+    std::stable_sort(out.begin(), out.end(), [](const Rule& a, const Rule& b) {
+        if (a.priority != b.priority)
+            return a.priority < b.priority;
+        return a.id < b.id;
+    });
+    return out;
+}
+
+namespace {
+
+std::string join_error(const std::string& where, const std::string& key,
+                       const std::string& problem)
+{
+    std::string s;
+    if (!where.empty())
+        s += where + ": ";
+    if (!key.empty())
+        s += key + ": ";
+    return s + problem;
+}
+
+} // namespace
+
+PolicyError::PolicyError(std::string where, std::string key, std::string problem)
+    : std::runtime_error(join_error(where, key, problem)), where_(std::move(where)),
+      key_(std::move(key)), problem_(std::move(problem))
+{
+}
+
+const char* action_name(ActionType a)
+{
+    switch (a) {
+    case ActionType::drop: return "drop";
+    case ActionType::pass: return "pass";
+    case ActionType::xsk: return "xsk";
+    case ActionType::redirect: return "redirect";
+    case ActionType::count: return "count";
+    }
+    return "unknown";
+}
+
+const char* family_name(Family f)
+{
+    switch (f) {
+    case Family::ipv4: return "ipv4";
+    case Family::ipv6: return "ipv6";
+    case Family::other: return "other";
+    }
+    return "unknown";
+}
+
+} // namespace xdpfw

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The policy model: ordered rules, named prefix sets and a default action.
+// Kernel-free; the rule parser builds it, the compiler and the reference
+// classifier consume it. Semantics are in docs/RULES.md.
+#pragma once
+
+#include "lib/model/inspect_rule.hpp"
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace xdpfw {
+
+enum class Family : uint8_t { other = 0, ipv4 = 1, ipv6 = 2 };
+
+// An IPv4 or IPv6 prefix. Address bytes are in network order; bits past len
+// are always zero (parse() refuses text with host bits set).
+struct Prefix {
+    Family family = Family::ipv4;
+    uint8_t len = 0;
+    std::array<uint8_t, 16> addr{}; // IPv4 uses the first 4 bytes
+
+    auto operator<=>(const Prefix&) const = default;
+    bool operator==(const Prefix&) const = default;
+
+    // Parses "a.b.c.d", "a.b.c.d/len", "v6addr", "v6addr/len". Throws
+    // std::invalid_argument naming what is wrong ("prefix length 33 > 32").
+    static Prefix parse(const std::string& text);
+    std::string str() const;
+    unsigned max_len() const { return family == Family::ipv4 ? 32 : 128; }
+    // True if addr (same family, network order, 4 or 16 bytes) is inside.
+    bool contains(const std::array<uint8_t, 16>& a) const;
+    // True if other is the same prefix or a more specific one inside this.
+    bool contains(const Prefix& other) const;
+};
+
+struct PortRange {
+    uint16_t lo = 0;
+    uint16_t hi = 0;
+    bool contains(uint32_t port) const { return port >= lo && port <= hi; }
+    bool operator==(const PortRange&) const = default;
+};
+
+// TCP flags bits as in the TCP header byte 13 (FIN=0x01 ... CWR=0x80).
+struct TcpFlagsMatch {
+    uint8_t mask = 0;
+    uint8_t value = 0;
+    bool operator==(const TcpFlagsMatch&) const = default;
+};
+
+// Source or destination: a literal prefix or a named set ("@name").
+struct AddrMatch {
+    std::variant<Prefix, std::string> what;
+    bool is_set() const { return std::holds_alternative<std::string>(what); }
+    const Prefix& prefix() const { return std::get<Prefix>(what); }
+    const std::string& set_name() const { return std::get<std::string>(what); }
+    bool operator==(const AddrMatch&) const = default;
+};
+
+enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4 };
+
+struct Action {
+    ActionType type = ActionType::drop;
+    std::string redirect_iface;               // ActionType::redirect
+    ActionType xsk_fallback = ActionType::pass; // ActionType::xsk: pass or drop
+    bool operator==(const Action&) const = default;
+    bool terminal() const { return type != ActionType::count; }
+};
+
+// All present fields must hold for a rule to match.
+struct Match {
+    std::optional<std::string> iif;        // ingress interface name
+    std::optional<uint16_t> vlan;          // outer VLAN id, 0..4095
+    std::optional<Family> family;          // explicit or implied by a prefix
+    std::optional<AddrMatch> src;
+    std::optional<AddrMatch> dst;
+    std::optional<uint8_t> proto;          // IP protocol number
+    std::optional<PortRange> sport;
+    std::optional<PortRange> dport;
+    std::optional<TcpFlagsMatch> tcp_flags;
+    std::optional<uint8_t> icmp_type;
+    std::optional<uint8_t> icmp_code;
+    bool operator==(const Match&) const = default;
+};
+
+struct Rule {
+    uint32_t id = 0;        // user-visible, assigned by the policy owner
+    int32_t priority = 0;   // lower first; ties by id (insertion order)
+    Match match;
+    Action action;
+    std::string text;       // canonical key=value form (format_rule)
+    bool operator==(const Rule&) const = default;
+};
+
+struct PrefixSet {
+    std::vector<Prefix> prefixes; // deduplicated, sorted
+    bool operator==(const PrefixSet&) const = default;
+};
+
+struct Policy {
+    ActionType default_action = ActionType::pass;   // drop or pass
+    ActionType malformed_action = ActionType::drop; // drop or pass
+    std::vector<Rule> rules;                        // any order; see evaluation_order()
+    std::map<std::string, PrefixSet> sets;
+    // Payload inspection rules the AF_XDP workers evaluate (first match by
+    // (priority, id); ids 1..inspect::max_rules-1, their own id space).
+    std::vector<inspect::InspectRule> inspect;
+    bool operator==(const Policy&) const = default;
+
+    // Rules sorted by (priority, id): the order the classifier walks them.
+    std::vector<Rule> evaluation_order() const;
+};
+
+// A bad rule, set or file. Names where (rule number or set name), which key
+// and what is wrong; what() is the full sentence.
+class PolicyError : public std::runtime_error {
+public:
+    PolicyError(std::string where, std::string key, std::string problem);
+    const std::string& where() const { return where_; }
+    const std::string& key() const { return key_; }
+    const std::string& problem() const { return problem_; }
+
+private:
+    std::string where_, key_, problem_;
+};
+
+// A policy that does not fit the loaded program's tables (rules, bitmaps,
+// address classes, chunks, sparse blocks, IPv6 prefixes); the message names
+// the table and its limit.
+class CapacityError : public PolicyError {
+public:
+    using PolicyError::PolicyError;
+};
+
+const char* action_name(ActionType a);
+const char* family_name(Family f);
+
+} // namespace xdpfw

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The reference classifier: the policy semantics in plain code. The BPF
+// classifier and the compiled tables are tested against it.
+#pragma once
+
+#include "lib/model/policy.hpp"
+
+#include <functional>
+#include <optional>
+
+namespace xdpfw {
+
+// What the parser extracts from a well-formed packet; the classifier's input.
+struct PacketFields {
+    uint32_t ifindex = 0;
+    std::optional<uint16_t> vlan;  // outer tag's VLAN id, if tagged
+    Family family = Family::other;
+    std::array<uint8_t, 16> src{}; // network order; IPv4 in the first 4 bytes
+    std::array<uint8_t, 16> dst{};
+    uint8_t proto = 0;             // IP protocol (IPv6: after extension headers)
+    // False for non-first fragments and for protocols without parsed L4
+    // fields: then ports, TCP flags and ICMP type/code are absent.
+    bool has_l4 = false;
+    uint16_t sport = 0, dport = 0; // TCP and UDP
+    uint8_t tcp_flags = 0;         // TCP
+    uint8_t icmp_type = 0, icmp_code = 0; // ICMP for IPv4, ICMPv6 for IPv6
+};
+
+struct Verdict {
+    ActionType action = ActionType::pass; // drop, pass, xsk or redirect
+    int rule_index = -1;                  // in evaluation order; -1: default action
+    uint32_t rule_id = 0;                 // when rule_index >= 0
+    std::vector<uint32_t> counted;        // ids of count rules passed on the way
+};
+
+// Name -> ifindex for iif= and redirect:IFACE; throws PolicyError when unknown.
+using IfaceResolver = std::function<uint32_t(const std::string&)>;
+
+// True if the rule's match holds for the packet.
+bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pkt,
+                  const IfaceResolver& resolve);
+
+// First match by (priority, id); count rules are counted and passed.
+Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve);
+
+} // namespace xdpfw

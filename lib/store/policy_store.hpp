@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The daemon's policy: rules with stable ids, named sets, the commit version
+// and history, and the state that survives reboots: a snapshot file plus a
+// journal of the commits since (one appended line each, so a commit costs
+// the size of the change, not of the policy). Every mutation is validated in
+// full and committed through a PolicySink before the store changes; a
+// failure leaves policy, version, snapshot and journal as they were.
+// Kernel-free (the sink is the daemon's compiler + PolicyMaps).
+#pragma once
+
+#include "lib/model/policy.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xdpfw {
+
+// A command that cannot be carried out, with its protocol error code
+// (docs/PROTOCOL.md): unknown_rule, rule_exists, unknown_set, set_exists,
+// invalid_rule, invalid_prefix, invalid_policy, capacity, kernel_error, ...
+class CommandError : public std::runtime_error {
+public:
+    CommandError(std::string code, const std::string& message)
+        : std::runtime_error(message), code_(std::move(code)) {}
+    const std::string& code() const { return code_; }
+
+private:
+    std::string code_;
+};
+
+// Receives every candidate policy. Must either make it live (all of it) or
+// throw and leave the live policy as it was.
+class PolicySink {
+public:
+    virtual ~PolicySink() = default;
+    virtual void commit(const Policy& policy, uint64_t version) = 0;
+};
+
+// RFC 3339 in UTC with milliseconds: "2024-05-01T12:00:00.123Z".
+std::string format_utc_time(std::chrono::system_clock::time_point t);
+
+struct HistoryEntry {
+    uint64_t version = 0;
+    std::chrono::system_clock::time_point time;
+    std::string summary; // "rule.add id=3: priority=10 ... action=drop"
+};
+
+class PolicyStore {
+public:
+    // state_file empty: nothing is saved. max_rules bounds rule ids (1..max_rules-1).
+    // The journal is "<state_file>.journal" (journal_path()).
+    PolicyStore(PolicySink& sink, uint32_t max_rules, std::filesystem::path state_file);
+    ~PolicyStore();
+    PolicyStore(const PolicyStore&) = delete;
+    PolicyStore& operator=(const PolicyStore&) = delete;
+
+    static std::filesystem::path journal_path(const std::filesystem::path& state_file);
+
+    // Loads policy, version and history from the state file, if it exists,
+    // and replays the journal's commits after it; commits nothing. A last
+    // journal line cut short (a crash while appending it: never acknowledged)
+    // is dropped. Throws CommandError("invalid_policy") naming the file (and
+    // the journal line) when either exists but cannot be read.
+    bool restore();
+    // Commits the current policy again (after a reboot, or when the live
+    // version differs from the saved one), as version + 1.
+    void recommit(const std::string& why);
+    // The first commit of a fresh daemon: policy (e.g. from the config's rule
+    // file) as version 1 unless restored state exists.
+    void replace(Policy policy, const std::string& summary);
+
+    uint32_t add_rule(std::string_view text);           // returns the rule id
+    void delete_rule(uint32_t id);
+    // Inspection rules (docs/RULES.md); their own ids, 1..inspect::max_rules-1.
+    uint32_t add_inspect_rule(std::string_view text);   // returns the inspection rule id
+    void delete_inspect_rule(uint32_t id);
+    void create_set(const std::string& name);
+    size_t add_to_set(const std::string& name, const std::vector<std::string>& prefixes);
+    size_t delete_from_set(const std::string& name, const std::vector<std::string>& prefixes);
+    size_t load_set(const std::string& name, const std::vector<std::string>& prefixes);
+
+    const Policy& policy() const { return policy_; }
+    uint64_t version() const { return version_; }
+    const std::deque<HistoryEntry>& history() const { return history_; }
+
+    // Called with the id of every rule a commit creates (counters start at 0).
+    std::function<void(uint32_t)> on_rule_created;
+    // Problems that lose nothing (a compaction that failed and will be tried
+    // again at the next commit); the daemon logs them.
+    std::function<void(const std::string&)> on_warning;
+
+    // The journal is compacted into a new snapshot once it is larger than the
+    // snapshot and this many bytes (tests lower it).
+    uint64_t compact_min_bytes = 1 << 20;
+
+    // One committed change as the journal records it (policy_store.cpp).
+    struct Change;
+
+private:
+    // Validates nothing: callers have. With a change, appends it to the
+    // journal and fdatasyncs before committing through the sink (so a full
+    // disk fails the command before anything changes) and cuts it off again
+    // if the sink refuses. Without one (replace, the first save), writes a
+    // whole snapshot to "<file>.tmp", commits, renames it into place and
+    // empties the journal.
+    void commit(Policy candidate, std::string summary, const Change* change);
+    void write_snapshot_tmp(const Policy& policy, uint64_t version,
+                            const std::deque<HistoryEntry>& history);
+    void install_snapshot();
+    void compact();
+    int journal_fd();
+    void close_journal();
+    // Ids 1..max_rules-1; invalid_rule naming where otherwise.
+    void check_rule_id(uint32_t id, const std::string& where) const;
+
+    PolicySink& sink_;
+    uint32_t max_rules_;
+    std::filesystem::path state_file_;
+    Policy policy_;
+    uint64_t version_ = 0;
+    std::deque<HistoryEntry> history_;
+    // Saving: the journal (opened on first use), its size, the snapshot's size.
+    int journal_fd_ = -1;
+    uint64_t journal_bytes_ = 0;
+    uint64_t snapshot_bytes_ = 0;
+    bool snapshot_saved_ = false; // a snapshot this store wrote or restored exists
+};
+
+} // namespace xdpfw

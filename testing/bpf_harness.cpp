@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// BPF_PROG_RUN harness: one loaded program, commits, single-frame runs.
+#include "testing/bpf_harness.hpp"
+
+#include <bpf/bpf.h>
+#include <net/if.h>
+
+#include <cerrno>
+
+namespace xdpfw::test {
+
+namespace {
+LoadOptions with_record(LoadOptions o)
+{
+    o.record_verdict = true;
+    return o;
+}
+} // namespace
+
+BpfHarness::BpfHarness(LoadOptions opts)
+    : obj_(XdpfwObject::load(with_record(std::move(opts)))),
+      maps_(std::make_unique<PolicyMaps>(obj_))
+{
+}
+
+CompileOptions BpfHarness::compile_options() const
+{
+    CompileOptions o = compile_options_for(obj_.options(), [](const std::string& name) -> uint32_t {
+        if (name == "test0")
+            return 1; // lo: the device BPF_PROG_RUN reports as ingress
+        if (unsigned idx = if_nametoindex(name.c_str()))
+            return idx;
+        throw PolicyError("interface", name, "no such interface");
+    });
+    o.cache = cache_;
+    return o;
+}
+
+void BpfHarness::commit(const Policy& policy)
+{
+    maps_->commit(compile(policy, compile_options()), ++version_);
+}
+
+RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
+{
+    std::vector<uint8_t> out(frame.size() + 256);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_out = out.data(), .data_size_in = uint32_t(frame.size()),
+                .data_size_out = uint32_t(out.size()), .repeat = 1);
+    if (bpf_prog_test_run_opts(obj_.prog_fd(), &opts))
+        throw BpfError(errno, "BPF_PROG_RUN");
+    return RunResult{opts.retval, maps_->last_verdict()};
+}
+
+} // namespace xdpfw::test
