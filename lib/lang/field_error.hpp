@@ -6,6 +6,7 @@
 #include "lib/model/policy.hpp"
 
 #include <string>
+#include <utility>
 
 namespace xdpfw {
 

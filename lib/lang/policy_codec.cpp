@@ -18,6 +18,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 
 namespace xdpfw {
@@ -340,8 +341,8 @@ public:
                 doc_.unknown_key(root, key_field, key);
         });
         if (form_ == PolicyForm::state)
-            for (size_t i = 0; i < 4; ++i) // all but inspect
-                if (!parts[i])
+            for (size_t i = 0; i < std::size(top_keys); ++i)
+                if (!parts[i] && std::string_view(top_keys[i]) != "inspect") // older state has none
                     doc_.missing(root, top_keys[i]);
         if (parts[0])
             policy_.default_action = verdict(*parts[0]);
