@@ -61,32 +61,115 @@ nlohmann::json counters_json(const Policy& policy, const PolicyMaps& maps)
     return {{"rules", rules}, {"reasons", reasons}};
 }
 
-} // namespace
-
-int main(int argc, char** argv)
-{
-    CLI::App app{"xdpfw-apply: attach an xdpfw rule file to interfaces and show its counters"};
+struct Args {
     std::vector<std::string> ifaces;
     std::string rules_file, mode = "auto", instance, log_level = "info";
     double interval = 1.0, duration = 0;
     bool keep = false, json = false;
     uint32_t max_rules = Capacities{}.max_rules;
-    app.add_option("-i,--interface", ifaces, "interface to attach to (repeatable)")->required();
-    app.add_option("-r,--rules", rules_file, "YAML rule file (docs/RULES.md)")
+};
+
+void add_options(CLI::App& app, Args& a)
+{
+    app.add_option("-i,--interface", a.ifaces, "interface to attach to (repeatable)")->required();
+    app.add_option("-r,--rules", a.rules_file, "YAML rule file (docs/RULES.md)")
         ->required()
         ->check(CLI::ExistingFile);
-    app.add_option("-m,--mode", mode, "attach mode: auto (native, else generic), native, generic");
-    app.add_option("--instance", instance,
+    app.add_option("-m,--mode", a.mode, "attach mode: auto (native, else generic), native, generic");
+    app.add_option("--instance", a.instance,
                    "pin maps and program under /sys/fs/bpf/xdpfw/<instance>");
-    app.add_option("--interval", interval, "seconds between counter tables (0: only at exit)");
-    app.add_option("--duration", duration, "stop after this many seconds (0: at SIGINT/SIGTERM)");
-    app.add_option("--max-rules", max_rules, "rule capacity (multiple of 64)");
-    app.add_flag("--keep", keep, "leave the program attached and pinned at exit");
-    app.add_flag("--json", json, "print the final counters as JSON on stdout");
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+    app.add_option("--interval", a.interval, "seconds between counter tables (0: only at exit)");
+    app.add_option("--duration", a.duration, "stop after this many seconds (0: at SIGINT/SIGTERM)");
+    app.add_option("--max-rules", a.max_rules, "rule capacity (multiple of 64)");
+    app.add_flag("--keep", a.keep, "leave the program attached and pinned at exit");
+    app.add_flag("--json", a.json, "print the final counters as JSON on stdout");
+    app.add_option("--log-level", a.log_level, "trace, debug, info, warn, error");
+}
+
+// Fresh counters for the file's rules, then its compiled form goes live.
+void commit_policy(const Args& a, const Policy& policy, const LoadOptions& lo, PolicyMaps& maps)
+{
+    for (const Rule& r : policy.rules)
+        maps.reset_rule_counter(r.id);
+    auto resolve = [](const std::string& name) -> uint32_t {
+        if (unsigned idx = if_nametoindex(name.c_str()))
+            return idx;
+        throw PolicyError("interface", name, "no such interface");
+    };
+    maps.commit(compile(policy, {.caps = lo.caps, .resolve = resolve}), maps.live_version() + 1);
+    spdlog::info("policy={} rules={} sets={} version={}", a.rules_file, policy.rules.size(),
+                 policy.sets.size(), maps.live_version());
+}
+
+std::vector<XdpAttachment> attach_all(const Args& a, const XdpfwObject& obj)
+{
+    std::vector<XdpAttachment> links;
+    AttachOptions ao;
+    ao.mode = parse_attach_mode(a.mode);
+    for (const auto& name : a.ifaces) {
+        links.push_back(XdpAttachment::attach(obj, name, ao));
+        const AttachInfo& ai = links.back().info();
+        spdlog::info("attached interface={} ifindex={} mode={} multiprog={}", ai.ifname,
+                     ai.ifindex, xdp_mode_name(ai.mode), ai.multiprog);
+    }
+    return links;
+}
+
+// Prints the counters every --interval until a signal in `stop` arrives or
+// --duration has passed.
+void watch(const Args& a, const sigset_t& stop, const Policy& policy, const PolicyMaps& maps)
+{
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        double wait = a.interval > 0 ? a.interval : 3600;
+        if (a.duration > 0) {
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            double left = a.duration - (double(now.tv_sec - start.tv_sec) +
+                                        double(now.tv_nsec - start.tv_nsec) / 1e9);
+            if (left <= 0)
+                break;
+            wait = std::min(wait, left);
+        }
+        timespec ts{time_t(wait), long((wait - double(time_t(wait))) * 1e9)};
+        if (sigtimedwait(&stop, nullptr, &ts) > 0)
+            break;
+        if (a.interval > 0 && !a.json)
+            std::cout << counters_table(policy, maps) << std::endl;
+    }
+}
+
+// Final counters, then detach and unpin, or leave everything in place (--keep).
+void finish(const Args& a, const LoadOptions& lo, const Policy& policy, const PolicyMaps& maps,
+            std::vector<XdpAttachment>& links)
+{
+    if (a.json)
+        std::cout << counters_json(policy, maps).dump(2) << std::endl;
+    else
+        std::cout << counters_table(policy, maps) << std::flush;
+    if (a.keep) {
+        for (auto& l : links)
+            l.release();
+        spdlog::info("kept attached{}", a.instance.empty() ? "" : ", pinned at " + lo.pin_dir);
+    } else {
+        links.clear();
+        if (!a.instance.empty())
+            remove_pin_dir(lo.pin_dir);
+        spdlog::info("detached");
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"xdpfw-apply: attach an xdpfw rule file to interfaces and show its counters"};
+    Args a;
+    add_options(app, a);
     CLI11_PARSE(app, argc, argv);
 
-    init_logging(spdlog::level::from_str(log_level));
+    init_logging(spdlog::level::from_str(a.log_level));
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -94,72 +177,21 @@ int main(int argc, char** argv)
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
     try {
-        Policy policy = load_policy_file(rules_file);
+        Policy policy = load_policy_file(a.rules_file);
         LoadOptions lo;
-        lo.caps.max_rules = max_rules;
-        if (!instance.empty()) {
-            lo.pin_dir = instance_pin_dir(instance);
+        lo.caps.max_rules = a.max_rules;
+        if (!a.instance.empty()) {
+            lo.pin_dir = instance_pin_dir(a.instance);
             make_pin_dir(lo.pin_dir);
         }
         XdpfwObject obj = XdpfwObject::load(lo);
         PolicyMaps maps(obj);
-        for (const Rule& r : policy.rules)
-            maps.reset_rule_counter(r.id);
-        auto resolve = [](const std::string& name) -> uint32_t {
-            if (unsigned idx = if_nametoindex(name.c_str()))
-                return idx;
-            throw PolicyError("interface", name, "no such interface");
-        };
-        maps.commit(compile(policy, {.caps = lo.caps, .resolve = resolve}),
-                    maps.live_version() + 1);
-        spdlog::info("policy={} rules={} sets={} version={}", rules_file, policy.rules.size(),
-                     policy.sets.size(), maps.live_version());
-
-        std::vector<XdpAttachment> links;
-        AttachOptions ao;
-        ao.mode = parse_attach_mode(mode);
-        for (const auto& name : ifaces) {
-            links.push_back(XdpAttachment::attach(obj, name, ao));
-            const AttachInfo& ai = links.back().info();
-            spdlog::info("attached interface={} ifindex={} mode={} multiprog={}", ai.ifname,
-                         ai.ifindex, xdp_mode_name(ai.mode), ai.multiprog);
-        }
-        if (!instance.empty())
+        commit_policy(a, policy, lo, maps);
+        std::vector<XdpAttachment> links = attach_all(a, obj);
+        if (!a.instance.empty())
             pin_program(obj.prog_fd(), lo.pin_dir);
-
-        timespec start{};
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        for (;;) {
-            double wait = interval > 0 ? interval : 3600;
-            if (duration > 0) {
-                timespec now{};
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                double left = duration - (double(now.tv_sec - start.tv_sec) +
-                                          double(now.tv_nsec - start.tv_nsec) / 1e9);
-                if (left <= 0)
-                    break;
-                wait = std::min(wait, left);
-            }
-            timespec ts{time_t(wait), long((wait - double(time_t(wait))) * 1e9)};
-            if (sigtimedwait(&stop, nullptr, &ts) > 0)
-                break;
-            if (interval > 0 && !json)
-                std::cout << counters_table(policy, maps) << std::endl;
-        }
-        if (json)
-            std::cout << counters_json(policy, maps).dump(2) << std::endl;
-        else
-            std::cout << counters_table(policy, maps) << std::flush;
-        if (keep) {
-            for (auto& l : links)
-                l.release();
-            spdlog::info("kept attached{}", instance.empty() ? "" : ", pinned at " + lo.pin_dir);
-        } else {
-            links.clear();
-            if (!instance.empty())
-                remove_pin_dir(lo.pin_dir);
-            spdlog::info("detached");
-        }
+        watch(a, stop, policy, maps);
+        finish(a, lo, policy, maps, links);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

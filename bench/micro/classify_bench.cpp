@@ -4,6 +4,8 @@
 // timed by the kernel (BPF_PROG_RUN duration); plus compile and commit time
 // of a large set. Method, prefix mix and results: docs/BENCHMARKS.md.
 #include "bench/common/prefix_mix.hpp"
+#include "bench/micro/report.hpp"
+#include "bench/micro/set_frames.hpp"
 #include "lib/compiler/compiler.hpp"
 #include "lib/model/policy.hpp"
 #include "lib/lang/rule_parser.hpp"
@@ -43,11 +45,7 @@
 
 namespace xdpfw::bench {
 namespace {
-
-// Distinct frames per case (--pool). The default is far more than the branch
-// predictor and the caches hold for the random cases, so no case gets
-// cheaper by replaying a short pattern; --pool=1 shows the cache-hot cost.
-size_t g_pool = 8192;
+using namespace micro;
 
 constexpr uint32_t kSetSizes[] = {1000, 10000, 100000, 1000000};
 constexpr uint32_t kRuleCounts[] = {1, 10, 100, 1000, 10000};
@@ -56,258 +54,6 @@ constexpr uint32_t kRuleCounts[] = {1, 10, 100, 1000, 10000};
 // run kSetupIterations times.
 uint64_t g_packets = 300000;
 constexpr uint64_t kSetupIterations = 3;
-
-// Rng, V4Pfx, random_unicast() and the prefix mix (random_mix_prefix()) come
-// from bench/common/prefix_mix.hpp, shared with the other benchmarks.
-
-uint64_t pfx_key(uint32_t addr, unsigned len) { return (uint64_t{addr} << 8) | len; }
-
-// The prefix stream every set is cut from: set N is the first N distinct
-// prefixes, so the smaller sets are subsets of the larger ones.
-class PrefixStream {
-public:
-    const std::vector<V4Pfx>& first(size_t n)
-    {
-        while (all_.size() < n) {
-            const V4Pfx p = random_mix_prefix(rng_);
-            if (seen_.insert(pfx_key(p.addr, p.len)).second)
-                all_.push_back(p);
-        }
-        return all_;
-    }
-
-private:
-    Rng rng_{0x5eed0001};
-    std::vector<V4Pfx> all_;
-    std::unordered_set<uint64_t> seen_;
-};
-
-PrefixStream& prefix_stream()
-{
-    static PrefixStream s;
-    return s;
-}
-
-Prefix to_prefix(uint32_t addr, uint8_t len)
-{
-    Prefix p;
-    p.family = Family::ipv4;
-    p.len = len;
-    p.addr[0] = static_cast<uint8_t>(addr >> 24);
-    p.addr[1] = static_cast<uint8_t>(addr >> 16);
-    p.addr[2] = static_cast<uint8_t>(addr >> 8);
-    p.addr[3] = static_cast<uint8_t>(addr);
-    return p;
-}
-
-// Policy: src=@big action=drop, default pass; big = the first n prefixes.
-const Policy& set_policy(uint32_t n)
-{
-    static std::map<uint32_t, Policy> cache;
-    auto it = cache.find(n);
-    if (it != cache.end())
-        return it->second;
-    const auto& all = prefix_stream().first(n);
-    PrefixSet set;
-    set.prefixes.reserve(n);
-    for (size_t i = 0; i < n; i++)
-        set.prefixes.push_back(to_prefix(all[i].addr, all[i].len));
-    std::sort(set.prefixes.begin(), set.prefixes.end());
-
-    Policy p;
-    p.default_action = ActionType::pass;
-    p.sets.emplace("big", std::move(set));
-    Rule r;
-    r.id = 1;
-    r.match.src = AddrMatch{std::string("big")};
-    r.action.type = ActionType::drop;
-    validate_rule(r, "rule 1");
-    r.text = format_rule(r);
-    p.rules.push_back(std::move(r));
-    return cache.emplace(n, std::move(p)).first->second;
-}
-
-// ------------------------------------------------------------------ frames
-
-std::vector<uint8_t> udp_frame(uint32_t src, uint16_t sport, uint16_t dport)
-{
-    FrameSpec s;
-    s.family = Family::ipv4;
-    s.src = to_prefix(src, 32).addr;
-    s.dst = to_prefix(0xc6336401, 32).addr; // 198.51.100.1
-    s.proto = 17;
-    s.sport = sport;
-    s.dport = dport;
-    s.payload_len = 18; // 60-byte frame: the minimum Ethernet frame without FCS
-    return build_frame(s);
-}
-
-struct FramePool {
-    std::vector<std::vector<uint8_t>> frames;
-    std::vector<uint32_t> expect; // XDP_DROP or XDP_PASS
-    double drop_share() const
-    {
-        return double(std::count(expect.begin(), expect.end(), uint32_t{XDP_DROP})) /
-               double(expect.size());
-    }
-};
-
-// Membership and the lookup path of addresses for the set of the first n
-// prefixes.
-class SetIndex {
-public:
-    // Copies the prefixes: the stream's vector moves when it grows.
-    explicit SetIndex(uint32_t n)
-        : prefixes_(prefix_stream().first(n).begin(), prefix_stream().first(n).begin() + n)
-    {
-        members_.reserve(n);
-        for (uint32_t i = 0; i < n; i++) {
-            const V4Pfx& p = prefixes_[i];
-            members_.insert(pfx_key(p.addr, p.len));
-            if (p.len > 24) {
-                Block& b = blocks_[p.addr >> 8];
-                b.hosts += p.len == 32;
-                b.shorter |= p.len < 32;
-            }
-        }
-    }
-
-    bool contains(uint32_t a) const
-    {
-        for (unsigned len = 0; len <= 32; len++)
-            if (members_.count(pfx_key(a & v4_mask(len), len)))
-                return true;
-        return false;
-    }
-
-    // The xdpfw IPv4 lookup an address takes: its /24 entry answers (leaf),
-    // or the block holds only /32s, at most host_block_limit (the host
-    // table), or a 256-entry chunk. Mirrors the compiler's rule with its
-    // default host_block_limit (ignoring the rare full host-table bucket).
-    enum class Path { leaf, host, chunk };
-    Path path(uint32_t a) const
-    {
-        auto it = blocks_.find(a >> 8);
-        if (it == blocks_.end())
-            return Path::leaf;
-        return is_chunk(it->second) ? Path::chunk : Path::host;
-    }
-
-    const V4Pfx& random_prefix(Rng& rng) const { return prefixes_[rng.below(prefixes_.size())]; }
-    // A random /24 block of the given path (host or chunk); the set must have one.
-    uint32_t random_block(Rng& rng, Path want) const
-    {
-        for (;;) {
-            const V4Pfx& p = random_prefix(rng);
-            if (p.len > 24 && path(p.addr) == want)
-                return p.addr >> 8;
-        }
-    }
-    bool has(Path want) const
-    {
-        return std::any_of(blocks_.begin(), blocks_.end(), [&](const auto& b) {
-            return is_chunk(b.second) == (want == Path::chunk);
-        });
-    }
-
-private:
-    struct Block {
-        uint32_t hosts = 0;   // /32s in the block
-        bool shorter = false; // a /25-/31 in the block
-    };
-    static bool is_chunk(const Block& b)
-    {
-        return b.shorter || b.hosts > Capacities{}.host_block_limit;
-    }
-    std::vector<V4Pfx> prefixes_;
-    std::unordered_set<uint64_t> members_;
-    std::unordered_map<uint32_t, Block> blocks_;
-};
-
-const SetIndex& set_index(uint32_t n)
-{
-    static std::map<uint32_t, std::unique_ptr<SetIndex>> cache;
-    auto& idx = cache[n];
-    if (!idx)
-        idx = std::make_unique<SetIndex>(n);
-    return *idx;
-}
-
-FramePool frames_for(const SetIndex& idx, std::vector<uint32_t> srcs, Rng& rng)
-{
-    FramePool pool;
-    for (uint32_t src : srcs) {
-        pool.frames.push_back(udp_frame(src, static_cast<uint16_t>(1024 + rng.below(60000)), 53));
-        pool.expect.push_back(idx.contains(src) ? XDP_DROP : XDP_PASS);
-    }
-    return pool;
-}
-
-void shuffle(std::vector<uint32_t>& v, Rng& rng)
-{
-    for (size_t i = v.size(); i > 1; i--)
-        std::swap(v[i - 1], v[rng.below(i)]);
-}
-
-// Frames for the set of the first n prefixes: half with a source inside a
-// prefix of the set (a prefix picked uniformly, then a uniform address in
-// it), half with a uniform unicast source; shuffled. The same pool feeds the
-// LPM trie and xdpfw.
-const FramePool& set_frames(uint32_t n)
-{
-    static std::map<uint32_t, FramePool> cache;
-    auto it = cache.find(n);
-    if (it != cache.end())
-        return it->second;
-    const SetIndex& idx = set_index(n);
-    Rng rng(0xf4a3e000 + n);
-    std::vector<uint32_t> srcs(g_pool);
-    for (size_t i = 0; i < g_pool; i++) {
-        if (i % 2 == 0) {
-            const V4Pfx& p = idx.random_prefix(rng);
-            srcs[i] = p.addr | (static_cast<uint32_t>(rng.next()) & ~v4_mask(p.len));
-        } else {
-            srcs[i] = random_unicast(rng);
-        }
-    }
-    shuffle(srcs, rng);
-    return cache.emplace(n, frames_for(idx, std::move(srcs), rng)).first->second;
-}
-
-// Frames that all take one lookup path of the set: leaf (uniform sources in
-// blocks without longer prefixes), host (half exactly a listed /32, half
-// another address of such a block: a hash hit or miss) or chunk (uniform in
-// blocks with a chunk). They split the mixed pool's cost by path.
-const FramePool& path_frames(uint32_t n, SetIndex::Path path)
-{
-    static std::map<std::pair<uint32_t, SetIndex::Path>, FramePool> cache;
-    auto key = std::make_pair(n, path);
-    auto it = cache.find(key);
-    if (it != cache.end())
-        return it->second;
-    const SetIndex& idx = set_index(n);
-    if (path != SetIndex::Path::leaf && !idx.has(path))
-        throw std::invalid_argument(fmt::format("the {}-prefix set has no block of that kind", n));
-    Rng rng(0xf4a3d000 + n * 4 + static_cast<uint32_t>(path));
-    std::vector<uint32_t> srcs(g_pool);
-    for (size_t i = 0; i < g_pool; i++) {
-        if (path == SetIndex::Path::leaf) {
-            do
-                srcs[i] = random_unicast(rng);
-            while (idx.path(srcs[i]) != SetIndex::Path::leaf);
-        } else if (path == SetIndex::Path::host && i % 2 == 0) {
-            const V4Pfx* p;
-            do
-                p = &idx.random_prefix(rng);
-            while (p->len != 32 || idx.path(p->addr) != SetIndex::Path::host);
-            srcs[i] = p->addr;
-        } else {
-            srcs[i] = (idx.random_block(rng, path) << 8) | static_cast<uint32_t>(rng.below(256));
-        }
-    }
-    shuffle(srcs, rng);
-    return cache.emplace(key, frames_for(idx, std::move(srcs), rng)).first->second;
-}
 
 // --------------------------------------------------------------- running
 
@@ -701,109 +447,6 @@ void bm_commit_set(benchmark::State& st, uint32_t n)
     });
 }
 
-// ------------------------------------------------------ report and checks
-
-// The per-packet time of every row, for the checks, and the error count.
-struct Results {
-    std::map<std::string, double> ns, medians;
-    int errors = 0;
-
-    void take(const std::vector<benchmark::BenchmarkReporter::Run>& runs)
-    {
-        // With --benchmark_repetitions the median stands for the row.
-        for (const auto& r : runs) {
-            const std::string& name = r.run_name.function_name;
-            if (r.error_occurred)
-                ++errors;
-            else if (r.run_type == benchmark::BenchmarkReporter::Run::RT_Aggregate &&
-                     r.aggregate_name == "median")
-                medians[name] = ns[name] = r.GetAdjustedRealTime();
-            else if (r.run_type == benchmark::BenchmarkReporter::Run::RT_Iteration &&
-                     !medians.count(name))
-                ns[name] = r.GetAdjustedRealTime();
-        }
-    }
-};
-
-// One of Google Benchmark's reporters, also feeding Results.
-template <typename Base> class Capturing : public Base {
-public:
-    template <typename... Args>
-    explicit Capturing(Results& r, Args... args) : Base(args...), results_(r)
-    {
-    }
-    void ReportRuns(const std::vector<typename Base::Run>& runs) override
-    {
-        results_.take(runs);
-        Base::ReportRuns(runs);
-    }
-
-private:
-    Results& results_;
-};
-
-// The display reporter the --benchmark_format and --benchmark_color flags
-// ask for (a custom display reporter bypasses Google Benchmark's own choice;
-// the deprecated csv format is not offered).
-struct Display {
-    std::string format = "console";
-    std::string color = "auto";
-
-    // Throws on a format this program does not offer.
-    void note(std::string_view arg)
-    {
-        if (arg.rfind("--benchmark_format=", 0) == 0) {
-            format = arg.substr(arg.find('=') + 1);
-            if (format != "console" && format != "json")
-                throw std::invalid_argument("--benchmark_format=" + format +
-                                            ": use console or json");
-        } else if (arg.rfind("--benchmark_color=", 0) == 0) {
-            color = arg.substr(arg.find('=') + 1);
-        }
-    }
-    std::unique_ptr<benchmark::BenchmarkReporter> make(Results& r) const
-    {
-        if (format == "json")
-            return std::make_unique<Capturing<benchmark::JSONReporter>>(r);
-        bool colored = color == "auto" ? isatty(STDOUT_FILENO) != 0
-                                       : (color == "true" || color == "yes" || color == "1");
-        auto opts = colored ? benchmark::ConsoleReporter::OO_ColorTabular
-                            : benchmark::ConsoleReporter::OO_Tabular;
-        return std::make_unique<Capturing<benchmark::ConsoleReporter>>(r, opts);
-    }
-};
-
-// Prints a ratio, raw and with the no-op floor taken off both sides.
-void print_check(FILE* out, const Results& res, const char* what, const std::string& num,
-                 const std::string& den, double target)
-{
-    auto n = res.ns.find(num), d = res.ns.find(den), f = res.ns.find("noop");
-    if (n == res.ns.end() || d == res.ns.end()) {
-        std::fprintf(out, "  %-34s not run (needs %s and %s)\n", what, num.c_str(), den.c_str());
-        return;
-    }
-    double ratio = n->second / d->second;
-    std::fprintf(out, "  %-34s %7.3f  target <= %.2f: %-6s", what, ratio, target,
-                 ratio <= target ? "met" : "MISSED");
-    if (f != res.ns.end() && d->second > f->second)
-        std::fprintf(out, "  (net of the %.0f ns no-op floor: %.3f)", f->second,
-                     (n->second - f->second) / (d->second - f->second));
-    std::fprintf(out, "\n");
-}
-
-void print_checks(FILE* out, const Results& res)
-{
-    std::fprintf(out, "\nTargets (ratios of kernel-timed ns/packet; the benchmark reports, it "
-                      "does not assert):\n");
-    print_check(out, res, "set 1M / LPM trie 1M", "xdpfw_set/1000000", "lpm_trie/1000000", 0.2);
-    print_check(out, res, "set 1M / set 1k", "xdpfw_set/1000000", "xdpfw_set/1000", 2.0);
-    print_check(out, res, "1,000 rules / 1 rule (miss)", "xdpfw_rules/1000/miss",
-                "xdpfw_rules/1/miss", 2.0);
-    print_check(out, res, "1,000 rules / 1 rule (last rule)", "xdpfw_rules/1000/last",
-                "xdpfw_rules/1/last", 2.0);
-    std::fflush(out);
-}
-
 void register_all()
 {
     auto per_packet = [](benchmark::internal::Benchmark* b) {
@@ -893,6 +536,7 @@ bool take_flags(int& argc, char** argv, Display& display)
 int main(int argc, char** argv)
 {
     using namespace xdpfw::bench;
+    using namespace xdpfw::bench::micro;
     Display display;
     try {
         if (!take_flags(argc, argv, display))
@@ -904,6 +548,10 @@ int main(int argc, char** argv)
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv))
         return 2;
+    if (geteuid() != 0) {
+        std::fprintf(stderr, "xdpfw_micro_bench: needs root (CAP_BPF, CAP_NET_ADMIN)\n");
+        return 77;
+    }
     register_all();
     Results results;
     auto reporter = display.make(results);

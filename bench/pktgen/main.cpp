@@ -141,15 +141,9 @@ std::string describe(const Flow& f, const InterfaceInfo& ifc)
     return s;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+// The options; --count and --duration exclude each other.
+void add_options(CLI::App& app, Args& a)
 {
-    CLI::App app{"xdpfw-pktgen: generates Ethernet/IPv4/IPv6 UDP, TCP or ICMP frames with rotating "
-                 "address and port ranges through BPF_PROG_RUN live frames (XDP redirect out of "
-                 "--dev). The receiving end of a veth needs an XDP program (or GRO) to accept "
-                 "redirected frames. See docs/BENCHMARKS.md."};
-    Args a;
     app.add_option("--dev", a.dev, "sending interface (in this network namespace)")->required();
     app.add_option("--src-mac", a.src_mac, "source MAC (default: the interface's)");
     app.add_option("--dst-mac", a.dst_mac, "destination MAC (default: broadcast)");
@@ -170,53 +164,79 @@ int main(int argc, char** argv)
     app.add_flag("--json", a.json, "print the result as one JSON object");
     count->excludes(duration);
     duration->excludes(count);
+}
+
+// How long to send: exactly one of --count N (N > 0), --duration S (S > 0).
+void check_amount(const CLI::App& app, const Args& a)
+{
+    const bool count = app.count("--count") > 0, duration = app.count("--duration") > 0;
+    if (!count && !duration)
+        throw std::invalid_argument("give --count N or --duration SECONDS");
+    if (count && a.count == 0)
+        throw std::invalid_argument("--count 0: send at least one frame");
+    if (duration && !(a.duration > 0))
+        throw std::invalid_argument("--duration " + fmt::format("{}", a.duration) +
+                                    ": must be more than 0 seconds");
+}
+
+void report(const Args& a, const SendResult& r, const Flow& flow, const InterfaceInfo& ifc)
+{
+    const size_t size = frame_size(flow);
+    if (a.json) {
+        nlohmann::json j = {{"packets", r.packets},
+                            {"seconds", r.seconds},
+                            {"pps", r.pps()},
+                            {"frame_size", size},
+                            {"bits_per_second", r.pps() * static_cast<double>(size) * 8},
+                            {"dev", ifc.name},
+                            {"interrupted", r.interrupted}};
+        std::cout << j.dump() << std::endl;
+    } else {
+        std::cout << fmt::format("sent {} packets in {:.3f} s: {:.0f} pps, {:.1f} Mbit/s{}",
+                                 r.packets, r.seconds, r.pps(),
+                                 r.pps() * static_cast<double>(size) * 8 / 1e6,
+                                 r.interrupted ? " (interrupted)" : "")
+                  << std::endl;
+    }
+}
+
+void send(const Args& a)
+{
+    const InterfaceInfo ifc = query_interface(a.dev);
+    if (!ifc.up)
+        throw std::invalid_argument("--dev " + ifc.name + ": interface is down");
+    const Flow flow = make_flow(a, ifc);
+
+    init_logging(spdlog::level::warn); // libbpf messages to stderr, never into --json
+    LiveSender sender(flow, ifc.ifindex);
+    SendOptions so;
+    so.count = a.count;
+    so.duration = a.duration;
+    so.rate = a.rate;
+    so.batch = a.batch;
+    so.cpu = a.cpu;
+    prepare_sender(so);
+    if (!a.json)
+        std::cout << "sending: " << describe(flow, ifc) << std::endl;
+    install_stop_handlers();
+    report(a, sender.run(so, &g_stop), flow, ifc);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"xdpfw-pktgen: generates Ethernet/IPv4/IPv6 UDP, TCP or ICMP frames with rotating "
+                 "address and port ranges through BPF_PROG_RUN live frames (XDP redirect out of "
+                 "--dev). The receiving end of a veth needs an XDP program (or GRO) to accept "
+                 "redirected frames. See docs/BENCHMARKS.md."};
+    Args a;
+    add_options(app, a);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        if (!*count && !*duration)
-            throw std::invalid_argument("give --count N or --duration SECONDS");
-        if (*count && a.count == 0)
-            throw std::invalid_argument("--count 0: send at least one frame");
-        if (*duration && !(a.duration > 0))
-            throw std::invalid_argument("--duration " + fmt::format("{}", a.duration) +
-                                        ": must be more than 0 seconds");
-
-        const InterfaceInfo ifc = query_interface(a.dev);
-        if (!ifc.up)
-            throw std::invalid_argument("--dev " + ifc.name + ": interface is down");
-        const Flow flow = make_flow(a, ifc);
-
-        init_logging(spdlog::level::warn); // libbpf messages to stderr, never into --json
-        LiveSender sender(flow, ifc.ifindex);
-        SendOptions so;
-        so.count = a.count;
-        so.duration = a.duration;
-        so.rate = a.rate;
-        so.batch = a.batch;
-        so.cpu = a.cpu;
-        prepare_sender(so);
-        if (!a.json)
-            std::cout << "sending: " << describe(flow, ifc) << std::endl;
-        install_stop_handlers();
-        const SendResult r = sender.run(so, &g_stop);
-
-        const size_t size = frame_size(flow);
-        if (a.json) {
-            nlohmann::json j = {{"packets", r.packets},
-                                {"seconds", r.seconds},
-                                {"pps", r.pps()},
-                                {"frame_size", size},
-                                {"bits_per_second", r.pps() * static_cast<double>(size) * 8},
-                                {"dev", ifc.name},
-                                {"interrupted", r.interrupted}};
-            std::cout << j.dump() << std::endl;
-        } else {
-            std::cout << fmt::format("sent {} packets in {:.3f} s: {:.0f} pps, {:.1f} Mbit/s{}",
-                                     r.packets, r.seconds, r.pps(),
-                                     r.pps() * static_cast<double>(size) * 8 / 1e6,
-                                     r.interrupted ? " (interrupted)" : "")
-                      << std::endl;
-        }
+        check_amount(app, a);
+        send(a);
         return 0;
     } catch (const std::invalid_argument& e) {
         // Bad usage: exit 2, as CLI11's own parse errors are non-zero too.

@@ -177,6 +177,67 @@ Result measure(const Args& a, const std::string& name, const std::function<uint6
     return r;
 }
 
+// The forwarding ceiling's step: frees the tx frames the kernel completed,
+// then copies as many of the n received frames as fit into tx frames of
+// `out` and sends them.
+void copy_to_tx(xsk::XskSocket& in, xsk::XskSocket& out, std::vector<uint64_t>& tx_free,
+                uint32_t rx_idx, uint32_t n)
+{
+    uint32_t done_idx = 0, tx_idx = 0;
+    const uint32_t done = xsk_ring_cons__peek(out.comp(), out.options().ring_size, &done_idx);
+    for (uint32_t i = 0; i < done; ++i)
+        tx_free.push_back(*xsk_ring_cons__comp_addr(out.comp(), done_idx + i));
+    xsk_ring_cons__release(out.comp(), done);
+    const uint32_t m = xsk_ring_prod__reserve(
+        out.tx(), std::min<uint32_t>(n, uint32_t(tx_free.size())), &tx_idx);
+    for (uint32_t i = 0; i < m; ++i) {
+        const xdp_desc* d = xsk_ring_cons__rx_desc(in.rx(), rx_idx + i);
+        xdp_desc* t = xsk_ring_prod__tx_desc(out.tx(), tx_idx + i);
+        t->addr = tx_free.back();
+        tx_free.pop_back();
+        t->len = d->len;
+        t->options = 0;
+        std::memcpy(xsk_umem__get_data(out.umem_area(), t->addr),
+                    xsk_umem__get_data(in.umem_area(), d->addr), d->len);
+    }
+    xsk_ring_prod__submit(out.tx(), m);
+    for (uint32_t k = 0; k <= m / 32 + 1 && out.kick_tx() == EAGAIN; ++k) {
+    }
+}
+
+// The ceiling's receive loop: each received frame goes straight back to the
+// fill ring, after a copy out of `out` when forwarding. `received` counts.
+void ceiling_loop(const Args& a, xsk::XskSocket& sock, xsk::XskSocket* out,
+                  const std::atomic<bool>& stop, std::atomic<uint64_t>& received)
+{
+    pin_self(a.worker_cpu);
+    std::vector<uint64_t> tx_free;
+    if (out)
+        for (uint32_t i = 0; i < out->options().ring_size; ++i)
+            tx_free.push_back(out->tx_frame(i));
+    uint64_t total = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+        uint32_t rx_idx = 0, fill_idx = 0;
+        const uint32_t n = xsk_ring_cons__peek(sock.rx(), a.batch, &rx_idx);
+        if (!n) {
+            pollfd p{sock.fd(), POLLIN, 0};
+            poll(&p, 1, 10);
+            continue;
+        }
+        while (xsk_ring_prod__reserve(sock.fill(), n, &fill_idx) != n) {
+        }
+        for (uint32_t i = 0; i < n; ++i)
+            *xsk_ring_prod__fill_addr(sock.fill(), fill_idx + i) =
+                xsk_umem__extract_addr(xsk_ring_cons__rx_desc(sock.rx(), rx_idx + i)->addr);
+        if (out)
+            copy_to_tx(sock, *out, tx_free, rx_idx, n);
+        xsk_ring_prod__submit(sock.fill(), n);
+        xsk_ring_cons__release(sock.rx(), n);
+        total += n;
+        received.store(total, std::memory_order_relaxed);
+    }
+}
+
 // The ceilings: an XDP program that redirects every frame to its queue's
 // socket and a loop that hands each received frame straight back to the fill
 // ring (drop) or first copies it into a tx frame of a socket on d1 and sends
@@ -198,12 +259,8 @@ Result run_ceiling(const Args& a, bool forward)
     so.batch = a.batch;
     auto sock = xsk::XskSocket::create("d0", 0, so);
     std::unique_ptr<xsk::XskSocket> out;
-    std::vector<uint64_t> tx_free;
-    if (forward) {
+    if (forward)
         out = xsk::XskSocket::create("d1", 0, so);
-        for (uint32_t i = 0; i < so.ring_size; ++i)
-            tx_free.push_back(out->tx_frame(i));
-    }
     const uint32_t key = 0;
     const int fd = sock->fd();
     if (bpf_map_update_elem(bpf_map__fd(skel->maps.ceiling_xsks), &key, &fd, BPF_ANY))
@@ -211,50 +268,7 @@ Result run_ceiling(const Args& a, bool forward)
 
     std::atomic<uint64_t> received{0};
     std::atomic<bool> stop{false};
-    std::thread loop([&] {
-        pin_self(a.worker_cpu);
-        uint64_t total = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-            uint32_t rx_idx = 0, fill_idx = 0;
-            const uint32_t n = xsk_ring_cons__peek(sock->rx(), a.batch, &rx_idx);
-            if (!n) {
-                pollfd p{sock->fd(), POLLIN, 0};
-                poll(&p, 1, 10);
-                continue;
-            }
-            while (xsk_ring_prod__reserve(sock->fill(), n, &fill_idx) != n) {
-            }
-            for (uint32_t i = 0; i < n; ++i)
-                *xsk_ring_prod__fill_addr(sock->fill(), fill_idx + i) =
-                    xsk_umem__extract_addr(xsk_ring_cons__rx_desc(sock->rx(), rx_idx + i)->addr);
-            if (out) {
-                uint32_t done_idx = 0, tx_idx = 0;
-                const uint32_t done = xsk_ring_cons__peek(out->comp(), so.ring_size, &done_idx);
-                for (uint32_t i = 0; i < done; ++i)
-                    tx_free.push_back(*xsk_ring_cons__comp_addr(out->comp(), done_idx + i));
-                xsk_ring_cons__release(out->comp(), done);
-                const uint32_t m = xsk_ring_prod__reserve(
-                    out->tx(), std::min<uint32_t>(n, uint32_t(tx_free.size())), &tx_idx);
-                for (uint32_t i = 0; i < m; ++i) {
-                    const xdp_desc* d = xsk_ring_cons__rx_desc(sock->rx(), rx_idx + i);
-                    xdp_desc* t = xsk_ring_prod__tx_desc(out->tx(), tx_idx + i);
-                    t->addr = tx_free.back();
-                    tx_free.pop_back();
-                    t->len = d->len;
-                    t->options = 0;
-                    std::memcpy(xsk_umem__get_data(out->umem_area(), t->addr),
-                                xsk_umem__get_data(sock->umem_area(), d->addr), d->len);
-                }
-                xsk_ring_prod__submit(out->tx(), m);
-                for (uint32_t k = 0; k <= m / 32 + 1 && out->kick_tx() == EAGAIN; ++k) {
-                }
-            }
-            xsk_ring_prod__submit(sock->fill(), n);
-            xsk_ring_cons__release(sock->rx(), n);
-            total += n;
-            received.store(total, std::memory_order_relaxed);
-        }
-    });
+    std::thread loop([&] { ceiling_loop(a, *sock, out.get(), stop, received); });
     Result r = measure(a, forward ? "ceiling_forward" : "ceiling",
                        [&] { return received.load(); });
     stop = true;
@@ -310,13 +324,8 @@ Result run_engine(const Args& a, const std::string& name, const std::string& wha
     return res;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+void add_options(CLI::App& app, Args& a)
 {
-    Args a;
-    CLI::App app{"xdpfw-xsk-bench: AF_XDP path throughput beside a minimal AF_XDP loop "
-                 "(docs/BENCHMARKS.md)"};
     app.add_option("--duration", a.duration, "measured seconds per configuration (default 3)")
         ->check(CLI::Range(0.05, 600.0));
     app.add_option("--warmup", a.warmup, "seconds of traffic before measuring (default 0.5)")
@@ -327,81 +336,115 @@ int main(int argc, char** argv)
     app.add_option("--ring-size", a.ring_size, "ring entries (default 2048)");
     app.add_option("--batch", a.batch, "rx batch (default 64)");
     app.add_flag("--json", a.json, "print one JSON object");
+}
+
+// The sink of the inline configurations drops at XDP, so forwarded frames
+// cost the receiving side nothing. The returned attachment holds it on s0.
+struct Sink {
+    VerifiedLoad vl;
+    std::unique_ptr<xdpfw_bench_noop, void (*)(xdpfw_bench_noop*)> skel{nullptr,
+                                                                       xdpfw_bench_noop__destroy};
+    std::optional<XdpAttachment> link;
+};
+
+void attach_sink(Sink& s)
+{
+    s.skel.reset(xdpfw_bench_noop__open_opts(s.vl.open_opts()));
+    if (!s.skel)
+        throw std::runtime_error("open bench_noop");
+    s.vl.load([&] { return xdpfw_bench_noop__load(s.skel.get()); }, "load bench_noop");
+    AttachOptions ao;
+    ao.mode = AttachMode::native;
+    s.link.emplace(XdpAttachment::attach_fd(bpf_program__fd(s.skel->progs.bench_noop),
+                                            ifindex("s0"), ao));
+}
+
+// Every configuration in turn: the two ceilings first, then the engine's.
+std::vector<Result> run_all(const Args& a)
+{
+    std::vector<Result> results;
+    results.push_back(run_ceiling(a, false));
+    results.push_back(run_ceiling(a, true));
+    results.push_back(run_engine(a, "xsk_no_inspection", "xdpfw + engine, no inspector, "
+                                 "forwarded inline", {}));
+    // The three example rules; the generator's frames match none
+    // of them, so every frame is inspected in full and forwarded.
+    const std::vector<std::string>& rules = bench::xsk_nomatch_inspect_rules();
+    xsk::RuleInspection forward_rules;
+    forward_rules.publish(bench::compile_inspect_rules(rules));
+    results.push_back(run_engine(a, "xsk_inspect_forward",
+                                 "xdpfw + engine, 3 inspection rules (no match), forwarded "
+                                 "inline", forward_rules.factory()));
+    // The same plus a pattern the generator's payload holds: every frame
+    // is dropped by verdict.
+    auto drop_list = rules;
+    drop_list.push_back(bench::kXskPayloadDropRule);
+    xsk::RuleInspection drop_rules;
+    drop_rules.publish(bench::compile_inspect_rules(drop_list));
+    results.push_back(run_engine(a, "xsk_inspect_drop",
+                                 "xdpfw + engine, 4 inspection rules, payload pattern "
+                                 "matches: dropped by verdict", drop_rules.factory()));
+    return results;
+}
+
+void print(const Args& a, const std::vector<Result>& results)
+{
+    // Each configuration against the minimal loop that does the same
+    // with the packet: forwarding ones against ceiling_forward.
+    auto reference = [&](const Result& r) {
+        const bool fwd = r.name == "ceiling_forward" || r.name == "xsk_no_inspection" ||
+                         r.name == "xsk_inspect_forward";
+        return fwd ? results[1] : results[0];
+    };
+    auto ratio = [&](const Result& r) {
+        const double c = reference(r).pps;
+        return c > 0 ? r.pps / c : 0;
+    };
+    if (a.json) {
+        nlohmann::json j = {{"duration", a.duration}, {"size", a.size}, {"results", nlohmann::json::array()}};
+        for (const auto& r : results)
+            j["results"].push_back({{"name", r.name}, {"what", r.what}, {"pps", r.pps},
+                                    {"packets", r.packets}, {"generated_pps", r.generated_pps},
+                                    {"ceiling", reference(r).name},
+                                    {"of_ceiling", ratio(r)},
+                                    {"detail", r.detail}});
+        std::cout << j.dump() << "\n";
+    } else {
+        fmt::print("{:<20} {:>8} {:>8} {:<16} {:>10}  {}\n", "configuration", "Mpps",
+                   "of", "ceiling", "gen Mpps", "what");
+        for (const auto& r : results)
+            fmt::print("{:<20} {:>8.3f} {:>7.1f}% {:<16} {:>10.3f}  {}\n", r.name,
+                       r.pps / 1e6, 100 * ratio(r), reference(r).name, r.generated_pps / 1e6,
+                       r.what);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Args a;
+    CLI::App app{"xdpfw-xsk-bench: AF_XDP path throughput beside a minimal AF_XDP loop "
+                 "(docs/BENCHMARKS.md)"};
+    add_options(app, a);
     CLI11_PARSE(app, argc, argv);
+    if (geteuid() != 0) {
+        std::fprintf(stderr, "xdpfw-xsk-bench: needs root (CAP_BPF, CAP_NET_ADMIN)\n");
+        return 77;
+    }
 
     try {
         init_logging(spdlog::level::warn);
         make_lab();
-        // The sink of the inline configurations drops at XDP, so forwarded
-        // frames cost the receiving side nothing.
-        VerifiedLoad vl;
-        std::unique_ptr<xdpfw_bench_noop, void (*)(xdpfw_bench_noop*)> sink(
-            xdpfw_bench_noop__open_opts(vl.open_opts()), xdpfw_bench_noop__destroy);
-        if (!sink)
-            throw std::runtime_error("open bench_noop");
-        vl.load([&] { return xdpfw_bench_noop__load(sink.get()); }, "load bench_noop");
-        AttachOptions ao;
-        ao.mode = AttachMode::native;
-        auto sink_link = XdpAttachment::attach_fd(bpf_program__fd(sink->progs.bench_noop),
-                                                  ifindex("s0"), ao);
-
-        std::vector<Result> results;
-        results.push_back(run_ceiling(a, false));
-        results.push_back(run_ceiling(a, true));
-        results.push_back(run_engine(a, "xsk_no_inspection", "xdpfw + engine, no inspector, "
-                                     "forwarded inline", {}));
-        // The three example rules; the generator's frames match none
-        // of them, so every frame is inspected in full and forwarded.
-        const std::vector<std::string>& rules = bench::xsk_nomatch_inspect_rules();
-        xsk::RuleInspection forward_rules;
-        forward_rules.publish(bench::compile_inspect_rules(rules));
-        results.push_back(run_engine(a, "xsk_inspect_forward",
-                                     "xdpfw + engine, 3 inspection rules (no match), forwarded "
-                                     "inline", forward_rules.factory()));
-        // The same plus a pattern the generator's payload holds: every frame
-        // is dropped by verdict.
-        auto drop_list = rules;
-        drop_list.push_back(bench::kXskPayloadDropRule);
-        xsk::RuleInspection drop_rules;
-        drop_rules.publish(bench::compile_inspect_rules(drop_list));
-        results.push_back(run_engine(a, "xsk_inspect_drop",
-                                     "xdpfw + engine, 4 inspection rules, payload pattern "
-                                     "matches: dropped by verdict", drop_rules.factory()));
-
-        // Each configuration against the minimal loop that does the same
-        // with the packet: forwarding ones against ceiling_forward.
-        auto reference = [&](const Result& r) {
-            const bool fwd = r.name == "ceiling_forward" || r.name == "xsk_no_inspection" ||
-                             r.name == "xsk_inspect_forward";
-            return fwd ? results[1] : results[0];
-        };
-        auto ratio = [&](const Result& r) {
-            const double c = reference(r).pps;
-            return c > 0 ? r.pps / c : 0;
-        };
-        bool ok = true;
-        for (const auto& r : results)
-            ok = ok && r.packets > 0;
-        if (a.json) {
-            nlohmann::json j = {{"duration", a.duration}, {"size", a.size}, {"results", nlohmann::json::array()}};
-            for (const auto& r : results)
-                j["results"].push_back({{"name", r.name}, {"what", r.what}, {"pps", r.pps},
-                                        {"packets", r.packets}, {"generated_pps", r.generated_pps},
-                                        {"ceiling", reference(r).name},
-                                        {"of_ceiling", ratio(r)},
-                                        {"detail", r.detail}});
-            std::cout << j.dump() << "\n";
-        } else {
-            fmt::print("{:<20} {:>8} {:>8} {:<16} {:>10}  {}\n", "configuration", "Mpps",
-                       "of", "ceiling", "gen Mpps", "what");
-            for (const auto& r : results)
-                fmt::print("{:<20} {:>8.3f} {:>7.1f}% {:<16} {:>10.3f}  {}\n", r.name,
-                           r.pps / 1e6, 100 * ratio(r), reference(r).name, r.generated_pps / 1e6,
-                           r.what);
-        }
-        if (!ok) {
-            std::fprintf(stderr, "xdpfw-xsk-bench: a configuration received no packets\n");
-            return 1;
+        Sink sink;
+        attach_sink(sink);
+        const std::vector<Result> results = run_all(a);
+        print(a, results);
+        for (const auto& r : results) {
+            if (r.packets == 0) {
+                std::fprintf(stderr, "xdpfw-xsk-bench: a configuration received no packets\n");
+                return 1;
+            }
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "xdpfw-xsk-bench: %s\n", e.what());

@@ -152,6 +152,64 @@ int attach_direct(int prog_fd, int ifindex, XdpMode mode)
     return err < 0 ? err : -err;
 }
 
+// What one attach attempt in one mode did.
+struct Attempt {
+    int err = 0;                  // 0 or a negative errno
+    xdp_program* xprog = nullptr; // owned; set when libxdp did the attach
+    bool multiprog = false;       // behind a dispatcher
+    std::string kernel_says;      // the kernel's explanation of a failure
+};
+
+// One attempt in one mode: libxdp, then the direct path if libxdp could
+// not do it (no dispatcher object, no bpffs lock, a program libxdp cannot
+// parse). The direct attempt is the kernel's own answer, so its error is
+// the one reported when both fail, with the kernel's explanation (netlink
+// extack) that libbpf printed. The libraries' warnings along the way are
+// demoted to debug: attach_fd() reports the outcome itself.
+Attempt try_mode(int prog_fd, uint32_t our_id, int ifindex, const std::string& ifname,
+                 XdpMode mode, bool use_libxdp)
+{
+    LibbpfLogCapture capture;
+    QuietLibraryLogs quiet;
+    Attempt r;
+    if (use_libxdp) {
+        r.err = attach_with_libxdp(prog_fd, ifindex, mode, &r.xprog);
+        if (r.err == 0) {
+            // The program itself in the mode's slot means libxdp fell
+            // back to a single-program attach; otherwise the slot holds
+            // the dispatcher that runs it.
+            r.multiprog = attached_prog_id(ifindex, mode) != our_id;
+            return r;
+        }
+        spdlog::debug("event=libxdp_attach_failed iface={} mode={} err=\"{}\" action=\"trying bpf_xdp_attach\"",
+                      ifname, xdp_mode_name(mode), errno_text(-r.err));
+    }
+    r.err = attach_direct(prog_fd, ifindex, mode);
+    if (r.err != 0)
+        r.kernel_says = last_kernel_message(capture.text());
+    return r;
+}
+
+// The attempts opts.mode asks for; *mode is the mode of the last one.
+Attempt attach_in_mode(int prog_fd, int ifindex, const std::string& ifname,
+                       const AttachOptions& opts, XdpMode* mode)
+{
+    const uint32_t our_id = prog_id_of(prog_fd);
+    *mode = opts.mode == AttachMode::generic ? XdpMode::generic : XdpMode::native;
+    Attempt r = try_mode(prog_fd, our_id, ifindex, ifname, *mode, opts.use_libxdp);
+    // Busy means another program holds the interface; generic mode
+    // would only fail the same way with a less clear message.
+    if (opts.mode == AttachMode::auto_ && r.err != 0 && r.err != -EBUSY && r.err != -EEXIST &&
+        r.err != -ENODEV) {
+        spdlog::warn("event=xdp_native_unavailable iface={} err=\"{}\" kernel=\"{}\" "
+                     "action=\"using generic mode\"",
+                     ifname, errno_text(-r.err), r.kernel_says);
+        *mode = XdpMode::generic;
+        r = try_mode(prog_fd, our_id, ifindex, ifname, *mode, opts.use_libxdp);
+    }
+    return r;
+}
+
 } // namespace
 
 const char* attach_mode_name(AttachMode m)
@@ -222,77 +280,17 @@ XdpAttachment XdpAttachment::attach_fd(int prog_fd, int ifindex, const AttachOpt
         throw BpfError(errno, what + " (dup program fd)");
     a.prog_fd_ = dup_fd; // from here on, a's destructor cleans up
     a.netns_fd_ = open_current_netns();
-    const uint32_t our_id = prog_id_of(dup_fd);
-
-    // One attempt in one mode: libxdp, then the direct path if libxdp could
-    // not do it (no dispatcher object, no bpffs lock, a program libxdp cannot
-    // parse). The direct attempt is the kernel's own answer, so its error is
-    // the one reported when both fail, with the kernel's explanation (netlink
-    // extack) that libbpf printed. The libraries' warnings along the way are
-    // demoted to debug: this function reports the outcome itself.
-    std::string kernel_says;
-    auto try_mode = [&](XdpMode mode) -> int {
-        LibbpfLogCapture capture;
-        QuietLibraryLogs quiet;
-        int err = -EOPNOTSUPP;
-        if (opts.use_libxdp) {
-            xdp_program* p = nullptr;
-            err = attach_with_libxdp(dup_fd, ifindex, mode, &p);
-            if (err == 0) {
-                a.xprog_ = p;
-                // The program itself in the mode's slot means libxdp fell
-                // back to a single-program attach; otherwise the slot holds
-                // the dispatcher that runs it.
-                a.info_.multiprog = attached_prog_id(ifindex, mode) != our_id;
-                return 0;
-            }
-            spdlog::debug("event=libxdp_attach_failed iface={} mode={} err=\"{}\" action=\"trying bpf_xdp_attach\"",
-                          a.info_.ifname, xdp_mode_name(mode), errno_text(-err));
-        }
-        err = attach_direct(dup_fd, ifindex, mode);
-        if (err == 0) {
-            a.info_.multiprog = false;
-            return 0;
-        }
-        kernel_says = last_kernel_message(capture.text());
-        return err;
-    };
-    auto detail = [&](XdpMode mode) {
-        return kernel_says.empty()
-                   ? fmt::format("{} mode", xdp_mode_name(mode))
-                   : fmt::format("{} mode, kernel says \"{}\"", xdp_mode_name(mode), kernel_says);
-    };
-
-    int err = 0;
-    switch (opts.mode) {
-    case AttachMode::native:
-        a.info_.mode = XdpMode::native;
-        err = try_mode(a.info_.mode);
-        break;
-    case AttachMode::generic:
-        a.info_.mode = XdpMode::generic;
-        err = try_mode(a.info_.mode);
-        break;
-    case AttachMode::auto_:
-        a.info_.mode = XdpMode::native;
-        err = try_mode(a.info_.mode);
-        // Busy means another program holds the interface; generic mode
-        // would only fail the same way with a less clear message.
-        if (err != 0 && err != -EBUSY && err != -EEXIST && err != -ENODEV) {
-            spdlog::warn("event=xdp_native_unavailable iface={} err=\"{}\" kernel=\"{}\" "
-                         "action=\"using generic mode\"",
-                         a.info_.ifname, errno_text(-err), kernel_says);
-            a.info_.mode = XdpMode::generic;
-            kernel_says.clear();
-            err = try_mode(a.info_.mode);
-        }
-        break;
-    }
-    if (err != 0) {
-        const std::string msg = fmt::format("{} ({})", what, detail(a.info_.mode));
+    const Attempt r = attach_in_mode(dup_fd, ifindex, a.info_.ifname, opts, &a.info_.mode);
+    if (r.err != 0) {
+        const std::string detail =
+            r.kernel_says.empty()
+                ? fmt::format("{} mode", xdp_mode_name(a.info_.mode))
+                : fmt::format("{} mode, kernel says \"{}\"", xdp_mode_name(a.info_.mode), r.kernel_says);
         a.reset();
-        throw BpfError(-err, msg);
+        throw BpfError(-r.err, fmt::format("{} ({})", what, detail));
     }
+    a.xprog_ = r.xprog;
+    a.info_.multiprog = r.multiprog;
     spdlog::info("event=xdp_attached iface={} ifindex={} mode={} multiprog={} via={}",
                  a.info_.ifname, ifindex, xdp_mode_name(a.info_.mode), a.info_.multiprog,
                  a.xprog_ ? "libxdp" : "libbpf");

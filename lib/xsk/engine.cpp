@@ -144,7 +144,25 @@ struct Engine::Worker {
     std::unique_ptr<Inspector> inspector;
     uint64_t inspector_gen = 0;
 
+    // Rules that decided frames of this batch: few distinct ones, so a
+    // linear search beats hashing every frame.
+    std::vector<RuleStats> batch_rules;
+
+    // What one batch of rx frames did, added to the counters once per batch.
+    struct Batch {
+        uint64_t bytes = 0, fwd = 0, dropped = 0, malformed = 0, busy = 0, errors = 0, non_ip = 0;
+        uint32_t queued_tx = 0;
+    };
+
     void run();
+    void pin_cpu();
+    void idle(int timeout_ms);
+    void handle_frame(const xdp_desc* d, Batch& b);
+    void count_rule(const InspectResult& r, uint32_t len);
+    void forward(const uint8_t* data, std::span<const uint8_t> frame, Batch& b);
+    void flush_tx(uint32_t queued_tx);
+    void publish(uint32_t n, const Batch& b);
+    void drain_tx();
     void refresh_inspector();
     void reclaim_tx();
     bool queue_tx(const uint8_t* data, uint32_t len);
@@ -221,22 +239,147 @@ void Engine::Worker::refill()
     to_fill.erase(to_fill.begin(), to_fill.begin() + n);
 }
 
-void Engine::Worker::run()
+void Engine::Worker::pin_cpu()
 {
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
-            spdlog::warn("xsk worker ifname={} queue={}: pin to cpu {} failed: {}", rx->ifname(),
-                         rx->queue(), cpu, std::strerror(err));
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+        spdlog::warn("xsk worker ifname={} queue={}: pin to cpu {} failed: {}", rx->ifname(),
+                     rx->queue(), cpu, std::strerror(err));
+}
+
+void Engine::Worker::idle(int timeout_ms)
+{
+    const SocketOptions& o = rx->options();
+    if (tx_in_flight)
+        tx->kick_tx();
+    if (o.busy_poll || xsk_ring_prod__needs_wakeup(rx->fill()))
+        rx->kick_rx();
+    if (!o.busy_poll) {
+        pollfd p{rx->fd(), POLLIN, 0};
+        poll(&p, 1, tx_in_flight ? 1 : timeout_ms);
     }
+}
+
+void Engine::Worker::count_rule(const InspectResult& r, uint32_t len)
+{
+    auto it = std::find_if(batch_rules.begin(), batch_rules.end(),
+                           [&](const RuleStats& x) { return x.rule_id == r.rule_id; });
+    if (it == batch_rules.end())
+        it = batch_rules.insert(batch_rules.end(), RuleStats{r.rule_id});
+    RuleStats& rs = *it;
+    ++rs.packets;
+    rs.bytes += len;
+    (r.verdict == Verdict::drop ? rs.dropped : rs.forwarded) += 1;
+}
+
+void Engine::Worker::forward(const uint8_t* data, std::span<const uint8_t> frame, Batch& b)
+{
+    if (tx) {
+        if (queue_tx(data, uint32_t(frame.size()))) {
+            ++b.fwd;
+            ++b.queued_tx;
+        } else {
+            ++b.busy;
+        }
+    } else if (tun) {
+        const int err = tun->inject(frame);
+        if (!err) {
+            ++b.fwd;
+            Counters::add(c->tx_packets, 1);
+            Counters::add(c->tx_bytes, frame.size());
+        } else if (err == ENOPROTOOPT) {
+            ++b.non_ip;
+        } else if (err == EAGAIN || err == ENOBUFS) {
+            ++b.busy;
+        } else {
+            ++b.errors;
+        }
+    }
+}
+
+void Engine::Worker::handle_frame(const xdp_desc* d, Batch& b)
+{
     const SocketOptions& o = rx->options();
     const uint64_t rx_area = uint64_t(o.ring_size) * o.frame_size;
+    const uint64_t addr = xsk_umem__extract_addr(d->addr);
+    const uint64_t base = addr - addr % o.frame_size;
+    if (addr >= rx_area || d->len > o.frame_size - (addr - base)) {
+        Counters::add(c->invalid_desc, 1);
+        if (base < rx_area)
+            to_fill.push_back(base);
+        return;
+    }
+    const uint8_t* data = static_cast<const uint8_t*>(xsk_umem__get_data(rx->umem_area(), addr));
+    const std::span<const uint8_t> frame(data, d->len);
+    b.bytes += d->len;
+    InspectResult r;
+    if (inspector)
+        r = inspector->inspect(frame);
+    b.malformed += r.malformed;
+    if (r.rule_id)
+        count_rule(r, d->len);
+    if (r.verdict == Verdict::drop)
+        ++b.dropped;
+    else
+        forward(data, frame, b);
+    to_fill.push_back(base);
+}
+
+void Engine::Worker::flush_tx(uint32_t queued_tx)
+{
+    if (!queued_tx)
+        return;
+    // EAGAIN: copy mode sends a bounded batch (32) per call and left
+    // the rest on the ring; kick again, then reclaim what went out.
+    int err = 0;
+    for (uint32_t k = 0; k <= queued_tx / 32 + 1; ++k)
+        if ((err = tx->kick_tx()) != EAGAIN)
+            break;
+    reclaim_tx();
+    // EBUSY/ENOBUFS: they stay queued too; should the ring never
+    // drain, the tx frames run out and tx_busy counts the drops.
+    if (err && err != EAGAIN && err != EBUSY && err != ENOBUFS)
+        spdlog::debug("xsk tx kick ifname={} queue={}: {}", tx->ifname(), tx->queue(),
+                      std::strerror(err));
+}
+
+void Engine::Worker::publish(uint32_t n, const Batch& b)
+{
+    Counters::add(c->rx_packets, n);
+    Counters::add(c->rx_bytes, b.bytes);
+    Counters::add(c->forwarded, b.fwd);
+    Counters::add(c->dropped_verdict, b.dropped);
+    Counters::add(c->malformed, b.malformed);
+    Counters::add(c->tx_busy, b.busy);
+    Counters::add(c->tx_errors, b.errors);
+    Counters::add(c->host_non_ip, b.non_ip);
+    if (!batch_rules.empty()) {
+        std::lock_guard lk(c->rules_mu);
+        for (const RuleStats& rs : batch_rules)
+            c->rules[rs.rule_id] += rs;
+        batch_rules.clear();
+    }
+}
+
+void Engine::Worker::drain_tx()
+{
+    for (int i = 0; i < 100 && tx_in_flight; ++i) {
+        tx->kick_tx();
+        reclaim_tx();
+        if (tx_in_flight)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+void Engine::Worker::run()
+{
+    pin_cpu();
+    const SocketOptions& o = rx->options();
     const int timeout = engine->cfg_.poll_timeout_ms;
-    // Rules that decided frames of this batch: few distinct ones, so a
-    // linear search beats hashing every frame.
-    std::vector<RuleStats> batch_rules;
     if (tx)
         for (uint32_t i = 0; i < tx->options().ring_size; ++i)
             tx_free.push_back(tx->tx_frame(i));
@@ -254,110 +397,21 @@ void Engine::Worker::run()
         if (!n) {
             if (stopping)
                 break;
-            if (tx_in_flight)
-                tx->kick_tx();
-            if (o.busy_poll || xsk_ring_prod__needs_wakeup(rx->fill()))
-                rx->kick_rx();
-            if (!o.busy_poll) {
-                pollfd p{rx->fd(), POLLIN, 0};
-                poll(&p, 1, tx_in_flight ? 1 : timeout);
-            }
+            idle(timeout);
             continue;
         }
         if (inspector)
             inspector->begin_batch();
-        uint64_t bytes = 0, fwd = 0, dropped = 0, malformed = 0, busy = 0, errors = 0, non_ip = 0;
-        uint32_t queued_tx = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-            const xdp_desc* d = xsk_ring_cons__rx_desc(rx->rx(), idx + i);
-            const uint64_t addr = xsk_umem__extract_addr(d->addr);
-            const uint64_t base = addr - addr % o.frame_size;
-            if (addr >= rx_area || d->len > o.frame_size - (addr - base)) {
-                Counters::add(c->invalid_desc, 1);
-                if (base < rx_area)
-                    to_fill.push_back(base);
-                continue;
-            }
-            const uint8_t* data = static_cast<const uint8_t*>(xsk_umem__get_data(rx->umem_area(), addr));
-            const std::span<const uint8_t> frame(data, d->len);
-            bytes += d->len;
-            InspectResult r;
-            if (inspector)
-                r = inspector->inspect(frame);
-            malformed += r.malformed;
-            if (r.rule_id) {
-                auto it = std::find_if(batch_rules.begin(), batch_rules.end(),
-                                       [&](const RuleStats& x) { return x.rule_id == r.rule_id; });
-                if (it == batch_rules.end())
-                    it = batch_rules.insert(batch_rules.end(), RuleStats{r.rule_id});
-                RuleStats& rs = *it;
-                ++rs.packets;
-                rs.bytes += d->len;
-                (r.verdict == Verdict::drop ? rs.dropped : rs.forwarded) += 1;
-            }
-            if (r.verdict == Verdict::drop) {
-                ++dropped;
-            } else if (tx) {
-                if (queue_tx(data, d->len)) {
-                    ++fwd;
-                    ++queued_tx;
-                } else {
-                    ++busy;
-                }
-            } else if (tun) {
-                const int err = tun->inject(frame);
-                if (!err) {
-                    ++fwd;
-                    Counters::add(c->tx_packets, 1);
-                    Counters::add(c->tx_bytes, d->len);
-                } else if (err == ENOPROTOOPT) {
-                    ++non_ip;
-                } else if (err == EAGAIN || err == ENOBUFS) {
-                    ++busy;
-                } else {
-                    ++errors;
-                }
-            }
-            to_fill.push_back(base);
-        }
+        Batch b;
+        for (uint32_t i = 0; i < n; ++i)
+            handle_frame(xsk_ring_cons__rx_desc(rx->rx(), idx + i), b);
         xsk_ring_cons__release(rx->rx(), n);
-        if (queued_tx) {
-            // EAGAIN: copy mode sends a bounded batch (32) per call and left
-            // the rest on the ring; kick again, then reclaim what went out.
-            int err = 0;
-            for (uint32_t k = 0; k <= queued_tx / 32 + 1; ++k)
-                if ((err = tx->kick_tx()) != EAGAIN)
-                    break;
-            reclaim_tx();
-            // EBUSY/ENOBUFS: they stay queued too; should the ring never
-            // drain, the tx frames run out and tx_busy counts the drops.
-            if (err && err != EAGAIN && err != EBUSY && err != ENOBUFS)
-                spdlog::debug("xsk tx kick ifname={} queue={}: {}", tx->ifname(), tx->queue(),
-                              std::strerror(err));
-        }
+        flush_tx(b.queued_tx);
         refill();
-        Counters::add(c->rx_packets, n);
-        Counters::add(c->rx_bytes, bytes);
-        Counters::add(c->forwarded, fwd);
-        Counters::add(c->dropped_verdict, dropped);
-        Counters::add(c->malformed, malformed);
-        Counters::add(c->tx_busy, busy);
-        Counters::add(c->tx_errors, errors);
-        Counters::add(c->host_non_ip, non_ip);
-        if (!batch_rules.empty()) {
-            std::lock_guard lk(c->rules_mu);
-            for (const RuleStats& rs : batch_rules)
-                c->rules[rs.rule_id] += rs;
-            batch_rules.clear();
-        }
+        publish(n, b);
     }
     // Let what is queued for tx go out before the sockets close.
-    for (int i = 0; i < 100 && tx_in_flight; ++i) {
-        tx->kick_tx();
-        reclaim_tx();
-        if (tx_in_flight)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    drain_tx();
 }
 
 Engine::Engine(EngineConfig cfg, XskMapFds maps, InspectorFactory inspector)
