@@ -89,7 +89,6 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
     const MapLayout layouts[] = {
         {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
         {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
-        {"xdpfw_inflight", 4, sizeof(xdpfw_inflight)},
         {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
         {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
         {"xdpfw_bitmaps", 4, bitmap_value},
