@@ -14,13 +14,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Keeps an atomic's fetched value alive, so clang emits the fully ordered
- * fetch-and-add rather than the plain (unordered on some JITs) add. */
-static __always_inline void xdpfw_fence(__u64 v)
-{
-	asm volatile("" : : "r"(v) : "memory");
-}
-
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
 				     __u32 *reason)
 {
@@ -63,23 +56,20 @@ int xdpfw_main(struct xdp_md *ctx)
 	__u32 len = data_end - data, zero = 0, gen, reason, index = XDPFW_NO_RULE;
 	struct xdpfw_rule rule = {};
 	struct xdpfw_policy_hdr *hdr;
-	struct xdpfw_inflight *inflight;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
 	int verdict, bad;
 
-	/* Announce this packet before reading the generation (abi.h,
-	 * struct xdpfw_inflight); the fetch variant is a full barrier. */
-	inflight = bpf_map_lookup_elem(&xdpfw_inflight, &zero);
-	if (inflight)
-		xdpfw_fence(__sync_fetch_and_add(&inflight->enter, 1));
 	ctrl = bpf_map_lookup_elem(&xdpfw_ctrl, &zero);
 	if (!ctrl || !ctrl->committed) {
 		reason = XDPFW_REASON_NO_POLICY;
 		verdict = XDP_PASS;
 		goto out;
 	}
-	/* Read the generation once: the whole packet sees one policy. */
+	/* Read the generation once: the whole packet sees one policy. The
+	 * control plane rewrites the other generation only after an RCU grace
+	 * period has passed since the switch (RcuBarrier): this run holds the
+	 * RCU read lock, so it finishes on the tables it started with. */
 	gen = *(volatile __u32 *)&ctrl->active_gen & 1;
 	hdr = bpf_map_lookup_elem(&xdpfw_policy, &gen);
 	if (!hdr) {
@@ -109,8 +99,6 @@ int xdpfw_main(struct xdp_md *ctx)
 	verdict = xdpfw_act(ctx, &rule, &reason);
 
 out:
-	if (inflight)
-		xdpfw_fence(__sync_fetch_and_add(&inflight->exit, 1));
 	if (reason < XDPFW_REASON_COUNT)
 		xdpfw_count(bpf_map_lookup_elem(&xdpfw_reason_stats, &reason), len);
 	if (cfg_record_verdict) {

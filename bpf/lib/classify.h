@@ -213,32 +213,14 @@ static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 wo
 	return acc;
 }
 
-/* One step of the walk (bpf_loop callback; returns 1 to stop): load the next
- * summary word, or open the next candidate word, or take the next matching
- * rule of the open word. Count rules are counted; a terminal rule wins. */
-static long xdpfw_walk_step(__u32 i, void *arg)
+/* Takes the next matching rule of the open word (w->acc != 0): counts it;
+ * a count rule lets the walk go on (0), a terminal rule wins (1). 1 also on
+ * a table the control plane never writes (the walk ends, no winner). */
+static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 {
-	struct xdpfw_walk *w = arg;
 	struct xdpfw_rule *r;
-	__u32 word, index, key;
+	__u32 index, key;
 
-	if (!w->acc) {
-		if (!w->cand) {
-			if (w->next_summary >= w->n_summary || w->next_summary >= cfg_summary_words)
-				return 1;
-			w->word_base = w->next_summary * 64;
-			w->cand = xdpfw_and_word(w, w->next_summary);
-			w->next_summary++;
-			return 0;
-		}
-		word = w->word_base + xdpfw_ctz64(w->cand);
-		w->cand &= w->cand - 1;
-		if (word >= cfg_words)
-			return 1;
-		w->bit_base = word * 64;
-		w->acc = xdpfw_and_word(w, cfg_summary_words + word);
-		return 0;
-	}
 	index = w->bit_base + xdpfw_ctz64(w->acc);
 	w->acc &= w->acc - 1;
 	if (index >= cfg_max_rules)
@@ -254,6 +236,65 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 	w->winner = index;
 	w->rule = *r;
 	return 1;
+}
+
+/* Opens the next candidate word (w->cand != 0): its matching rules go to
+ * w->acc. Returns 1 if the word is out of range (the walk ends). */
+static __always_inline long xdpfw_open_word(struct xdpfw_walk *w)
+{
+	__u32 word = w->word_base + xdpfw_ctz64(w->cand);
+
+	w->cand &= w->cand - 1;
+	if (word >= cfg_words)
+		return 1;
+	w->bit_base = word * 64;
+	w->acc = xdpfw_and_word(w, cfg_summary_words + word);
+	return 0;
+}
+
+/* One step of the walk (bpf_loop callback; returns 1 to stop): load the next
+ * summary word, or open the next candidate word, or take the next matching
+ * rule of the open word. Count rules are counted; a terminal rule wins. */
+static long xdpfw_walk_step(__u32 i, void *arg)
+{
+	struct xdpfw_walk *w = arg;
+
+	if (!w->acc) {
+		if (!w->cand) {
+			if (w->next_summary >= w->n_summary || w->next_summary >= cfg_summary_words)
+				return 1;
+			w->word_base = w->next_summary * 64;
+			w->cand = xdpfw_and_word(w, w->next_summary);
+			w->next_summary++;
+			return 0;
+		}
+		return xdpfw_open_word(w);
+	}
+	return xdpfw_take_rule(w);
+}
+
+/* The walk, as a global function: the verifier checks it once, whatever the
+ * field lookups before it did (inlined, it was verified again for every
+ * distinct state they leave, past the 1M-instruction limit). The common case
+ * runs straight through, without bpf_loop's indirect calls: the first summary
+ * word, its first candidate word and that word's first two matching rules (a
+ * count rule, then the one that decides). Returns 1 when the walk must go on
+ * (the caller resumes it in bpf_loop, whose context must be on its stack). */
+__attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
+{
+	if (!w)
+		return 0;
+	w->cand = xdpfw_and_word(w, 0);
+	w->next_summary = 1;
+	if (w->cand) {
+		if (xdpfw_open_word(w))
+			return 0;
+		if (w->acc && xdpfw_take_rule(w))
+			return 0;
+		if (w->acc && xdpfw_take_rule(w))
+			return 0;
+	}
+	return w->acc || w->cand || w->next_summary < w->n_summary;
 }
 
 static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
@@ -307,24 +348,10 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 
-	/* Policies of up to 64 rules (one word): AND that word inline and
-	 * take its first matching rule; most packets end there, without
-	 * bpf_loop's indirect calls. A count rule first: the walk goes on from
-	 * the next bit of the same word. */
-	if (hdr->n_words == 1) {
-		__u64 acc = xdpfw_and_word(&w, cfg_summary_words);
-
-		if (!acc)
-			return XDPFW_NO_RULE;
-		w.acc = acc;
-		w.next_summary = w.n_summary; /* no other word */
-		if (xdpfw_walk_step(0, &w))
-			goto done;
-	}
-	/* Steps: every summary word, every candidate word, every matching
-	 * rule at most; the walk stops at the first terminal rule. */
-	bpf_loop(w.n_summary + hdr->n_words + hdr->n_rules, xdpfw_walk_step, &w, 0);
-done:
+	/* Resumed walk: at most one step per summary word, candidate word and
+	 * matching rule; it stops at the first terminal rule. */
+	if (xdpfw_walk_start(&w))
+		bpf_loop(w.n_summary + hdr->n_words + hdr->n_rules, xdpfw_walk_step, &w, 0);
 	if (w.winner != XDPFW_NO_RULE)
 		*rule = w.rule;
 	return w.winner;

@@ -30,13 +30,6 @@ struct {
 } xdpfw_ctrl SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xdpfw_inflight);
-} xdpfw_inflight SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDPFW_GENERATIONS);
 	__type(key, __u32);

@@ -3,6 +3,7 @@
 #include "lib/kernel/loader.hpp"
 
 #include "lib/abi/abi_check.hpp"
+#include "lib/base/proc.hpp"
 #include "lib/kernel/log.hpp"
 #include "xdpfw_bpf.skel.h"
 
@@ -65,7 +66,6 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
     const MapLayout layouts[] = {
         {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
         {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
-        {"xdpfw_inflight", 4, sizeof(xdpfw_inflight)},
         {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
         {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
         {"xdpfw_bitmaps", 4, bitmap_value},
@@ -216,6 +216,19 @@ std::map<uint32_t, std::string> xdpfw_maps_of(int prog_fd)
 }
 
 } // namespace
+
+uint64_t XdpfwObject::map_bytes() const
+{
+    uint64_t total = 0;
+    const bpf_map* map;
+    bpf_object__for_each_map(map, skel_->obj)
+    {
+        const int fd = bpf_map__fd(map);
+        if (fd >= 0)
+            total += bpf_map_memlock_bytes(fd).value_or(0);
+    }
+    return total;
+}
 
 std::string XdpfwObject::program_mismatch(int other_fd) const
 {

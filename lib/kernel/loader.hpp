@@ -78,6 +78,10 @@ public:
     // this object's (a map this build does not have, or lacks one it has;
     // maps pinned and reused are the same kernel objects). Empty: it can.
     std::string program_mismatch(int prog_fd) const;
+    // Kernel memory of every map of this object, in bytes (the memlock the
+    // kernel charges each map: preallocated tables, hash buckets, per-CPU
+    // copies). What `xdpfwctl status` reports as kernel map bytes.
+    uint64_t map_bytes() const;
 
 private:
     struct Deleter { void operator()(xdpfw_bpf*) const; };

@@ -2,6 +2,7 @@
 // Writes compiled policies into the inactive generation and switches it live.
 #include "lib/kernel/policy_maps.hpp"
 
+#include "lib/kernel/rcu_barrier.hpp"
 #include "lib/model/policy.hpp"
 
 #include "xdpfw_bpf.skel.h"
@@ -15,9 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <thread>
+#include <future>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -120,7 +119,7 @@ struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
     Capacities o;
     uint32_t words, summary, bitmap_value;
-    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
+    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
     MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts;
 
     HashMapGen<xdpfw_v6_key> v6;
@@ -171,7 +170,17 @@ struct PolicyMaps::Impl {
         }
     }
     void write_hashes(const CompiledPolicy& p, uint32_t gen);
-    void wait_until_unused(uint32_t gen);
+    // Grace periods (rcu_barrier.hpp). After a switch, `settling` waits for
+    // one in the background; the next commit joins it before it writes the
+    // generation that switch retired. Until the first switch of this
+    // object, a generation may have been retired by another process (an
+    // adopted program), so the first commit waits in the foreground.
+    RcuBarrier barrier;
+    std::future<void> settling;
+    bool retired_gen_settled = false;
+
+    void settle_retired_gen();
+    void start_settling();
 };
 
 void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
@@ -281,35 +290,25 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
     ifindex.insert(gen, ik, iv, "xdpfw_ifindex");
 }
 
-// Waits until no packet can still be reading generation gen, which has not
-// been active since the previous switch: every packet that read the
-// generation index before that switch has announced itself in enter (abi.h,
-// struct xdpfw_inflight), so once each CPU's exit count reaches the enter
-// count seen now, those packets are gone.
-void PolicyMaps::Impl::wait_until_unused(uint32_t gen)
+// Returns once no packet can still read the generation the last switch
+// retired: every program run that read the old generation index started
+// before that switch, so one grace period after it they are all gone.
+void PolicyMaps::Impl::settle_retired_gen()
 {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    uint32_t zero = 0;
-    std::vector<xdpfw_inflight> seen(ncpus), now(ncpus);
-    check(bpf_map_lookup_elem(fd_inflight, &zero, seen.data()) ? -errno : 0,
-          "read xdpfw_inflight");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    for (;;) {
-        check(bpf_map_lookup_elem(fd_inflight, &zero, now.data()) ? -errno : 0,
-              "read xdpfw_inflight");
-        bool done = true;
-        for (int c = 0; c < ncpus && done; c++)
-            done = now[c].exit >= seen[c].enter;
-        if (done)
-            return;
-        if (std::chrono::steady_clock::now() > deadline)
-            throw BpfError(ETIMEDOUT,
-                           fmt::format("packets still use policy generation {} after 2 s", gen));
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
+    if (settling.valid())
+        settling.get(); // rethrows a failed background wait
+    else if (!retired_gen_settled)
+        barrier.wait();
+    retired_gen_settled = true;
 }
 
-PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
+void PolicyMaps::Impl::start_settling()
+{
+    retired_gen_settled = false;
+    settling = std::async(std::launch::async, [this] { barrier.wait(); });
+}
+
+PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
 {
     Impl& m = *impl_;
     m.skel = obj.skel();
@@ -323,30 +322,21 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
     m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
-    m.fd_inflight = bpf_map__fd(s->maps.xdpfw_inflight);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
-    try {
-        m.scalars = MapView(s->maps.xdpfw_scalars, "xdpfw_scalars");
-        m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
-        m.bitmaps = MapView(s->maps.xdpfw_bitmaps, "xdpfw_bitmaps");
-        m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
-        m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
-        m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
-        m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
-        m.ncpus = libbpf_num_possible_cpus();
-        if (m.ncpus <= 0)
-            throw BpfError(-m.ncpus, "count possible CPUs");
-    } catch (...) {
-        delete impl_;
-        throw;
-    }
+    m.scalars = MapView(s->maps.xdpfw_scalars, "xdpfw_scalars");
+    m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
+    m.bitmaps = MapView(s->maps.xdpfw_bitmaps, "xdpfw_bitmaps");
+    m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
+    m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
+    m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
+    m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
+    m.ncpus = libbpf_num_possible_cpus();
+    if (m.ncpus <= 0)
+        throw BpfError(-m.ncpus, "count possible CPUs");
 }
 
-PolicyMaps::~PolicyMaps()
-{
-    delete impl_;
-}
+PolicyMaps::~PolicyMaps() = default;
 
 void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
 {
@@ -394,7 +384,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         }
     }
 
-    m.wait_until_unused(gen);
+    m.settle_retired_gen();
     try {
         m.write_tables(p, gen);
         m.write_hashes(p, gen);
@@ -427,12 +417,13 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
           "write policy header");
 
     // The switch: one store of the generation index. Packets that read the
-    // old index finish on the old generation; the next commit waits for
-    // them before it overwrites it (wait_until_unused).
+    // old index finish on the old generation; a grace period later none is
+    // left, and the next commit waits for that before it overwrites it.
     xdpfw_ctrl next{gen, 1, version};
     uint32_t zero = 0;
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
+    m.start_settling();
 
     // Egress ports no rule uses any more.
     uint32_t key, *prev = nullptr;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Writes a CompiledPolicy into the inactive generation of the policy maps and
-// makes it live with one switch, then waits until no packet still uses the
-// old generation. Reads the per-rule and per-reason counters.
+// makes it live with one switch; before a later commit reuses the retired
+// generation, an RCU grace period has passed (rcu_barrier.hpp). Reads the
+// per-rule and per-reason counters.
 #pragma once
 
 #include "lib/kernel/loader.hpp"
@@ -11,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace xdpfw {
@@ -24,7 +26,8 @@ public:
     PolicyMaps& operator=(const PolicyMaps&) = delete;
 
     // Validates capacities, writes everything into the inactive generation,
-    // switches it live and waits for in-flight packets (an RCU grace period).
+    // and switches it live; the grace period after the switch runs in the
+    // background (the next commit waits for it if it has not passed).
     // On any error the live generation is untouched; throws PolicyError or
     // BpfError.
     void commit(const CompiledPolicy& policy, uint64_t version);
@@ -45,7 +48,7 @@ public:
 
 private:
     struct Impl;
-    Impl* impl_;
+    std::unique_ptr<Impl> impl_;
 };
 
 // Lower-case names of enum xdpfw_reason values ("rule_drop", "malformed_ipv4").

@@ -162,18 +162,6 @@ struct xdpfw_ctrl {
 	__u64 version;    /* commit version of the live generation */
 };
 
-/* xdpfw_inflight[0], per CPU: packets that entered and left the program.
- * A packet adds to enter before it reads the active generation and to exit
- * when it is done, both with full-barrier atomics. Before overwriting a
- * generation, the control plane snapshots every CPU's enter count and waits
- * until exit catches up: then no packet can still read that generation.
- * This costs two local atomics per packet instead of an RCU grace period
- * (~16 ms) per commit. */
-struct xdpfw_inflight {
-	__u64 enter;
-	__u64 exit;
-};
-
 /* xdpfw_policy[gen]: the header of one generation. */
 struct xdpfw_policy_hdr {
 	__u64 version;
