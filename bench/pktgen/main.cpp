@@ -44,6 +44,7 @@ struct Args {
     std::string src_mac, dst_mac;
     std::optional<int> family;
     std::string src, dst;
+    std::optional<uint64_t> sources;
     std::string sport, dport;
     std::string proto = "udp";
     std::string tcp_flags;
@@ -84,6 +85,8 @@ Flow make_flow(const Args& a, const InterfaceInfo& ifc)
     const bool v4 = f.family == Family::ipv4;
     f.src = parse_addr_range(a.src.empty() ? (v4 ? default_src4 : default_src6) : a.src, "--src");
     f.dst = parse_addr_range(a.dst.empty() ? (v4 ? default_dst4 : default_dst6) : a.dst, "--dst");
+    if (a.sources)
+        f.src = with_count(f.src, *a.sources, "--sources");
 
     if (f.proto == L4::icmp && (!a.sport.empty() || !a.dport.empty()))
         throw std::invalid_argument("--sport/--dport: ICMP has no ports");
@@ -155,6 +158,9 @@ int main(int argc, char** argv)
     app.add_option("--dst-mac", a.dst_mac, "destination MAC (default: broadcast)");
     app.add_option("--family", a.family, "4 or 6 (default: from --src/--dst, else 4)");
     app.add_option("--src", a.src, "source addresses: A, A-B or A/LEN (default 198.18.0.1, 2001:2::1)");
+    app.add_option("--sources", a.sources,
+                   "rotate through this many source addresses from --src's first (default: "
+                   "--src's size)");
     app.add_option("--dst", a.dst, "destination addresses: A, A-B or A/LEN (default 198.19.0.1, 2001:2::2)");
     app.add_option("--sport", a.sport, "source ports P or P-Q (default 1024)");
     app.add_option("--dport", a.dport, "destination ports P or P-Q (default 9)");
