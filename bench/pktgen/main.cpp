@@ -144,15 +144,9 @@ std::string describe(const Flow& f, const InterfaceInfo& ifc)
     return s;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+// The options into a; --count and --duration exclude each other.
+void add_options(CLI::App& app, Args& a)
 {
-    CLI::App app{"xdpfw-pktgen: generates Ethernet/IPv4/IPv6 UDP, TCP or ICMP frames with rotating "
-                 "address and port ranges through BPF_PROG_RUN live frames (XDP redirect out of "
-                 "--dev). The receiving end of a veth needs an XDP program (or GRO) to accept "
-                 "redirected frames. See docs/BENCHMARKS.md."};
-    Args a;
     app.add_option("--dev", a.dev, "sending interface (in this network namespace)")->required();
     app.add_option("--src-mac", a.src_mac, "source MAC (default: the interface's)");
     app.add_option("--dst-mac", a.dst_mac, "destination MAC (default: broadcast)");
@@ -176,14 +170,27 @@ int main(int argc, char** argv)
     app.add_flag("--json", a.json, "print the result as one JSON object");
     count->excludes(duration);
     duration->excludes(count);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"xdpfw-pktgen: generates Ethernet/IPv4/IPv6 UDP, TCP or ICMP frames with rotating "
+                 "address and port ranges through BPF_PROG_RUN live frames (XDP redirect out of "
+                 "--dev). The receiving end of a veth needs an XDP program (or GRO) to accept "
+                 "redirected frames. See docs/BENCHMARKS.md."};
+    Args a;
+    add_options(app, a);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        if (!*count && !*duration)
+        const bool count = app.count("--count") > 0, duration = app.count("--duration") > 0;
+        if (!count && !duration)
             throw std::invalid_argument("give --count N or --duration SECONDS");
-        if (*count && a.count == 0)
+        if (count && a.count == 0)
             throw std::invalid_argument("--count 0: send at least one frame");
-        if (*duration && !(a.duration > 0))
+        if (duration && !(a.duration > 0))
             throw std::invalid_argument("--duration " + fmt::format("{}", a.duration) +
                                         ": must be more than 0 seconds");
 
