@@ -306,9 +306,10 @@ public:
                    "set, both generations)",
                    [] { return program_map_bytes(g_xdpfw->obj.prog_fd()); });
         try {
-            m.rss_bytes = self_rss_bytes();
-            m.rss_what = "xdpfw-bench, which loads and commits xdpfw in process (the generator and "
-                         "the harness included)";
+            m.rss_bytes = self_anon_rss_bytes();
+            m.rss_what = "RssAnon of xdpfw-bench, which loads, compiles and commits xdpfw in "
+                         "process (the generator and the harness included; the mmapped maps are "
+                         "in kernel_bytes)";
         } catch (const std::exception& e) {
             m.rss_what = std::string("n/a: ") + e.what();
         }

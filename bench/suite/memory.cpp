@@ -189,11 +189,11 @@ uint64_t attached_xdp_map_bytes(int ifindex)
     }
 }
 
-uint64_t self_rss_bytes()
+uint64_t self_anon_rss_bytes()
 {
-    const auto kib = read_field("/proc/self/status", "VmRSS");
+    const auto kib = read_field("/proc/self/status", "RssAnon");
     if (!kib)
-        throw std::runtime_error("no VmRSS in /proc/self/status");
+        throw std::runtime_error("no RssAnon in /proc/self/status");
     return *kib * 1024;
 }
 

@@ -19,8 +19,10 @@ uint64_t program_map_bytes(int prog_fd);
 // network namespace. Throws BpfError, std::runtime_error when none is.
 uint64_t attached_xdp_map_bytes(int ifindex);
 
-// VmRSS of this process in bytes.
-uint64_t self_rss_bytes();
+// RssAnon of this process in bytes: its heap and stacks. Not VmRSS: the
+// BPF array maps a process mmaps (xdpfw's policy maps) are file pages of
+// its RSS, and they are the kernel's memory, counted apart.
+uint64_t self_anon_rss_bytes();
 
 // A memory cgroup made for one DUT's setup, a child of the one this process
 // runs in (so the machine's own limits still apply to what it charges):
