@@ -303,7 +303,7 @@ public:
         DutMemory m;
         map_memory(m,
                    "memlock of every map the xdpfw program uses (the object is sized for the 1M "
-                   "set, both generations)",
+                   "set, per direction and generation)",
                    [] { return program_map_bytes(g_xdpfw->obj.prog_fd()); });
         try {
             m.rss_bytes = self_anon_rss_bytes();
