@@ -178,6 +178,26 @@ AddrRange parse_addr_range(const std::string& raw, const std::string& what)
     return r;
 }
 
+AddrRange with_count(const AddrRange& range, uint64_t count, const std::string& what)
+{
+    const std::string n = std::to_string(count);
+    if (count == 0 || count > max_range)
+        throw bad(what, n, "between 1 and 2^32 addresses");
+    if (range.count != 1 && range.count != count)
+        throw bad(what, n,
+                  "the range " + format_addr(range.family, range.first) + " (+" +
+                      std::to_string(range.count - 1) +
+                      " more) already has another size; give its first address only");
+    const u128 last = range.family == Family::ipv4 ? u128{0xffffffff} : ~u128{0};
+    const u128 lo = to_u128(range.first, range.family);
+    if (last - lo < count - 1)
+        throw bad(what, n,
+                  "runs past the last address from " + format_addr(range.family, range.first));
+    AddrRange r = range;
+    r.count = count;
+    return r;
+}
+
 PortRange parse_port_range(const std::string& raw, const std::string& what)
 {
     const std::string text = trim(raw);

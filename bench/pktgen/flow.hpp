@@ -50,6 +50,10 @@ struct Flow {
 // "A", "A-B" or "A/LEN" (the whole prefix), IPv4 or IPv6; B >= A; at most
 // 2^32 addresses.
 AddrRange parse_addr_range(const std::string& text, const std::string& what);
+// --sources N: `count` addresses from range's first one (range may be a
+// single address, or already hold exactly `count`). At most 2^32, and not
+// past the family's last address.
+AddrRange with_count(const AddrRange& range, uint64_t count, const std::string& what);
 // "P" or "P-Q", 0..65535, Q >= P.
 PortRange parse_port_range(const std::string& text, const std::string& what);
 // "udp", "tcp", "icmp".

@@ -44,6 +44,7 @@ struct Args {
     std::string src_mac, dst_mac;
     std::optional<int> family;
     std::string src, dst;
+    std::optional<uint64_t> sources;
     std::string sport, dport;
     std::string proto = "udp";
     std::string tcp_flags;
@@ -84,6 +85,8 @@ Flow make_flow(const Args& a, const InterfaceInfo& ifc)
     const bool v4 = f.family == Family::ipv4;
     f.src = parse_addr_range(a.src.empty() ? (v4 ? default_src4 : default_src6) : a.src, "--src");
     f.dst = parse_addr_range(a.dst.empty() ? (v4 ? default_dst4 : default_dst6) : a.dst, "--dst");
+    if (a.sources)
+        f.src = with_count(f.src, *a.sources, "--sources");
 
     if (f.proto == L4::icmp && (!a.sport.empty() || !a.dport.empty()))
         throw std::invalid_argument("--sport/--dport: ICMP has no ports");
@@ -141,7 +144,7 @@ std::string describe(const Flow& f, const InterfaceInfo& ifc)
     return s;
 }
 
-// The options; --count and --duration exclude each other.
+// The options into a; --count and --duration exclude each other.
 void add_options(CLI::App& app, Args& a)
 {
     app.add_option("--dev", a.dev, "sending interface (in this network namespace)")->required();
@@ -149,6 +152,9 @@ void add_options(CLI::App& app, Args& a)
     app.add_option("--dst-mac", a.dst_mac, "destination MAC (default: broadcast)");
     app.add_option("--family", a.family, "4 or 6 (default: from --src/--dst, else 4)");
     app.add_option("--src", a.src, "source addresses: A, A-B or A/LEN (default 198.18.0.1, 2001:2::1)");
+    app.add_option("--sources", a.sources,
+                   "rotate through this many source addresses from --src's first (default: "
+                   "--src's size)");
     app.add_option("--dst", a.dst, "destination addresses: A, A-B or A/LEN (default 198.19.0.1, 2001:2::2)");
     app.add_option("--sport", a.sport, "source ports P or P-Q (default 1024)");
     app.add_option("--dport", a.dport, "destination ports P or P-Q (default 9)");
@@ -166,62 +172,6 @@ void add_options(CLI::App& app, Args& a)
     duration->excludes(count);
 }
 
-// How long to send: exactly one of --count N (N > 0), --duration S (S > 0).
-void check_amount(const CLI::App& app, const Args& a)
-{
-    const bool count = app.count("--count") > 0, duration = app.count("--duration") > 0;
-    if (!count && !duration)
-        throw std::invalid_argument("give --count N or --duration SECONDS");
-    if (count && a.count == 0)
-        throw std::invalid_argument("--count 0: send at least one frame");
-    if (duration && !(a.duration > 0))
-        throw std::invalid_argument("--duration " + fmt::format("{}", a.duration) +
-                                    ": must be more than 0 seconds");
-}
-
-void report(const Args& a, const SendResult& r, const Flow& flow, const InterfaceInfo& ifc)
-{
-    const size_t size = frame_size(flow);
-    if (a.json) {
-        nlohmann::json j = {{"packets", r.packets},
-                            {"seconds", r.seconds},
-                            {"pps", r.pps()},
-                            {"frame_size", size},
-                            {"bits_per_second", r.pps() * static_cast<double>(size) * 8},
-                            {"dev", ifc.name},
-                            {"interrupted", r.interrupted}};
-        std::cout << j.dump() << std::endl;
-    } else {
-        std::cout << fmt::format("sent {} packets in {:.3f} s: {:.0f} pps, {:.1f} Mbit/s{}",
-                                 r.packets, r.seconds, r.pps(),
-                                 r.pps() * static_cast<double>(size) * 8 / 1e6,
-                                 r.interrupted ? " (interrupted)" : "")
-                  << std::endl;
-    }
-}
-
-void send(const Args& a)
-{
-    const InterfaceInfo ifc = query_interface(a.dev);
-    if (!ifc.up)
-        throw std::invalid_argument("--dev " + ifc.name + ": interface is down");
-    const Flow flow = make_flow(a, ifc);
-
-    init_logging(spdlog::level::warn); // libbpf messages to stderr, never into --json
-    LiveSender sender(flow, ifc.ifindex);
-    SendOptions so;
-    so.count = a.count;
-    so.duration = a.duration;
-    so.rate = a.rate;
-    so.batch = a.batch;
-    so.cpu = a.cpu;
-    prepare_sender(so);
-    if (!a.json)
-        std::cout << "sending: " << describe(flow, ifc) << std::endl;
-    install_stop_handlers();
-    report(a, sender.run(so, &g_stop), flow, ifc);
-}
-
 } // namespace
 
 int main(int argc, char** argv)
@@ -235,8 +185,51 @@ int main(int argc, char** argv)
     CLI11_PARSE(app, argc, argv);
 
     try {
-        check_amount(app, a);
-        send(a);
+        const bool count = app.count("--count") > 0, duration = app.count("--duration") > 0;
+        if (!count && !duration)
+            throw std::invalid_argument("give --count N or --duration SECONDS");
+        if (count && a.count == 0)
+            throw std::invalid_argument("--count 0: send at least one frame");
+        if (duration && !(a.duration > 0))
+            throw std::invalid_argument("--duration " + fmt::format("{}", a.duration) +
+                                        ": must be more than 0 seconds");
+
+        const InterfaceInfo ifc = query_interface(a.dev);
+        if (!ifc.up)
+            throw std::invalid_argument("--dev " + ifc.name + ": interface is down");
+        const Flow flow = make_flow(a, ifc);
+
+        init_logging(spdlog::level::warn); // libbpf messages to stderr, never into --json
+        LiveSender sender(flow, ifc.ifindex);
+        SendOptions so;
+        so.count = a.count;
+        so.duration = a.duration;
+        so.rate = a.rate;
+        so.batch = a.batch;
+        so.cpu = a.cpu;
+        prepare_sender(so);
+        if (!a.json)
+            std::cout << "sending: " << describe(flow, ifc) << std::endl;
+        install_stop_handlers();
+        const SendResult r = sender.run(so, &g_stop);
+
+        const size_t size = frame_size(flow);
+        if (a.json) {
+            nlohmann::json j = {{"packets", r.packets},
+                                {"seconds", r.seconds},
+                                {"pps", r.pps()},
+                                {"frame_size", size},
+                                {"bits_per_second", r.pps() * static_cast<double>(size) * 8},
+                                {"dev", ifc.name},
+                                {"interrupted", r.interrupted}};
+            std::cout << j.dump() << std::endl;
+        } else {
+            std::cout << fmt::format("sent {} packets in {:.3f} s: {:.0f} pps, {:.1f} Mbit/s{}",
+                                     r.packets, r.seconds, r.pps(),
+                                     r.pps() * static_cast<double>(size) * 8 / 1e6,
+                                     r.interrupted ? " (interrupted)" : "")
+                      << std::endl;
+        }
         return 0;
     } catch (const std::invalid_argument& e) {
         // Bad usage: exit 2, as CLI11's own parse errors are non-zero too.

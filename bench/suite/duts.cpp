@@ -4,6 +4,7 @@
 
 #include "bench/common/prefix_mix.hpp"
 #include "bench/common/xsk_setup.hpp"
+#include "bench/suite/memory.hpp"
 #include "bench/suite/report.hpp"
 
 #include "lib/compiler/compiler.hpp"
@@ -69,6 +70,50 @@ void enable_gro(const Lab& lab)
                                 fmt::format("enable GRO on {}", Lab::dut_if));
 }
 
+// The memlock of an XDP DUT's maps, or why it cannot be read.
+template <class Fn>
+void map_memory(DutMemory& m, const char* what, Fn&& bytes)
+{
+    try {
+        m.kernel_bytes = bytes();
+        m.kernel_what = what;
+    } catch (const std::exception& e) {
+        m.kernel_what = std::string("n/a: ") + e.what();
+    }
+}
+
+// A stack DUT's install commands run in a memory cgroup of their own; what
+// stays charged there once they have exited is the ruleset they installed.
+class KernelCharge {
+public:
+    KernelCharge()
+    {
+        try {
+            cgroup_.emplace();
+        } catch (const std::exception& e) {
+            why_ = e.what();
+        }
+    }
+    std::string wrap(const std::string& cmd) const { return cgroup_ ? cgroup_->wrap(cmd) : cmd; }
+    void read(DutMemory& m, const std::string& what) const
+    {
+        if (!cgroup_) {
+            m.kernel_what = "n/a: " + why_;
+            return;
+        }
+        try {
+            m.kernel_bytes = cgroup_->kernel_bytes();
+            m.kernel_what = what;
+        } catch (const std::exception& e) {
+            m.kernel_what = std::string("n/a: ") + e.what();
+        }
+    }
+
+private:
+    std::optional<KmemCgroup> cgroup_;
+    std::string why_;
+};
+
 // ------------------------------------------------------------- XDP sink
 
 class SinkDut : public Dut {
@@ -114,6 +159,15 @@ public:
     }
 
     std::string counter_name() const override { return "XDP sink counter"; }
+
+    DutMemory memory() override
+    {
+        DutMemory m;
+        map_memory(m, "memlock of the no-op's maps (its counter, its settings)",
+                   [&] { return program_map_bytes(bpf_program__fd(skel_->progs.bench_sink)); });
+        m.rss_what = "n/a: no policy (xdpfw-bench holds the no-op)";
+        return m;
+    }
 
 private:
     bool pass_;
@@ -244,6 +298,24 @@ public:
                      : "xdpfw default_pass reason counter";
     }
 
+    DutMemory memory() override
+    {
+        DutMemory m;
+        map_memory(m,
+                   "memlock of every map the xdpfw program uses (the object is sized for the 1M "
+                   "set, per direction and generation)",
+                   [] { return program_map_bytes(g_xdpfw->obj.prog_fd()); });
+        try {
+            m.rss_bytes = self_anon_rss_bytes();
+            m.rss_what = "RssAnon of xdpfw-bench, which loads, compiles and commits xdpfw in "
+                         "process (the generator and the harness included; the mmapped maps are "
+                         "in kernel_bytes)";
+        } catch (const std::exception& e) {
+            m.rss_what = std::string("n/a: ") + e.what();
+        }
+        return m;
+    }
+
     uint64_t worker_received() override
     {
         if (!engine_)
@@ -290,11 +362,17 @@ public:
         const std::string file = tmp_ + "/nft.rules";
         write_text(file, to_nft(w, kNftTable, Lab::dut_if));
         enable_gro(lab);
+        const KernelCharge charge;
         const auto t0 = Clock::now();
-        lab::run_in_checked(lab.dut, "nft -f " + file);
+        lab::run_in_checked(lab.dut, charge.wrap("nft -f " + file));
         setup_seconds = seconds_since(t0);
         std::remove(file.c_str());
+        charge.read(memory_, "kernel memory charged to a cgroup while nft -f loaded the table "
+                             "(rules, set elements)");
+        memory_.rss_what = "n/a: no process holds the policy (nft exits; the kernel keeps the table)";
     }
+
+    DutMemory memory() override { return memory_; }
 
     uint64_t counted() override
     {
@@ -316,6 +394,7 @@ public:
 private:
     std::string tmp_;
     Lab* lab_ = nullptr;
+    DutMemory memory_;
 };
 
 // ------------------------------------------------------------- iptables
@@ -344,16 +423,23 @@ public:
         const std::string set_file = tmp_ + "/ipset.rules";
         write_text(rules_file, rules);
         enable_gro(lab);
+        const KernelCharge charge;
         const auto t0 = Clock::now();
         if (!w.set.empty()) {
             write_text(set_file, to_ipset(w));
-            lab::run_in_checked(lab.dut, "ipset restore < " + set_file);
+            lab::run_in_checked(lab.dut, charge.wrap("ipset restore < " + set_file));
         }
-        lab::run_in_checked(lab.dut, bin_ + "-restore < " + rules_file);
+        lab::run_in_checked(lab.dut, charge.wrap(bin_ + "-restore < " + rules_file));
         setup_seconds = seconds_since(t0);
         std::remove(rules_file.c_str());
         std::remove(set_file.c_str());
+        charge.read(memory_, fmt::format("kernel memory charged to a cgroup while {}{}-restore "
+                                         "loaded the rules",
+                                         w.set.empty() ? "" : "ipset restore and ", bin_));
+        memory_.rss_what = "n/a: no process holds the policy (the tools exit; the kernel keeps it)";
     }
+
+    DutMemory memory() override { return memory_; }
 
     uint64_t counted() override
     {
@@ -376,6 +462,7 @@ private:
     std::string bin_, tmp_;
     Lab* lab_ = nullptr;
     size_t rule_no_ = 0;
+    DutMemory memory_;
 };
 
 // ------------------------------------------------------------ xdp-filter
@@ -424,6 +511,17 @@ public:
     std::string counter_name() const override
     {
         return fmt::format("xdp-filter port {} hit counter", kTrafficDport);
+    }
+
+    DutMemory memory() override
+    {
+        DutMemory m;
+        map_memory(m, "memlock of the maps of the XDP program attached to the DUT veth", [&] {
+            lab::EnterNetns in(lab_->dut);
+            return attached_xdp_map_bytes(lab_->veth.ifindex_b());
+        });
+        m.rss_what = "n/a: no process holds the policy (xdp-filter exits; its maps are pinned)";
+        return m;
     }
 
 private:

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,6 +39,15 @@ public:
 
 enum class DutKind { sink, xdpfw, nftables, iptables, xdp_filter };
 
+// What a DUT's installed policy costs in memory (docs/BENCHMARKS.md,
+// "Memory"). A figure that cannot be had is absent and its `what` says why.
+struct DutMemory {
+    std::optional<uint64_t> kernel_bytes; // maps' memlock, or a cgroup's kernel charge
+    std::string kernel_what;              // what was counted, or "n/a: why"
+    std::optional<uint64_t> rss_bytes;    // the process that holds the policy
+    std::string rss_what;                 // whose RSS, or "n/a: why"
+};
+
 class Dut {
 public:
     virtual ~Dut() = default;
@@ -60,6 +70,9 @@ public:
     // it did not do the work measured (the xsk path: a frame received but
     // not dropped by inspection).
     virtual void check() {}
+    // After setup(): the memory the installed policy takes. Does not throw:
+    // a figure it cannot read is absent, with the reason.
+    virtual DutMemory memory() = 0;
     // Seconds setup() took to install the policy (load, compile, commit).
     double setup_seconds = 0;
 };

@@ -48,8 +48,32 @@ nlohmann::json row_json(const Row& r)
     }
     j["ceiling"] = r.ceiling;
     j["setup_seconds"] = r.setup_seconds;
+    j["sources"] = r.sources;
+    auto bytes = [](const std::optional<uint64_t>& b) { return b ? nlohmann::json(*b) : nlohmann::json(); };
+    j["kernel_bytes"] = bytes(r.kernel_bytes);
+    j["kernel_bytes_what"] = r.kernel_what;
+    j["owner_rss_bytes"] = bytes(r.owner_rss_bytes);
+    j["owner_rss_what"] = r.owner_rss_what;
     j["note"] = r.note;
     return j;
+}
+
+// "18.8 MiB", "412 KiB"; "n/a" when absent.
+std::string fmt_bytes(const std::optional<uint64_t>& b)
+{
+    if (!b)
+        return "n/a";
+    const double v = static_cast<double>(*b);
+    if (v >= 1024.0 * 1024 * 1024)
+        return fmt::format("{:.2f} GiB", v / (1024.0 * 1024 * 1024));
+    if (v >= 1024.0 * 1024)
+        return fmt::format("{:.1f} MiB", v / (1024.0 * 1024));
+    return fmt::format("{:.0f} KiB", v / 1024.0);
+}
+
+std::string opt_number(const std::optional<uint64_t>& b)
+{
+    return b ? std::to_string(*b) : std::string();
 }
 
 std::string csv_field(const std::string& s)
@@ -168,26 +192,32 @@ std::string markdown_table(const std::vector<Row>& rows, const RunInfo& info)
 {
     std::string md = fmt::format(
         "| case | Mpps (median) | min - max | ns/packet | ratio | wall Mpps | DUT counted | setup s "
-        "| note |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        "| kernel mem | owner RSS | note |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for (const auto& r : rows) {
         if (!r.measured()) {
-            md += fmt::format("| {} | {} | | | | | | | {} |\n", r.name, r.status, r.note);
+            md += fmt::format("| {} | {} | | | | | | | | | {} |\n", r.name, r.status, r.note);
             continue;
         }
         std::string counted = fmt::format("{:.1f}%", r.reached * 100);
         if (r.path != "drop")
             counted += fmt::format(", {} {:.1f}%", r.path == "xsk" ? "worker" : "socket",
                                    r.delivered * 100);
-        md += fmt::format("| {} | {:.3f} | {:.3f} - {:.3f} | {:.0f} | {} | {:.3f} | {} | {:.2f} | {} |\n",
-                          r.name, r.mpps, r.mpps_min, r.mpps_max, r.ns_per_packet,
-                          fmt_ratio(r.ratio), r.mpps_wall, counted, r.setup_seconds, r.note);
+        md += fmt::format(
+            "| {} | {:.3f} | {:.3f} - {:.3f} | {:.0f} | {} | {:.3f} | {} | {:.2f} | {} | {} | {} |\n",
+            r.name, r.mpps, r.mpps_min, r.mpps_max, r.ns_per_packet, fmt_ratio(r.ratio), r.mpps_wall,
+            counted, r.setup_seconds, fmt_bytes(r.kernel_bytes), fmt_bytes(r.owner_rss_bytes), r.note);
     }
     md += "\n| target | measured | verdict |\n| --- | --- | --- |\n";
     for (const auto& t : evaluate_targets(rows))
         md += fmt::format("| {} | {} | {} |\n", t.what, t.measured, t.verdict);
     md += fmt::format("\nMpps per CPU-second of the generator CPU's work (sender thread and its "
-                      "ksoftirqd); wall Mpps per wall-clock second.\n");
+                      "ksoftirqd); wall Mpps per wall-clock second. Traffic from {} source "
+                      "addresses ({}). kernel mem: xdpfw, the no-op and xdp-filter the memlock of "
+                      "their programs' maps, nftables and iptables what their tools left charged "
+                      "to a memory cgroup; owner RSS: the process holding the policy (n/a: none "
+                      "does).\n",
+                      info.sources, info.traffic_src);
     md += fmt::format("\n{} trials of {:.2f} s per case, generator and DUT on CPU {} of {}, "
                       "kernel {}, load average {:.2f} before / {:.2f} after, {:.0f} s in all.\n",
                       info.trials, info.window, info.gen_cpu, info.cpus, info.kernel,
@@ -209,7 +239,8 @@ std::vector<std::string> write_reports(const std::vector<Row>& rows, const RunIn
                           {"gen_cpu", info.gen_cpu},   {"cpus", info.cpus},
                           {"kernel", info.kernel},     {"load_before", info.load_before},
                           {"load_after", info.load_after}, {"trials", info.trials},
-                          {"window_seconds", info.window}};
+                          {"window_seconds", info.window}, {"traffic_src", info.traffic_src},
+                          {"sources", info.sources}};
     nlohmann::json targets = nlohmann::json::array();
     for (const auto& t : evaluate_targets(rows))
         targets.push_back({{"target", t.what}, {"measured", t.measured}, {"verdict", t.verdict}});
@@ -217,7 +248,8 @@ std::vector<std::string> write_reports(const std::vector<Row>& rows, const RunIn
     write_text(dir + "/run.json", run.dump(2) + "\n");
 
     std::string csv = "case,dut,path,rules,set_size,status,mpps,mpps_min,mpps_max,ns_per_packet,"
-                      "ratio,ceiling,reached_fraction,delivered_fraction,setup_seconds,note\n";
+                      "ratio,ceiling,reached_fraction,delivered_fraction,setup_seconds,sources,"
+                      "kernel_bytes,owner_rss_bytes,note\n";
     for (const auto& r : rows) {
         csv += fmt::format("{},{},{},{},{},{},", csv_field(r.name), r.dut, r.path, r.rules,
                            r.set_size, r.status);
@@ -228,7 +260,9 @@ std::vector<std::string> write_reports(const std::vector<Row>& rows, const RunIn
                                r.reached, r.path != "drop" ? fmt::format("{:.4f}", r.delivered) : "");
         else
             csv += ",,,,,,,,";
-        csv += fmt::format("{:.3f},{}\n", r.setup_seconds, csv_field(r.note));
+        csv += fmt::format("{:.3f},{},{},{},{}\n", r.setup_seconds, r.sources,
+                           opt_number(r.kernel_bytes), opt_number(r.owner_rss_bytes),
+                           csv_field(r.note));
     }
     write_text(dir + "/results.csv", csv);
     write_text(dir + "/results.md", markdown_table(rows, info));

@@ -28,6 +28,12 @@ struct Row {
     double delivered = 0;        // pass path: lowest fraction a socket received
     uint64_t generated = 0;      // frames sent over all trials
     double setup_seconds = 0;    // installing the policy
+    uint64_t sources = 0;        // source addresses the traffic rotated through
+    // The installed policy's memory (DutMemory): kernel bytes (BPF maps'
+    // memlock or a cgroup's kernel charge) and the RSS of the process that
+    // holds it; absent with the reason in *_what where there is none.
+    std::optional<uint64_t> kernel_bytes, owner_rss_bytes;
+    std::string kernel_what, owner_rss_what;
     bool measured() const { return status == "ok"; }
 };
 
@@ -42,6 +48,8 @@ struct RunInfo {
     double load_before = 0, load_after = 0; // 1-minute load average
     int trials = 0;
     double window = 0;
+    std::string traffic_src; // the traffic's source range, "198.18.0.0/16"
+    uint64_t sources = 0;    // its size
 };
 
 // Writes text to path (replacing it); throws std::runtime_error.

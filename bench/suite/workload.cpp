@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <stdexcept>
 
 namespace xdpfw::bench {
 
@@ -25,7 +26,7 @@ bool reserved(uint32_t addr, uint8_t len)
         const uint32_t nlast = net | ~v4_mask(nlen);
         return first <= nlast && net <= last;
     };
-    return overlaps(0xc6120000, 15) || overlaps(0x0a000000, 8);
+    return overlaps(kTrafficSrc, 15) || overlaps(0x0a000000, 8);
 }
 
 // Disjoint IPv4 ranges, keyed by first address: nftables interval sets
@@ -66,10 +67,22 @@ std::string nft_src(const BenchRule& r)
 
 } // namespace
 
-Workload make_workload(size_t n_rules, size_t set_size, bool drop)
+V4Pfx traffic_prefix(uint32_t sources)
+{
+    if (sources < 1 || sources > kMaxSources)
+        throw std::invalid_argument(fmt::format("{} sources: the benchmark's traffic has 1 to {}",
+                                                sources, kMaxSources));
+    uint8_t len = 32;
+    while ((uint64_t{1} << (32 - len)) < sources)
+        --len;
+    return {kTrafficSrc, len};
+}
+
+Workload make_workload(size_t n_rules, size_t set_size, bool drop, uint32_t sources)
 {
     Workload w;
     w.drop = drop;
+    w.traffic = traffic_prefix(sources);
     const size_t decoys = drop ? n_rules - 1 : n_rules;
     Rng rng(0xbe7c0001);
     w.rules.reserve(n_rules);
@@ -94,7 +107,7 @@ Workload make_workload(size_t n_rules, size_t set_size, bool drop)
     if (drop) {
         BenchRule last;
         last.src_is_set = set_size > 0;
-        last.src = {kTrafficSrc, kTrafficSrcLen};
+        last.src = w.traffic;
         last.proto = 17;
         last.dport = kTrafficDport;
         w.rules.push_back(last);
@@ -102,9 +115,9 @@ Workload make_workload(size_t n_rules, size_t set_size, bool drop)
     if (set_size > 0 && drop) {
         Rng srng(0xbe7c0002);
         Disjoint taken;
-        taken.insert(kTrafficSrc, kTrafficSrcLen);
+        taken.insert(w.traffic.addr, w.traffic.len);
         w.set.reserve(set_size);
-        w.set.push_back({kTrafficSrc, kTrafficSrcLen});
+        w.set.push_back(w.traffic);
         while (w.set.size() < set_size) {
             const V4Pfx p = random_mix_prefix(srng);
             if (!reserved(p.addr, p.len) && taken.insert(p.addr, p.len))

@@ -14,11 +14,15 @@
 
 namespace xdpfw::bench {
 
-// The traffic: 60-byte UDP frames from 256 sources of kTrafficSrc to the DUT
-// veth's address, 256 source ports, one destination port (where the pass
-// path's socket listens).
-inline constexpr uint32_t kTrafficSrc = 0xc6120000; // 198.18.0.0/24 (RFC 2544 range)
-inline constexpr uint8_t kTrafficSrcLen = 24;
+// The traffic: 60-byte UDP frames from the first `sources` addresses of
+// 198.18.0.0/15 (RFC 2544's range, which no decoy or set entry touches;
+// default 65,536 sources: 198.18.0.0/16) to the DUT veth's address, 256
+// source ports, one destination port (where the pass path's socket
+// listens). Enough sources that the tables' entries and caches a DUT keeps
+// per source or per flow are not all hot.
+inline constexpr uint32_t kTrafficSrc = 0xc6120000; // 198.18.0.0
+inline constexpr uint32_t kDefaultSources = 65536;
+inline constexpr uint32_t kMaxSources = 131072; // all of 198.18.0.0/15
 inline constexpr uint16_t kTrafficSportFirst = 1024;
 inline constexpr uint32_t kTrafficSportCount = 256;
 inline constexpr uint16_t kTrafficDport = 5001;
@@ -32,6 +36,10 @@ struct BenchRule {
     uint16_t dport = 0;
 };
 
+// The prefix the policies name for the traffic: the shortest one from
+// kTrafficSrc that holds its first `sources` addresses (1..kMaxSources).
+V4Pfx traffic_prefix(uint32_t sources);
+
 struct Workload {
     // Decoy rules first, then (when `drop`) the rule that drops the traffic.
     // The decoys never match the traffic but a quarter of them name its
@@ -41,15 +49,19 @@ struct Workload {
     // xdpfw only (the xsk path): the last rule's action is `xsk fallback=drop`
     // (to the AF_XDP socket of the receiving queue) instead of drop.
     bool xsk = false;
-    std::vector<V4Pfx> set;      // "big": non-overlapping, holds the traffic's /24 when drop
+    std::vector<V4Pfx> set;      // "big": non-overlapping, holds `traffic` when drop
+    V4Pfx traffic{};             // traffic_prefix() of the run's sources
     size_t n_rules() const { return rules.size(); }
 };
 
 // n_rules >= 1 rules; with set_size > 0 the last rule is `src=@big udp
-// dport=5001` (and big holds set_size prefixes, the traffic's /24 among
-// them), else `src=198.18.0.0/24 udp dport=5001`. drop = false (the pass
-// path) gives n_rules decoys and no set. Reproducible: fixed seeds.
-Workload make_workload(size_t n_rules, size_t set_size, bool drop);
+// dport=5001` (and big holds set_size prefixes, traffic_prefix(sources)
+// among them), else `src=<traffic_prefix(sources)> udp dport=5001`, so
+// every source of the traffic hits it. drop = false (the pass path) gives
+// n_rules decoys and no set. Reproducible: fixed seeds; the decoys and the
+// set's other entries do not depend on `sources`.
+Workload make_workload(size_t n_rules, size_t set_size, bool drop,
+                       uint32_t sources = kDefaultSources);
 
 // xdpfw: rules in order (ids 1..n, one priority), default pass.
 Policy to_policy(const Workload& w);

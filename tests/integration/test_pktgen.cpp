@@ -403,6 +403,11 @@ INSTANTIATE_TEST_SUITE_P(
                  {"10.99.10.250", "10.99.10.251", "10.99.10.252", "10.99.10.253", "10.99.10.254",
                   "10.99.10.255", "10.99.11.0", "10.99.11.1", "10.99.11.2", "10.99.11.3", "10.99.11.4"},
                  1000, 13, 53, 1, 4, IPPROTO_UDP, std::nullopt, 60},
+        // --sources: 9 sources from one address, across an octet boundary.
+        FlowCase{"udp4_sources", "--src 10.99.9.250 --sources 9 --dst 10.99.12.9 --sport 1000-1002 --dport 53",
+                 {"10.99.9.250", "10.99.9.251", "10.99.9.252", "10.99.9.253", "10.99.9.254",
+                  "10.99.9.255", "10.99.10.0", "10.99.10.1", "10.99.10.2"},
+                 {"10.99.12.9"}, 1000, 3, 53, 1, 4, IPPROTO_UDP, std::nullopt, 60},
         FlowCase{"tcp4_vlan", "--proto tcp --tcp-flags SYN,ACK --vlan 42 --src 10.99.9.0/29 --dst 10.99.12.9 "
                               "--sport 40000 --dport 1-5 --size 128",
                  v4_range("10.99.9.", 0, 8), {"10.99.12.9"}, 40000, 1, 1, 5, 4, IPPROTO_TCP, 42, 128, 0x12},
@@ -479,6 +484,9 @@ TEST_F(PktgenTest, BadOptionsAreRefusedByName)
         {"--count 1 --src 10.99.0.1/24", "host bits are set"},
         {"--count 1 --family 4 --dst fd00:99::1", "--dst fd00:99::1: not an IPv4 address"},
         {"--count 1 --family 6 --src fd00::/64", "more than 2^32 addresses"},
+        {"--count 1 --sources 0", "--sources 0: between 1 and 2^32 addresses"},
+        {"--count 1 --src 10.99.0.1-10.99.0.5 --sources 9", "--sources 9: the range 10.99.0.1 (+4 more)"},
+        {"--count 1 --src 255.255.255.250 --sources 10", "--sources 10: runs past the last address"},
         {"--count 1 --proto icmp --dport 5", "ICMP has no ports"},
         {"--count 1 --proto sctp", "--proto sctp: not one of udp, tcp, icmp"},
         {"--count 1 --tcp-flags SYN", "--tcp-flags: the protocol is udp, not tcp"},

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <stdexcept>
 #include <string>
 
 namespace xdpfw::bench {
@@ -24,7 +25,7 @@ PacketFields traffic_packet(uint32_t src_host, uint16_t sport)
 {
     PacketFields p;
     p.family = Family::ipv4;
-    const uint32_t src = kTrafficSrc | src_host;
+    const uint32_t src = kTrafficSrc + src_host;
     p.src = {static_cast<uint8_t>(src >> 24), static_cast<uint8_t>(src >> 16),
              static_cast<uint8_t>(src >> 8), static_cast<uint8_t>(src)};
     p.dst = {10, 99, 0, 2};
@@ -48,8 +49,10 @@ TEST(BenchWorkload, LastRuleDropsTheTrafficAndNoDecoyMatches)
         const Workload w = make_workload(n, 0, true);
         ASSERT_EQ(w.rules.size(), n);
         const Policy p = to_policy(w);
-        for (uint32_t host : {0u, 1u, 255u}) {
-            const Verdict v = classify(p, traffic_packet(host, 1024 + host), no_iface);
+        // Every one of the default 65,536 sources hits the last rule.
+        for (uint32_t host : {0u, 1u, 255u, 256u, 40000u, 65535u}) {
+            const Verdict v = classify(p, traffic_packet(host, static_cast<uint16_t>(1024 + host % 256)),
+                                       no_iface);
             EXPECT_EQ(v.action, ActionType::drop) << n;
             EXPECT_EQ(v.rule_id, p.rules.back().id) << n;
         }
@@ -142,11 +145,70 @@ TEST(BenchWorkload, IptablesAndIpsetCarryTheSameRules)
     const std::string ips = to_ipset(w);
     EXPECT_EQ(ips.rfind("create big hash:net family inet", 0), 0u);
     EXPECT_EQ(count_matches(ips, "\nadd big "), 1000u);
-    EXPECT_NE(ips.find("add big 198.18.0.0/24\n"), std::string::npos);
+    EXPECT_NE(ips.find("add big 198.18.0.0/16\n"), std::string::npos);
     EXPECT_TRUE(to_ipset(make_workload(10, 0, true)).empty());
     EXPECT_NE(to_iptables(make_workload(1, 0, true), "v").find(
+                  "-A PREROUTING -i v -s 198.18.0.0/16 -p udp --dport 5001 -j DROP"),
+              std::string::npos);
+    // 256 sources: the traffic and rule of the figures before --sources.
+    EXPECT_NE(to_iptables(make_workload(1, 0, true, 256), "v").find(
                   "-A PREROUTING -i v -s 198.18.0.0/24 -p udp --dport 5001 -j DROP"),
               std::string::npos);
+}
+
+TEST(BenchWorkload, TrafficPrefixHoldsExactlyTheSourcesRoundedUp)
+{
+    EXPECT_EQ(traffic_prefix(1).len, 32);
+    EXPECT_EQ(traffic_prefix(2).len, 31);
+    EXPECT_EQ(traffic_prefix(256).len, 24);
+    EXPECT_EQ(traffic_prefix(257).len, 23);
+    EXPECT_EQ(traffic_prefix(1000).len, 22);
+    EXPECT_EQ(traffic_prefix(kDefaultSources).len, 16);
+    EXPECT_EQ(traffic_prefix(kMaxSources).len, 15);
+    EXPECT_EQ(traffic_prefix(kDefaultSources).addr, kTrafficSrc);
+    EXPECT_THROW(traffic_prefix(0), std::invalid_argument);
+    EXPECT_THROW(traffic_prefix(kMaxSources + 1), std::invalid_argument);
+}
+
+// Whatever --sources is, every source hits the dropping rule (or the set),
+// the next address past the prefix misses, and the decoys and the set's
+// other entries stay the same, so runs with different counts compare.
+TEST(BenchWorkload, EverySourceHitsAndTheRestStaysTheSame)
+{
+    for (uint32_t sources : {1u, 256u, 1000u, 65536u, 131072u}) {
+        for (size_t set : {size_t{0}, size_t{1000}}) {
+            const Workload w = make_workload(100, set, true, sources);
+            const Policy p = to_policy(w);
+            const uint32_t span = uint32_t{1} << (32 - w.traffic.len);
+            for (uint32_t host : {0u, sources - 1, span - 1}) {
+                const Verdict v = classify(p, traffic_packet(host, 1024), no_iface);
+                EXPECT_EQ(v.rule_id, p.rules.back().id) << sources << " " << host;
+            }
+            if (span < kMaxSources) {
+                const Verdict miss = classify(p, traffic_packet(span, 1024), no_iface);
+                EXPECT_EQ(miss.action, ActionType::pass) << sources;
+            }
+            const Workload base = make_workload(100, set, true);
+            for (size_t i = 0; i + 1 < w.rules.size(); ++i)
+                ASSERT_EQ(w.rules[i].src.addr, base.rules[i].src.addr) << sources << " " << i;
+            ASSERT_EQ(w.set.size(), base.set.size());
+            for (size_t i = 1; i < w.set.size(); ++i)
+                ASSERT_EQ(w.set[i].addr, base.set[i].addr) << sources << " " << i;
+        }
+    }
+}
+
+// The range 198.19.0.0/16 the bench_suite_miss test sends from: inside the
+// reserved /15 (no decoy or set entry matches it) and outside the default
+// traffic prefix, so no drop rule matches it.
+TEST(BenchWorkload, TheMissRangeMatchesNoDropRule)
+{
+    for (size_t set : {size_t{0}, size_t{1000}}) {
+        const Policy p = to_policy(make_workload(1000, set, true));
+        for (uint32_t host : {65536u, 65536u + 256 + 7, 131071u})
+            EXPECT_EQ(classify(p, traffic_packet(host, 1100), no_iface).action, ActionType::pass)
+                << set << " " << host;
+    }
 }
 
 } // namespace
