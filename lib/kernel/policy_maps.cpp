@@ -181,6 +181,8 @@ struct PolicyMaps::Impl {
 
     void settle_retired_gen();
     void start_settling();
+    std::set<uint32_t> add_ports(const CompiledPolicy& p);
+    void remove_ports_except(const std::set<uint32_t>& ports);
 };
 
 void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
@@ -338,10 +340,12 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
 
 PolicyMaps::~PolicyMaps() = default;
 
-void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
+namespace {
+
+// Throws CapacityError when the loaded object has no room for p (before
+// anything is written), PolicyError when p is inconsistent.
+void check_fits(const CompiledPolicy& p, const Capacities& o, uint32_t words)
 {
-    Impl& m = *impl_;
-    const Capacities& o = m.o;
     auto capacity = [](const char* what, size_t have, size_t cap) {
         if (have > cap)
             throw CapacityError("policy", what,
@@ -349,7 +353,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
                                           have, cap));
     };
     capacity("rules", p.n_rules, o.max_rules);
-    if (p.rules.size() != p.n_rules || p.n_words > m.words)
+    if (p.rules.size() != p.n_rules || p.n_words > words)
         throw PolicyError("compiled policy", "rules", "rule count and bitmap words disagree");
     capacity("bitmaps", p.bitmaps.size(), o.max_bitmaps);
     if (p.all_bitmap >= p.bitmaps.size() && p.n_rules)
@@ -367,35 +371,10 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
     }
     capacity("ingress interfaces", p.ifindex.size(), 1024 / XDPFW_GENERATIONS);
+}
 
-    const xdpfw_ctrl live = m.ctrl();
-    const uint32_t gen = live.committed ? (live.active_gen ^ 1) & 1 : 0;
-
-    // Egress ports first: a missing interface fails the commit before anything changes.
-    std::set<uint32_t> ports;
-    for (const auto& r : p.rules)
-        if (r.action == XDPFW_ACT_REDIRECT)
-            ports.insert(r.redirect_slot);
-    for (uint32_t ifx : ports) {
-        if (bpf_map_update_elem(m.fd_tx, &ifx, &ifx, BPF_ANY)) {
-            char name[IF_NAMESIZE] = "?";
-            if_indextoname(ifx, name);
-            throw BpfError(errno, fmt::format("add redirect port {} (ifindex {})", name, ifx));
-        }
-    }
-
-    m.settle_retired_gen();
-    try {
-        m.write_tables(p, gen);
-        m.write_hashes(p, gen);
-    } catch (...) {
-        // Half-written: whatever the generation held is unknown now.
-        m.forget_gen(gen);
-        throw;
-    }
-    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
-        m.tables_in_gen[gen][dir] = p.addr[dir].tables_id;
-
+xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
+{
     xdpfw_policy_hdr hdr{};
     hdr.version = version;
     hdr.n_rules = p.n_rules;
@@ -413,6 +392,64 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
         hdr.v6_nlens[dir] = n;
         hdr.v4_host_buckets[dir] = p.addr[dir].v4->tbl24.empty() ? 0 : p.addr[dir].v4->host_buckets;
     }
+    return hdr;
+}
+
+} // namespace
+
+// Egress ports of redirect rules go into the devmap first: a missing
+// interface fails the commit before anything changes. Returns them.
+std::set<uint32_t> PolicyMaps::Impl::add_ports(const CompiledPolicy& p)
+{
+    std::set<uint32_t> ports;
+    for (const auto& r : p.rules)
+        if (r.action == XDPFW_ACT_REDIRECT)
+            ports.insert(r.redirect_slot);
+    for (uint32_t ifx : ports) {
+        if (bpf_map_update_elem(fd_tx, &ifx, &ifx, BPF_ANY)) {
+            char name[IF_NAMESIZE] = "?";
+            if_indextoname(ifx, name);
+            throw BpfError(errno, fmt::format("add redirect port {} (ifindex {})", name, ifx));
+        }
+    }
+    return ports;
+}
+
+// Egress ports no rule uses any more (after the switch: no packet of the new
+// policy redirects to them).
+void PolicyMaps::Impl::remove_ports_except(const std::set<uint32_t>& ports)
+{
+    uint32_t key, *prev = nullptr;
+    std::vector<uint32_t> stale;
+    while (bpf_map_get_next_key(fd_tx, prev, &key) == 0) {
+        if (!ports.count(key))
+            stale.push_back(key);
+        prev = &key;
+    }
+    for (uint32_t k : stale)
+        bpf_map_delete_elem(fd_tx, &k);
+}
+
+void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
+{
+    Impl& m = *impl_;
+    check_fits(p, m.o, m.words);
+    const xdpfw_ctrl live = m.ctrl();
+    const uint32_t gen = live.committed ? (live.active_gen ^ 1) & 1 : 0;
+    const std::set<uint32_t> ports = m.add_ports(p);
+
+    m.settle_retired_gen();
+    try {
+        m.write_tables(p, gen);
+        m.write_hashes(p, gen);
+    } catch (...) {
+        // Half-written: whatever the generation held is unknown now.
+        m.forget_gen(gen);
+        throw;
+    }
+    for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
+        m.tables_in_gen[gen][dir] = p.addr[dir].tables_id;
+    const xdpfw_policy_hdr hdr = policy_header(p, version);
     check(bpf_map_update_elem(m.fd_policy, &gen, &hdr, BPF_ANY) ? -errno : 0,
           "write policy header");
 
@@ -424,17 +461,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
     m.start_settling();
-
-    // Egress ports no rule uses any more.
-    uint32_t key, *prev = nullptr;
-    std::vector<uint32_t> stale;
-    while (bpf_map_get_next_key(m.fd_tx, prev, &key) == 0) {
-        if (!ports.count(key))
-            stale.push_back(key);
-        prev = &key;
-    }
-    for (uint32_t k : stale)
-        bpf_map_delete_elem(m.fd_tx, &k);
+    m.remove_ports_except(ports);
 }
 
 uint32_t PolicyMaps::active_gen() const
