@@ -32,49 +32,15 @@ namespace {
 constexpr size_t history_cap = 1000;
 constexpr int state_format = 1;
 
-bool starts_with(const std::string& s, std::string_view prefix)
-{
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// validate_policy() throws one PolicyError type for every problem; the
-// protocol wants to tell a missing set from a bad rule from a bad policy.
-CommandError validation_error(const PolicyError& e)
-{
-    if (starts_with(e.problem(), "unknown set"))
-        return CommandError("unknown_set", e.what());
-    if ((starts_with(e.where(), "rule") || starts_with(e.where(), "inspect rule")) &&
-        e.key() != "id")
-        return CommandError("invalid_rule", e.what());
-    return CommandError("invalid_policy", e.what());
-}
-
+// validate_policy() and the sink's compiler set each PolicyError's protocol
+// code where they find the problem; the store passes it on as it is.
 void validate(const Policy& candidate)
 {
     try {
         validate_policy(candidate);
     } catch (const PolicyError& e) {
-        throw validation_error(e);
+        throw CommandError(e.code(), e.what());
     }
-}
-
-// What the sink (compiler + map writer) refused. Capacity errors have their
-// own type; errors about the compiled form or the options are bugs, not the
-// user's policy.
-std::string sink_error_code(const PolicyError& e)
-{
-    if (dynamic_cast<const CapacityError*>(&e))
-        return "capacity";
-    if (starts_with(e.where(), "compile options") || starts_with(e.where(), "compiled policy"))
-        return "internal";
-    if (starts_with(e.where(), "rule ") && e.key() == "id")
-        return "invalid_rule";
-    const std::string& p = e.problem();
-    if (starts_with(p, "unknown set"))
-        return "unknown_set";
-    if (starts_with(e.where(), "rule ") || starts_with(e.where(), "inspect rule"))
-        return "invalid_rule";
-    return "invalid_policy";
 }
 
 PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::string>& texts)
@@ -85,7 +51,7 @@ PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::str
         try {
             out.prefixes.push_back(Prefix::parse(t));
         } catch (const std::invalid_argument& e) {
-            throw CommandError("invalid_prefix", "set " + set_name + ": " + e.what());
+            throw CommandError(ErrorCode::invalid_prefix, "set " + set_name + ": " + e.what());
         }
     }
     normalize_set(out);
@@ -95,7 +61,7 @@ PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::str
 void check_set_name(const std::string& name)
 {
     if (!valid_set_name(name))
-        throw CommandError("bad_request", "'" + name +
+        throw CommandError(ErrorCode::bad_request, "'" + name +
                                               "' is not a valid set name "
                                               "([A-Za-z_][A-Za-z0-9_.-]*)");
 }
@@ -105,7 +71,7 @@ PrefixSet& existing_set(Policy& policy, const std::string& name)
     check_set_name(name);
     auto it = policy.sets.find(name);
     if (it == policy.sets.end())
-        throw CommandError("unknown_set", "no set named '" + name + "'");
+        throw CommandError(ErrorCode::unknown_set, "no set named '" + name + "'");
     return it->second;
 }
 
@@ -173,22 +139,22 @@ void apply_change(Policy& p, const Change& c)
     switch (c.op) {
     case Change::Op::rule_add:
         if (const Rule* holder = find_rule(p, c.rule.id))
-            throw CommandError("rule_exists", "rule id " + std::to_string(c.rule.id) +
-                                                  " is taken by: " + holder->text);
+            throw CommandError(ErrorCode::rule_exists, "rule id " + std::to_string(c.rule.id) +
+                                                           " is taken by: " + holder->text);
         p.rules.push_back(c.rule);
         break;
     case Change::Op::rule_del: {
         auto it = std::find_if(p.rules.begin(), p.rules.end(),
                                [&](const Rule& r) { return r.id == c.id; });
         if (it == p.rules.end())
-            throw CommandError("unknown_rule", "no rule with id " + std::to_string(c.id));
+            throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(c.id));
         p.rules.erase(it);
         break;
     }
     case Change::Op::set_create:
         check_set_name(c.name);
         if (p.sets.contains(c.name))
-            throw CommandError("set_exists", "set '" + c.name + "' already exists");
+            throw CommandError(ErrorCode::set_exists, "set '" + c.name + "' already exists");
         p.sets[c.name];
         break;
     case Change::Op::set_add:
@@ -213,15 +179,17 @@ void apply_change(Policy& p, const Change& c)
         break;
     case Change::Op::inspect_add:
         if (const inspect::InspectRule* holder = find_inspect_rule(p, c.inspect.id))
-            throw CommandError("rule_exists", "inspection rule id " + std::to_string(c.inspect.id) +
-                                                  " is taken by: " + holder->text);
+            throw CommandError(ErrorCode::rule_exists, "inspection rule id " +
+                                                           std::to_string(c.inspect.id) +
+                                                           " is taken by: " + holder->text);
         p.inspect.push_back(c.inspect);
         break;
     case Change::Op::inspect_del: {
         auto it = std::find_if(p.inspect.begin(), p.inspect.end(),
                                [&](const inspect::InspectRule& r) { return r.id == c.id; });
         if (it == p.inspect.end())
-            throw CommandError("unknown_rule", "no inspection rule with id " + std::to_string(c.id));
+            throw CommandError(ErrorCode::unknown_rule,
+                               "no inspection rule with id " + std::to_string(c.id));
         p.inspect.erase(it);
         break;
     }
@@ -362,7 +330,7 @@ std::filesystem::path tmp_path(const std::filesystem::path& file)
 
 [[noreturn]] void save_failed(const std::filesystem::path& path, const std::string& what, int err)
 {
-    throw CommandError("internal",
+    throw CommandError(ErrorCode::internal,
                        "state file " + path.string() + ": " + what + ": " + std::strerror(err));
 }
 
@@ -405,7 +373,7 @@ void create_parent(const std::filesystem::path& file)
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (ec)
-        throw CommandError("internal", "state file " + file.string() +
+        throw CommandError(ErrorCode::internal, "state file " + file.string() +
                                            ": cannot create directory " + parent.string() + ": " +
                                            ec.message());
 }
@@ -452,7 +420,7 @@ public:
 
     [[noreturn]] void fail(const std::string& where, const std::string& problem) const
     {
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            file_ + ": " + (where.empty() ? "" : where + ": ") + problem);
     }
 
@@ -629,7 +597,7 @@ uint64_t replay_journal(const std::filesystem::path& path, uint32_t max_rules, P
     std::ostringstream buf;
     buf << in.rdbuf();
     if (!in && !in.eof())
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            "journal " + path.string() + ": cannot read: " + std::strerror(errno));
     const std::string text = buf.str();
     StateReader rd("journal " + path.string());
@@ -774,7 +742,7 @@ void PolicyStore::check_rule_id(uint32_t id, const std::string& where) const
 {
     if (id == 0 || id >= max_rules_)
         throw CommandError(
-            "invalid_rule",
+            ErrorCode::invalid_rule,
             where + ": id: " + std::to_string(id) + " is out of range 1.." +
                 std::to_string(max_rules_ > 0 ? max_rules_ - 1 : 0) +
                 " (ids index the rule counters; max_rules=" + std::to_string(max_rules_) + ")");
@@ -833,13 +801,13 @@ void PolicyStore::commit(Policy candidate, std::string summary, const Change* ch
         } catch (const CommandError&) {
             throw;
         } catch (const PolicyError& e) {
-            throw CommandError(sink_error_code(e), e.what());
+            throw CommandError(e.code(), e.what());
         } catch (const std::system_error& e) {
-            throw CommandError("kernel_error", e.what());
+            throw CommandError(ErrorCode::kernel_error, e.what());
         } catch (const std::exception& e) {
-            throw CommandError("internal", std::string("commit failed: ") + e.what());
+            throw CommandError(ErrorCode::internal, std::string("commit failed: ") + e.what());
         } catch (...) {
-            throw CommandError("internal", "commit failed with an unknown exception");
+            throw CommandError(ErrorCode::internal, "commit failed with an unknown exception");
         }
     }
 
@@ -879,8 +847,9 @@ void PolicyStore::commit(Policy candidate, std::string summary, const Change* ch
                 on_rule_created(id);
             } catch (const std::exception& e) {
                 if (!failed)
-                    failed.emplace(dynamic_cast<const std::system_error*>(&e) ? "kernel_error"
-                                                                              : "internal",
+                    failed.emplace(dynamic_cast<const std::system_error*>(&e)
+                                       ? ErrorCode::kernel_error
+                                       : ErrorCode::internal,
                                    "version " + std::to_string(next) +
                                        " is live, but resetting the counters of rule " +
                                        std::to_string(id) + " failed: " + e.what());
@@ -901,13 +870,13 @@ bool PolicyStore::restore()
         return false;
     std::ifstream in(state_file_, std::ios::binary);
     if (!in) {
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            "state file " + name + ": cannot open: " + std::strerror(errno));
     }
     std::ostringstream buf;
     buf << in.rdbuf();
     if (in.bad())
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            "state file " + name + ": read error: " + std::strerror(errno));
 
     StateReader rd("state file " + name);
@@ -1011,7 +980,7 @@ bool PolicyStore::restore()
         try {
             validate_policy(policy);
         } catch (const PolicyError& e) {
-            throw CommandError("invalid_policy", "journal " + jpath.string() +
+            throw CommandError(ErrorCode::invalid_policy, "journal " + jpath.string() +
                                                      ": the policy it leads to is invalid: " +
                                                      e.what());
         }
@@ -1022,7 +991,7 @@ bool PolicyStore::restore()
     if (std::filesystem::exists(jpath, jec) && std::filesystem::file_size(jpath, jec) != journal_end)
         std::filesystem::resize_file(jpath, journal_end, jec);
     if (jec)
-        throw CommandError("invalid_policy", "journal " + jpath.string() +
+        throw CommandError(ErrorCode::invalid_policy, "journal " + jpath.string() +
                                                  ": cannot cut off its torn last line: " +
                                                  jec.message());
     journal_bytes_ = journal_end;
@@ -1059,7 +1028,7 @@ uint32_t PolicyStore::add_rule(std::string_view text)
     try {
         c.rule = parse_rule(text, "rule");
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_rule", e.what());
+        throw CommandError(ErrorCode::invalid_rule, e.what());
     }
     if (c.rule.id != 0) {
         check_rule_id(c.rule.id, "rule");
@@ -1072,7 +1041,7 @@ uint32_t PolicyStore::add_rule(std::string_view text)
             if (!used[id])
                 c.rule.id = id;
         if (c.rule.id == 0)
-            throw CommandError("capacity",
+            throw CommandError(ErrorCode::capacity,
                                "rules: no free rule id, all of 1.." +
                                    std::to_string(max_rules_ > 0 ? max_rules_ - 1 : 0) +
                                    " are in use (max_rules=" + std::to_string(max_rules_) + ")");
@@ -1091,7 +1060,7 @@ void PolicyStore::delete_rule(uint32_t id)
     c.id = id;
     const Rule* rule = find_rule(policy_, id);
     if (!rule)
-        throw CommandError("unknown_rule", "no rule with id " + std::to_string(id));
+        throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(id));
     std::string summary = "rule.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = policy_;
     apply_change(candidate, c);
@@ -1106,11 +1075,11 @@ uint32_t PolicyStore::add_inspect_rule(std::string_view text)
     try {
         c.inspect = parse_inspect_rule(text, "inspect rule");
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_rule", e.what());
+        throw CommandError(ErrorCode::invalid_rule, e.what());
     }
     if (c.inspect.id != 0) {
         if (c.inspect.id >= inspect::max_rules)
-            throw CommandError("invalid_rule", "inspect rule: id: must be 1.." +
+            throw CommandError(ErrorCode::invalid_rule, "inspect rule: id: must be 1.." +
                                                    std::to_string(inspect::max_rules - 1));
     } else {
         std::set<uint32_t> used;
@@ -1120,7 +1089,7 @@ uint32_t PolicyStore::add_inspect_rule(std::string_view text)
             if (!used.count(id))
                 c.inspect.id = id;
         if (c.inspect.id == 0)
-            throw CommandError("capacity", "inspection rules: no free id, all of 1.." +
+            throw CommandError(ErrorCode::capacity, "inspection rules: no free id, all of 1.." +
                                                std::to_string(inspect::max_rules - 1) + " are in use");
     }
     Policy candidate = policy_;
@@ -1138,7 +1107,8 @@ void PolicyStore::delete_inspect_rule(uint32_t id)
     c.id = id;
     const inspect::InspectRule* rule = find_inspect_rule(policy_, id);
     if (!rule)
-        throw CommandError("unknown_rule", "no inspection rule with id " + std::to_string(id));
+        throw CommandError(ErrorCode::unknown_rule,
+                           "no inspection rule with id " + std::to_string(id));
     std::string summary = "inspect.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = policy_;
     apply_change(candidate, c);
