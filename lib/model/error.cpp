@@ -2,17 +2,14 @@
 // The one table of error codes and their wire names.
 #include "lib/model/error.hpp"
 
-#include <algorithm>
-#include <utility>
+#include "lib/base/enum_names.hpp"
 
 namespace xdpfw {
 
 namespace {
 
-using Entry = std::pair<ErrorCode, std::string_view>;
-
-// In enum order: error_name() indexes it.
-constexpr std::array<Entry, error_code_count> error_code_names = {{
+// In enum order (static_assert below).
+constexpr EnumNames<ErrorCode, error_code_count> error_code_names = {{{
     {ErrorCode::bad_json, "bad_json"},
     {ErrorCode::bad_request, "bad_request"},
     {ErrorCode::unknown_command, "unknown_command"},
@@ -29,43 +26,26 @@ constexpr std::array<Entry, error_code_count> error_code_names = {{
     {ErrorCode::capacity, "capacity"},
     {ErrorCode::kernel_error, "kernel_error"},
     {ErrorCode::internal, "internal"},
-}};
+}}};
+static_assert(error_code_names.in_order(), "error_code_names must list the codes in enum order");
 
-constexpr bool in_enum_order()
-{
-    for (size_t i = 0; i < error_code_names.size(); ++i)
-        if (size_t(error_code_names[i].first) != i)
-            return false;
-    return true;
-}
-static_assert(in_enum_order(), "error_code_names must list the codes in enum order");
+constexpr std::array<ErrorCode, error_code_count> error_codes = error_code_names.values();
 
 } // namespace
 
 const std::array<ErrorCode, error_code_count>& all_error_codes()
 {
-    static const auto codes = [] {
-        std::array<ErrorCode, error_code_count> out{};
-        for (size_t i = 0; i < out.size(); ++i)
-            out[i] = error_code_names[i].first;
-        return out;
-    }();
-    return codes;
+    return error_codes;
 }
 
 std::string_view error_name(ErrorCode code)
 {
-    const auto i = size_t(code);
-    return i < error_code_names.size() ? error_code_names[i].second : "internal";
+    return error_code_names.name(code, "internal");
 }
 
 std::optional<ErrorCode> error_code_from_name(std::string_view name)
 {
-    auto it = std::find_if(error_code_names.begin(), error_code_names.end(),
-                           [&](const Entry& e) { return e.second == name; });
-    if (it == error_code_names.end())
-        return std::nullopt;
-    return it->first;
+    return error_code_names.find(name);
 }
 
 } // namespace xdpfw

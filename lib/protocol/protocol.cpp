@@ -2,6 +2,8 @@
 // The command table and the framing of requests and responses.
 #include "lib/protocol/protocol.hpp"
 
+#include "lib/base/enum_names.hpp"
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -11,10 +13,9 @@ namespace xdpfw::protocol {
 namespace {
 
 using json = nlohmann::json;
-using Entry = std::pair<Command, std::string_view>;
 
-// In enum order: command_name() indexes it.
-constexpr std::array<Entry, command_count> command_names = {{
+// In enum order (static_assert below).
+constexpr EnumNames<Command, command_count> command_names = {{{
     {Command::status, "status"},
     {Command::rule_add, "rule.add"},
     {Command::rule_del, "rule.del"},
@@ -31,16 +32,10 @@ constexpr std::array<Entry, command_count> command_names = {{
     {Command::history, "history"},
     {Command::stats, "stats"},
     {Command::detach, "detach"},
-}};
+}}};
+static_assert(command_names.in_order(), "command_names must list the commands in enum order");
 
-constexpr bool in_enum_order()
-{
-    for (size_t i = 0; i < command_names.size(); ++i)
-        if (size_t(command_names[i].first) != i)
-            return false;
-    return true;
-}
-static_assert(in_enum_order(), "command_names must list the commands in enum order");
+constexpr std::array<Command, command_count> commands = command_names.values();
 
 // Error messages may quote what the client sent (the JSON parser's "last
 // read" does, byte for byte); invalid UTF-8 there would make the response
@@ -83,35 +78,24 @@ std::string valid_utf8(const std::string& s)
 
 const std::array<Command, command_count>& all_commands()
 {
-    static const auto commands = [] {
-        std::array<Command, command_count> out{};
-        for (size_t i = 0; i < out.size(); ++i)
-            out[i] = command_names[i].first;
-        return out;
-    }();
     return commands;
 }
 
 std::string_view command_name(Command cmd)
 {
-    const auto i = size_t(cmd);
-    return i < command_names.size() ? command_names[i].second : "unknown";
+    return command_names.name(cmd, "unknown");
 }
 
 std::optional<Command> command_from_name(std::string_view name)
 {
-    auto it = std::find_if(command_names.begin(), command_names.end(),
-                           [&](const Entry& e) { return e.second == name; });
-    if (it == command_names.end())
-        return std::nullopt;
-    return it->first;
+    return command_names.find(name);
 }
 
 std::string known_commands()
 {
     std::vector<std::string_view> names;
-    for (const Entry& e : command_names)
-        names.push_back(e.second);
+    for (const auto& [cmd, name] : command_names.entries)
+        names.push_back(name);
     std::sort(names.begin(), names.end());
     std::string out;
     for (std::string_view n : names) {
