@@ -25,15 +25,14 @@ BpfHarness::BpfHarness(LoadOptions opts)
 
 CompileOptions BpfHarness::compile_options() const
 {
-    CompileOptions o = compile_options_for(obj_.options(), [](const std::string& name) -> uint32_t {
+    auto resolve = [](const std::string& name) -> uint32_t {
         if (name == "test0")
             return 1; // lo: the device BPF_PROG_RUN reports as ingress
         if (unsigned idx = if_nametoindex(name.c_str()))
             return idx;
         throw PolicyError("interface", name, "no such interface");
-    });
-    o.cache = cache_;
-    return o;
+    };
+    return CompileOptions{.caps = obj_.options().caps, .resolve = resolve, .cache = cache_};
 }
 
 void BpfHarness::commit(const Policy& policy)

@@ -144,7 +144,7 @@ void FwInstance::commit(const Policy& p)
             return idx;
         throw PolicyError("interface", name, "no such interface");
     };
-    maps->commit(compile(p, compile_options_for(obj.options(), resolve)), ++version_);
+    maps->commit(compile(p, {.caps = obj.options().caps, .resolve = resolve}), ++version_);
 }
 
 void FwInstance::attach(const std::string& ifname)

@@ -70,7 +70,7 @@ int main(int argc, char** argv)
     std::string rules_file, mode = "auto", instance, log_level = "info";
     double interval = 1.0, duration = 0;
     bool keep = false, json = false;
-    uint32_t max_rules = 4096;
+    uint32_t max_rules = Capacities{}.max_rules;
     app.add_option("-i,--interface", ifaces, "interface to attach to (repeatable)")->required();
     app.add_option("-r,--rules", rules_file, "YAML rule file (docs/RULES.md)")
         ->required()
@@ -96,7 +96,7 @@ int main(int argc, char** argv)
     try {
         Policy policy = load_policy_file(rules_file);
         LoadOptions lo;
-        lo.max_rules = max_rules;
+        lo.caps.max_rules = max_rules;
         if (!instance.empty()) {
             lo.pin_dir = instance_pin_dir(instance);
             make_pin_dir(lo.pin_dir);
@@ -110,7 +110,7 @@ int main(int argc, char** argv)
                 return idx;
             throw PolicyError("interface", name, "no such interface");
         };
-        maps.commit(compile(policy, compile_options_for(lo, resolve)),
+        maps.commit(compile(policy, {.caps = lo.caps, .resolve = resolve}),
                     maps.live_version() + 1);
         spdlog::info("policy={} rules={} sets={} version={}", rules_file, policy.rules.size(),
                      policy.sets.size(), maps.live_version());

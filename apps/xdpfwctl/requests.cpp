@@ -2,6 +2,7 @@
 // xdpfwctl arguments to control protocol requests.
 #include "apps/xdpfwctl/requests.hpp"
 
+#include "lib/lang/policy_codec.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/lang/rule_words.hpp"
 #include "apps/xdpfwctl/client.hpp"
@@ -20,14 +21,6 @@ using protocol::Command;
 nlohmann::json command(Command cmd)
 {
     return protocol::make_request(cmd);
-}
-
-nlohmann::json prefix_strings(const PrefixSet& set)
-{
-    nlohmann::json out = nlohmann::json::array();
-    for (const Prefix& p : set.prefixes)
-        out.push_back(p.str());
-    return out;
 }
 
 } // namespace
@@ -124,7 +117,7 @@ nlohmann::json set_load_request(const std::string& name, const std::filesystem::
     }
     auto req = command(Command::set_load);
     req["name"] = name;
-    req["prefixes"] = prefix_strings(set);
+    req["prefixes"] = prefixes_to_json(set);
     return req;
 }
 
@@ -138,23 +131,7 @@ nlohmann::json set_list_request(const std::optional<std::string>& name)
 
 nlohmann::json policy_to_json(const Policy& policy)
 {
-    nlohmann::json rules = nlohmann::json::array();
-    for (const Rule& r : policy.rules)
-        rules.push_back("id=" + std::to_string(r.id) + " " + r.text);
-    nlohmann::json sets = nlohmann::json::object();
-    for (const auto& [name, set] : policy.sets)
-        sets[name] = prefix_strings(set);
-    nlohmann::json out = {{"default", action_name(policy.default_action)},
-                          {"malformed", action_name(policy.malformed_action)},
-                          {"rules", rules},
-                          {"sets", sets}};
-    if (!policy.inspect.empty()) {
-        nlohmann::json inspect = nlohmann::json::array();
-        for (const auto& r : policy.inspect)
-            inspect.push_back("id=" + std::to_string(r.id) + " " + r.text);
-        out["inspect"] = std::move(inspect);
-    }
-    return out;
+    return xdpfw::policy_to_json(policy, PolicyForm::document);
 }
 
 nlohmann::json load_request(const std::filesystem::path& file)

@@ -40,7 +40,8 @@ nlohmann::json stats_request();
 nlohmann::json detach_request();
 
 // The `policy` argument of `load`: default, malformed, rules as canonical
-// text with "id=N " in front (file order), sets as prefix strings.
+// text with "id=N " in front (file order), sets as prefix strings: the
+// codec's document form (lib/lang/policy_codec.hpp).
 nlohmann::json policy_to_json(const Policy& policy);
 
 } // namespace xdpfw::ctl

@@ -155,19 +155,19 @@ void parse_capacity(const YAML::Node& v, const std::string& source, DaemonConfig
         const std::string full = "capacity." + ck;
         uint32_t n = scalar<uint32_t>(ckv.second, source, full);
         if (ck == "max_rules")
-            c.load.max_rules = n;
+            c.load.caps.max_rules = n;
         else if (ck == "max_bitmaps")
-            c.load.max_bitmaps = n;
+            c.load.caps.max_bitmaps = n;
         else if (ck == "max_addr_classes")
-            c.load.max_addr_classes = n;
+            c.load.caps.max_addr_classes = n;
         else if (ck == "max_v4_chunks")
-            c.load.max_v4_chunks = n;
+            c.load.caps.max_v4_chunks = n;
         else if (ck == "max_v4_hosts")
-            c.load.max_v4_hosts = n;
+            c.load.caps.max_v4_hosts = n;
         else if (ck == "max_v6_prefixes")
-            c.load.max_v6_prefixes = n;
+            c.load.caps.max_v6_prefixes = n;
         else if (ck == "max_queues")
-            c.load.max_queues = n;
+            c.load.caps.max_queues = n;
         else if (ck == "max_v4_sparse")
             bad(source, full,
                 "replaced by max_v4_hosts (host routes, not /24 blocks; room for "
@@ -361,7 +361,7 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("--state-dir", c.state_dir, "where the committed policy is saved");
     app.add_flag("--detach-on-exit", c.detach_on_exit, "remove the program at SIGTERM/SIGINT");
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
-    app.add_option("--max-rules", c.load.max_rules, "rule capacity (multiple of 64)");
+    app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");
     app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
     app.add_option("--xsk", f.xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
     app.add_option("--xsk-interface", f.xsk_ifaces, "AF_XDP interface (repeatable; default: all)");

@@ -61,12 +61,12 @@ Daemon::~Daemon()
 
 void Daemon::commit(const Policy& policy, uint64_t version)
 {
-    CompileOptions o = compile_options_for(cfg_.load, [](const std::string& name) -> uint32_t {
+    auto resolve = [](const std::string& name) -> uint32_t {
         if (unsigned idx = if_nametoindex(name.c_str()))
             return idx;
         throw PolicyError("interface", name, "no such interface");
-    });
-    o.cache = cache_;
+    };
+    const CompileOptions o{.caps = cfg_.load.caps, .resolve = resolve, .cache = cache_};
     // Both halves are compiled before either goes live: a bad inspection
     // rule leaves the header policy untouched too.
     InspectPolicy ip;
@@ -106,7 +106,7 @@ void Daemon::start()
     }
     maps_ = std::make_unique<PolicyMaps>(*obj_);
     adopted_ = had_pins && maps_->committed();
-    store_ = std::make_unique<PolicyStore>(*this, cfg_.load.max_rules, cfg_.state_file());
+    store_ = std::make_unique<PolicyStore>(*this, cfg_.load.caps.max_rules, cfg_.state_file());
     store_->on_rule_created = [this](uint32_t id) { maps_->reset_rule_counter(id); };
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 

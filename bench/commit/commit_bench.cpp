@@ -510,12 +510,12 @@ public:
     TimingSink(PolicyMaps& maps, LoadOptions lo) : maps_(maps), lo_(std::move(lo)) {}
     void commit(const Policy& policy, uint64_t version) override
     {
-        CompileOptions o = compile_options_for(lo_, [](const std::string& name) -> uint32_t {
+        auto resolve = [](const std::string& name) -> uint32_t {
             if (unsigned idx = if_nametoindex(name.c_str()))
                 return idx;
             throw PolicyError("interface", name, "no such interface");
-        });
-        o.cache = cache_;
+        };
+        const CompileOptions o{.caps = lo_.caps, .resolve = resolve, .cache = cache_};
         auto t0 = Clock::now();
         CompiledPolicy c = compile(policy, o);
         last_compile = ms_since(t0);
@@ -555,7 +555,7 @@ public:
     // state_dir empty: no state file (shows what saving it costs).
     explicit DirectTarget(const std::string& state_dir)
         : obj_(XdpfwObject::load(LoadOptions{})), maps_(obj_), sink_(maps_, obj_.options()),
-          store_(sink_, obj_.options().max_rules,
+          store_(sink_, obj_.options().caps.max_rules,
                  state_dir.empty() ? std::filesystem::path()
                                    : std::filesystem::path(state_dir) / "commit-bench.json")
     {

@@ -217,7 +217,7 @@ private:
     };
     static bool is_chunk(const Block& b)
     {
-        return b.shorter || b.hosts > CompileOptions{}.host_block_limit;
+        return b.shorter || b.hosts > Capacities{}.host_block_limit;
     }
     std::vector<V4Pfx> prefixes_;
     std::unordered_set<uint64_t> members_;
@@ -481,7 +481,7 @@ struct Loaded {
     uint32_t live_case = 0; // what is committed (set size or rule count); 0: nothing
 
     explicit Loaded(const LoadOptions& o)
-        : obj(XdpfwObject::load(o)), maps(obj), copts(compile_options_for(o, no_interfaces))
+        : obj(XdpfwObject::load(o)), maps(obj), copts{.caps = o.caps, .resolve = no_interfaces}
     {
     }
     void commit(const CompiledPolicy& p, uint32_t what)
@@ -496,12 +496,12 @@ struct Loaded {
 LoadOptions set_load_options()
 {
     LoadOptions o;
-    o.max_rules = 64;
-    o.max_bitmaps = 64;
-    o.max_addr_classes = 64;
-    o.max_v4_chunks = kMix1MChunks;
-    o.max_v4_hosts = kMix1MHostRoutes;
-    o.max_v6_prefixes = 64;
+    o.caps.max_rules = 64;
+    o.caps.max_bitmaps = 64;
+    o.caps.max_addr_classes = 64;
+    o.caps.max_v4_chunks = kMix1MChunks;
+    o.caps.max_v4_hosts = kMix1MHostRoutes;
+    o.caps.max_v6_prefixes = 64;
     return o;
 }
 
@@ -581,12 +581,12 @@ Policy rules_policy(uint32_t n)
 LoadOptions rules_load_options()
 {
     LoadOptions o;
-    o.max_rules = XDPFW_MAX_RULES;
-    o.max_bitmaps = 16384;
-    o.max_addr_classes = 16384;
-    o.max_v4_chunks = 64;
-    o.max_v4_hosts = 16384;
-    o.max_v6_prefixes = 64;
+    o.caps.max_rules = XDPFW_MAX_RULES;
+    o.caps.max_bitmaps = 16384;
+    o.caps.max_addr_classes = 16384;
+    o.caps.max_v4_chunks = 64;
+    o.caps.max_v4_hosts = 16384;
+    o.caps.max_v6_prefixes = 64;
     return o;
 }
 
@@ -663,7 +663,7 @@ void bm_compile_set(benchmark::State& st, uint32_t n)
 {
     guarded(st, [&] {
         const Policy& p = set_policy(n);
-        CompileOptions copts = compile_options_for(set_load_options(), no_interfaces);
+        CompileOptions copts{.caps = set_load_options().caps, .resolve = no_interfaces};
         std::optional<CompiledPolicy> c;
         for (auto _ : st) {
             auto t0 = Clock::now();

@@ -129,14 +129,14 @@ uint32_t no_interfaces(const std::string& name)
 }
 
 // One loaded object serves every case that fits its rule capacity: the
-// daemon's default of 4,096 rules (LoadOptions), or the most the program
+// daemon's default of 4,096 rules (Capacities), or the most the program
 // takes for the 10,000-rule cases. The capacity is what the per-packet walk
 // pays for (one summary word per 4,096 rules), as in a deployment that loads
 // once and grows its policy. Sized for the 1M set (~500k host routes,
 // ~30k chunks). Each case commits into it.
 uint32_t rule_capacity(size_t rules)
 {
-    return rules <= LoadOptions{}.max_rules ? LoadOptions{}.max_rules : XDPFW_MAX_RULES;
+    return rules <= Capacities{}.max_rules ? Capacities{}.max_rules : XDPFW_MAX_RULES;
 }
 
 struct XdpfwShared {
@@ -149,17 +149,17 @@ struct XdpfwShared {
     static LoadOptions load_options(uint32_t capacity)
     {
         LoadOptions o;
-        o.max_rules = capacity;
-        o.max_bitmaps = 16384;
-        o.max_addr_classes = 65536;
-        o.max_v4_chunks = kMix1MChunks;
-        o.max_v4_hosts = kMix1MHostRoutes;
-        o.max_v6_prefixes = 64;
+        o.caps.max_rules = capacity;
+        o.caps.max_bitmaps = 16384;
+        o.caps.max_addr_classes = 65536;
+        o.caps.max_v4_chunks = kMix1MChunks;
+        o.caps.max_v4_hosts = kMix1MHostRoutes;
+        o.caps.max_v6_prefixes = 64;
         return o;
     }
     explicit XdpfwShared(uint32_t cap)
         : capacity(cap), obj(XdpfwObject::load(load_options(cap))), maps(obj),
-          copts(compile_options_for(load_options(cap), no_interfaces))
+          copts{.caps = load_options(cap).caps, .resolve = no_interfaces}
     {
     }
 };

@@ -282,7 +282,7 @@ Result run_engine(const Args& a, const std::string& name, const std::string& wha
     r.id = 1;
     p.rules.push_back(r);
     auto resolve = [](const std::string& n) { return uint32_t(ifindex(n)); };
-    maps.commit(compile(p, compile_options_for(lo, resolve)), 1);
+    maps.commit(compile(p, {.caps = lo.caps, .resolve = resolve}), 1);
     AttachOptions ao;
     ao.mode = AttachMode::native;
     auto l0 = XdpAttachment::attach(obj, "d0", ao);

@@ -4,7 +4,7 @@
 #include "lib/control/commands.hpp"
 
 #include "lib/lang/inspect_rules.hpp"
-#include "lib/lang/policy_file.hpp"
+#include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
 #include "lib/protocol/protocol.hpp"
 
@@ -81,103 +81,22 @@ std::vector<std::string> string_list_arg(const json& req, const char* key)
     return string_list(*v, key);
 }
 
-ActionType verdict_value(const json& v, const char* key)
-{
-    if (!v.is_string())
-        bad_request(std::string("argument 'policy.") + key + "' must be a string, got " +
-                    v.type_name());
-    const std::string& s = v.get_ref<const std::string&>();
-    if (s == "drop")
-        return ActionType::drop;
-    if (s == "pass")
-        return ActionType::pass;
-    throw CommandError(ErrorCode::invalid_policy,
-                       std::string("policy: ") + key + ": '" + s + "' is not drop or pass");
-}
-
 // The "load" argument: the same content as a YAML policy file, with rule
-// ids taken from id= or, as in rule files, from the rule's position.
+// ids taken from id= or, as in rule files, from the rule's position
+// (policy_codec.hpp, the document form).
 Policy policy_arg(const json& req)
 {
     const json* pj = argument(req, "policy");
     if (!pj)
         bad_request("missing argument 'policy' (an object)");
-    if (!pj->is_object())
-        bad_request(std::string("argument 'policy' must be an object, got ") + pj->type_name());
-    Policy policy;
-    for (const auto& [key, value] : pj->items()) {
-        if (key == "default") {
-            policy.default_action = verdict_value(value, "default");
-        } else if (key == "malformed") {
-            policy.malformed_action = verdict_value(value, "malformed");
-        } else if (key == "sets") {
-            if (!value.is_object())
-                bad_request(std::string("argument 'policy.sets' must be an object, got ") +
-                            value.type_name());
-            for (const auto& [name, list] : value.items()) {
-                std::vector<std::string> texts = string_list(list, "policy.sets." + name);
-                if (!valid_set_name(name))
-                    throw CommandError(ErrorCode::invalid_policy, "policy: sets: '" + name +
-                                                             "' is not a valid set name "
-                                                             "([A-Za-z_][A-Za-z0-9_.-]*)");
-                PrefixSet& set = policy.sets[name];
-                set.prefixes.reserve(texts.size());
-                for (const std::string& t : texts) {
-                    try {
-                        set.prefixes.push_back(Prefix::parse(t));
-                    } catch (const std::invalid_argument& e) {
-                        throw CommandError(ErrorCode::invalid_prefix, "set " + name + ": " + e.what());
-                    }
-                }
-                normalize_set(set);
-            }
-        } else if (key == "rules") {
-            std::vector<std::string> texts = string_list(value, "policy.rules");
-            std::map<uint32_t, size_t> owner; // id -> rule number, for the duplicate message
-            for (size_t i = 0; i < texts.size(); ++i) {
-                std::string where = "rule " + std::to_string(i + 1);
-                Rule rule;
-                try {
-                    rule = parse_rule(texts[i], where);
-                } catch (const PolicyError& e) {
-                    throw CommandError(ErrorCode::invalid_rule, e.what());
-                }
-                if (rule.id == 0)
-                    rule.id = static_cast<uint32_t>(i + 1);
-                if (auto [it, fresh] = owner.emplace(rule.id, i + 1); !fresh)
-                    throw CommandError(ErrorCode::invalid_policy, where +
-                                                             ": id: " + std::to_string(rule.id) +
-                                                             " is already used by rule " +
-                                                             std::to_string(it->second));
-                policy.rules.push_back(std::move(rule));
-            }
-        } else if (key == "inspect") {
-            std::vector<std::string> texts = string_list(value, "policy.inspect");
-            std::map<uint32_t, size_t> owner;
-            for (size_t i = 0; i < texts.size(); ++i) {
-                std::string where = "inspect rule " + std::to_string(i + 1);
-                inspect::InspectRule rule;
-                try {
-                    rule = parse_inspect_rule(texts[i], where);
-                } catch (const PolicyError& e) {
-                    throw CommandError(ErrorCode::invalid_rule, e.what());
-                }
-                if (rule.id == 0)
-                    rule.id = static_cast<uint32_t>(i + 1);
-                if (auto [it, fresh] = owner.emplace(rule.id, i + 1); !fresh)
-                    throw CommandError(ErrorCode::invalid_policy, where + ": id: " +
-                                                             std::to_string(rule.id) +
-                                                             " is already used by inspection rule " +
-                                                             std::to_string(it->second));
-                policy.inspect.push_back(std::move(rule));
-            }
-        } else {
-            throw CommandError(ErrorCode::invalid_policy,
-                               "policy: unknown key '" + key +
-                                   "' (known: default, malformed, rules, sets, inspect)");
-        }
+    try {
+        return policy_from_json(*pj, "policy", PolicyForm::document);
+    } catch (const PolicyFieldError& e) {
+        if (e.kind() == PolicyFieldError::Kind::type)
+            bad_request("argument '" + e.where() + "' must be " + e.expected() + ", got " +
+                        e.got());
+        throw CommandError(e.code(), e.what());
     }
-    return policy;
 }
 
 // ---------------------------------------------------------------- commands

@@ -55,30 +55,6 @@ void check(int err, const std::string& what)
         throw BpfError(err < 0 ? -err : err, what);
 }
 
-void validate(const LoadOptions& o)
-{
-    auto bad = [](const std::string& m) { throw std::invalid_argument("load options: " + m); };
-    if (o.max_rules == 0 || o.max_rules % 64 || o.max_rules > XDPFW_MAX_RULES)
-        bad(fmt::format("max_rules {} must be a multiple of 64 in 64..{}", o.max_rules,
-                        XDPFW_MAX_RULES));
-    if (o.max_bitmaps < 2)
-        bad("max_bitmaps must be at least 2");
-    if (o.max_addr_classes < 1 || o.max_addr_classes > XDPFW_TBL24_VALUE_MASK)
-        bad(fmt::format("max_addr_classes must be in 1..{}", XDPFW_TBL24_VALUE_MASK));
-    if (o.max_v4_chunks < 1 || o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK)
-        bad("max_v4_chunks out of range");
-    uint64_t chunk_entries = uint64_t(XDPFW_GENERATIONS) * XDPFW_DIRECTIONS * o.max_v4_chunks *
-                             XDPFW_CHUNK_SLOTS;
-    if (chunk_entries > 0xffffffffull)
-        bad("max_v4_chunks too large");
-    if (o.max_v4_hosts > XDPFW_MAX_V4_HOSTS)
-        bad(fmt::format("max_v4_hosts must be at most {}", XDPFW_MAX_V4_HOSTS));
-    if (o.max_v6_prefixes < 1)
-        bad("max_v6_prefixes must be at least 1");
-    if (o.max_queues < 1 || o.max_queues > 4096)
-        bad("max_queues must be in 1..4096");
-}
-
 struct MapLayout {
     const char* name;
     size_t key, value; // 0: not checked
@@ -258,19 +234,20 @@ std::string XdpfwObject::program_mismatch(int other_fd) const
 LoadOptions small_load_options()
 {
     LoadOptions o;
-    o.max_rules = 64;
-    o.max_bitmaps = 256;
-    o.max_addr_classes = 256;
-    o.max_v4_chunks = 16;
-    o.max_v4_hosts = 1024;
-    o.max_v6_prefixes = 1024;
-    o.max_queues = 4;
+    o.caps.max_rules = 64;
+    o.caps.max_bitmaps = 256;
+    o.caps.max_addr_classes = 256;
+    o.caps.max_v4_chunks = 16;
+    o.caps.max_v4_hosts = 1024;
+    o.caps.max_v6_prefixes = 1024;
+    o.caps.max_queues = 4;
     return o;
 }
 
-XdpfwObject XdpfwObject::load(const LoadOptions& o)
+XdpfwObject XdpfwObject::load(const LoadOptions& opts)
 {
-    validate(o);
+    const Capacities& o = opts.caps;
+    check_map_capacities(o);
     VerifiedLoad vl;
     xdpfw_bpf* raw = xdpfw_bpf__open_opts(vl.open_opts());
     if (!raw)
@@ -287,7 +264,7 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     s->rodata->cfg_addr_class_cap = o.max_addr_classes;
     s->rodata->cfg_chunk_cap = o.max_v4_chunks;
     s->rodata->cfg_host_buckets = xdpfw_host_buckets(o.max_v4_hosts);
-    s->rodata->cfg_record_verdict = o.record_verdict ? 1 : 0;
+    s->rodata->cfg_record_verdict = opts.record_verdict ? 1 : 0;
 
     const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
     check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");
@@ -310,18 +287,18 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
     check_layout(s.get(), bitmap_value);
 
-    if (!o.pin_dir.empty()) {
+    if (!opts.pin_dir.empty()) {
         std::error_code ec;
-        std::filesystem::create_directories(o.pin_dir, ec);
+        std::filesystem::create_directories(opts.pin_dir, ec);
         if (ec)
-            throw BpfError(ec.value(), "create pin directory " + o.pin_dir);
+            throw BpfError(ec.value(), "create pin directory " + opts.pin_dir);
         bpf_map* m;
         bpf_object__for_each_map(m, s->obj)
         {
             const char* name = bpf_map__name(m);
             if (std::strncmp(name, "xdpfw_", 6) != 0 || std::strchr(name, '.'))
                 continue; // .rodata/.bss ("xdpfw_bp.rodata") belong to one load
-            std::string path = o.pin_dir + "/" + name;
+            std::string path = opts.pin_dir + "/" + name;
             const bpf_map_type type = bpf_map__type(m);
             if ((type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH) &&
                 reuse_pinned_devmap(m, path))
@@ -333,7 +310,7 @@ XdpfwObject XdpfwObject::load(const LoadOptions& o)
     // The kernel's verifier log, or libbpf's own messages (a map it could
     // not create or reuse), go into the error.
     vl.load([&] { return xdpfw_bpf__load(s.get()); }, "load xdpfw BPF program");
-    return XdpfwObject(std::move(s), o);
+    return XdpfwObject(std::move(s), opts);
 }
 
 } // namespace xdpfw

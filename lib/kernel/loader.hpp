@@ -5,6 +5,8 @@
 // the verifier log.
 #pragma once
 
+#include "lib/tables/capacities.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -18,13 +20,7 @@ struct bpf_object_open_opts;
 namespace xdpfw {
 
 struct LoadOptions {
-    uint32_t max_rules = 4096;          // multiple of 64, <= XDPFW_MAX_RULES
-    uint32_t max_bitmaps = 16384;       // per generation
-    uint32_t max_addr_classes = 65536;  // per direction and generation
-    uint32_t max_v4_chunks = 4096;      // per direction and generation
-    uint32_t max_v4_hosts = 65536;      // host routes (/32) in the host table, per direction and generation
-    uint32_t max_v6_prefixes = 65536;   // per direction and generation
-    uint32_t max_queues = 64;           // XskMap size
+    Capacities caps;                    // map sizes (lib/tables/capacities.hpp)
     bool record_verdict = false;        // tests: write xdpfw_last_verdict per packet
     // When set, every map is pinned in this bpffs directory and maps already
     // pinned there are reused (re-adoption after a daemon restart).

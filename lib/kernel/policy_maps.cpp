@@ -2,6 +2,8 @@
 // Writes compiled policies into the inactive generation and switches it live.
 #include "lib/kernel/policy_maps.hpp"
 
+#include "lib/model/policy.hpp"
+
 #include "xdpfw_bpf.skel.h"
 
 #include <bpf/bpf.h>
@@ -116,7 +118,7 @@ template <typename Key> struct HashMapGen {
 
 struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
-    LoadOptions o;
+    Capacities o;
     uint32_t words, summary, bitmap_value;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_inflight;
     MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts;
@@ -201,9 +203,7 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
 
     auto* r = rules.at<xdpfw_rule>(sizeof(xdpfw_rule) * size_t(gen) * o.max_rules);
     for (uint32_t i = 0; i < p.n_rules; i++) {
-        const CompiledRule& c = p.rules[i];
-        r[i] = xdpfw_rule{c.rule_id, c.counter_slot, c.redirect_ifindex, c.action,
-                          c.xsk_fallback, {0, 0}};
+        r[i] = p.rules[i];
     }
 
     for (size_t b = 0; b < p.bitmaps.size(); b++) {
@@ -313,7 +313,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(new Impl{})
 {
     Impl& m = *impl_;
     m.skel = obj.skel();
-    m.o = obj.options();
+    m.o = obj.options().caps;
     m.words = m.o.max_rules / 64;
     m.summary = (m.words + 63) / 64;
     m.bitmap_value = 8 * (m.summary + m.words);
@@ -351,7 +351,7 @@ PolicyMaps::~PolicyMaps()
 void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
 {
     Impl& m = *impl_;
-    const LoadOptions& o = m.o;
+    const Capacities& o = m.o;
     auto capacity = [](const char* what, size_t have, size_t cap) {
         if (have > cap)
             throw CapacityError("policy", what,
@@ -385,7 +385,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     std::set<uint32_t> ports;
     for (const auto& r : p.rules)
         if (r.action == XDPFW_ACT_REDIRECT)
-            ports.insert(r.redirect_ifindex);
+            ports.insert(r.redirect_slot);
     for (uint32_t ifx : ports) {
         if (bpf_map_update_elem(m.fd_tx, &ifx, &ifx, BPF_ANY)) {
             char name[IF_NAMESIZE] = "?";
@@ -545,19 +545,6 @@ const char* reason_name(uint32_t reason)
     case XDPFW_REASON_NO_POLICY: return "no_policy";
     }
     return "unknown";
-}
-
-CompileOptions compile_options_for(const LoadOptions& o, IfaceResolver resolve)
-{
-    CompileOptions c;
-    c.max_rules = o.max_rules;
-    c.max_bitmaps = o.max_bitmaps;
-    c.max_addr_classes = o.max_addr_classes;
-    c.max_v4_chunks = o.max_v4_chunks;
-    c.max_v4_hosts = o.max_v4_hosts;
-    c.max_v6_prefixes = o.max_v6_prefixes;
-    c.resolve = std::move(resolve);
-    return c;
 }
 
 } // namespace xdpfw

@@ -4,8 +4,8 @@
 // old generation. Reads the per-rule and per-reason counters.
 #pragma once
 
-#include "lib/compiler/compiler.hpp"
 #include "lib/kernel/loader.hpp"
+#include "lib/tables/compiled_policy.hpp"
 
 #include <xdpfw/abi.h>
 
@@ -47,9 +47,6 @@ private:
     struct Impl;
     Impl* impl_;
 };
-
-// Compiler capacities matching what the loaded object has room for.
-CompileOptions compile_options_for(const LoadOptions& o, IfaceResolver resolve);
 
 // Lower-case names of enum xdpfw_reason values ("rule_drop", "malformed_ipv4").
 const char* reason_name(uint32_t reason);

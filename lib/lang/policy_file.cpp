@@ -1,111 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// YAML policy files and set files: parsing, validation and writing back.
+// Policy files (through the codec), set files and whole-policy validation.
 #include "lib/lang/policy_file.hpp"
 
 #include "lib/lang/inspect_rules.hpp"
-
+#include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
 #include "lib/lang/yaml_nodes.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
 
 namespace xdpfw {
-
-namespace {
-
-ActionType parse_verdict(const YAML::Node& v, const std::string& source, const std::string& key)
-{
-    if (!v.IsScalar())
-        throw PolicyError(yaml_at(source, v), key, "expected drop or pass, got " + yaml_kind(v));
-    const std::string& s = v.Scalar();
-    if (s == "drop")
-        return ActionType::drop;
-    if (s == "pass")
-        return ActionType::pass;
-    throw PolicyError(yaml_at(source, v), key, "'" + s + "' is not drop or pass");
-}
-
-void add_prefix_list(PrefixSet& set, const YAML::Node& list, const std::string& source,
-                     const std::string& key)
-{
-    if (!list.IsSequence())
-        throw PolicyError(yaml_at(source, list), key, "expected a list of prefixes, got " + yaml_kind(list));
-    for (const YAML::Node& item : list) {
-        if (!item.IsScalar())
-            throw PolicyError(yaml_at(source, item), key, "expected a prefix, got " + yaml_kind(item));
-        try {
-            set.prefixes.push_back(Prefix::parse(item.Scalar()));
-        } catch (const std::invalid_argument& e) {
-            throw PolicyError(yaml_at(source, item), key, e.what());
-        }
-    }
-}
-
-void add_prefix_file(PrefixSet& set, const YAML::Node& file, const std::filesystem::path& base_dir,
-                     const std::string& source, const std::string& key)
-{
-    if (!file.IsScalar() || file.Scalar().empty())
-        throw PolicyError(yaml_at(source, file), key, "file: expected a file name, got " + yaml_kind(file));
-    std::filesystem::path path = base_dir / file.Scalar();
-    std::ifstream in(path);
-    if (!in)
-        throw PolicyError(yaml_at(source, file), key,
-                          "cannot open set file " + path.string() + ": " + std::strerror(errno));
-    try {
-        PrefixSet from_file = parse_prefix_lines(in, path.string());
-        set.prefixes.insert(set.prefixes.end(), from_file.prefixes.begin(),
-                            from_file.prefixes.end());
-    } catch (const PolicyError& e) {
-        throw PolicyError(yaml_at(source, file), key, e.what());
-    }
-}
-
-PrefixSet parse_set(const YAML::Node& value, const std::filesystem::path& base_dir,
-                    const std::string& source, const std::string& key)
-{
-    PrefixSet set;
-    if (value.IsNull())
-        return set;
-    if (value.IsSequence()) {
-        add_prefix_list(set, value, source, key);
-    } else if (value.IsMap()) {
-        for (const auto& kv : value) {
-            std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
-            if (k == "file")
-                add_prefix_file(set, kv.second, base_dir, source, key);
-            else if (k == "prefixes")
-                add_prefix_list(set, kv.second, source, key);
-            else
-                throw PolicyError(yaml_at(source, kv.first), key,
-                                  "unknown key '" + k + "' (a set is a list, or {file: NAME}, "
-                                  "{prefixes: [...]} or both)");
-        }
-    } else {
-        throw PolicyError(yaml_at(source, value), key,
-                          "expected a list of prefixes or {file: NAME}, got " + yaml_kind(value));
-    }
-    normalize_set(set);
-    return set;
-}
 
 void check_set_refs(const Rule& rule, const Policy& policy, const std::string& where)
 {
     for (auto [key, addr] : {std::pair{"src", &rule.match.src}, std::pair{"dst", &rule.match.dst}}) {
         if (*addr && (*addr)->is_set() && !policy.sets.contains((*addr)->set_name()))
-            throw PolicyError(where, key, "unknown set '" + (*addr)->set_name() + "'",
-                              ErrorCode::unknown_set);
+            throw PolicyFieldError(PolicyFieldError::Kind::unknown_set, where, key,
+                                   "unknown set '" + (*addr)->set_name() + "'");
     }
 }
-
-} // namespace
 
 void normalize_set(PrefixSet& set)
 {
@@ -146,74 +60,7 @@ PrefixSet parse_prefix_lines(std::istream& in, const std::string& source)
 Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& base_dir,
                          const std::string& source_name)
 {
-    YAML::Node root = yaml_load(yaml, source_name);
-    Policy policy;
-    // Sets first: rules refer to them, and YAML key order is the user's choice.
-    YAML::Node rules_node, inspect_node;
-    yaml_for_each_top_key(
-        root, source_name, "a mapping with default, malformed, sets, rules and inspect",
-        [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
-            if (key == "default") {
-                policy.default_action = parse_verdict(value, source_name, key);
-            } else if (key == "malformed") {
-                policy.malformed_action = parse_verdict(value, source_name, key);
-            } else if (key == "sets") {
-                if (value.IsNull())
-                    return;
-                if (!value.IsMap())
-                    throw PolicyError(yaml_at(source_name, value), key,
-                                      "expected a mapping of set names, got " + yaml_kind(value));
-                for (const auto& set_kv : value) {
-                    std::string name = set_kv.first.IsScalar() ? set_kv.first.Scalar() : "";
-                    if (!valid_set_name(name))
-                        throw PolicyError(yaml_at(source_name, set_kv.first), "sets",
-                                          "'" + name +
-                                              "' is not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
-                    if (policy.sets.contains(name))
-                        throw PolicyError(yaml_at(source_name, set_kv.first), "set " + name,
-                                          "defined twice");
-                    policy.sets[name] =
-                        parse_set(set_kv.second, base_dir, source_name, "set " + name);
-                }
-            } else if (key == "rules") {
-                rules_node = value;
-            } else if (key == "inspect") {
-                inspect_node = value;
-            } else {
-                throw PolicyError(yaml_at(source_name, key_node), key,
-                                  "unknown top-level key (known: default, malformed, sets, rules, "
-                                  "inspect)");
-            }
-        });
-
-    std::map<uint32_t, size_t> id_owner; // id -> rule number, for the duplicate message
-    yaml_for_each_rule_string(
-        rules_node, source_name, [&](const std::string& text, const std::string& where, size_t number) {
-            Rule rule = parse_rule(text, where);
-            if (rule.id == 0)
-                rule.id = static_cast<uint32_t>(number);
-            if (auto [it, fresh] = id_owner.emplace(rule.id, number); !fresh)
-                throw PolicyError(where, "id",
-                                  std::to_string(rule.id) + " is already used by rule " +
-                                      std::to_string(it->second));
-            check_set_refs(rule, policy, where);
-            policy.rules.push_back(std::move(rule));
-        });
-    // Inspection rules: the same list form, numbered on their own.
-    std::map<uint32_t, size_t> inspect_owner;
-    yaml_for_each_rule_string(
-        inspect_node, source_name,
-        [&](const std::string& text, const std::string& where, size_t number) {
-            const std::string iwhere = "inspect " + where;
-            inspect::InspectRule rule = parse_inspect_rule(text, iwhere);
-            if (rule.id == 0)
-                rule.id = static_cast<uint32_t>(number);
-            if (auto [it, fresh] = inspect_owner.emplace(rule.id, number); !fresh)
-                throw PolicyError(iwhere, "id",
-                                  std::to_string(rule.id) + " is already used by inspection rule " +
-                                      std::to_string(it->second));
-            policy.inspect.push_back(std::move(rule));
-        });
+    Policy policy = policy_from_yaml(yaml, base_dir, source_name);
     validate_policy(policy);
     return policy;
 }
@@ -273,46 +120,7 @@ void validate_policy(const Policy& policy)
 
 std::string format_policy_yaml(const Policy& policy)
 {
-    // Written by hand rather than with YAML::Emitter so the output is stable
-    // and one prefix or rule per line (diffable saved state). Nothing quoted
-    // here can contain '"' or '\': prefixes, set names and validated rule text.
-    std::string out;
-    out += "default: ";
-    out += action_name(policy.default_action);
-    out += "\nmalformed: ";
-    out += action_name(policy.malformed_action);
-    out += "\nsets:";
-    if (policy.sets.empty())
-        out += " {}";
-    out += "\n";
-    for (const auto& [name, set] : policy.sets) {
-        // Quoted: a set named e.g. "null" or "true" would otherwise read back
-        // as a YAML null or boolean key.
-        out += "  \"" + name + "\":";
-        if (set.prefixes.empty())
-            out += " []";
-        out += "\n";
-        for (const Prefix& p : set.prefixes)
-            out += "    - \"" + p.str() + "\"\n";
-    }
-    out += "rules:";
-    if (policy.rules.empty())
-        out += " []";
-    out += "\n";
-    for (const Rule& rule : policy.rules)
-        out += "  - \"id=" + std::to_string(rule.id) + " " + format_rule(rule) + "\"\n";
-    if (!policy.inspect.empty()) {
-        // Single-quoted: text patterns carry double quotes ('' escapes ').
-        out += "inspect:\n";
-        for (const inspect::InspectRule& rule : policy.inspect) {
-            std::string text = "id=" + std::to_string(rule.id) + " " + format_inspect_rule(rule);
-            std::string quoted;
-            for (char c : text)
-                quoted += c == '\'' ? std::string("''") : std::string(1, c);
-            out += "  - '" + quoted + "'\n";
-        }
-    }
-    return out;
+    return policy_to_yaml(policy);
 }
 
 } // namespace xdpfw

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// YAML policy files (default and malformed verdicts, named sets, rules) and
-// whole-policy validation. The format is in docs/RULES.md.
+// YAML policy files (default and malformed verdicts, named sets, rules; read
+// and written by policy_codec.hpp), set files and whole-policy validation.
+// The format is in docs/RULES.md.
 #pragma once
 
 #include "lib/model/policy.hpp"
@@ -28,6 +29,10 @@ PrefixSet parse_prefix_lines(std::istream& in, const std::string& source);
 // Sorts and deduplicates a set's prefixes (the form PrefixSet promises).
 void normalize_set(PrefixSet& set);
 
+// A rule's @set references name sets the policy has; PolicyFieldError
+// (Kind::unknown_set) at where, key src or dst, otherwise.
+void check_set_refs(const Rule& rule, const Policy& policy, const std::string& where);
+
 // Whole-policy checks: default and malformed are drop or pass, set names are
 // valid, every rule passes validate_rule(), rule ids are >= 1 and unique, and
 // every @set a rule names exists. Throws PolicyError with code unknown_set
@@ -36,7 +41,7 @@ void normalize_set(PrefixSet& set);
 void validate_policy(const Policy& policy);
 
 // The policy as a YAML file that parse_policy_yaml() reads back into an equal
-// Policy: sets inline, rules with their ids (the daemon's saved state).
+// Policy: sets inline, rules with their ids (policy_to_yaml()).
 std::string format_policy_yaml(const Policy& policy);
 
 } // namespace xdpfw

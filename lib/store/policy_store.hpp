@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The daemon's policy: rules with stable ids, named sets, the commit version
-// and history, and the state that survives reboots: a snapshot file plus a
-// journal of the commits since (one appended line each, so a commit costs
-// the size of the change, not of the policy). Every mutation is validated in
-// full and committed through a PolicySink before the store changes; a
-// failure leaves policy, version, snapshot and journal as they were.
-// Kernel-free (the sink is the daemon's compiler + PolicyMaps).
+// and history, and the state that survives reboots: a snapshot file
+// (snapshot.hpp) plus a journal of the commits since (journal.hpp; one
+// appended line each, so a commit costs the size of the change, not of the
+// policy). Every mutation is validated in full and committed through a
+// PolicySink before the store changes; a failure leaves policy, version,
+// snapshot and journal as they were. Kernel-free (the sink is the daemon's
+// compiler + PolicyMaps).
 #pragma once
 
+#include "lib/base/utc_time.hpp"
 #include "lib/model/policy.hpp"
+#include "lib/store/history.hpp"
+#include "lib/store/journal.hpp"
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,15 +35,6 @@ class PolicySink {
 public:
     virtual ~PolicySink() = default;
     virtual void commit(const Policy& policy, uint64_t version) = 0;
-};
-
-// RFC 3339 in UTC with milliseconds: "2024-05-01T12:00:00.123Z".
-std::string format_utc_time(std::chrono::system_clock::time_point t);
-
-struct HistoryEntry {
-    uint64_t version = 0;
-    std::chrono::system_clock::time_point time;
-    std::string summary; // "rule.add id=3: priority=10 ... action=drop"
 };
 
 class PolicyStore {
@@ -90,23 +85,39 @@ public:
     // snapshot and this many bytes (tests lower it).
     uint64_t compact_min_bytes = 1 << 20;
 
-    // One committed change as the journal records it (policy_store.cpp).
-    struct Change;
-
 private:
+    // What a commit wrote ahead of going live, to undo or finish.
+    struct WriteAhead {
+        bool saving = false;        // there is a state file
+        bool journaled = false;     // a journal line (else a snapshot's tmp file, if saving)
+        uint64_t journal_before = 0; // the journal's size before the line
+    };
+
     // Validates nothing: callers have. With a change, appends it to the
     // journal and fdatasyncs before committing through the sink (so a full
     // disk fails the command before anything changes) and cuts it off again
     // if the sink refuses. Without one (replace, the first save), writes a
     // whole snapshot to "<file>.tmp", commits, renames it into place and
     // empties the journal.
-    void commit(Policy candidate, std::string summary, const Change* change);
+    void commit(Policy candidate, std::string summary, const PolicyChange* change);
+    WriteAhead write_ahead(const Policy& candidate, const std::deque<HistoryEntry>& history,
+                           const PolicyChange* change);
+    // sink_.commit(); on failure undoes the write-ahead and throws the
+    // failure as a CommandError.
+    void commit_to_sink(const Policy& candidate, uint64_t version, const WriteAhead& ahead);
+    // After the policy is live: installs the snapshot or compacts the
+    // journal; a failure to report (the command's caller must learn the
+    // state was not saved).
+    std::optional<CommandError> finish_save(uint64_t version, const WriteAhead& ahead);
+    // on_rule_created for each new rule; the first failure into *failed.
+    void reset_counters(const std::vector<uint32_t>& created, uint64_t version,
+                        std::optional<CommandError>& failed);
     void write_snapshot_tmp(const Policy& policy, uint64_t version,
                             const std::deque<HistoryEntry>& history);
     void install_snapshot();
     void compact();
-    int journal_fd();
-    void close_journal();
+    // The current policy with change applied, validated as a whole.
+    Policy candidate_with(const PolicyChange& change) const;
     // Ids 1..max_rules-1; invalid_rule naming where otherwise.
     void check_rule_id(uint32_t id, const std::string& where) const;
 
@@ -116,9 +127,8 @@ private:
     Policy policy_;
     uint64_t version_ = 0;
     std::deque<HistoryEntry> history_;
-    // Saving: the journal (opened on first use), its size, the snapshot's size.
-    int journal_fd_ = -1;
-    uint64_t journal_bytes_ = 0;
+    // Saving: the journal, the snapshot's size.
+    Journal journal_;
     uint64_t snapshot_bytes_ = 0;
     bool snapshot_saved_ = false; // a snapshot this store wrote or restored exists
 };

@@ -19,8 +19,8 @@ protected:
     {
         enter_private_netns();
         LoadOptions o;
-        o.max_rules = 8192;
-        o.max_bitmaps = 20000;
+        o.caps.max_rules = 8192;
+        o.caps.max_bitmaps = 20000;
         h = std::make_unique<BpfHarness>(o);
     }
     static void TearDownTestSuite() { h.reset(); }

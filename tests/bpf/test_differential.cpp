@@ -111,7 +111,7 @@ TEST(Differential, BpfEqualsReferenceAcrossIncrementalCommits)
         Policy policy = random_policy(rng, opts);
         std::string log;
         for (int step = 0; step < 40; step++) {
-            log += random_edit(rng, policy, opts, h.compile_options().max_rules) + "\n";
+            log += random_edit(rng, policy, opts, h.compile_options().caps.max_rules) + "\n";
             ASSERT_NO_THROW(h.commit(policy)) << log;
             ASSERT_NO_FATAL_FAILURE(check_packets(
                 h, policy, rng, 150, "walk " + std::to_string(walk) + " step " + std::to_string(step) + "\n" + log,

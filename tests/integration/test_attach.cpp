@@ -82,7 +82,7 @@ struct Instance {
                 return idx;
             throw PolicyError("interface", name, "no such interface");
         };
-        maps->commit(compile(p, compile_options_for(obj.options(), resolve)), ++version);
+        maps->commit(compile(p, {.caps = obj.options().caps, .resolve = resolve}), ++version);
     }
 
     XdpAttachment attach(const std::string& ifname, AttachMode mode)

@@ -254,7 +254,7 @@ protected:
         Policy pass_all;
         pass_all.default_action = ActionType::pass;
         auto resolve = [](const std::string& name) -> uint32_t { return if_nametoindex(name.c_str()); };
-        maps->commit(compile(pass_all, compile_options_for(obj.options(), resolve)), 1);
+        maps->commit(compile(pass_all, {.caps = obj.options().caps, .resolve = resolve}), 1);
         attachment.emplace(XdpAttachment::attach(obj, "pgrx0"));
     }
 

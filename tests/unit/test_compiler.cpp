@@ -88,7 +88,7 @@ bool bit(const CompiledPolicy& c, uint32_t bitmap, uint32_t rule_index)
 void expect_same(const Policy& p, const CompiledPolicy& c, const PacketFields& pkt)
 {
     Verdict want = classify(p, pkt, fake_ifindex);
-    Verdict got = c.evaluate(pkt);
+    Verdict got = evaluate(c, pkt);
     EXPECT_EQ(got.action, want.action) << test::describe(pkt);
     EXPECT_EQ(got.rule_index, want.rule_index) << test::describe(pkt);
     EXPECT_EQ(got.rule_id, want.rule_id) << test::describe(pkt);
@@ -151,7 +151,7 @@ TEST(Compiler, EmptyPolicyGivesDefault)
     EXPECT_EQ(c.n_rules, 0u);
     EXPECT_EQ(c.used_fields, 0);
     EXPECT_EQ(c.default_action, XDPFW_ACT_DROP);
-    Verdict v = c.evaluate(tcp4("10.0.0.1", "10.0.0.2", 1, 2));
+    Verdict v = evaluate(c, tcp4("10.0.0.1", "10.0.0.2", 1, 2));
     EXPECT_EQ(v.action, ActionType::drop);
     EXPECT_EQ(v.rule_index, -1);
 }
@@ -173,17 +173,17 @@ TEST(Compiler, RulesInEvaluationOrderWithActions)
     EXPECT_EQ(c.rules[2].action, XDPFW_ACT_COUNT);
     EXPECT_EQ(c.rules[3].rule_id, 5u);
     EXPECT_EQ(c.rules[3].action, XDPFW_ACT_REDIRECT);
-    EXPECT_EQ(c.rules[3].redirect_ifindex, 3u);
+    EXPECT_EQ(c.rules[3].redirect_slot, 3u);
     for (const auto& r : c.rules)
         EXPECT_EQ(r.counter_slot, r.rule_id);
 
     // Untagged, dport 2: rule 7 and 9 do not match; count 3 then redirect 5.
-    Verdict v = c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 1, 2));
+    Verdict v = evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 1, 2));
     EXPECT_EQ(v.action, ActionType::redirect);
     EXPECT_EQ(v.rule_index, 3);
     EXPECT_EQ(v.rule_id, 5u);
     EXPECT_EQ(v.counted, std::vector<uint32_t>{3});
-    v = c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 1, 1));
+    v = evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 1, 1));
     EXPECT_EQ(v.action, ActionType::xsk);
     EXPECT_TRUE(v.counted.empty());
 }
@@ -194,11 +194,11 @@ TEST(Compiler, CountRulesAreCountedAndSkipped)
                           "id=3 priority=2 dport=81 action=drop", "id=4 priority=3 action=count"},
                          ActionType::drop);
     CompiledPolicy c = compile(p, options());
-    Verdict v = c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 1, 80));
+    Verdict v = evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 1, 80));
     EXPECT_EQ(v.action, ActionType::drop);
     EXPECT_EQ(v.rule_index, -1); // default after all counts
     EXPECT_EQ(v.counted, (std::vector<uint32_t>{1, 2, 4}));
-    v = c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 1, 81));
+    v = evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 1, 81));
     EXPECT_EQ(v.rule_id, 3u);
     EXPECT_EQ(v.counted, std::vector<uint32_t>{1});
 }
@@ -243,12 +243,12 @@ TEST(Compiler, FamilyAndProtoTable)
         EXPECT_FALSE(bit(c, c.proto[0], r));
     PacketFields other;
     other.family = Family::other;
-    EXPECT_EQ(c.evaluate(other).rule_index, -1);
+    EXPECT_EQ(evaluate(c, other).rule_index, -1);
     expect_same(p, c, other);
     PacketFields udp6;
     udp6.family = Family::ipv6;
     udp6.proto = 17;
-    EXPECT_EQ(c.evaluate(udp6).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, udp6).rule_id, 1u);
     expect_same(p, c, with_proto(tcp4("1.1.1.1", "2.2.2.2", 0, 0), 17, false));
     expect_same(p, c, with_proto(tcp4("1.1.1.1", "2.2.2.2", 0, 0), 1, true));
     expect_same(p, c, with_proto(tcp4("1.1.1.1", "2.2.2.2", 0, 0), 58, true));
@@ -271,13 +271,13 @@ TEST(Compiler, PortsImplyTcpOrUdpWithL4)
     EXPECT_TRUE(bit(c, c.sport[53], 1));
 
     PacketFields t = tcp4("1.1.1.1", "2.2.2.2", 53, 1500);
-    EXPECT_EQ(c.evaluate(t).rule_id, 1u);
-    EXPECT_EQ(c.evaluate(with_proto(t, 17, true)).rule_id, 1u);
-    EXPECT_EQ(c.evaluate(with_proto(t, 6, false)).rule_index, -1);   // non-first fragment
-    EXPECT_EQ(c.evaluate(with_proto(t, 132, false)).rule_index, -1); // SCTP: no parsed ports
+    EXPECT_EQ(evaluate(c, t).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, with_proto(t, 17, true)).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, with_proto(t, 6, false)).rule_index, -1);   // non-first fragment
+    EXPECT_EQ(evaluate(c, with_proto(t, 132, false)).rule_index, -1); // SCTP: no parsed ports
     PacketFields dns = with_proto(tcp4("1.1.1.1", "2.2.2.2", 53, 3000), 17, true);
-    EXPECT_EQ(c.evaluate(dns).rule_id, 2u);
-    EXPECT_EQ(c.evaluate(with_proto(dns, 6, true)).rule_index, -1);
+    EXPECT_EQ(evaluate(c, dns).rule_id, 2u);
+    EXPECT_EQ(evaluate(c, with_proto(dns, 6, true)).rule_index, -1);
     for (auto pkt : {t, with_proto(t, 17, true), with_proto(t, 6, false), dns,
                      with_proto(dns, 6, true), with_proto(dns, 17, false)})
         expect_same(p, c, pkt);
@@ -293,11 +293,11 @@ TEST(Compiler, TcpFlags)
         EXPECT_EQ(bit(c, c.tcp_flags[f], 0), (f & 0x12) == 0x02) << f;
     EXPECT_FALSE(bit(c, c.tcp_flags[XDPFW_FLAGS_NONE], 0));
     PacketFields syn = tcp4("1.1.1.1", "2.2.2.2", 1, 2, 0x02);
-    EXPECT_EQ(c.evaluate(syn).rule_id, 1u);
-    EXPECT_EQ(c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 1, 2, 0x12)).rule_index, -1);
-    EXPECT_EQ(c.evaluate(with_proto(syn, 6, false)).rule_index, -1);
+    EXPECT_EQ(evaluate(c, syn).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 1, 2, 0x12)).rule_index, -1);
+    EXPECT_EQ(evaluate(c, with_proto(syn, 6, false)).rule_index, -1);
     // A UDP packet whose (unused) flag byte looks like SYN.
-    EXPECT_EQ(c.evaluate(with_proto(syn, 17, true)).rule_index, -1);
+    EXPECT_EQ(evaluate(c, with_proto(syn, 17, true)).rule_index, -1);
     expect_same(p, c, with_proto(syn, 17, true));
 }
 
@@ -318,23 +318,23 @@ TEST(Compiler, IcmpTypeAndCode)
     PacketFields echo = with_proto(tcp4("1.1.1.1", "2.2.2.2", 0, 0), 1, true);
     echo.icmp_type = 8;
     echo.icmp_code = 7;
-    EXPECT_EQ(c.evaluate(echo).rule_id, 2u);
+    EXPECT_EQ(evaluate(c, echo).rule_id, 2u);
     PacketFields echo6 = echo;
     echo6.family = Family::ipv6;
     echo6.proto = 58;
-    EXPECT_EQ(c.evaluate(echo6).rule_id, 2u); // ICMPv6 with the same type
+    EXPECT_EQ(evaluate(c, echo6).rule_id, 2u); // ICMPv6 with the same type
     echo6.icmp_type = 128;
-    EXPECT_EQ(c.evaluate(echo6).rule_id, 3u);
+    EXPECT_EQ(evaluate(c, echo6).rule_id, 3u);
     PacketFields v4_58 = echo; // ICMPv6 number inside IPv4 is not ICMP
     v4_58.proto = 58;
     v4_58.has_l4 = false;
-    EXPECT_EQ(c.evaluate(v4_58).rule_index, -1);
+    EXPECT_EQ(evaluate(c, v4_58).rule_index, -1);
     PacketFields unreach = echo;
     unreach.icmp_type = 3;
     unreach.icmp_code = 1;
-    EXPECT_EQ(c.evaluate(unreach).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, unreach).rule_id, 1u);
     unreach.has_l4 = false;
-    EXPECT_EQ(c.evaluate(unreach).rule_index, -1);
+    EXPECT_EQ(evaluate(c, unreach).rule_index, -1);
     for (const auto& pkt : {echo, echo6, v4_58, unreach})
         expect_same(p, c, pkt);
 }
@@ -407,7 +407,7 @@ TEST(Compiler, ManyWordsAndTheLastRule)
     EXPECT_EQ(c.n_summary, 1u);
     for (uint16_t port : {1, 63, 64, 65, 127, 128, 129, 130, 131})
         expect_same(p, c, tcp4("1.1.1.1", "2.2.2.2", 9, port));
-    EXPECT_EQ(c.evaluate(tcp4("1.1.1.1", "2.2.2.2", 9, 130)).rule_index, 129);
+    EXPECT_EQ(evaluate(c, tcp4("1.1.1.1", "2.2.2.2", 9, 130)).rule_index, 129);
 }
 
 TEST(Compiler, NestedPrefixesAndSets)
@@ -478,8 +478,8 @@ TEST(Compiler, EmptySetMatchesNothing)
     for (const auto& a : c.addr) {
         ASSERT_EQ(a.class_bitmap.size(), 1u);
     }
-    EXPECT_EQ(c.evaluate(tcp4("1.2.3.4", "5.6.7.8", 1, 2)).rule_index, -1);
-    EXPECT_TRUE(c.evaluate(tcp4("1.2.3.4", "5.6.7.8", 1, 2)).counted.empty());
+    EXPECT_EQ(evaluate(c, tcp4("1.2.3.4", "5.6.7.8", 1, 2)).rule_index, -1);
+    EXPECT_TRUE(evaluate(c, tcp4("1.2.3.4", "5.6.7.8", 1, 2)).counted.empty());
 
     Policy unknown = policy_of({"id=1 src=@missing action=drop"});
     try {
@@ -567,15 +567,15 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
 
     // With a host limit of 1 the two-host block becomes a chunk too.
     CompileOptions o = options();
-    o.host_block_limit = 1;
+    o.caps.host_block_limit = 1;
     CompiledPolicy c1 = compile(p, o);
     EXPECT_EQ(kind_of(c1.addr[1].v4->tbl24[host_order("192.0.2.0") >> 8]), XDPFW_TBL24_CHUNK);
     EXPECT_EQ(c1.addr[1].v4->n_hosts, 0u);
     EXPECT_EQ(c1.addr[1].v4->chunks.size(), 3u * XDPFW_CHUNK_SLOTS);
-    o.host_block_limit = XDPFW_HOST_BLOCK_MAX + 1;
+    o.caps.host_block_limit = XDPFW_HOST_BLOCK_MAX + 1;
     EXPECT_THROW(compile(p, o), PolicyError);
     // A limit of 40 takes 203.0.113.0/24's forty hosts into the host table.
-    o.host_block_limit = 40;
+    o.caps.host_block_limit = 40;
     CompiledPolicy c40 = compile(p, o);
     EXPECT_EQ(kind_of(c40.addr[1].v4->tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOSTS);
     EXPECT_EQ(c40.addr[1].v4->n_hosts, 42u);
@@ -626,7 +626,7 @@ void expect_error(const Policy& p, const CompileOptions& o, const std::string& n
 TEST(Compiler, RuleCountAndIdErrors)
 {
     CompileOptions o = options();
-    o.max_rules = 64;
+    o.caps.max_rules = 64;
     std::vector<std::string> texts;
     for (int i = 1; i <= 63; ++i)
         texts.push_back("id=" + std::to_string(i) + " action=drop");
@@ -641,7 +641,7 @@ TEST(Compiler, RuleCountAndIdErrors)
     zero.rules[0].id = 0;
     expect_error(zero, options(), "rule ids");
     expect_error(policy_of({"id=3 action=drop", "id=3 action=pass"}), options(), "duplicate");
-    o.max_rules = 100;
+    o.caps.max_rules = 100;
     expect_error(policy_of({"id=1 action=drop"}), o, "multiple of 64");
 }
 
@@ -653,7 +653,7 @@ TEST(Compiler, TableCapacityErrors)
         texts.push_back("id=" + std::to_string(i) + " dport=" + std::to_string(i) +
                         " action=drop");
     CompileOptions o = options();
-    o.max_bitmaps = 5;
+    o.caps.max_bitmaps = 5;
     expect_error(policy_of(texts), o, "too many distinct rule bitmaps");
 
     Policy sets = policy_of({"id=1 src=@a action=drop", "id=2 src=@b action=drop",
@@ -662,9 +662,9 @@ TEST(Compiler, TableCapacityErrors)
     sets.sets["b"].prefixes = {Prefix::parse("10.1.0.0/16")};
     sets.sets["c"].prefixes = {Prefix::parse("10.1.1.0/24")};
     o = options();
-    o.max_addr_classes = 3; // needs {}, {a}, {a,b}, {a,b,c}
+    o.caps.max_addr_classes = 3; // needs {}, {a}, {a,b}, {a,b,c}
     expect_error(sets, o, "max_addr_classes");
-    o.max_addr_classes = 4;
+    o.caps.max_addr_classes = 4;
     EXPECT_NO_THROW(compile(sets, o));
 
     Policy chunky = policy_of({"id=1 dst=@blk action=drop"});
@@ -672,7 +672,7 @@ TEST(Compiler, TableCapacityErrors)
         chunky.sets["blk"].prefixes.push_back(
             Prefix::parse("198.51." + std::to_string(b) + ".128/25"));
     o = options();
-    o.max_v4_chunks = 2;
+    o.caps.max_v4_chunks = 2;
     try {
         compile(chunky, o);
         ADD_FAILURE() << "chunk capacity not enforced";
@@ -685,7 +685,7 @@ TEST(Compiler, TableCapacityErrors)
     Policy hosts = policy_of({"id=7 src=192.0.2.1/32 action=drop", "id=8 src=192.0.2.2 action=drop",
                               "id=9 src=198.51.100.1 action=drop"});
     o = options();
-    o.max_v4_hosts = 2;
+    o.caps.max_v4_hosts = 2;
     try {
         compile(hosts, o);
         ADD_FAILURE() << "host route capacity not enforced";
@@ -698,9 +698,9 @@ TEST(Compiler, TableCapacityErrors)
     v6.sets["six"].prefixes = {Prefix::parse("2001:db8::/32"), Prefix::parse("2001:db8::/48"),
                                Prefix::parse("2001:db8::1/128")};
     o = options();
-    o.max_v6_prefixes = 2;
+    o.caps.max_v6_prefixes = 2;
     expect_error(v6, o, "max_v6_prefixes");
-    o.max_v6_prefixes = 3;
+    o.caps.max_v6_prefixes = 3;
     EXPECT_NO_THROW(compile(v6, o));
 
     Policy bad_prefix = policy_of({"id=1 src=@odd action=drop"});
@@ -736,7 +736,7 @@ void run_random(bool only_valid, uint64_t seed, int policies, int packets)
         for (int k = 0; k < packets && mismatches < 5; ++k) {
             PacketFields pkt = gen.next(rng);
             Verdict want = classify(p, pkt, fake_ifindex);
-            Verdict got = c.evaluate(pkt);
+            Verdict got = evaluate(c, pkt);
             hits += want.rule_index >= 0 || !want.counted.empty();
             if (got.action != want.action || got.rule_index != want.rule_index ||
                 got.rule_id != want.rule_id || got.counted != want.counted) {
@@ -784,8 +784,8 @@ TEST(Compiler, MillionPrefixSetIsExact)
     pre.erase(std::unique(pre.begin(), pre.end()), pre.end());
 
     CompileOptions o = options();
-    o.max_v4_chunks = 1u << 20;
-    o.max_v4_hosts = 1u << 21;
+    o.caps.max_v4_chunks = 1u << 20;
+    o.caps.max_v4_hosts = 1u << 21;
     CompiledPolicy c = compile(p, o);
 
     // Spot checks: addresses inside random set prefixes, and random ones
@@ -810,7 +810,7 @@ TEST(Compiler, MillionPrefixSetIsExact)
         if (i % 2)
             for (int b = 0; b < 4; ++b)
                 pkt.src[b] = static_cast<uint8_t>(rng());
-        Verdict got = c.evaluate(pkt);
+        Verdict got = evaluate(c, pkt);
         bool in_set = member(pkt.src);
         if (i % 2 == 0) {
             EXPECT_TRUE(in_set);
@@ -849,7 +849,7 @@ TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
     EXPECT_NE(c.addr[0].tables_id, b.addr[0].tables_id);
     EXPECT_EQ(c.addr[1].tables_id, b.addr[1].tables_id);
     expect_same(r, c, tcp4("198.51.100.1", "10.1.1.1", 1, 2));
-    EXPECT_EQ(c.evaluate(tcp4("198.51.100.1", "10.1.1.1", 1, 2)).rule_id, 1u);
+    EXPECT_EQ(evaluate(c, tcp4("198.51.100.1", "10.1.1.1", 1, 2)).rule_id, 1u);
 
     // A new literal prefix rebuilds too; without a cache every compile is fresh.
     Policy s2 = r;
@@ -871,11 +871,11 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
     std::mt19937_64 rng(0x5eed0003);
     for (int walk = 0; walk < 4; ++walk) {
         CompileOptions o = options();
-        o.host_block_limit = 2 + walk % 3;
+        o.caps.host_block_limit = 2 + walk % 3;
         if (walk % 2)
-            o.max_v4_chunks = 24; // runs out now and then: rebuilds
+            o.caps.max_v4_chunks = 24; // runs out now and then: rebuilds
         if (walk >= 2)
-            o.max_v4_hosts = 40; // 21 buckets: some fill up (their blocks become chunks)
+            o.caps.max_v4_hosts = 40; // 21 buckets: some fill up (their blocks become chunks)
         o.cache = make_compile_cache();
         CompileOptions fresh = o;
         fresh.cache = nullptr;
@@ -887,7 +887,7 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
         std::shared_ptr<const V4Table> prev[XDPFW_DIRECTIONS];
         std::string log;
         for (int step = 0; step < 50; ++step) {
-            log += test::random_edit(rng, p, ro, o.max_rules) + "\n";
+            log += test::random_edit(rng, p, ro, o.caps.max_rules) + "\n";
             CompiledPolicy c, f;
             std::string err_c, err_f;
             try {
@@ -929,13 +929,13 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
             for (int k = 0; k < 300; ++k) {
                 PacketFields pkt = gen.next(rng);
                 Verdict want = classify(p, pkt, fake_ifindex);
-                Verdict got = c.evaluate(pkt);
+                Verdict got = evaluate(c, pkt);
                 ASSERT_EQ(got.rule_index, want.rule_index)
                     << "walk " << walk << " step " << step << ": " << test::describe(pkt) << "\n"
                     << log << test::describe(p);
                 ASSERT_EQ(got.counted, want.counted) << log;
                 if (check_fresh) {
-                    ASSERT_EQ(f.evaluate(pkt).rule_index, want.rule_index) << log;
+                    ASSERT_EQ(evaluate(f, pkt).rule_index, want.rule_index) << log;
                 }
             }
         }
@@ -949,8 +949,8 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
 TEST(Compiler, FullHostBucketsFallBackToChunks)
 {
     CompileOptions o = options();
-    o.max_v4_hosts = 14; // 8 buckets of 8 pairs
-    const uint32_t buckets = xdpfw_host_buckets(o.max_v4_hosts);
+    o.caps.max_v4_hosts = 14; // 8 buckets of 8 pairs
+    const uint32_t buckets = xdpfw_host_buckets(o.caps.max_v4_hosts);
     // Nine hosts in nine /24 blocks that all hash to bucket 0.
     Policy p = policy_of({"id=1 src=@s action=drop"});
     std::vector<uint32_t> addrs;
@@ -1002,11 +1002,11 @@ TEST(Compiler, FullHostBucketsFallBackToChunks)
     }
 
     // With no chunk left the error says why the block needed one.
-    o.max_v4_chunks = 0;
+    o.caps.max_v4_chunks = 0;
     expect_error(p, o, "bucket was full");
     // More routes than max_v4_hosts: refused by name.
     o = options();
-    o.max_v4_hosts = 8;
+    o.caps.max_v4_hosts = 8;
     for (uint32_t i = 0; i < 9; ++i)
         p.sets["s"].prefixes.push_back(Prefix::parse("192.0.2." + std::to_string(i + 1)));
     std::sort(p.sets["s"].prefixes.begin(), p.sets["s"].prefixes.end());

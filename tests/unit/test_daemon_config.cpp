@@ -24,13 +24,13 @@ capacity:
   max_queues: 8
 )",
                                          "x.yaml");
-    EXPECT_EQ(c.load.max_rules, 128u);
-    EXPECT_EQ(c.load.max_bitmaps, 512u);
-    EXPECT_EQ(c.load.max_addr_classes, 1024u);
-    EXPECT_EQ(c.load.max_v4_chunks, 77u);
-    EXPECT_EQ(c.load.max_v4_hosts, 600000u);
-    EXPECT_EQ(c.load.max_v6_prefixes, 99u);
-    EXPECT_EQ(c.load.max_queues, 8u);
+    EXPECT_EQ(c.load.caps.max_rules, 128u);
+    EXPECT_EQ(c.load.caps.max_bitmaps, 512u);
+    EXPECT_EQ(c.load.caps.max_addr_classes, 1024u);
+    EXPECT_EQ(c.load.caps.max_v4_chunks, 77u);
+    EXPECT_EQ(c.load.caps.max_v4_hosts, 600000u);
+    EXPECT_EQ(c.load.caps.max_v6_prefixes, 99u);
+    EXPECT_EQ(c.load.caps.max_queues, 8u);
 
     for (const auto& [yaml, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"capacity: {max_v4_sparse: 65536}\n", {"capacity.max_v4_sparse", "max_v4_hosts"}},

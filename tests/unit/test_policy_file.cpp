@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Unit tests for YAML policy files, set files and whole-policy validation.
+// Unit tests for YAML policy files, set files, whole-policy validation and
+// the policy codec (JSON and YAML).
+#include "lib/lang/inspect_rules.hpp"
+#include "lib/lang/policy_codec.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/lang/rule_parser.hpp"
 
+#include "testing/random_policy.hpp"
 #include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -254,4 +258,103 @@ rules:
     Policy null_name;
     null_name.sets["null"].prefixes.push_back(Prefix::parse("10.0.0.0/8"));
     EXPECT_EQ(parse_policy_yaml(format_policy_yaml(null_name), ".", "n"), null_name);
+}
+
+namespace {
+
+// A few inspection rules, quotes and all, with ids as a restored policy has.
+std::vector<inspect::InspectRule> some_inspect_rules()
+{
+    std::vector<inspect::InspectRule> out;
+    for (const char* text : {"id=3 priority=30 pattern=text:\"GET /admin\" offset=0 action=drop",
+                             "id=1 priority=10 dns_suffix=evil.example action=drop",
+                             "id=7 priority=20 pattern=hex:deadbeef action=drop"}) {
+        out.push_back(parse_inspect_rule(text, "inspect rule"));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST(PolicyCodec, RandomPoliciesRoundTripThroughJsonAndYaml)
+{
+    std::mt19937_64 rng(20240501);
+    test::RandomPolicyOptions opts;
+    opts.max_set_prefixes = 40;
+    for (int i = 0; i < 60; ++i) {
+        Policy p = test::random_policy(rng, opts);
+        if (i % 2)
+            p.inspect = some_inspect_rules();
+        SCOPED_TRACE(test::describe(p));
+        for (PolicyForm form : {PolicyForm::document, PolicyForm::state}) {
+            const nlohmann::json j = policy_to_json(p, form);
+            EXPECT_EQ(policy_from_json(j, "policy", form, 4096), p);
+            // Through text too: what a client sends, what the snapshot holds.
+            EXPECT_EQ(policy_from_json(nlohmann::json::parse(j.dump()), "policy", form, 4096), p);
+        }
+        const std::string yaml = policy_to_yaml(p);
+        EXPECT_EQ(policy_from_yaml(yaml, "/nonexistent", "random.yaml"), p) << yaml;
+        EXPECT_EQ(format_policy_yaml(parse_policy_yaml(yaml, ".", "again.yaml")), yaml);
+    }
+}
+
+TEST(PolicyCodec, TheTwoJsonForms)
+{
+    Policy p = parse_policy_yaml("default: drop\nsets: {s: [10.0.0.0/8]}\n"
+                                 "rules:\n  - src=@s action=drop\n  - id=9 action=pass\n",
+                                 ".", "p.yaml");
+    // The load request: rule strings, no inspect key when there are none.
+    EXPECT_EQ(policy_to_json(p, PolicyForm::document),
+              nlohmann::json::parse(R"({"default": "drop", "malformed": "drop",
+                  "rules": ["id=1 priority=0 src=@s action=drop", "id=9 priority=0 action=pass"],
+                  "sets": {"s": ["10.0.0.0/8"]}})"));
+    // The snapshot: rule objects, inspect always.
+    EXPECT_EQ(policy_to_json(p, PolicyForm::state),
+              nlohmann::json::parse(R"({"default": "drop", "malformed": "drop", "inspect": [],
+                  "rules": [{"id": 1, "text": "priority=0 src=@s action=drop"},
+                            {"id": 9, "text": "priority=0 action=pass"}],
+                  "sets": {"s": ["10.0.0.0/8"]}})"));
+}
+
+TEST(PolicyCodec, ErrorsNameTheFieldAndKind)
+{
+    using Kind = PolicyFieldError::Kind;
+    struct Case {
+        const char* doc;
+        PolicyForm form;
+        Kind kind;
+        const char* where;
+        const char* message;
+    };
+    const Case cases[] = {
+        {R"({"rules": [1]})", PolicyForm::document, Kind::type, "policy.rules[0]",
+         "policy.rules[0]: expected a string, got number"},
+        {R"({"rules": ["action=drop", "id=1 action=pass"]})", PolicyForm::document,
+         Kind::duplicate_id, "policy.rules[1]: rule 2", "rule 2: id: 1 is already used by rule 1"},
+        {R"({"rules": ["src=@x action=drop"]})", PolicyForm::document, Kind::unknown_set,
+         "policy.rules[0]: rule 1", "src: unknown set 'x'"},
+        {R"({"sets": {"s": ["10.0.0.1/8"]}})", PolicyForm::document, Kind::prefix,
+         "policy.sets.s[0]", "10.0.0.1/8 has host bits set"},
+        {R"({"sets": {"9": []}})", PolicyForm::document, Kind::set_name, "policy.sets",
+         "'9' is not a valid set name"},
+        {R"({"inspect": ["pattern=hex:zz action=drop"]})", PolicyForm::document, Kind::rule,
+         "policy.inspect[0]: inspect rule 1", "inspect rule 1: pattern"},
+        {R"({"x": 1})", PolicyForm::document, Kind::unknown_key, "policy", "unknown key 'x'"},
+        {R"({"x": 1, "default": "drop", "malformed": "drop", "rules": []})", PolicyForm::state,
+         Kind::missing, "policy", "policy: missing \"sets\""},
+        {R"({"default": "drop", "malformed": "drop", "sets": {},
+             "rules": [{"id": 0, "text": "action=drop"}]})",
+         PolicyForm::state, Kind::rule, "policy.rules[0].id", "0 is out of range 1..4095"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.doc);
+        try {
+            policy_from_json(nlohmann::json::parse(c.doc), "policy", c.form, 4096);
+            ADD_FAILURE() << "no error";
+        } catch (const PolicyFieldError& e) {
+            EXPECT_EQ(e.kind(), c.kind) << e.what();
+            EXPECT_EQ(e.where().rfind(c.where, 0), 0u) << e.what();
+            EXPECT_CONTAINS(e.what(), c.message);
+        }
+    }
 }

@@ -258,7 +258,7 @@ TEST(PolicyStore, FailedCommitChangesNothing)
 TEST(PolicyStore, CompilerErrorsGetTheirCodes)
 {
     CompileOptions o;
-    o.max_rules = 64;
+    o.caps.max_rules = 64;
     o.resolve = [](const std::string& name) -> uint32_t { return name == "eth0" ? 2 : 0; };
     CompilingSink sink(o);
     PolicyStore store(sink, 4096, {});

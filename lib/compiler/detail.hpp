@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Compiler internals shared by its files (not for users of lib/compiler):
+// rule bitmaps and their pool, the state of one compile and its steps.
+#pragma once
+
+#include "lib/compiler/compiler.hpp"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace xdpfw::detail {
+
+using Bits = std::vector<uint64_t>;
+
+inline void set_bit(Bits& b, uint32_t i) { b[i / 64] |= uint64_t{1} << (i % 64); }
+inline void clear_bit(Bits& b, uint32_t i) { b[i / 64] &= ~(uint64_t{1} << (i % 64)); }
+
+inline void or_into(Bits& dst, const Bits& src)
+{
+    for (size_t w = 0; w < dst.size(); ++w)
+        dst[w] |= src[w];
+}
+
+struct BitsHash {
+    size_t operator()(const Bits& b) const;
+};
+
+// Distinct bitmaps, appended to the policy in first-seen order
+// (bitmaps.cpp). CapacityError past max_bitmaps.
+class BitmapPool {
+public:
+    BitmapPool(std::vector<Bits>& out, uint32_t capacity) : out_(out), capacity_(capacity) {}
+    uint32_t intern(const Bits& b);
+
+private:
+    std::vector<Bits>& out_;
+    uint32_t capacity_;
+    std::unordered_map<Bits, uint32_t, BitsHash> index_;
+};
+
+uint8_t action_code(ActionType a);
+ActionType action_type(uint8_t code);
+std::string rule_where(const Rule& r);
+// iif= and redirect:IFACE names through opts.resolve; PolicyError naming the rule.
+uint32_t resolve_iface(const CompileOptions& opts, const Rule& r, const std::string& key,
+                       const std::string& name);
+
+// What the steps of one compile share: the rules in evaluation order (rule
+// i has bit i), the policy being filled and its bitmap pool.
+struct CompileState {
+    CompileState(const Policy& p, const CompileOptions& o, CompiledPolicy& c);
+
+    const Policy& policy;
+    const CompileOptions& opts;
+    std::vector<Rule> rules;
+    CompiledPolicy& out;
+    BitmapPool pool;
+    Bits empty; // n_words zero words
+
+    uint32_t n() const { return static_cast<uint32_t>(rules.size()); }
+    void use(xdpfw_field f) { out.used_fields |= static_cast<uint16_t>(1u << f); }
+    // Bitmap of the rules that do not use a field: they admit every value.
+    template <typename Uses> Bits base_without(Uses uses) const
+    {
+        Bits b = empty;
+        for (uint32_t i = 0; i < n(); ++i)
+            if (!uses(rules[i].match))
+                set_bit(b, i);
+        return b;
+    }
+};
+
+// The steps of compile(), in order.
+void compile_rules(CompileState& s);       // compiler.cpp: ids, actions, all_bitmap
+void compile_ifindex(CompileState& s);     // scalar_fields.cpp
+void compile_vlan(CompileState& s);        // scalar_fields.cpp
+void compile_proto(CompileState& s);       // scalar_fields.cpp
+void compile_ports(CompileState& s);       // scalar_fields.cpp
+void compile_tcp_flags(CompileState& s);   // scalar_fields.cpp
+void compile_icmp(CompileState& s);        // scalar_fields.cpp
+void compile_addresses(CompileState& s, unsigned dir); // addresses.cpp
+
+} // namespace xdpfw::detail

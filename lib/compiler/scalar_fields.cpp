@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Scalar fields (ingress interface, VLAN, family+protocol, ports, TCP flags,
+// ICMP type/code): per field, a table from packet value to bitmap index.
+#include "lib/compiler/detail.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace xdpfw::detail {
+
+namespace {
+
+// A value range [lo, hi] one rule admits in a scalar field. A rule's spans are
+// disjoint (see the callers), so entering and leaving can set and clear.
+struct Span {
+    uint32_t lo, hi, rule;
+};
+
+// Fills a table of `slots` entries: slot v gets the bitmap of the rules not
+// using the field (base) plus those with a span holding v. A sweep over span
+// boundaries interns one bitmap per elementary interval instead of per slot.
+std::vector<uint32_t> build_scalar(uint32_t slots, const Bits& base, const std::vector<Span>& spans,
+                                   BitmapPool& pool)
+{
+    struct Event {
+        uint32_t pos;
+        bool enter; // leaves sort first so adjacent spans of one rule stay set
+        uint32_t rule;
+        bool operator<(const Event& o) const
+        {
+            return pos != o.pos ? pos < o.pos : enter < o.enter;
+        }
+    };
+    std::vector<Event> events;
+    events.reserve(spans.size() * 2);
+    for (const Span& s : spans) {
+        uint32_t hi = std::min(s.hi, slots - 1);
+        if (s.lo > hi)
+            continue;
+        events.push_back({s.lo, true, s.rule});
+        events.push_back({hi + 1, false, s.rule});
+    }
+    std::sort(events.begin(), events.end());
+
+    std::vector<uint32_t> table(slots);
+    Bits cur = base;
+    uint32_t pos = 0;
+    size_t e = 0;
+    while (pos < slots) {
+        uint32_t next = e < events.size() ? std::min(events[e].pos, slots) : slots;
+        if (next > pos) {
+            std::fill(table.begin() + pos, table.begin() + next, pool.intern(cur));
+            pos = next;
+        }
+        while (e < events.size() && events[e].pos == pos) {
+            if (events[e].enter)
+                set_bit(cur, events[e].rule);
+            else
+                clear_bit(cur, events[e].rule);
+            ++e;
+        }
+    }
+    return table;
+}
+
+// Adds the values 0..255 where pred holds as merged spans.
+template <typename Pred> void add_byte_spans(std::vector<Span>& out, uint32_t rule, Pred pred)
+{
+    for (uint32_t v = 0; v < 256;) {
+        if (!pred(v)) {
+            ++v;
+            continue;
+        }
+        uint32_t lo = v;
+        while (v < 256 && pred(v))
+            ++v;
+        out.push_back({lo, v - 1, rule});
+    }
+}
+
+// Ports: the packet's value is XDPFW_PORT_NONE unless TCP or UDP with an
+// L4 header, so a port rule implicitly requires TCP or UDP.
+std::vector<uint32_t> port_table(CompileState& s, std::optional<PortRange> Match::*field,
+                                 xdpfw_field f)
+{
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i)
+        if (const auto& r = s.rules[i].match.*field) {
+            s.use(f);
+            spans.push_back({r->lo, std::min<uint32_t>(r->hi, XDPFW_PORT_NONE - 1), i});
+        }
+    return build_scalar(XDPFW_PORT_SLOTS,
+                        s.base_without([&](const Match& m) { return (m.*field).has_value(); }),
+                        spans, s.pool);
+}
+
+} // namespace
+
+void compile_ifindex(CompileState& s)
+{
+    Bits base = s.base_without([](const Match& m) { return m.iif.has_value(); });
+    std::map<uint32_t, Bits> per_if;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        const Match& m = s.rules[i].match;
+        if (!m.iif)
+            continue;
+        s.use(XDPFW_FIELD_IFINDEX);
+        uint32_t ifx = resolve_iface(s.opts, s.rules[i], "iif", *m.iif);
+        set_bit(per_if.try_emplace(ifx, base).first->second, i);
+    }
+    for (const auto& [ifx, bits] : per_if)
+        s.out.ifindex.emplace(ifx, s.pool.intern(bits));
+    s.out.ifindex_default = s.pool.intern(base);
+}
+
+// VLAN: one value per rule; untagged frames (NONE) match no vlan= rule.
+void compile_vlan(CompileState& s)
+{
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i)
+        if (const auto& v = s.rules[i].match.vlan) {
+            s.use(XDPFW_FIELD_VLAN);
+            if (*v < XDPFW_VLAN_NONE)
+                spans.push_back({*v, *v, i});
+        }
+    s.out.vlan = build_scalar(XDPFW_VLAN_SLOTS,
+                              s.base_without([](const Match& m) { return m.vlan.has_value(); }),
+                              spans, s.pool);
+}
+
+// Family and protocol: index family * 256 + proto; non-IP packets use
+// index 0 and carry no protocol, so a proto= rule never admits them.
+void compile_proto(CompileState& s)
+{
+    auto uses = [](const Match& m) { return m.family.has_value() || m.proto.has_value(); };
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        const Match& m = s.rules[i].match;
+        if (!uses(m))
+            continue;
+        s.use(XDPFW_FIELD_PROTO);
+        for (uint32_t f : {XDPFW_FAMILY_OTHER, XDPFW_FAMILY_IPV4, XDPFW_FAMILY_IPV6}) {
+            if (m.family && static_cast<uint32_t>(*m.family) != f)
+                continue;
+            if (f == XDPFW_FAMILY_OTHER) {
+                // Only an explicit family=other admits non-IP packets.
+                if (m.family && !m.proto)
+                    spans.push_back({0, 0, i});
+            } else if (m.proto) {
+                spans.push_back({f * 256 + *m.proto, f * 256 + *m.proto, i});
+            } else {
+                spans.push_back({f * 256, f * 256 + 255, i});
+            }
+        }
+    }
+    s.out.proto = build_scalar(XDPFW_PROTO_SLOTS, s.base_without(uses), spans, s.pool);
+}
+
+void compile_ports(CompileState& s)
+{
+    s.out.sport = port_table(s, &Match::sport, XDPFW_FIELD_SPORT);
+    s.out.dport = port_table(s, &Match::dport, XDPFW_FIELD_DPORT);
+}
+
+// TCP flags: (flags & mask) == value over the 256 flag bytes; NONE (not
+// TCP, or no L4 header) matches no flags rule.
+void compile_tcp_flags(CompileState& s)
+{
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i)
+        if (const auto& t = s.rules[i].match.tcp_flags) {
+            s.use(XDPFW_FIELD_TCP_FLAGS);
+            TcpFlagsMatch fm = *t;
+            add_byte_spans(spans, i, [fm](uint32_t v) { return (v & fm.mask) == fm.value; });
+        }
+    s.out.tcp_flags = build_scalar(
+        XDPFW_FLAGS_SLOTS, s.base_without([](const Match& m) { return m.tcp_flags.has_value(); }),
+        spans, s.pool);
+}
+
+// ICMP: index type << 8 | code; a type without code admits every code.
+void compile_icmp(CompileState& s)
+{
+    auto uses = [](const Match& m) { return m.icmp_type.has_value() || m.icmp_code.has_value(); };
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        const Match& m = s.rules[i].match;
+        if (!uses(m))
+            continue;
+        s.use(XDPFW_FIELD_ICMP);
+        if (m.icmp_type && m.icmp_code) {
+            uint32_t v = (uint32_t{*m.icmp_type} << 8) | *m.icmp_code;
+            spans.push_back({v, v, i});
+        } else if (m.icmp_type) {
+            uint32_t t = uint32_t{*m.icmp_type} << 8;
+            spans.push_back({t, t | 0xff, i});
+        } else {
+            for (uint32_t t = 0; t < 256; ++t)
+                spans.push_back({(t << 8) | *m.icmp_code, (t << 8) | *m.icmp_code, i});
+        }
+    }
+    s.out.icmp = build_scalar(XDPFW_ICMP_SLOTS, s.base_without(uses), spans, s.pool);
+}
+
+} // namespace xdpfw::detail

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Durable file writes (fsync, rename into place) and whole-file reads.
+#include "lib/store/durable_file.hpp"
+
+#include "lib/store/policy_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace xdpfw {
+
+std::filesystem::path tmp_path(const std::filesystem::path& file)
+{
+    std::filesystem::path t = file;
+    t += ".tmp";
+    return t;
+}
+
+[[noreturn]] void save_failed(const std::filesystem::path& path, const std::string& what, int err)
+{
+    throw CommandError(ErrorCode::internal,
+                       "state file " + path.string() + ": " + what + ": " + std::strerror(err));
+}
+
+bool write_all(int fd, std::string_view data)
+{
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        data.remove_prefix(size_t(n));
+    }
+    return true;
+}
+
+void fsync_dir(const std::filesystem::path& file)
+{
+    std::filesystem::path dir = file.parent_path();
+    if (dir.empty())
+        dir = ".";
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        save_failed(file, "open directory " + dir.string(), errno);
+    if (::fsync(dfd) != 0) {
+        int err = errno;
+        ::close(dfd);
+        save_failed(file, "fsync directory " + dir.string(), err);
+    }
+    ::close(dfd);
+}
+
+void create_parent(const std::filesystem::path& file)
+{
+    std::filesystem::path parent = file.parent_path();
+    if (parent.empty())
+        return;
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec)
+        throw CommandError(ErrorCode::internal, "state file " + file.string() +
+                                           ": cannot create directory " + parent.string() + ": " +
+                                           ec.message());
+}
+
+void write_tmp(const std::filesystem::path& file, const std::string& data)
+{
+    create_parent(file);
+    std::filesystem::path tmp = tmp_path(file);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        save_failed(tmp, "open", errno);
+    auto fail = [&](const char* what) {
+        int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        save_failed(tmp, what, err);
+    };
+    if (!write_all(fd, data))
+        fail("write");
+    if (::fsync(fd) != 0)
+        fail("fsync");
+    if (::close(fd) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        save_failed(tmp, "close", err);
+    }
+}
+
+void install_tmp(const std::filesystem::path& file)
+{
+    std::filesystem::path tmp = tmp_path(file);
+    if (::rename(tmp.c_str(), file.c_str()) != 0)
+        save_failed(file, "rename from " + tmp.string(), errno);
+    fsync_dir(file);
+}
+
+std::optional<std::string> read_whole_file(const std::filesystem::path& path,
+                                           const std::string& label)
+{
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec)
+        return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw CommandError(ErrorCode::invalid_policy,
+                           label + " " + path.string() + ": cannot open: " + std::strerror(errno));
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    if (in.bad())
+        throw CommandError(ErrorCode::invalid_policy,
+                           label + " " + path.string() + ": read error: " + std::strerror(errno));
+    return std::move(buf).str();
+}
+
+} // namespace xdpfw
