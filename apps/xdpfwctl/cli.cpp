@@ -13,8 +13,11 @@
 #include <csignal>
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace xdpfw::ctl {
 
@@ -110,16 +113,184 @@ int watch_stats(const Options& o, std::ostream& out)
     return 0;
 }
 
+using Human = std::function<std::string(const json& req, const json& result)>;
+
+// What the chosen subcommand sends and how its answer reads to a human; set
+// by the subcommand's callback, run after parsing succeeded.
+struct Chosen {
+    std::function<json()> build;
+    Human human;
+};
+
+// Where CLI11 stores the subcommands' arguments: alive while parsing and
+// while the chosen subcommand's build() runs.
+struct Args {
+    std::vector<std::string> rule_words, inspect_words, prefixes;
+    uint32_t rule_id = 0, inspect_id = 0;
+    std::string set_name, set_file, policy_file;
+    std::optional<std::string> list_name;
+    std::optional<unsigned> limit;
+};
+
+// What every add_*_commands() below works with.
+struct Setup {
+    CLI::App& app;
+    Options& o;
+    Args& a;
+    Chosen& chosen;
+
+    // A subcommand that prints the daemon's result object with --json.
+    CLI::App* command(CLI::App* parent, const char* name, const char* help)
+    {
+        CLI::App* sub = parent->add_subcommand(name, help);
+        sub->add_flag("--json", o.json, "print the daemon's result object as JSON");
+        return sub;
+    }
+    void on_chosen(CLI::App* sub, std::function<json()> build, Human human)
+    {
+        sub->callback([this, build = std::move(build), human = std::move(human)] {
+            chosen.build = build;
+            chosen.human = human;
+        });
+    }
+};
+
+std::string change(const json& req, const json& result)
+{
+    return format_change(req, result);
+}
+
+// The human form of a listing: only the result matters.
+Human listing(std::string (*format)(const json&))
+{
+    return [format](const json&, const json& result) { return format(result); };
+}
+
+void add_status(Setup& s)
+{
+    auto* status = s.command(&s.app, "status", "instance, interfaces, live version, counts");
+    s.on_chosen(status, status_request, listing(format_status));
+}
+
+void add_rule_commands(Setup& s)
+{
+    auto* rule = s.app.add_subcommand("rule", "add, delete and list rules");
+    rule->require_subcommand(1);
+    auto* add = s.command(rule, "add", "add one rule (docs/RULES.md); prints its id");
+    add->add_option("words", s.a.rule_words,
+                    "rule text, e.g. priority=10 proto=tcp dport=22 action=drop")
+        ->required();
+    s.on_chosen(add, [&a = s.a] { return rule_add_request(a.rule_words); }, change);
+
+    auto* del = s.command(rule, "del", "delete the rule with this id");
+    del->add_option("id", s.a.rule_id, "rule id")->required()->check(
+        CLI::Range(uint32_t(1), uint32_t(UINT32_MAX)));
+    s.on_chosen(del, [&a = s.a] { return rule_del_request(a.rule_id); }, change);
+
+    auto* list = s.command(rule, "list", "rules in evaluation order");
+    s.on_chosen(list, rule_list_request, listing(format_rules));
+}
+
+void add_inspect_commands(Setup& s)
+{
+    auto* insp = s.app.add_subcommand("inspect", "add, delete and list payload inspection rules");
+    insp->require_subcommand(1);
+    auto* add = s.command(
+        insp, "add", "add one inspection rule (docs/RULES.md, \"Inspection rules\"); prints its id");
+    add->add_option("words", s.a.inspect_words,
+                    "rule text, e.g. priority=10 dns_suffix=evil.example action=drop")
+        ->required();
+    s.on_chosen(add, [&a = s.a] { return inspect_add_request(a.inspect_words); }, change);
+
+    auto* del = s.command(insp, "del", "delete the inspection rule with this id");
+    del->add_option("id", s.a.inspect_id, "inspection rule id")->required()->check(
+        CLI::Range(1u, std::numeric_limits<uint32_t>::max()));
+    s.on_chosen(del, [&a = s.a] { return inspect_del_request(a.inspect_id); }, change);
+
+    auto* list = s.command(insp, "list", "inspection rules by priority, with counters");
+    s.on_chosen(list, inspect_list_request, listing(format_inspect_rules));
+}
+
+void add_set_commands(Setup& s)
+{
+    auto* set = s.app.add_subcommand("set", "create, change and list named prefix sets");
+    set->require_subcommand(1);
+    Args& a = s.a;
+    auto* create = s.command(set, "create", "create an empty set");
+    create->add_option("name", a.set_name, "set name")->required();
+    s.on_chosen(create, [&a] { return set_create_request(a.set_name); }, change);
+
+    auto* add = s.command(set, "add", "add prefixes to a set");
+    add->add_option("name", a.set_name, "set name")->required();
+    add->add_option("prefixes", a.prefixes, "prefixes, e.g. 198.51.100.0/24")->required();
+    s.on_chosen(add, [&a] { return set_add_request(a.set_name, a.prefixes); }, change);
+
+    auto* del = s.command(set, "del", "remove prefixes from a set");
+    del->add_option("name", a.set_name, "set name")->required();
+    del->add_option("prefixes", a.prefixes, "prefixes to remove")->required();
+    s.on_chosen(del, [&a] { return set_del_request(a.set_name, a.prefixes); }, change);
+
+    auto* load = s.command(
+        set, "load", "replace a set with the prefixes of a file (one per line, # comments)");
+    load->add_option("name", a.set_name, "set name (created if missing)")->required();
+    load->add_option("file", a.set_file, "prefix file")->required();
+    s.on_chosen(load, [&a] { return set_load_request(a.set_name, a.set_file); }, change);
+
+    auto* list = s.command(set, "list", "sets and sizes, or the prefixes of one set");
+    list->add_option("name", a.list_name, "list this set's prefixes");
+    s.on_chosen(list, [&a] { return set_list_request(a.list_name); }, listing(format_sets));
+}
+
+void add_load(Setup& s)
+{
+    auto* load = s.command(
+        &s.app, "load",
+        "replace the whole policy with a YAML rule file (docs/RULES.md), atomically");
+    load->add_option("file", s.a.policy_file, "YAML policy file")->required();
+    s.on_chosen(load, [&a = s.a] { return load_request(a.policy_file); }, change);
+}
+
+void add_history(Setup& s)
+{
+    auto* history = s.command(&s.app, "history", "commits, newest first");
+    history->add_option("--limit", s.a.limit, "at most this many commits (daemon default 50)")
+        ->check(CLI::PositiveNumber);
+    s.on_chosen(history, [&a = s.a] { return history_request(a.limit); },
+                listing(format_history));
+}
+
+// Returns the --watch option: when given, stats repeats (watch_stats).
+CLI::Option* add_stats(Setup& s)
+{
+    auto* stats = s.command(&s.app, "stats", "per-rule and per-reason counters and rates");
+    auto* watch = stats->add_option("--watch", s.o.watch,
+                                    "redraw every SECONDS (default 1) until interrupted; with "
+                                    "--json one object per line")
+                      ->expected(0, 1)
+                      ->default_str("1")
+                      ->type_name("[SECONDS]")
+                      ->check(CLI::PositiveNumber);
+    stats->add_option("--count", s.o.count, "with --watch: stop after this many updates")
+        ->check(CLI::PositiveNumber)
+        ->needs(watch);
+    s.on_chosen(stats, stats_request, listing(format_stats));
+    return watch;
+}
+
+void add_detach(Setup& s)
+{
+    auto* detach = s.command(
+        &s.app, "detach", "remove the program from every interface, remove the pins; xdpfwd exits");
+    s.on_chosen(detach, detach_request, change);
+}
+
 } // namespace
 
 int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
 {
     Options o;
-    // What the chosen subcommand sends and how its answer reads to a human;
-    // set by the subcommand's callback, run after parsing succeeded.
-    std::function<json()> build;
-    std::function<std::string(const json& req, const json& result)> human;
-
+    Args a;
+    Chosen chosen;
     CLI::App app{"xdpfwctl: control the xdpfwd XDP firewall daemon (docs/PROTOCOL.md)"};
     app.name("xdpfwctl");
     // Options of the top level (--socket, --timeout) also work after the
@@ -133,134 +304,15 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
 
-    auto json_flag = [&](CLI::App* sub) {
-        sub->add_flag("--json", o.json, "print the daemon's result object as JSON");
-    };
-    auto simple = [&](CLI::App* sub, std::function<json()> b,
-                      std::function<std::string(const json&, const json&)> h) {
-        sub->callback([&build, &human, b, h] {
-            build = b;
-            human = h;
-        });
-    };
-    auto change = [](const json& req, const json& result) { return format_change(req, result); };
-
-    auto* status = app.add_subcommand("status", "instance, interfaces, live version, counts");
-    json_flag(status);
-    simple(status, status_request, [](const json&, const json& r) { return format_status(r); });
-
-    auto* rule = app.add_subcommand("rule", "add, delete and list rules");
-    rule->require_subcommand(1);
-    std::vector<std::string> rule_words;
-    auto* rule_add = rule->add_subcommand("add", "add one rule (docs/RULES.md); prints its id");
-    rule_add->add_option("words", rule_words, "rule text, e.g. priority=10 proto=tcp dport=22 "
-                                              "action=drop")
-        ->required();
-    json_flag(rule_add);
-    simple(rule_add, [&rule_words] { return rule_add_request(rule_words); }, change);
-
-    uint32_t rule_id = 0;
-    auto* rule_del = rule->add_subcommand("del", "delete the rule with this id");
-    rule_del->add_option("id", rule_id, "rule id")->required()->check(
-        CLI::Range(uint32_t(1), uint32_t(UINT32_MAX)));
-    json_flag(rule_del);
-    simple(rule_del, [&rule_id] { return rule_del_request(rule_id); }, change);
-
-    auto* rule_list = rule->add_subcommand("list", "rules in evaluation order");
-    json_flag(rule_list);
-    simple(rule_list, rule_list_request,
-           [](const json&, const json& r) { return format_rules(r); });
-
-    auto* insp = app.add_subcommand("inspect", "add, delete and list payload inspection rules");
-    insp->require_subcommand(1);
-    std::vector<std::string> inspect_words;
-    auto* insp_add = insp->add_subcommand(
-        "add", "add one inspection rule (docs/RULES.md, \"Inspection rules\"); prints its id");
-    insp_add->add_option("words", inspect_words,
-                         "rule text, e.g. priority=10 dns_suffix=evil.example action=drop")
-        ->required();
-    json_flag(insp_add);
-    simple(insp_add, [&inspect_words] { return inspect_add_request(inspect_words); }, change);
-    uint32_t inspect_id = 0;
-    auto* insp_del = insp->add_subcommand("del", "delete the inspection rule with this id");
-    insp_del->add_option("id", inspect_id, "inspection rule id")->required()->check(
-        CLI::Range(1u, std::numeric_limits<uint32_t>::max()));
-    json_flag(insp_del);
-    simple(insp_del, [&inspect_id] { return inspect_del_request(inspect_id); }, change);
-    auto* insp_list = insp->add_subcommand("list", "inspection rules by priority, with counters");
-    json_flag(insp_list);
-    simple(insp_list, inspect_list_request,
-           [](const json&, const json& r) { return format_inspect_rules(r); });
-
-    auto* set = app.add_subcommand("set", "create, change and list named prefix sets");
-    set->require_subcommand(1);
-    std::string set_name, set_file;
-    std::vector<std::string> prefixes;
-    auto* set_create = set->add_subcommand("create", "create an empty set");
-    set_create->add_option("name", set_name, "set name")->required();
-    json_flag(set_create);
-    simple(set_create, [&set_name] { return set_create_request(set_name); }, change);
-
-    auto* set_add = set->add_subcommand("add", "add prefixes to a set");
-    set_add->add_option("name", set_name, "set name")->required();
-    set_add->add_option("prefixes", prefixes, "prefixes, e.g. 198.51.100.0/24")->required();
-    json_flag(set_add);
-    simple(set_add, [&set_name, &prefixes] { return set_add_request(set_name, prefixes); }, change);
-
-    auto* set_del = set->add_subcommand("del", "remove prefixes from a set");
-    set_del->add_option("name", set_name, "set name")->required();
-    set_del->add_option("prefixes", prefixes, "prefixes to remove")->required();
-    json_flag(set_del);
-    simple(set_del, [&set_name, &prefixes] { return set_del_request(set_name, prefixes); }, change);
-
-    auto* set_load = set->add_subcommand(
-        "load", "replace a set with the prefixes of a file (one per line, # comments)");
-    set_load->add_option("name", set_name, "set name (created if missing)")->required();
-    set_load->add_option("file", set_file, "prefix file")->required();
-    json_flag(set_load);
-    simple(set_load, [&set_name, &set_file] { return set_load_request(set_name, set_file); },
-           change);
-
-    std::optional<std::string> list_name;
-    auto* set_list = set->add_subcommand("list", "sets and sizes, or the prefixes of one set");
-    set_list->add_option("name", list_name, "list this set's prefixes");
-    json_flag(set_list);
-    simple(set_list, [&list_name] { return set_list_request(list_name); },
-           [](const json&, const json& r) { return format_sets(r); });
-
-    std::string policy_file;
-    auto* load = app.add_subcommand(
-        "load", "replace the whole policy with a YAML rule file (docs/RULES.md), atomically");
-    load->add_option("file", policy_file, "YAML policy file")->required();
-    json_flag(load);
-    simple(load, [&policy_file] { return load_request(policy_file); }, change);
-
-    std::optional<unsigned> limit;
-    auto* history = app.add_subcommand("history", "commits, newest first");
-    history->add_option("--limit", limit, "at most this many commits (daemon default 50)")
-        ->check(CLI::PositiveNumber);
-    json_flag(history);
-    simple(history, [&limit] { return history_request(limit); },
-           [](const json&, const json& r) { return format_history(r); });
-
-    auto* stats = app.add_subcommand("stats", "per-rule and per-reason counters and rates");
-    json_flag(stats);
-    auto* watch = stats->add_option("--watch", o.watch,
-                                    "redraw every SECONDS (default 1) until interrupted; with "
-                                    "--json one object per line")
-                      ->expected(0, 1)
-                      ->default_str("1")
-                      ->type_name("[SECONDS]")
-                      ->check(CLI::PositiveNumber);
-    stats->add_option("--count", o.count, "with --watch: stop after this many updates")
-        ->check(CLI::PositiveNumber)
-        ->needs(watch);
-    simple(stats, stats_request, [](const json&, const json& r) { return format_stats(r); });
-
-    auto* detach = app.add_subcommand(
-        "detach", "remove the program from every interface, remove the pins; xdpfwd exits");
-    json_flag(detach);
-    simple(detach, detach_request, change);
+    Setup s{app, o, a, chosen};
+    add_status(s);
+    add_rule_commands(s);
+    add_inspect_commands(s);
+    add_set_commands(s);
+    add_load(s);
+    add_history(s);
+    CLI::Option* watch = add_stats(s);
+    add_detach(s);
 
     try {
         app.parse(argc, argv);
@@ -272,9 +324,9 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     try {
         if (watch->count() > 0)
             return watch_stats(o, out);
-        json req = build();
+        json req = chosen.build();
         json result = result_of(request(o.socket, req, o.timeout));
-        out << (o.json ? pretty(result, 2) + "\n" : human(req, result));
+        out << (o.json ? pretty(result, 2) + "\n" : chosen.human(req, result));
         return 0;
     } catch (const ClientError& e) {
         err << format_error(e) << "\n";

@@ -3,6 +3,7 @@
 // non-blocking write and read driven by poll() against one deadline.
 #include "apps/xdpfwctl/client.hpp"
 #include "lib/base/unique_fd.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -198,44 +199,33 @@ nlohmann::json request(const std::string& socket, nlohmann::json req, double tim
                                        std::chrono::duration<double>(timeout));
     if (!req.is_object())
         throw std::invalid_argument("a request must be a JSON object");
-    if (!req.contains("id"))
-        req["id"] = 1;
+    const std::string out = protocol::request_line(req);
 
     Fd fd(connect_unix(socket, timeout));
-    bool sent = send_all(fd.get(), req.dump() + "\n", deadline, socket, timeout);
+    bool sent = send_all(fd.get(), out, deadline, socket, timeout);
     std::string line = read_line(fd.get(), deadline, socket, timeout, sent);
 
-    nlohmann::json resp;
+    protocol::Response resp;
     try {
-        resp = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw transport("bad_response", std::string("response is not JSON: ") + e.what());
+        resp = protocol::parse_response_line(line);
+    } catch (const protocol::BadResponse& e) {
+        throw transport("bad_response", e.what());
     }
-    if (!resp.is_object() || !resp.contains("ok") || !resp["ok"].is_boolean())
-        throw transport("bad_response", "response is not an object with a boolean \"ok\"");
-    if (!resp["ok"].get<bool>()) {
-        const auto err = resp.value("error", nlohmann::json::object());
-        if (!err.is_object() || !err.contains("code") || !err["code"].is_string())
-            throw transport("bad_response", "error response without an error code: " + line);
-        std::string message = err.contains("message") && err["message"].is_string()
-                                  ? err["message"].get<std::string>()
-                                  : std::string("(no message)");
-        throw ClientError(ClientError::Kind::daemon, err["code"].get<std::string>(), message);
-    }
+    // The daemon's code as sent, also one this build does not know (a newer
+    // daemon's): it is printed, not interpreted.
+    if (!resp.ok)
+        throw ClientError(ClientError::Kind::daemon, resp.code_name, resp.message);
     // A permission_denied or too_large answer may carry id 0 because the
     // daemon never read the request; those are errors and handled above.
-    if (resp.value("id", nlohmann::json()) != req["id"])
-        throw transport("bad_response", "response id " + resp.value("id", nlohmann::json()).dump() +
+    if (resp.id != req["id"])
+        throw transport("bad_response", "response id " + resp.id.dump() +
                                             " does not match request id " + req["id"].dump());
-    return resp;
+    return std::move(resp.full);
 }
 
 nlohmann::json result_of(const nlohmann::json& response)
 {
-    nlohmann::json r = response;
-    r.erase("id");
-    r.erase("ok");
-    return r;
+    return protocol::result_of(response);
 }
 
 std::string format_error(const ClientError& e)

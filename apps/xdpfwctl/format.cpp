@@ -4,17 +4,20 @@
 
 #include "lib/base/table.hpp"
 #include "apps/xdpfwctl/client.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace xdpfw::ctl {
 
 namespace {
 
 using json = nlohmann::json;
+using protocol::Command;
 
 [[noreturn]] void bad(const std::string& what, const std::string& key, const char* expected)
 {
@@ -366,44 +369,58 @@ std::string format_inspect_rules(const json& list)
     return inspect_rule_table(rules, "inspect.list rule");
 }
 
+namespace {
+
+std::string detached_list(const json& result, const std::string& cmd)
+{
+    const json& names = array(result, cmd, "detached");
+    std::string list;
+    for (const json& n : names)
+        list += (list.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
+    return (list.empty() ? std::string("no interfaces were attached") : "detached from " + list) +
+           "; xdpfwd is exiting\n";
+}
+
+} // namespace
+
 std::string format_change(const json& req, const json& result)
 {
     const std::string cmd = req.value("cmd", "");
     const std::string name = req.value("name", "");
-    if (cmd == "rule.add" || cmd == "inspect.add")
-        return std::to_string(count(result, cmd, "rule_id")) + "\n";
-    if (cmd == "rule.del")
+    const std::optional<Command> known = protocol::command_from_name(cmd);
+    switch (known.value_or(Command::status)) {
+    case Command::rule_add:
+    case Command::inspect_add: return std::to_string(count(result, cmd, "rule_id")) + "\n";
+    case Command::rule_del:
         return "rule " + req.at("rule_id").dump() + " deleted" + version_suffix(result) + "\n";
-    if (cmd == "inspect.del")
+    case Command::inspect_del:
         return "inspection rule " + req.at("rule_id").dump() + " deleted" +
                version_suffix(result) + "\n";
-    if (cmd == "set.create")
-        return "set " + name + " created" + version_suffix(result) + "\n";
-    if (cmd == "set.add")
+    case Command::set_create: return "set " + name + " created" + version_suffix(result) + "\n";
+    case Command::set_add:
         return "set " + name + ": " + grouped(count(result, cmd, "added")) + " of " +
                prefix_list(req) + " added, size " + grouped(count(result, cmd, "size")) +
                version_suffix(result) + "\n";
-    if (cmd == "set.del")
+    case Command::set_del:
         return "set " + name + ": " + grouped(count(result, cmd, "removed")) + " of " +
                prefix_list(req) + " removed, size " + grouped(count(result, cmd, "size")) +
                version_suffix(result) + "\n";
-    if (cmd == "set.load")
+    case Command::set_load:
         return "set " + name + " loaded, size " + grouped(count(result, cmd, "size")) +
                version_suffix(result) + "\n";
-    if (cmd == "load") {
+    case Command::load: {
         uint64_t rules = count(result, cmd, "rules"), sets = count(result, cmd, "sets");
         return fmt::format("policy loaded: {} rule{}, {} set{}{}\n", grouped(rules),
                            rules == 1 ? "" : "s", grouped(sets), sets == 1 ? "" : "s",
                            version_suffix(result));
     }
-    if (cmd == "detach") {
-        const json& names = array(result, cmd, "detached");
-        std::string list;
-        for (const json& n : names)
-            list += (list.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
-        return (list.empty() ? std::string("no interfaces were attached")
-                             : "detached from " + list) +
-               "; xdpfwd is exiting\n";
+    case Command::detach: return detached_list(result, cmd);
+    case Command::status:
+    case Command::rule_list:
+    case Command::set_list:
+    case Command::inspect_list:
+    case Command::history:
+    case Command::stats: break; // not changes: their own format_* functions
     }
     return result.dump(2) + "\n";
 }

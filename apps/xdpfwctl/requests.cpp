@@ -6,6 +6,7 @@
 #include "lib/lang/policy_file.hpp"
 #include "lib/lang/rule_words.hpp"
 #include "apps/xdpfwctl/client.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -15,30 +16,32 @@ namespace xdpfw::ctl {
 
 namespace {
 
-nlohmann::json command(const char* cmd)
+using protocol::Command;
+
+nlohmann::json command(Command cmd)
 {
-    return {{"cmd", cmd}};
+    return protocol::make_request(cmd);
 }
 
 } // namespace
 
 nlohmann::json status_request()
 {
-    return command("status");
+    return command(Command::status);
 }
 
 namespace {
 
 // "rule.add"/"inspect.add": the words joined into rule text, values the
 // shell unquoted quoted again (join_rule_words).
-nlohmann::json add_request(const char* cmd, const std::vector<std::string>& words)
+nlohmann::json add_request(Command cmd, const std::vector<std::string>& words)
 {
     auto req = command(cmd);
     req["rule"] = join_rule_words(words);
     return req;
 }
 
-nlohmann::json del_request(const char* cmd, uint32_t rule_id)
+nlohmann::json del_request(Command cmd, uint32_t rule_id)
 {
     auto req = command(cmd);
     req["rule_id"] = rule_id;
@@ -49,44 +52,44 @@ nlohmann::json del_request(const char* cmd, uint32_t rule_id)
 
 nlohmann::json rule_add_request(const std::vector<std::string>& words)
 {
-    return add_request("rule.add", words);
+    return add_request(Command::rule_add, words);
 }
 
 nlohmann::json rule_del_request(uint32_t rule_id)
 {
-    return del_request("rule.del", rule_id);
+    return del_request(Command::rule_del, rule_id);
 }
 
 nlohmann::json inspect_add_request(const std::vector<std::string>& words)
 {
-    return add_request("inspect.add", words);
+    return add_request(Command::inspect_add, words);
 }
 
 nlohmann::json inspect_del_request(uint32_t rule_id)
 {
-    return del_request("inspect.del", rule_id);
+    return del_request(Command::inspect_del, rule_id);
 }
 
 nlohmann::json inspect_list_request()
 {
-    return command("inspect.list");
+    return command(Command::inspect_list);
 }
 
 nlohmann::json rule_list_request()
 {
-    return command("rule.list");
+    return command(Command::rule_list);
 }
 
 nlohmann::json set_create_request(const std::string& name)
 {
-    auto req = command("set.create");
+    auto req = command(Command::set_create);
     req["name"] = name;
     return req;
 }
 
 nlohmann::json set_add_request(const std::string& name, const std::vector<std::string>& prefixes)
 {
-    auto req = command("set.add");
+    auto req = command(Command::set_add);
     req["name"] = name;
     req["prefixes"] = prefixes;
     return req;
@@ -94,7 +97,7 @@ nlohmann::json set_add_request(const std::string& name, const std::vector<std::s
 
 nlohmann::json set_del_request(const std::string& name, const std::vector<std::string>& prefixes)
 {
-    auto req = command("set.del");
+    auto req = command(Command::set_del);
     req["name"] = name;
     req["prefixes"] = prefixes;
     return req;
@@ -112,7 +115,7 @@ nlohmann::json set_load_request(const std::string& name, const std::filesystem::
     } catch (const PolicyError& e) {
         throw ClientError(ClientError::Kind::local, "invalid_prefix", e.what());
     }
-    auto req = command("set.load");
+    auto req = command(Command::set_load);
     req["name"] = name;
     req["prefixes"] = prefixes_to_json(set);
     return req;
@@ -120,7 +123,7 @@ nlohmann::json set_load_request(const std::string& name, const std::filesystem::
 
 nlohmann::json set_list_request(const std::optional<std::string>& name)
 {
-    auto req = command("set.list");
+    auto req = command(Command::set_list);
     if (name)
         req["name"] = *name;
     return req;
@@ -144,14 +147,14 @@ nlohmann::json load_request(const std::filesystem::path& file)
     } catch (const PolicyError& e) {
         throw ClientError(ClientError::Kind::local, "invalid_policy", e.what());
     }
-    auto req = command("load");
+    auto req = command(Command::load);
     req["policy"] = policy_to_json(policy);
     return req;
 }
 
 nlohmann::json history_request(std::optional<unsigned> limit)
 {
-    auto req = command("history");
+    auto req = command(Command::history);
     if (limit)
         req["limit"] = *limit;
     return req;
@@ -159,12 +162,12 @@ nlohmann::json history_request(std::optional<unsigned> limit)
 
 nlohmann::json stats_request()
 {
-    return command("stats");
+    return command(Command::stats);
 }
 
 nlohmann::json detach_request()
 {
-    return command("detach");
+    return command(Command::detach);
 }
 
 } // namespace xdpfw::ctl

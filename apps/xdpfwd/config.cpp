@@ -146,6 +146,51 @@ void parse_xsk(const YAML::Node& v, const std::string& source, DaemonConfig& c)
     }
 }
 
+void parse_capacity(const YAML::Node& v, const std::string& source, DaemonConfig& c)
+{
+    if (!v.IsMap())
+        bad(source, "capacity", "expected a mapping (max_rules, max_v4_hosts, ...)");
+    for (const auto& ckv : v) {
+        const std::string ck = ckv.first.as<std::string>();
+        const std::string full = "capacity." + ck;
+        uint32_t n = scalar<uint32_t>(ckv.second, source, full);
+        if (ck == "max_rules")
+            c.load.caps.max_rules = n;
+        else if (ck == "max_bitmaps")
+            c.load.caps.max_bitmaps = n;
+        else if (ck == "max_addr_classes")
+            c.load.caps.max_addr_classes = n;
+        else if (ck == "max_v4_chunks")
+            c.load.caps.max_v4_chunks = n;
+        else if (ck == "max_v4_hosts")
+            c.load.caps.max_v4_hosts = n;
+        else if (ck == "max_v6_prefixes")
+            c.load.caps.max_v6_prefixes = n;
+        else if (ck == "max_queues")
+            c.load.caps.max_queues = n;
+        else if (ck == "max_v4_sparse")
+            bad(source, full,
+                "replaced by max_v4_hosts (host routes, not /24 blocks; room for "
+                "about 15 per old sparse block)");
+        else
+            bad(source, full, "unknown key");
+    }
+}
+
+// "interfaces": one name or a list of them.
+std::vector<std::string> interface_list(const YAML::Node& v, const std::string& source,
+                                        const std::string& key)
+{
+    if (v.IsScalar())
+        return {v.Scalar()};
+    if (!v.IsSequence())
+        bad(source, key, "expected an interface name or a list of them");
+    std::vector<std::string> out;
+    for (const auto& i : v)
+        out.push_back(scalar<std::string>(i, source, key));
+    return out;
+}
+
 } // namespace
 
 DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& source)
@@ -167,14 +212,7 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
         if (key == "instance") {
             c.instance = scalar<std::string>(v, source, key);
         } else if (key == "interfaces") {
-            if (v.IsScalar()) {
-                c.interfaces = {v.Scalar()};
-            } else if (v.IsSequence()) {
-                for (const auto& i : v)
-                    c.interfaces.push_back(scalar<std::string>(i, source, key));
-            } else {
-                bad(source, key, "expected an interface name or a list of them");
-            }
+            c.interfaces = interface_list(v, source, key);
         } else if (key == "attach_mode") {
             c.attach_mode = scalar<std::string>(v, source, key);
             valid_mode(source, c.attach_mode);
@@ -199,33 +237,7 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
         } else if (key == "max_message_bytes") {
             c.max_message_bytes = scalar<size_t>(v, source, key);
         } else if (key == "capacity") {
-            if (!v.IsMap())
-                bad(source, key, "expected a mapping (max_rules, max_v4_hosts, ...)");
-            for (const auto& ckv : v) {
-                const std::string ck = ckv.first.as<std::string>();
-                const std::string full = "capacity." + ck;
-                uint32_t n = scalar<uint32_t>(ckv.second, source, full);
-                if (ck == "max_rules")
-                    c.load.caps.max_rules = n;
-                else if (ck == "max_bitmaps")
-                    c.load.caps.max_bitmaps = n;
-                else if (ck == "max_addr_classes")
-                    c.load.caps.max_addr_classes = n;
-                else if (ck == "max_v4_chunks")
-                    c.load.caps.max_v4_chunks = n;
-                else if (ck == "max_v4_hosts")
-                    c.load.caps.max_v4_hosts = n;
-                else if (ck == "max_v6_prefixes")
-                    c.load.caps.max_v6_prefixes = n;
-                else if (ck == "max_queues")
-                    c.load.caps.max_queues = n;
-                else if (ck == "max_v4_sparse")
-                    bad(source, full,
-                        "replaced by max_v4_hosts (host routes, not /24 blocks; room for "
-                        "about 15 per old sparse block)");
-                else
-                    bad(source, full, "unknown key");
-            }
+            parse_capacity(v, source, c);
         } else if (key == "xsk") {
             parse_xsk(v, source, c);
         } else {
@@ -308,9 +320,11 @@ xsk::EngineConfig xsk_engine_config(const DaemonConfig& c)
     return x;
 }
 
-std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code)
+namespace {
+
+// Only --config, read before the other flags so that they override the file.
+std::string config_file_arg(int argc, const char* const* argv)
 {
-    // First pass: only --config, so that flags can override the file.
     std::string config_file;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -319,27 +333,29 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
         else if (a.rfind("--config=", 0) == 0)
             config_file = a.substr(9);
     }
-    DaemonConfig c;
-    try {
-        if (!config_file.empty())
-            c = load_daemon_config(config_file);
-    } catch (const std::exception& e) {
-        std::cerr << "xdpfwd: " << e.what() << "\n";
-        *exit_code = 78; // EX_CONFIG
-        return std::nullopt;
-    }
+    return config_file;
+}
 
-    CLI::App app{"xdpfwd: the xdpfw daemon (policy owner, control socket)"};
-    std::string default_action, malformed_action, socket_mode;
+// Flags whose text is converted (and checked) after parsing; the others are
+// stored straight into the config.
+struct Flags {
+    std::string config_file, default_action, malformed_action, socket_mode;
     std::vector<std::string> ifaces;
-    app.add_option("--config", config_file, "YAML config file (docs/DAEMON.md)");
+    std::string xsk_mode, xsk_zero_copy;
+    std::vector<std::string> xsk_ifaces, xsk_pairs;
+    std::vector<int> xsk_cpus;
+};
+
+void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
+{
+    app.add_option("--config", f.config_file, "YAML config file (docs/DAEMON.md)");
     app.add_option("--instance", c.instance, "instance name (pins under /sys/fs/bpf/xdpfw/NAME)");
-    app.add_option("-i,--interface", ifaces, "interface to filter (repeatable; replaces the file's list)");
+    app.add_option("-i,--interface", f.ifaces, "interface to filter (repeatable; replaces the file's list)");
     app.add_option("--mode", c.attach_mode, "attach mode: auto, native, generic");
-    app.add_option("--default", default_action, "default verdict: drop or pass");
-    app.add_option("--malformed", malformed_action, "verdict for malformed packets: drop or pass");
+    app.add_option("--default", f.default_action, "default verdict: drop or pass");
+    app.add_option("--malformed", f.malformed_action, "verdict for malformed packets: drop or pass");
     app.add_option("--socket", c.socket, "control socket path");
-    app.add_option("--socket-mode", socket_mode, "control socket mode (octal)");
+    app.add_option("--socket-mode", f.socket_mode, "control socket mode (octal)");
     app.add_option("--socket-group", c.socket_group, "group allowed on the control socket");
     app.add_option("--rules", c.rules, "initial policy file, used when no saved state exists");
     app.add_option("--state-dir", c.state_dir, "where the committed policy is saved");
@@ -347,44 +363,67 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");
     app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
-    std::string xsk_mode, xsk_zero_copy;
-    std::vector<std::string> xsk_ifaces, xsk_pairs;
-    std::vector<int> xsk_cpus;
-    app.add_option("--xsk", xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
-    app.add_option("--xsk-interface", xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
-    app.add_option("--xsk-pair", xsk_pairs, "inline pair IF1:IF2 (repeatable)");
+    app.add_option("--xsk", f.xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
+    app.add_option("--xsk-interface", f.xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
+    app.add_option("--xsk-pair", f.xsk_pairs, "inline pair IF1:IF2 (repeatable)");
     app.add_option("--xsk-host-device", c.xsk.host_device, "host mode TUN device name");
-    app.add_option("--xsk-zero-copy", xsk_zero_copy, "auto, on, off");
+    app.add_option("--xsk-zero-copy", f.xsk_zero_copy, "auto, on, off");
     app.add_flag("--xsk-busy-poll", c.xsk.socket.busy_poll, "busy polling on the sockets");
-    app.add_option("--xsk-cpu", xsk_cpus, "pin workers to these CPUs (repeatable)");
+    app.add_option("--xsk-cpu", f.xsk_cpus, "pin workers to these CPUs (repeatable)");
     app.add_option("--xsk-ring-size", c.xsk.socket.ring_size, "ring entries (power of two)");
     app.add_option("--xsk-batch", c.xsk.socket.batch, "frames per batch");
+}
+
+// Throws std::invalid_argument naming the flag.
+void apply_flags(const Flags& f, DaemonConfig& c)
+{
+    if (!f.ifaces.empty())
+        c.interfaces = f.ifaces;
+    if (!f.default_action.empty())
+        c.default_action = verdict_of("--default", "default", f.default_action);
+    if (!f.malformed_action.empty())
+        c.malformed_action = verdict_of("--malformed", "malformed", f.malformed_action);
+    if (!f.socket_mode.empty())
+        c.socket_mode = mode_of("--socket-mode", f.socket_mode);
+    if (!f.xsk_mode.empty()) {
+        c.xsk_enabled = true;
+        parse_with("--xsk", "xsk.mode", [&] { c.xsk.mode = xsk::parse_forward_mode(f.xsk_mode); });
+    }
+    if (!f.xsk_ifaces.empty())
+        c.xsk.interfaces = f.xsk_ifaces;
+    if (!f.xsk_pairs.empty()) {
+        c.xsk.pairs.clear();
+        for (const auto& p : f.xsk_pairs)
+            c.xsk.pairs.push_back(pair_of("--xsk-pair", p));
+    }
+    if (!f.xsk_zero_copy.empty())
+        parse_with("--xsk-zero-copy", "xsk.zero_copy",
+                   [&] { c.xsk.socket.zero_copy = xsk::parse_zero_copy(f.xsk_zero_copy); });
+    if (!f.xsk_cpus.empty())
+        c.xsk.cpus = f.xsk_cpus;
+}
+
+} // namespace
+
+std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code)
+{
+    Flags f;
+    f.config_file = config_file_arg(argc, argv);
+    DaemonConfig c;
+    try {
+        if (!f.config_file.empty())
+            c = load_daemon_config(f.config_file);
+    } catch (const std::exception& e) {
+        std::cerr << "xdpfwd: " << e.what() << "\n";
+        *exit_code = 78; // EX_CONFIG
+        return std::nullopt;
+    }
+
+    CLI::App app{"xdpfwd: the xdpfw daemon (policy owner, control socket)"};
+    add_daemon_options(app, c, f);
     try {
         app.parse(argc, argv);
-        if (!ifaces.empty())
-            c.interfaces = ifaces;
-        if (!default_action.empty())
-            c.default_action = verdict_of("--default", "default", default_action);
-        if (!malformed_action.empty())
-            c.malformed_action = verdict_of("--malformed", "malformed", malformed_action);
-        if (!socket_mode.empty())
-            c.socket_mode = mode_of("--socket-mode", socket_mode);
-        if (!xsk_mode.empty()) {
-            c.xsk_enabled = true;
-            parse_with("--xsk", "xsk.mode", [&] { c.xsk.mode = xsk::parse_forward_mode(xsk_mode); });
-        }
-        if (!xsk_ifaces.empty())
-            c.xsk.interfaces = xsk_ifaces;
-        if (!xsk_pairs.empty()) {
-            c.xsk.pairs.clear();
-            for (const auto& p : xsk_pairs)
-                c.xsk.pairs.push_back(pair_of("--xsk-pair", p));
-        }
-        if (!xsk_zero_copy.empty())
-            parse_with("--xsk-zero-copy", "xsk.zero_copy",
-                       [&] { c.xsk.socket.zero_copy = xsk::parse_zero_copy(xsk_zero_copy); });
-        if (!xsk_cpus.empty())
-            c.xsk.cpus = xsk_cpus;
+        apply_flags(f, c);
         validate_daemon_config(c);
     } catch (const CLI::ParseError& e) {
         *exit_code = app.exit(e);

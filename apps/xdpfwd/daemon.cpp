@@ -72,7 +72,16 @@ void Daemon::commit(const Policy& policy, uint64_t version)
     InspectPolicy ip;
     ip.rules = policy.inspect;
     std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
-    maps_->commit(compile(policy, o), version);
+    CompiledPolicy compiled = compile(policy, o);
+    try {
+        maps_->commit(compiled, version);
+    } catch (const CapacityError&) {
+        throw;
+    } catch (const PolicyError& e) {
+        // Beyond room in the tables, the map writer only checks that the
+        // compiled form is consistent: a compiler bug, not the user's policy.
+        throw PolicyError(e.where(), e.key(), e.problem(), ErrorCode::internal);
+    }
     inspection_.publish(std::move(rules));
 }
 

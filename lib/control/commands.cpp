@@ -6,6 +6,7 @@
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -19,67 +20,11 @@ namespace xdpfw {
 namespace {
 
 using json = nlohmann::json;
+using protocol::Command;
 
 [[noreturn]] void bad_request(const std::string& message)
 {
-    throw CommandError("bad_request", message);
-}
-
-// Error messages may quote what the client sent (the JSON parser's "last
-// read" does, byte for byte); invalid UTF-8 there would make the response
-// itself unserialisable, so such bytes become U+FFFD.
-std::string valid_utf8(const std::string& s)
-{
-    std::string out;
-    out.reserve(s.size());
-    size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t n = c < 0x80           ? 1
-                   : (c >> 5) == 0x6  ? 2
-                   : (c >> 4) == 0xe  ? 3
-                   : (c >> 3) == 0x1e ? 4
-                                      : 0;
-        bool ok = n > 0 && i + n <= s.size();
-        uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-        for (size_t k = 1; ok && k < n; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            ok = (cc & 0xc0) == 0x80;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF are invalid too.
-        if (ok && ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-                   (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff))
-            ok = false;
-        if (ok) {
-            out.append(s, i, n);
-            i += n;
-        } else {
-            out += "\xef\xbf\xbd";
-            ++i;
-        }
-    }
-    return out;
-}
-
-// nlohmann's messages start with "[json.exception.parse_error.101] ".
-std::string json_error_text(const std::exception& e)
-{
-    std::string msg = e.what();
-    if (msg.rfind("[json.exception.", 0) == 0)
-        if (auto p = msg.find("] "); p != std::string::npos)
-            msg.erase(0, p + 2);
-    return msg;
-}
-
-json request_id(const json& request)
-{
-    if (request.is_object()) {
-        auto it = request.find("id");
-        if (it != request.end() && it->is_number_integer())
-            return *it;
-    }
-    return 0;
+    throw CommandError(ErrorCode::bad_request, message);
 }
 
 // ---------------------------------------------------------------- arguments
@@ -136,19 +81,6 @@ std::vector<std::string> string_list_arg(const json& req, const char* key)
     return string_list(*v, key);
 }
 
-// The protocol's code for a policy the codec could not read.
-const char* load_error_code(PolicyFieldError::Kind kind)
-{
-    using Kind = PolicyFieldError::Kind;
-    switch (kind) {
-    case Kind::type: return "bad_request";
-    case Kind::prefix: return "invalid_prefix";
-    case Kind::rule: return "invalid_rule";
-    case Kind::unknown_set: return "unknown_set";
-    default: return "invalid_policy";
-    }
-}
-
 // The "load" argument: the same content as a YAML policy file, with rule
 // ids taken from id= or, as in rule files, from the rule's position
 // (policy_codec.hpp, the document form).
@@ -163,7 +95,7 @@ Policy policy_arg(const json& req)
         if (e.kind() == PolicyFieldError::Kind::type)
             bad_request("argument '" + e.where() + "' must be " + e.expected() + ", got " +
                         e.got());
-        throw CommandError(load_error_code(e.kind()), e.what());
+        throw CommandError(e.code(), e.what());
     }
 }
 
@@ -321,7 +253,7 @@ json cmd_set_list(Context& c)
     const std::string& name = string_arg(c.req, "name");
     auto it = sets.find(name);
     if (it == sets.end())
-        throw CommandError("unknown_set", "no set named '" + name + "'");
+        throw CommandError(ErrorCode::unknown_set, "no set named '" + name + "'");
     json prefixes = json::array();
     prefixes.get_ref<json::array_t&>().reserve(it->second.prefixes.size());
     for (const Prefix& p : it->second.prefixes)
@@ -399,68 +331,51 @@ json cmd_detach(Context& c)
     return {{"detached", names}};
 }
 
-using Handler = json (*)(Context&);
-
-const std::map<std::string, Handler, std::less<>>& commands()
+// A switch rather than a table, so a Command without a handler does not
+// compile (-Wswitch).
+json run_command(Command cmd, Context& c)
 {
-    static const std::map<std::string, Handler, std::less<>> table = {
-        {"status", cmd_status},       {"rule.add", cmd_rule_add},     {"rule.del", cmd_rule_del},
-        {"rule.list", cmd_rule_list}, {"set.create", cmd_set_create}, {"set.add", cmd_set_add},
-        {"set.del", cmd_set_del},     {"set.load", cmd_set_load},     {"set.list", cmd_set_list},
-        {"load", cmd_load},           {"history", cmd_history},       {"stats", cmd_stats},
-        {"detach", cmd_detach},       {"inspect.add", cmd_inspect_add},
-        {"inspect.del", cmd_inspect_del}, {"inspect.list", cmd_inspect_list},
-    };
-    return table;
-}
-
-std::string known_commands()
-{
-    std::string out;
-    for (const auto& [name, handler] : commands())
-        out += (out.empty() ? "" : ", ") + name;
-    return out;
+    switch (cmd) {
+    case Command::status: return cmd_status(c);
+    case Command::rule_add: return cmd_rule_add(c);
+    case Command::rule_del: return cmd_rule_del(c);
+    case Command::rule_list: return cmd_rule_list(c);
+    case Command::set_create: return cmd_set_create(c);
+    case Command::set_add: return cmd_set_add(c);
+    case Command::set_del: return cmd_set_del(c);
+    case Command::set_load: return cmd_set_load(c);
+    case Command::set_list: return cmd_set_list(c);
+    case Command::inspect_add: return cmd_inspect_add(c);
+    case Command::inspect_del: return cmd_inspect_del(c);
+    case Command::inspect_list: return cmd_inspect_list(c);
+    case Command::load: return cmd_load(c);
+    case Command::history: return cmd_history(c);
+    case Command::stats: return cmd_stats(c);
+    case Command::detach: return cmd_detach(c);
+    }
+    throw CommandError(ErrorCode::internal, "command without a handler");
 }
 
 } // namespace
 
-json error_response(const json& id, const std::string& code, const std::string& message)
-{
-    return {
-        {"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", valid_utf8(message)}}}};
-}
-
 json execute_request(const json& request, PolicyStore& store, DataplaneView& view, bool* exit_after)
 {
-    json id = request_id(request);
+    json id = protocol::request_id(request);
     try {
-        if (!request.is_object())
-            return error_response(id, "bad_json",
-                                  std::string("a request must be a JSON object, got ") +
-                                      request.type_name());
-        const std::string& cmd = string_arg(request, "cmd");
-        auto it = commands().find(cmd);
-        if (it == commands().end())
-            return error_response(id, "unknown_command",
-                                  "unknown command '" + cmd + "' (known: " + known_commands() +
-                                      ")");
+        const Command cmd = protocol::request_command(request);
         Context ctx{request, store, view, exit_after};
-        json result = it->second(ctx);
-        json response = {{"id", id}, {"ok", true}};
-        response.update(result);
-        return response;
-    } catch (const CommandError& e) {
-        return error_response(id, e.code(), e.what());
-    } catch (const PolicyError& e) {
-        return error_response(id, "invalid_policy", e.what());
+        return protocol::success_response(id, run_command(cmd, ctx));
+    } catch (const Error& e) {
+        return protocol::error_response(id, e.code(), e.what());
     } catch (const std::system_error& e) {
-        return error_response(id, "kernel_error", e.what());
+        return protocol::error_response(id, ErrorCode::kernel_error, e.what());
     } catch (const json::exception& e) {
-        return error_response(id, "internal", "JSON: " + json_error_text(e));
+        return protocol::error_response(id, ErrorCode::internal,
+                                        "JSON: " + protocol::json_error_text(e));
     } catch (const std::exception& e) {
-        return error_response(id, "internal", e.what());
+        return protocol::error_response(id, ErrorCode::internal, e.what());
     } catch (...) {
-        return error_response(id, "internal", "unknown exception");
+        return protocol::error_response(id, ErrorCode::internal, "unknown exception");
     }
 }
 
@@ -469,11 +384,11 @@ json execute_line(const std::string& line, PolicyStore& store, DataplaneView& vi
 {
     json request;
     try {
-        request = json::parse(line);
-    } catch (const json::exception& e) {
-        return error_response(0, "bad_json", "not JSON: " + json_error_text(e));
+        request = protocol::parse_request_line(line);
+    } catch (const Error& e) {
+        return protocol::error_response(0, e.code(), e.what());
     } catch (const std::exception& e) {
-        return error_response(0, "internal", e.what());
+        return protocol::error_response(0, ErrorCode::internal, e.what());
     }
     return execute_request(request, store, view, exit_after);
 }

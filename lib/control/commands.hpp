@@ -44,7 +44,10 @@ public:
     virtual nlohmann::json xsk_stats() const { return nullptr; }
 };
 
-// Runs one request; never throws: every failure becomes an error response.
+// Runs one request; never throws: every failure becomes an error response
+// (protocol::error_response) with the code the exception carries
+// (lib/model/error.hpp); a std::system_error is kernel_error, anything else
+// internal.
 // Sets *exit_after when the daemon must stop after answering (detach).
 nlohmann::json execute_request(const nlohmann::json& request, PolicyStore& store,
                                DataplaneView& view, bool* exit_after);
@@ -53,9 +56,5 @@ nlohmann::json execute_request(const nlohmann::json& request, PolicyStore& store
 // JSON, or not an object, gets a bad_json response.
 nlohmann::json execute_line(const std::string& line, PolicyStore& store, DataplaneView& view,
                             bool* exit_after);
-
-// {"id":id,"ok":false,"error":{"code":code,"message":message}}
-nlohmann::json error_response(const nlohmann::json& id, const std::string& code,
-                              const std::string& message);
 
 } // namespace xdpfw

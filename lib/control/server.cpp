@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Control socket transport: listening socket setup (stale socket, mode,
-// group), peer check at accept, bounded line reader, one worker thread for
-// all requests, ordered asynchronous writes with a cap on unread output.
+// Control socket transport: accepting with the peer check, a bounded line
+// reader, one worker thread for all requests, ordered asynchronous writes
+// with a cap on unread output. The socket file is listener.cpp's, the peer
+// check peer.cpp's, the framing lib/protocol's.
 #include "lib/control/server.hpp"
-#include "lib/base/unique_fd.hpp"
 
-#include "lib/control/commands.hpp"
+#include "lib/base/unique_fd.hpp"
+#include "lib/control/listener.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -15,21 +17,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
@@ -55,106 +49,9 @@ constexpr size_t kMaxInFlight = 64;
 // After a failed accept (EMFILE, ENFILE, ENOMEM) retrying at once would spin.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
-std::system_error errno_error(int err, const std::string& what)
-{
-    return std::system_error(err, std::system_category(), what);
-}
-
 bool is_blank(std::string_view line)
 {
     return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
-
-// Never throws on strings that are not valid UTF-8 (a handler may quote
-// client bytes in a message): they are replaced, not a reason to lose the
-// response.
-std::string serialize(const nlohmann::json& j)
-{
-    std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    s.push_back('\n');
-    return s;
-}
-
-// The request id for a response the handler did not produce.
-nlohmann::json request_id(const std::string& line)
-{
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object()) {
-        auto it = j.find("id");
-        if (it != j.end() && it->is_number_integer())
-            return *it;
-    }
-    return 0;
-}
-
-sockaddr_un unix_address(const std::string& path)
-{
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(addr.sun_path))
-        throw errno_error(ENAMETOOLONG, fmt::format("socket {}: path longer than {} bytes", path,
-                                                    sizeof(addr.sun_path) - 1));
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    return addr;
-}
-
-using Fd = UniqueFd;
-
-// A socket file left by a daemon that died is removed; one a live daemon
-// still accepts on is not (two daemons on one socket would each serve half
-// the clients). Anything else at the path is the operator's and is kept.
-void remove_stale_socket(const std::string& path, const sockaddr_un& addr)
-{
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) < 0) {
-        if (errno == ENOENT)
-            return;
-        throw errno_error(errno, fmt::format("stat socket {}", path));
-    }
-    if (!S_ISSOCK(st.st_mode))
-        throw errno_error(EEXIST, fmt::format("socket {} exists and is not a socket", path));
-
-    // Non-blocking, so a live daemon with a full backlog answers EAGAIN
-    // instead of hanging the probe.
-    Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (probe.get() < 0)
-        throw errno_error(errno, fmt::format("probe socket {}", path));
-    int err = 0;
-    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0)
-        err = errno;
-    if (err == 0 || err == EAGAIN || err == EINPROGRESS)
-        throw errno_error(EADDRINUSE,
-                          fmt::format("socket {} is in use by another xdpfwd", path));
-    if (err != ECONNREFUSED && err != ENOENT)
-        throw errno_error(err, fmt::format("probe socket {}", path));
-    if (::unlink(path.c_str()) < 0 && errno != ENOENT)
-        throw errno_error(errno, fmt::format("remove stale socket {}", path));
-    spdlog::info("event=control_stale_socket_removed socket={}", path);
-}
-
-void create_parent_directory(const std::string& path)
-{
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (parent.empty())
-        return;
-    std::error_code ec;
-    const bool created = std::filesystem::create_directories(parent, ec);
-    if (ec)
-        throw std::system_error(ec, fmt::format("create directory {} for socket {}",
-                                                parent.string(), path));
-    // create_directories honours the umask; the directory must be searchable
-    // by the socket group.
-    if (created && ::chmod(parent.c_str(), 0755) < 0)
-        throw errno_error(errno, fmt::format("chmod directory {} to 0755", parent.string()));
-}
-
-PeerCred peer_credentials(int fd)
-{
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-        throw errno_error(errno, "read SO_PEERCRED of control client");
-    return PeerCred{cred.pid, cred.uid, cred.gid};
 }
 
 } // namespace
@@ -204,7 +101,7 @@ public:
         std::lock_guard lock(mu_);
         guarded("refuse", [&] {
             closing_ = true;
-            final_line_ = serialize(error);
+            final_line_ = protocol::response_line(error);
             finish();
         });
     }
@@ -357,16 +254,17 @@ private:
             response = shared_->handler(line, peer_);
         } catch (const std::exception& e) {
             spdlog::error("event=control_handler_error conn={} error=\"{}\"", id_, e.what());
-            response = error_response(request_id(line), "internal",
-                                      fmt::format("request handler failed: {}", e.what()));
+            response = protocol::error_response(protocol::line_request_id(line),
+                                                ErrorCode::internal,
+                                                fmt::format("request handler failed: {}", e.what()));
         }
         std::string text;
         try {
-            text = serialize(response);
+            text = protocol::response_line(response);
         } catch (const std::exception& e) {
             spdlog::error("event=control_handler_error conn={} error=\"{}\"", id_, e.what());
-            text = serialize(error_response(
-                request_id(line), "internal",
+            text = protocol::response_line(protocol::error_response(
+                protocol::line_request_id(line), ErrorCode::internal,
                 fmt::format("response not serializable: {}", e.what())));
         }
         asio::post(strand_, [self = shared_from_this(), text = std::move(text)]() mutable {
@@ -463,8 +361,8 @@ private:
         in_.clear();
         in_.shrink_to_fit();
         head_ = scan_ = 0;
-        final_line_ = serialize(error_response(
-            0, "too_large",
+        final_line_ = protocol::response_line(protocol::error_response(
+            0, ErrorCode::too_large,
             fmt::format("request line exceeds max_message_bytes ({} bytes)", max)));
         finish();
     }
@@ -556,13 +454,8 @@ void on_accept(const std::shared_ptr<ControlServer::Shared>& s, const boost::sys
             conn->start();
             return;
         }
-        conn->refuse(error_response(
-            0, "permission_denied",
-            s->opts.group
-                ? fmt::format("uid {} is neither root nor in group {} (peer gid {})", peer.uid,
-                              *s->opts.group, peer.gid)
-                : fmt::format("uid {} is not root and no socket group is configured",
-                              peer.uid)));
+        conn->refuse(protocol::error_response(0, ErrorCode::permission_denied,
+                                              peer_refusal(peer, s->opts.group)));
     } catch (const std::exception& e) {
         spdlog::error("event=control_accept_error conn={} error=\"{}\"", conn->id(), e.what());
         conn->close("error");
@@ -612,46 +505,21 @@ void ControlServer::start()
         throw std::logic_error(fmt::format("control server on {} was stopped", path));
     if (started_)
         throw std::logic_error(fmt::format("control server on {} already started", path));
-    if (path.empty())
-        throw errno_error(EINVAL, "control socket path is empty");
-
-    const sockaddr_un addr = unix_address(path);
-    create_parent_directory(path);
-    remove_stale_socket(path, addr);
-
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0)
-        throw errno_error(errno, fmt::format("create socket {}", path));
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0)
-        throw errno_error(errno, fmt::format("bind socket {}", path));
-    // From here on the file is ours: remove it again if setup fails.
-    auto fail = [&](int err, const std::string& what) {
-        ::unlink(path.c_str());
-        return errno_error(err, what);
-    };
-    struct stat st {};
-    if (::stat(path.c_str(), &st) < 0)
-        throw fail(errno, fmt::format("stat socket {}", path));
-    // Until chmod the file has the umask's mode; the peer check at accept
-    // still stands in that window.
-    if (::chmod(path.c_str(), shared_->opts.mode) < 0)
-        throw fail(errno, fmt::format("chmod socket {} to {:04o}", path, shared_->opts.mode));
-    if (shared_->opts.group && ::chown(path.c_str(), uid_t(-1), *shared_->opts.group) < 0)
-        throw fail(errno, fmt::format("chown socket {} to group {}", path, *shared_->opts.group));
-    if (::listen(fd.get(), SOMAXCONN) < 0)
-        throw fail(errno, fmt::format("listen on socket {}", path));
-
+    const ListeningSocket sock = listen_unix(path, shared_->opts.mode, shared_->opts.group);
+    UniqueFd fd(sock.fd);
     boost::system::error_code ec;
     shared_->acceptor.emplace(io_);
     shared_->acceptor->assign(stream_protocol(), fd.get(), ec);
     if (ec) {
         shared_->acceptor.reset();
-        throw fail(ec.value(), fmt::format("listen on socket {}", path));
+        ::unlink(path.c_str());
+        throw std::system_error(ec.value(), std::system_category(),
+                                fmt::format("listen on socket {}", path));
     }
     fd.release();
     shared_->retry_timer.emplace(io_);
-    bound_dev_ = st.st_dev;
-    bound_ino_ = st.st_ino;
+    bound_dev_ = sock.dev;
+    bound_ino_ = sock.ino;
     started_ = true;
     accept_next(shared_);
     spdlog::debug("event=control_listen socket={} mode={:04o} group={}", path,
@@ -685,11 +553,7 @@ void ControlServer::stop()
 
     if (remove_file) {
         // Only our own socket: a newer daemon may have replaced it.
-        const std::string& path = shared_->opts.path;
-        struct stat st {};
-        if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == bound_dev_ &&
-            st.st_ino == bound_ino_)
-            ::unlink(path.c_str());
+        remove_socket_if_ours(shared_->opts.path, bound_dev_, bound_ino_);
     }
 
     // Queued requests are dropped (their clients are gone); the one running
@@ -707,35 +571,6 @@ size_t ControlServer::connections() const
     // unrun (io_context destroyed first) just expires.
     return size_t(std::count_if(shared_->conns.begin(), shared_->conns.end(),
                                 [](const auto& e) { return !e.second.expired(); }));
-}
-
-bool peer_allowed(const PeerCred& peer, std::optional<gid_t> group)
-{
-    if (peer.uid == 0)
-        return true;
-    if (!group)
-        return false;
-    if (peer.gid == *group)
-        return true;
-
-    passwd pw{};
-    passwd* found = nullptr;
-    const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? size_t(hint) : 16384);
-    int err;
-    while ((err = ::getpwuid_r(peer.uid, &pw, buf.data(), buf.size(), &found)) == ERANGE)
-        buf.resize(buf.size() * 2);
-    if (err != 0 || found == nullptr)
-        return false; // no passwd entry: no supplementary groups to consult
-
-    std::vector<gid_t> groups(32);
-    int n = int(groups.size());
-    while (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
-        // n now holds the number needed (glibc); grow at least twofold anyway.
-        groups.resize(std::max(size_t(n), groups.size() * 2));
-        n = int(groups.size());
-    }
-    return std::find(groups.begin(), groups.begin() + n, *group) != groups.begin() + n;
 }
 
 } // namespace xdpfw

@@ -4,6 +4,8 @@
 // requests executed one at a time on a single worker thread.
 #pragma once
 
+#include "lib/control/peer.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
@@ -19,12 +21,6 @@
 
 namespace xdpfw {
 
-// The connecting process as SO_PEERCRED saw it at connect time.
-struct PeerCred {
-    pid_t pid = 0;
-    uid_t uid = 0;
-    gid_t gid = 0;
-};
 
 struct ServerOptions {
     std::string path;            // Unix socket path; parent dir created (0755) if missing
@@ -80,9 +76,5 @@ private:
     dev_t bound_dev_ = 0;
     ino_t bound_ino_ = 0;
 };
-
-// True if uid 0, or group is set and the peer's gid is that group or the
-// supplementary groups of the peer uid's passwd entry contain it.
-bool peer_allowed(const PeerCred& peer, std::optional<gid_t> group);
 
 } // namespace xdpfw

@@ -28,8 +28,25 @@ public:
     };
 
     PolicyFieldError(Kind kind, std::string where, std::string key, std::string problem)
-        : PolicyError(std::move(where), std::move(key), std::move(problem)), kind_(kind)
+        : PolicyError(std::move(where), std::move(key), std::move(problem), code_of(kind)),
+          kind_(kind)
     {
+    }
+    // The protocol's code for each kind (docs/PROTOCOL.md, "Error codes").
+    static constexpr ErrorCode code_of(Kind kind)
+    {
+        switch (kind) {
+        case Kind::type: return ErrorCode::bad_request;
+        case Kind::prefix: return ErrorCode::invalid_prefix;
+        case Kind::rule: return ErrorCode::invalid_rule;
+        case Kind::unknown_set: return ErrorCode::unknown_set;
+        case Kind::missing:
+        case Kind::value:
+        case Kind::unknown_key:
+        case Kind::set_name:
+        case Kind::duplicate_id: return ErrorCode::invalid_policy;
+        }
+        return ErrorCode::invalid_policy;
     }
     // A Kind::type error: "expected <expected>, got <got>".
     static PolicyFieldError wrong_type(std::string where, std::string key, std::string expected,

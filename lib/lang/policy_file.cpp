@@ -79,22 +79,25 @@ void validate_policy(const Policy& policy)
                                 std::pair{"malformed", policy.malformed_action}}) {
         if (verdict != ActionType::drop && verdict != ActionType::pass)
             throw PolicyError("policy", key,
-                              std::string("must be drop or pass, not ") + action_name(verdict));
+                              std::string("must be drop or pass, not ") + action_name(verdict),
+                              ErrorCode::invalid_policy);
     }
     for (const auto& [name, set] : policy.sets) {
         if (!valid_set_name(name))
             throw PolicyError("set '" + name + "'", "",
-                              "not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)");
+                              "not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)",
+                              ErrorCode::invalid_policy);
     }
     std::set<uint32_t> ids;
     for (size_t i = 0; i < policy.rules.size(); ++i) {
         const Rule& rule = policy.rules[i];
         if (rule.id == 0)
             throw PolicyError("rule at position " + std::to_string(i + 1), "id",
-                              "must be at least 1");
+                              "must be at least 1", ErrorCode::invalid_policy);
         std::string where = "rule " + std::to_string(rule.id);
         if (!ids.insert(rule.id).second)
-            throw PolicyError(where, "id", "used by more than one rule");
+            throw PolicyError(where, "id", "used by more than one rule",
+                              ErrorCode::invalid_policy);
         validate_rule(rule, where);
         check_set_refs(rule, policy, where);
     }
@@ -102,10 +105,11 @@ void validate_policy(const Policy& policy)
     for (const inspect::InspectRule& rule : policy.inspect) {
         const std::string where = "inspect rule " + std::to_string(rule.id);
         if (rule.id == 0 || rule.id >= inspect::max_rules)
-            throw PolicyError(where, "id",
-                              "must be 1.." + std::to_string(inspect::max_rules - 1));
+            throw PolicyError(where, "id", "must be 1.." + std::to_string(inspect::max_rules - 1),
+                              ErrorCode::invalid_policy);
         if (!inspect_ids.insert(rule.id).second)
-            throw PolicyError(where, "id", "used by more than one inspection rule");
+            throw PolicyError(where, "id", "used by more than one inspection rule",
+                              ErrorCode::invalid_policy);
         try {
             inspect::validate(rule, where);
         } catch (const inspect::InspectError& e) {

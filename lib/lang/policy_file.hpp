@@ -35,7 +35,9 @@ void check_set_refs(const Rule& rule, const Policy& policy, const std::string& w
 
 // Whole-policy checks: default and malformed are drop or pass, set names are
 // valid, every rule passes validate_rule(), rule ids are >= 1 and unique, and
-// every @set a rule names exists. Throws PolicyError.
+// every @set a rule names exists. Throws PolicyError with code unknown_set
+// (a missing set), invalid_policy (ids, default actions, set names) or
+// invalid_rule (a rule's own problem).
 void validate_policy(const Policy& policy);
 
 // The policy as a YAML file that parse_policy_yaml() reads back into an equal

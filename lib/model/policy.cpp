@@ -126,8 +126,8 @@ std::string join_error(const std::string& where, const std::string& key,
 
 } // namespace
 
-PolicyError::PolicyError(std::string where, std::string key, std::string problem)
-    : std::runtime_error(join_error(where, key, problem)), where_(std::move(where)),
+PolicyError::PolicyError(std::string where, std::string key, std::string problem, ErrorCode code)
+    : Error(code, join_error(where, key, problem)), where_(std::move(where)),
       key_(std::move(key)), problem_(std::move(problem))
 {
 }

@@ -4,6 +4,7 @@
 // classifier consume it. Semantics are in docs/RULES.md.
 #pragma once
 
+#include "lib/model/error.hpp"
 #include "lib/model/inspect_rule.hpp"
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -119,10 +121,15 @@ struct Policy {
 };
 
 // A bad rule, set or file. Names where (rule number or set name), which key
-// and what is wrong; what() is the full sentence.
-class PolicyError : public std::runtime_error {
+// and what is wrong; what() is the full sentence. The protocol code is set
+// where the error arises: a rule's own problem (the parsers, the compiler's
+// per-rule checks) is invalid_rule, the default; a rule naming a missing set
+// is unknown_set, a policy as a whole that does not hold together (ids,
+// default actions, set names) invalid_policy.
+class PolicyError : public Error {
 public:
-    PolicyError(std::string where, std::string key, std::string problem);
+    PolicyError(std::string where, std::string key, std::string problem,
+                ErrorCode code = ErrorCode::invalid_rule);
     const std::string& where() const { return where_; }
     const std::string& key() const { return key_; }
     const std::string& problem() const { return problem_; }
@@ -136,7 +143,10 @@ private:
 // the table and its limit.
 class CapacityError : public PolicyError {
 public:
-    using PolicyError::PolicyError;
+    CapacityError(std::string where, std::string key, std::string problem)
+        : PolicyError(std::move(where), std::move(key), std::move(problem), ErrorCode::capacity)
+    {
+    }
 };
 
 const char* action_name(ActionType a);

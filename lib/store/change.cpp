@@ -53,7 +53,7 @@ void erase_rule(std::vector<R>& rules, uint32_t id, const char* what)
 {
     auto it = std::find_if(rules.begin(), rules.end(), [&](const R& r) { return r.id == id; });
     if (it == rules.end())
-        throw CommandError("unknown_rule", std::string("no ") + what + " with id " + std::to_string(id));
+        throw CommandError(ErrorCode::unknown_rule, std::string("no ") + what + " with id " + std::to_string(id));
     rules.erase(it);
 }
 
@@ -75,7 +75,7 @@ const inspect::InspectRule* find_inspect_rule(const Policy& p, uint32_t id)
 void check_set_name(const std::string& name)
 {
     if (!valid_set_name(name))
-        throw CommandError("bad_request", "'" + name +
+        throw CommandError(ErrorCode::bad_request, "'" + name +
                                               "' is not a valid set name "
                                               "([A-Za-z_][A-Za-z0-9_.-]*)");
 }
@@ -85,7 +85,7 @@ PrefixSet& existing_set(Policy& policy, const std::string& name)
     check_set_name(name);
     auto it = policy.sets.find(name);
     if (it == policy.sets.end())
-        throw CommandError("unknown_set", "no set named '" + name + "'");
+        throw CommandError(ErrorCode::unknown_set, "no set named '" + name + "'");
     return it->second;
 }
 
@@ -94,7 +94,7 @@ void apply_change(Policy& p, const PolicyChange& c)
     switch (c.op) {
     case Op::rule_add:
         if (const Rule* holder = find_rule(p, c.rule.id))
-            throw CommandError("rule_exists", "rule id " + std::to_string(c.rule.id) +
+            throw CommandError(ErrorCode::rule_exists, "rule id " + std::to_string(c.rule.id) +
                                                   " is taken by: " + holder->text);
         p.rules.push_back(c.rule);
         break;
@@ -102,7 +102,7 @@ void apply_change(Policy& p, const PolicyChange& c)
     case Op::set_create:
         check_set_name(c.name);
         if (p.sets.contains(c.name))
-            throw CommandError("set_exists", "set '" + c.name + "' already exists");
+            throw CommandError(ErrorCode::set_exists, "set '" + c.name + "' already exists");
         p.sets[c.name];
         break;
     case Op::set_add:
@@ -113,7 +113,7 @@ void apply_change(Policy& p, const PolicyChange& c)
         break;
     case Op::inspect_add:
         if (const inspect::InspectRule* holder = find_inspect_rule(p, c.inspect.id))
-            throw CommandError("rule_exists", "inspection rule id " + std::to_string(c.inspect.id) +
+            throw CommandError(ErrorCode::rule_exists, "inspection rule id " + std::to_string(c.inspect.id) +
                                                   " is taken by: " + holder->text);
         p.inspect.push_back(c.inspect);
         break;

@@ -24,7 +24,7 @@ std::filesystem::path tmp_path(const std::filesystem::path& file)
 
 [[noreturn]] void save_failed(const std::filesystem::path& path, const std::string& what, int err)
 {
-    throw CommandError("internal",
+    throw CommandError(ErrorCode::internal,
                        "state file " + path.string() + ": " + what + ": " + std::strerror(err));
 }
 
@@ -66,7 +66,7 @@ void create_parent(const std::filesystem::path& file)
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (ec)
-        throw CommandError("internal", "state file " + file.string() +
+        throw CommandError(ErrorCode::internal, "state file " + file.string() +
                                            ": cannot create directory " + parent.string() + ": " +
                                            ec.message());
 }
@@ -111,12 +111,12 @@ std::optional<std::string> read_whole_file(const std::filesystem::path& path,
         return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     if (!in)
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            label + " " + path.string() + ": cannot open: " + std::strerror(errno));
     std::ostringstream buf;
     buf << in.rdbuf();
     if (in.bad())
-        throw CommandError("invalid_policy",
+        throw CommandError(ErrorCode::invalid_policy,
                            label + " " + path.string() + ": read error: " + std::strerror(errno));
     return std::move(buf).str();
 }

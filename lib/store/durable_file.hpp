@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Files that survive a crash: whole writes, fsync of the data and of the
 // directory entry, write-to-"<file>.tmp"-then-rename. Failures are
-// CommandError("internal", "state file PATH: what: strerror").
+// CommandError(ErrorCode::internal, "state file PATH: what: strerror").
 #pragma once
 
 #include <filesystem>
@@ -28,7 +28,7 @@ void write_tmp(const std::filesystem::path& file, const std::string& data);
 void install_tmp(const std::filesystem::path& file);
 
 // The whole file, or nullopt when it does not exist. Throws
-// CommandError("invalid_policy", "<label> PATH: cannot open: ...") when it
+// CommandError(ErrorCode::invalid_policy, "<label> PATH: cannot open: ...") when it
 // exists but cannot be read.
 std::optional<std::string> read_whole_file(const std::filesystem::path& path,
                                            const std::string& label);

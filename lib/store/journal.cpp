@@ -143,13 +143,13 @@ uint64_t Journal::replay(uint32_t max_rules, Policy& policy, uint64_t& version,
             replay_line(e, where, max_rules, policy, version, history);
         }
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_policy", label + ": " + e.what());
+        throw CommandError(ErrorCode::invalid_policy, label + ": " + e.what());
     }
     if (version != start_version) {
         try {
             validate_policy(policy);
         } catch (const PolicyError& e) {
-            throw CommandError("invalid_policy",
+            throw CommandError(ErrorCode::invalid_policy,
                                label + ": the policy it leads to is invalid: " + e.what());
         }
     }
@@ -163,7 +163,7 @@ void Journal::cut(uint64_t end)
     if (std::filesystem::exists(path_, ec) && std::filesystem::file_size(path_, ec) != end)
         std::filesystem::resize_file(path_, end, ec);
     if (ec)
-        throw CommandError("invalid_policy", "journal " + path_.string() +
+        throw CommandError(ErrorCode::invalid_policy, "journal " + path_.string() +
                                                  ": cannot cut off its torn last line: " +
                                                  ec.message());
     bytes_ = end;

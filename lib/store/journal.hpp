@@ -35,7 +35,7 @@ public:
     // The line for one commit: {"version", "time", "summary", "change"}.
     static std::string line(const HistoryEntry& entry, const PolicyChange& change);
     // Appends line and fdatasyncs; returns the size before it. On failure
-    // cuts the file back and throws CommandError("internal").
+    // cuts the file back and throws CommandError(ErrorCode::internal).
     uint64_t append(const std::string& line);
     // Cuts the file back to size (a line whose commit the sink refused);
     // false when that failed.
@@ -48,7 +48,7 @@ public:
     // history (older ones predate the snapshot: a compaction that stopped
     // before emptying the journal) and checks the policy they lead to.
     // Returns the offset past the last complete line. Throws
-    // CommandError("invalid_policy") naming the journal and the line.
+    // CommandError(ErrorCode::invalid_policy) naming the journal and the line.
     uint64_t replay(uint32_t max_rules, Policy& policy, uint64_t& version,
                     std::deque<HistoryEntry>& history) const;
     // Cuts the file to end (the torn last line replay() left out), so the

@@ -20,49 +20,15 @@ namespace xdpfw {
 
 namespace {
 
-bool starts_with(const std::string& s, std::string_view prefix)
-{
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// validate_policy() throws one PolicyError type for every problem; the
-// protocol wants to tell a missing set from a bad rule from a bad policy.
-CommandError validation_error(const PolicyError& e)
-{
-    if (starts_with(e.problem(), "unknown set"))
-        return CommandError("unknown_set", e.what());
-    if ((starts_with(e.where(), "rule") || starts_with(e.where(), "inspect rule")) &&
-        e.key() != "id")
-        return CommandError("invalid_rule", e.what());
-    return CommandError("invalid_policy", e.what());
-}
-
+// validate_policy() and the sink's compiler set each PolicyError's protocol
+// code where they find the problem; the store passes it on as it is.
 void validate(const Policy& candidate)
 {
     try {
         validate_policy(candidate);
     } catch (const PolicyError& e) {
-        throw validation_error(e);
+        throw CommandError(e.code(), e.what());
     }
-}
-
-// What the sink (compiler + map writer) refused. Capacity errors have their
-// own type; errors about the compiled form or the options are bugs, not the
-// user's policy.
-std::string sink_error_code(const PolicyError& e)
-{
-    if (dynamic_cast<const CapacityError*>(&e))
-        return "capacity";
-    if (starts_with(e.where(), "compile options") || starts_with(e.where(), "compiled policy"))
-        return "internal";
-    if (starts_with(e.where(), "rule ") && e.key() == "id")
-        return "invalid_rule";
-    const std::string& p = e.problem();
-    if (starts_with(p, "unknown set"))
-        return "unknown_set";
-    if (starts_with(e.where(), "rule ") || starts_with(e.where(), "inspect rule"))
-        return "invalid_rule";
-    return "invalid_policy";
 }
 
 PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::string>& texts)
@@ -73,7 +39,7 @@ PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::str
         try {
             out.prefixes.push_back(Prefix::parse(t));
         } catch (const std::invalid_argument& e) {
-            throw CommandError("invalid_prefix", "set " + set_name + ": " + e.what());
+            throw CommandError(ErrorCode::invalid_prefix, "set " + set_name + ": " + e.what());
         }
     }
     normalize_set(out);
@@ -88,13 +54,13 @@ PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::str
     } catch (const CommandError&) {
         throw;
     } catch (const PolicyError& e) {
-        throw CommandError(sink_error_code(e), e.what());
+        throw CommandError(e.code(), e.what());
     } catch (const std::system_error& e) {
-        throw CommandError("kernel_error", e.what());
+        throw CommandError(ErrorCode::kernel_error, e.what());
     } catch (const std::exception& e) {
-        throw CommandError("internal", std::string("commit failed: ") + e.what());
+        throw CommandError(ErrorCode::internal, std::string("commit failed: ") + e.what());
     } catch (...) {
-        throw CommandError("internal", "commit failed with an unknown exception");
+        throw CommandError(ErrorCode::internal, "commit failed with an unknown exception");
     }
 }
 
@@ -175,8 +141,7 @@ void PolicyStore::compact()
 void PolicyStore::check_rule_id(uint32_t id, const std::string& where) const
 {
     if (id == 0 || id >= max_rules_)
-        throw CommandError(
-            "invalid_rule",
+        throw CommandError(ErrorCode::invalid_rule,
             where + ": id: " + std::to_string(id) + " is out of range 1.." +
                 std::to_string(max_rules_ > 0 ? max_rules_ - 1 : 0) +
                 " (ids index the rule counters; max_rules=" + std::to_string(max_rules_) + ")");
@@ -273,8 +238,9 @@ void PolicyStore::reset_counters(const std::vector<uint32_t>& created, uint64_t 
             on_rule_created(id);
         } catch (const std::exception& e) {
             if (!failed)
-                failed.emplace(dynamic_cast<const std::system_error*>(&e) ? "kernel_error"
-                                                                          : "internal",
+                failed.emplace(dynamic_cast<const std::system_error*>(&e)
+                                   ? ErrorCode::kernel_error
+                                   : ErrorCode::internal,
                                "version " + std::to_string(version) +
                                    " is live, but resetting the counters of rule " +
                                    std::to_string(id) + " failed: " + e.what());
@@ -331,7 +297,7 @@ uint32_t PolicyStore::add_rule(std::string_view text)
     try {
         c.rule = parse_rule(text, "rule");
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_rule", e.what());
+        throw CommandError(ErrorCode::invalid_rule, e.what());
     }
     if (c.rule.id != 0) {
         check_rule_id(c.rule.id, "rule");
@@ -344,7 +310,7 @@ uint32_t PolicyStore::add_rule(std::string_view text)
             if (!used[id])
                 c.rule.id = id;
         if (c.rule.id == 0)
-            throw CommandError("capacity",
+            throw CommandError(ErrorCode::capacity,
                                "rules: no free rule id, all of 1.." +
                                    std::to_string(max_rules_ > 0 ? max_rules_ - 1 : 0) +
                                    " are in use (max_rules=" + std::to_string(max_rules_) + ")");
@@ -361,7 +327,7 @@ void PolicyStore::delete_rule(uint32_t id)
     c.id = id;
     const Rule* rule = find_rule(policy_, id);
     if (!rule)
-        throw CommandError("unknown_rule", "no rule with id " + std::to_string(id));
+        throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(id));
     std::string summary = "rule.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = candidate_with(c);
     commit(std::move(candidate), std::move(summary), &c);
@@ -374,11 +340,11 @@ uint32_t PolicyStore::add_inspect_rule(std::string_view text)
     try {
         c.inspect = parse_inspect_rule(text, "inspect rule");
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_rule", e.what());
+        throw CommandError(ErrorCode::invalid_rule, e.what());
     }
     if (c.inspect.id != 0) {
         if (c.inspect.id >= inspect::max_rules)
-            throw CommandError("invalid_rule", "inspect rule: id: must be 1.." +
+            throw CommandError(ErrorCode::invalid_rule, "inspect rule: id: must be 1.." +
                                                    std::to_string(inspect::max_rules - 1));
     } else {
         std::set<uint32_t> used;
@@ -388,7 +354,7 @@ uint32_t PolicyStore::add_inspect_rule(std::string_view text)
             if (!used.count(id))
                 c.inspect.id = id;
         if (c.inspect.id == 0)
-            throw CommandError("capacity", "inspection rules: no free id, all of 1.." +
+            throw CommandError(ErrorCode::capacity, "inspection rules: no free id, all of 1.." +
                                                std::to_string(inspect::max_rules - 1) + " are in use");
     }
     Policy candidate = candidate_with(c);
@@ -404,7 +370,7 @@ void PolicyStore::delete_inspect_rule(uint32_t id)
     c.id = id;
     const inspect::InspectRule* rule = find_inspect_rule(policy_, id);
     if (!rule)
-        throw CommandError("unknown_rule", "no inspection rule with id " + std::to_string(id));
+        throw CommandError(ErrorCode::unknown_rule, "no inspection rule with id " + std::to_string(id));
     std::string summary = "inspect.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = candidate_with(c);
     commit(std::move(candidate), std::move(summary), &c);

@@ -26,18 +26,8 @@
 
 namespace xdpfw {
 
-// A command that cannot be carried out, with its protocol error code
-// (docs/PROTOCOL.md): unknown_rule, rule_exists, unknown_set, set_exists,
-// invalid_rule, invalid_prefix, invalid_policy, capacity, kernel_error, ...
-class CommandError : public std::runtime_error {
-public:
-    CommandError(std::string code, const std::string& message)
-        : std::runtime_error(message), code_(std::move(code)) {}
-    const std::string& code() const { return code_; }
-
-private:
-    std::string code_;
-};
+// Every failure is a CommandError (lib/model/error.hpp) carrying its
+// protocol code (docs/PROTOCOL.md).
 
 // Receives every candidate policy. Must either make it live (all of it) or
 // throw and leave the live policy as it was.
@@ -61,7 +51,7 @@ public:
     // Loads policy, version and history from the state file, if it exists,
     // and replays the journal's commits after it; commits nothing. A last
     // journal line cut short (a crash while appending it: never acknowledged)
-    // is dropped. Throws CommandError("invalid_policy") naming the file (and
+    // is dropped. Throws CommandError(ErrorCode::invalid_policy) naming the file (and
     // the journal line) when either exists but cannot be read.
     bool restore();
     // Commits the current policy again (after a reboot, or when the live

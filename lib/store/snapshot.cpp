@@ -76,7 +76,7 @@ std::optional<Snapshot> read_snapshot(const std::filesystem::path& file, uint32_
     try {
         return snapshot_from_text(*text, max_rules);
     } catch (const PolicyError& e) {
-        throw CommandError("invalid_policy", "state file " + file.string() + ": " + e.what());
+        throw CommandError(ErrorCode::invalid_policy, "state file " + file.string() + ": " + e.what());
     }
 }
 

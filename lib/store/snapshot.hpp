@@ -26,7 +26,7 @@ std::string snapshot_text(const Policy& policy, uint64_t version,
                           const std::deque<HistoryEntry>& history);
 
 // Reads and validates the file; nullopt when it does not exist. Throws
-// CommandError("invalid_policy", "state file PATH: FIELD: problem") when it
+// CommandError(ErrorCode::invalid_policy, "state file PATH: FIELD: problem") when it
 // cannot be read. Rule ids must be below max_rules.
 std::optional<Snapshot> read_snapshot(const std::filesystem::path& file, uint32_t max_rules);
 

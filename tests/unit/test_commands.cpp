@@ -2,6 +2,7 @@
 // Unit tests for the control protocol's commands (docs/PROTOCOL.md): result
 // shapes and error codes, against a fake sink and a fake dataplane view.
 #include "lib/control/commands.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include "lib/lang/rule_parser.hpp"
 
@@ -479,7 +480,7 @@ TEST_F(Commands, NeverThrows)
         EXPECT_TRUE(r.contains("ok"));
         EXPECT_NO_THROW(r.dump());
     }
-    EXPECT_EQ(error_response(4, "internal", "bad byte \xff here"),
+    EXPECT_EQ(protocol::error_response(4, ErrorCode::internal, "bad byte \xff here"),
               (json{{"id", 4},
                     {"ok", false},
                     {"error", {{"code", "internal"}, {"message", "bad byte \xef\xbf\xbd here"}}}}));

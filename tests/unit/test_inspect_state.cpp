@@ -34,7 +34,7 @@ std::string error_code(const std::function<void()>& f)
     try {
         f();
     } catch (const CommandError& e) {
-        return e.code();
+        return std::string(error_name(e.code()));
     }
     return "(no error)";
 }

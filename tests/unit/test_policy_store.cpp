@@ -78,13 +78,13 @@ CommandError command_error(const std::function<void()>& f)
         return e;
     }
     ADD_FAILURE() << "no CommandError thrown";
-    return CommandError("none", "");
+    return CommandError(ErrorCode::internal, "(no error)");
 }
 
 #define EXPECT_COMMAND_ERROR(stmt, code_, part)                                                    \
     do {                                                                                           \
         CommandError err_ = command_error([&] { stmt; });                                          \
-        EXPECT_EQ(err_.code(), code_) << err_.what();                                              \
+        EXPECT_EQ(error_name(err_.code()), code_) << err_.what();                                  \
         EXPECT_NE(std::string(err_.what()).find(part), std::string::npos)                          \
             << "message: " << err_.what() << "\nexpected to contain: " << (part);                  \
     } while (0)

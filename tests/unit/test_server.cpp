@@ -3,6 +3,7 @@
 // directory, real threads, a fake request handler.
 #include "lib/control/commands.hpp"
 #include "lib/control/server.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include "testing/temp_dir.hpp"
@@ -250,7 +251,7 @@ protected:
         json r;
         const json req = json::parse(line, nullptr, false);
         if (!req.is_object()) {
-            r = error_response(0, "bad_json", "not a JSON object");
+            r = protocol::error_response(0, ErrorCode::bad_json, "not a JSON object");
         } else {
             const std::string cmd = req.value("cmd", "");
             if (cmd == "block")
@@ -399,7 +400,7 @@ TEST_F(ServerTest, OversizeLineRefusedAndClosed)
                        std::string(1025, 'x') + "\n"));
     EXPECT_EQ(c.read_json().value("id", -1), 2);
     const json err = c.read_json();
-    EXPECT_EQ(err, error_response(0, "too_large",
+    EXPECT_EQ(err, protocol::error_response(0, ErrorCode::too_large,
                                   "request line exceeds max_message_bytes (1024 bytes)"));
     EXPECT_TRUE(c.closed_by_server());
     EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
@@ -445,7 +446,7 @@ TEST_F(ServerTest, HandlerExceptionBecomesInternalError)
     start();
     Client c(dir_ / "ctl.sock");
     const json r = c.request({{"id", 5}, {"cmd", "throw"}});
-    EXPECT_EQ(r, error_response(5, "internal", "request handler failed: handler exploded"));
+    EXPECT_EQ(r, protocol::error_response(5, ErrorCode::internal, "request handler failed: handler exploded"));
     EXPECT_EQ(c.request({{"id", 6}, {"cmd", "ping"}}).value("id", -1), 6)
         << "connection stays usable";
 }

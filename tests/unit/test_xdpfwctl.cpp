@@ -5,6 +5,7 @@
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/requests.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include "testing/temp_dir.hpp"
 
@@ -503,6 +504,44 @@ TEST(XdpfwctlEndToEnd, ErrorResponseExitsOneWithCodeOnStderr)
     EXPECT_EQ(r.out, "");
     EXPECT_EQ(r.err, "xdpfwctl: unknown_rule: no rule with id 7\n");
     EXPECT_EQ(d.requests().at(0), json({{"id", 1}, {"cmd", "rule.del"}, {"rule_id", 7}}));
+}
+
+TEST(XdpfwctlEndToEnd, UnknownErrorCodeIsPrintedAsSent)
+{
+    // A code this build does not know (a newer daemon's) is still the
+    // daemon's error: printed as it came, exit 1.
+    TempDir dir;
+    FakeDaemon d(dir.path(), [](const json& req) {
+        return FakeDaemon::error(req, "quota_exceeded", "too many rules for tenant");
+    });
+    CliResult r = run({"--socket", d.path(), "rule", "del", "7"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.err, "xdpfwctl: quota_exceeded: too many rules for tenant\n");
+}
+
+TEST(XdpfwctlRequests, EveryRequestNamesItsCommand)
+{
+    // The client's request builders use the shared command table: each
+    // command's builder sends exactly its wire name.
+    using protocol::Command;
+    const std::vector<std::pair<json, Command>> built = {
+        {status_request(), Command::status},
+        {rule_add_request({"action=drop"}), Command::rule_add},
+        {rule_del_request(3), Command::rule_del},
+        {rule_list_request(), Command::rule_list},
+        {inspect_add_request({"action=drop"}), Command::inspect_add},
+        {inspect_del_request(3), Command::inspect_del},
+        {inspect_list_request(), Command::inspect_list},
+        {set_create_request("a"), Command::set_create},
+        {set_add_request("a", {"10.0.0.0/8"}), Command::set_add},
+        {set_del_request("a", {"10.0.0.0/8"}), Command::set_del},
+        {set_list_request(std::nullopt), Command::set_list},
+        {history_request(std::nullopt), Command::history},
+        {stats_request(), Command::stats},
+        {detach_request(), Command::detach},
+    };
+    for (const auto& [req, cmd] : built)
+        EXPECT_EQ(req.at("cmd"), protocol::command_name(cmd)) << req.dump();
 }
 
 TEST(XdpfwctlEndToEnd, RefusedPeerGetsTheDaemonsError)
