@@ -153,6 +153,11 @@ std::string format_duration(double seconds)
     return fmt::format("{}s", sec);
 }
 
+std::string format_mib(uint64_t bytes)
+{
+    return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
 std::string format_status(const json& st)
 {
     const std::string what = "status";
@@ -170,6 +175,15 @@ std::string format_status(const json& st)
         kv.emplace_back("adopted", yes_no(st["adopted"].get<bool>()));
     if (st.contains("uptime_seconds") && st["uptime_seconds"].is_number())
         kv.emplace_back("uptime", format_duration(st["uptime_seconds"].get<double>()));
+    if (st.contains("memory") && st["memory"].is_object()) {
+        const json& m = st["memory"];
+        auto bytes = [&](const char* key, const char* label) {
+            if (m.contains(key) && m[key].is_number_integer() && m[key] >= 0)
+                kv.emplace_back(label, format_mib(m[key].get<uint64_t>()));
+        };
+        bytes("kernel_map_bytes", "kernel maps");
+        bytes("daemon_rss_bytes", "daemon RSS");
+    }
     const json& ifaces = array(st, what, "interfaces");
     if (ifaces.empty()) {
         kv.emplace_back("interfaces", "none attached");

@@ -33,6 +33,8 @@ std::string format_change(const nlohmann::json& req, const nlohmann::json& resul
 // 0 -> "0", 999 -> "999", 1234 -> "1.23k", 45600000 -> "45.6M", up to "T";
 // three significant digits above 1000. NaN and negatives print as "0".
 std::string format_si(double value);
+// Bytes as MiB with one decimal: 345678901 -> "329.7 MiB".
+std::string format_mib(uint64_t bytes);
 // 42 -> "42s", 302 -> "5m 02s", 11102 -> "3h 05m 02s", 183900 -> "2d 03h 05m".
 std::string format_duration(double seconds);
 

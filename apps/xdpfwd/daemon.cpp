@@ -2,6 +2,7 @@
 // The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
 #include "apps/xdpfwd/daemon.hpp"
 
+#include "lib/base/proc.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
@@ -236,6 +237,14 @@ void Daemon::start_xsk()
     for (const auto& w : st.workers)
         spdlog::info("event=xsk_worker iface={} queue={} mode={} bind={}", w.ifname, w.queue,
                      st.mode, w.zero_copy ? "zero-copy" : "copy");
+}
+
+nlohmann::json Daemon::memory() const
+{
+    nlohmann::json m = {{"kernel_map_bytes", obj_->map_bytes()}};
+    if (auto rss = process_rss_bytes())
+        m["daemon_rss_bytes"] = *rss;
+    return m;
 }
 
 nlohmann::json Daemon::xsk_stats() const

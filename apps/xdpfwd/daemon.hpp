@@ -48,6 +48,7 @@ public:
     std::vector<std::pair<std::string, CounterSample>> reason_counters() const override;
     std::vector<std::string> detach() override;
     nlohmann::json xsk_stats() const override;
+    nlohmann::json memory() const override;
 
     PolicyStore& store() { return *store_; }
 

@@ -117,7 +117,7 @@ json cmd_status(Context& c)
                           {"mode", i.mode},
                           {"multiprog", i.multiprog}});
     const Policy& p = c.store.policy();
-    return {{"instance", c.view.instance()},
+    json st = {{"instance", c.view.instance()},
             {"version", c.store.version()},
             {"rules", p.rules.size()},
             {"sets", p.sets.size()},
@@ -127,6 +127,9 @@ json cmd_status(Context& c)
             {"interfaces", std::move(ifaces)},
             {"adopted", c.view.adopted()},
             {"uptime_seconds", c.view.uptime_seconds()}};
+    if (json mem = c.view.memory(); !mem.is_null())
+        st["memory"] = std::move(mem);
+    return st;
 }
 
 json cmd_rule_add(Context& c)

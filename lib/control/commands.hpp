@@ -42,6 +42,9 @@ public:
     // The AF_XDP engine's counters (docs/PROTOCOL.md, `stats`: "xsk"), or
     // null when the daemon runs no engine.
     virtual nlohmann::json xsk_stats() const { return nullptr; }
+    // {"kernel_map_bytes": N, "daemon_rss_bytes": N} (docs/PROTOCOL.md,
+    // `status`), or null when the daemon cannot tell.
+    virtual nlohmann::json memory() const { return nullptr; }
 };
 
 // Runs one request; never throws: every failure becomes an error response

@@ -53,6 +53,13 @@ public:
     {
         return {{"rule_drop", {3, 300, 1, 8}}, {"default_pass", {5, 500, 0, 0}}};
     }
+    nlohmann::json memory() const override
+    {
+        if (!memory_known)
+            return nullptr;
+        return {{"kernel_map_bytes", 1u << 20}, {"daemon_rss_bytes", 2u << 20}};
+    }
+    bool memory_known = false;
     std::vector<std::string> detach() override
     {
         if (detach_fails)
@@ -204,6 +211,14 @@ TEST_F(Commands, Status)
                    {{"name", "eth1"}, {"ifindex", 7}, {"mode", "generic"}, {"multiprog", true}}}},
                  {"adopted", true},
                  {"uptime_seconds", 12.5}}));
+}
+
+TEST_F(Commands, StatusCarriesMemoryWhenTheDaemonKnowsIt)
+{
+    EXPECT_FALSE(ok({{"cmd", "status"}}).contains("memory"));
+    view.memory_known = true;
+    EXPECT_EQ(ok({{"cmd", "status"}})["memory"],
+              (json{{"kernel_map_bytes", 1u << 20}, {"daemon_rss_bytes", 2u << 20}}));
 }
 
 TEST_F(Commands, Rules)

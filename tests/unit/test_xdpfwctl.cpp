@@ -179,6 +179,13 @@ TEST(XdpfwctlFormat, Status)
                                                "interface  ifindex  mode     multiprog\n"
                                                "veth0            4  native   yes\n"
                                                "enp1s0f1       117  generic  no\n");
+    json mem = sample_status();
+    mem["memory"] = {{"kernel_map_bytes", 345678901}, {"daemon_rss_bytes", 8u << 20}};
+    EXPECT_NE(format_status(mem).find("uptime       1h 02m 05s\n"
+                                      "kernel maps  329.7 MiB\n"
+                                      "daemon RSS   8.0 MiB\n"),
+              std::string::npos)
+        << format_status(mem);
     json none = sample_status();
     none["interfaces"] = json::array();
     none.erase("adopted");
