@@ -56,8 +56,6 @@ Daemon::~Daemon()
     stop_sampling_ = true;
     if (sampler_.joinable())
         sampler_.join();
-    if (prog_fd_ >= 0)
-        close(prog_fd_);
 }
 
 void Daemon::commit(const Policy& policy, uint64_t version)
@@ -170,32 +168,24 @@ void Daemon::attach_interfaces()
     // The program on the interfaces is the pinned one when an earlier xdpfwd
     // left it (it uses the same pinned maps), else the one just loaded.
     const std::string prog_pin = pin_dir_ + "/prog";
-    int pinned = std::filesystem::exists(prog_pin) ? bpf_obj_get(prog_pin.c_str()) : -1;
-    if (pinned >= 0) {
+    UniqueFd pinned(std::filesystem::exists(prog_pin) ? bpf_obj_get(prog_pin.c_str()) : -1);
+    if (pinned.get() >= 0) {
         // A program an older xdpfwd pinned may read the same maps with
         // other layouts, or miss maps this build writes: refuse it.
-        std::string why;
-        try {
-            why = obj_->program_mismatch(pinned);
-        } catch (...) {
-            close(pinned);
-            throw;
-        }
-        if (!why.empty()) {
-            close(pinned);
+        const std::string why = obj_->program_mismatch(pinned.get());
+        if (!why.empty())
             throw BpfError(EINVAL, "the program pinned at " + prog_pin +
                                        " was loaded by another xdpfw version (" + why +
                                        "); run `xdpfwctl detach` with the daemon that loaded "
                                        "it, or remove " + pin_dir_ + ", to start afresh");
-        }
-        prog_fd_ = pinned;
+        prog_fd_ = std::move(pinned);
     } else {
-        prog_fd_ = dup(obj_->prog_fd());
-        if (prog_fd_ < 0)
+        prog_fd_ = UniqueFd(dup(obj_->prog_fd()));
+        if (prog_fd_.get() < 0)
             throw BpfError(errno, "dup program fd");
-        pin_program(prog_fd_, pin_dir_);
+        pin_program(prog_fd_.get(), pin_dir_);
     }
-    const uint32_t id = prog_id(prog_fd_);
+    const uint32_t id = prog_id(prog_fd_.get());
 
     AttachOptions ao;
     ao.mode = parse_attach_mode(cfg_.attach_mode);
@@ -216,7 +206,7 @@ void Daemon::attach_interfaces()
             spdlog::info("event=adopted_attachment iface={} ifindex={} mode={} prog_id={}", name,
                          ifindex, link.status.mode, id);
         } else {
-            link.owned.emplace(XdpAttachment::attach_fd(prog_fd_, int(ifindex), ao));
+            link.owned.emplace(XdpAttachment::attach_fd(prog_fd_.get(), int(ifindex), ao));
             const AttachInfo& ai = link.owned->info();
             link.status.mode = xdp_mode_name(ai.mode);
             link.status.multiprog = ai.multiprog;

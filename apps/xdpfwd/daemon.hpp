@@ -9,6 +9,7 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/store/policy_store.hpp"
 #include "apps/xdpfwd/config.hpp"
+#include "lib/base/unique_fd.hpp"
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "lib/xsk/engine.hpp"
@@ -79,7 +80,7 @@ private:
     std::unique_ptr<PolicyStore> store_;
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     std::vector<Link> links_;
-    int prog_fd_ = -1; // the program on the interfaces (pinned at <pin_dir>/prog)
+    UniqueFd prog_fd_; // the program on the interfaces (pinned at <pin_dir>/prog)
 
     // Inspection rules published to the AF_XDP workers; declared before the
     // engine, whose workers hold inspectors it made.

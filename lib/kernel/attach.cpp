@@ -89,28 +89,23 @@ public:
     {
         if (target_fd < 0)
             return;
-        int here = open_current_netns();
-        if (here < 0)
+        UniqueFd here(open_current_netns());
+        if (here.get() < 0)
             return;
-        if (same_file(here, target_fd) || setns(target_fd, CLONE_NEWNET) != 0) {
-            ::close(here);
+        if (same_file(here.get(), target_fd) || setns(target_fd, CLONE_NEWNET) != 0)
             return;
-        }
-        back_ = here;
+        back_ = std::move(here);
     }
     ~NetnsVisit()
     {
-        if (back_ >= 0) {
-            if (setns(back_, CLONE_NEWNET) != 0)
-                spdlog::error("event=netns_restore_failed err=\"{}\"", errno_text(errno));
-            ::close(back_);
-        }
+        if (back_.get() >= 0 && setns(back_.get(), CLONE_NEWNET) != 0)
+            spdlog::error("event=netns_restore_failed err=\"{}\"", errno_text(errno));
     }
     NetnsVisit(const NetnsVisit&) = delete;
     NetnsVisit& operator=(const NetnsVisit&) = delete;
 
 private:
-    int back_ = -1;
+    UniqueFd back_;
 };
 
 // libxdp first: it builds or extends a dispatcher where the kernel supports
@@ -278,8 +273,8 @@ XdpAttachment XdpAttachment::attach_fd(int prog_fd, int ifindex, const AttachOpt
     int dup_fd = fcntl(prog_fd, F_DUPFD_CLOEXEC, 3);
     if (dup_fd < 0)
         throw BpfError(errno, what + " (dup program fd)");
-    a.prog_fd_ = dup_fd; // from here on, a's destructor cleans up
-    a.netns_fd_ = open_current_netns();
+    a.prog_fd_ = UniqueFd(dup_fd); // from here on, a's destructor cleans up
+    a.netns_fd_ = UniqueFd(open_current_netns());
     const Attempt r = attach_in_mode(dup_fd, ifindex, a.info_.ifname, opts, &a.info_.mode);
     if (r.err != 0) {
         const std::string detail =
@@ -299,8 +294,8 @@ XdpAttachment XdpAttachment::attach_fd(int prog_fd, int ifindex, const AttachOpt
 
 XdpAttachment::XdpAttachment(XdpAttachment&& o) noexcept
     : info_(std::move(o.info_)),
-      prog_fd_(std::exchange(o.prog_fd_, -1)),
-      netns_fd_(std::exchange(o.netns_fd_, -1)),
+      prog_fd_(std::move(o.prog_fd_)),
+      netns_fd_(std::move(o.netns_fd_)),
       xprog_(std::exchange(o.xprog_, nullptr))
 {
 }
@@ -315,8 +310,8 @@ XdpAttachment& XdpAttachment::operator=(XdpAttachment&& o) noexcept
         }
         reset();
         info_ = std::move(o.info_);
-        prog_fd_ = std::exchange(o.prog_fd_, -1);
-        netns_fd_ = std::exchange(o.netns_fd_, -1);
+        prog_fd_ = std::move(o.prog_fd_);
+        netns_fd_ = std::move(o.netns_fd_);
         xprog_ = std::exchange(o.xprog_, nullptr);
     }
     return *this;
@@ -337,25 +332,21 @@ void XdpAttachment::reset() noexcept
     if (xprog_ != nullptr)
         xdp_program__close(xprog_); // closes libxdp's own fd copy; never detaches
     xprog_ = nullptr;
-    if (prog_fd_ >= 0)
-        ::close(prog_fd_);
-    prog_fd_ = -1;
-    if (netns_fd_ >= 0)
-        ::close(netns_fd_);
-    netns_fd_ = -1;
+    prog_fd_ = UniqueFd();
+    netns_fd_ = UniqueFd();
 }
 
 void XdpAttachment::detach()
 {
-    if (prog_fd_ < 0)
+    if (!attached())
         return;
-    NetnsVisit in_ns(netns_fd_);
+    NetnsVisit in_ns(netns_fd_.get());
     int err;
     if (xprog_ != nullptr) {
         err = xdp_program__detach(xprog_, info_.ifindex, libxdp_mode(info_.mode), 0);
     } else {
         // REPLACE with our fd as the expected program: removes ours only.
-        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = prog_fd_);
+        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = prog_fd_.get());
         err = bpf_xdp_detach(info_.ifindex, XDP_FLAGS_REPLACE | kernel_mode_flag(info_.mode), &o);
     }
     if (err > 0)

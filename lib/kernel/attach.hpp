@@ -4,6 +4,7 @@
 // pin directory helpers.
 #pragma once
 
+#include "lib/base/unique_fd.hpp"
 #include "lib/kernel/loader.hpp"
 
 #include <cstdint>
@@ -64,7 +65,7 @@ public:
     ~XdpAttachment(); // detach(); errors are logged, not thrown
 
     const AttachInfo& info() const { return info_; }
-    bool attached() const { return prog_fd_ >= 0; }
+    bool attached() const { return prog_fd_.get() >= 0; }
 
     // Removes the program from the interface now; throws BpfError. A vanished
     // interface (its namespace was deleted) counts as detached.
@@ -78,8 +79,8 @@ private:
     void reset() noexcept;
 
     AttachInfo info_;
-    int prog_fd_ = -1;            // our duplicate; -1 when not attached
-    int netns_fd_ = -1;           // the namespace ifindex belongs to
+    UniqueFd prog_fd_;             // our duplicate; empty when not attached
+    UniqueFd netns_fd_;            // the namespace ifindex belongs to
     xdp_program* xprog_ = nullptr; // set when libxdp did the attach
 };
 

@@ -4,6 +4,7 @@
 
 #include "lib/abi/abi_check.hpp"
 #include "lib/base/proc.hpp"
+#include "lib/base/unique_fd.hpp"
 #include "lib/kernel/log.hpp"
 #include "xdpfw_bpf.skel.h"
 
@@ -100,33 +101,26 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
 // when there is no pin yet (libbpf creates and pins the map).
 bool reuse_pinned_devmap(bpf_map* m, const std::string& path)
 {
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0) {
+    const UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (fd.get() < 0) {
         if (errno == ENOENT)
             return false;
         throw BpfError(errno, "open pinned map " + path);
     }
     bpf_map_info info{};
     uint32_t len = sizeof(info);
-    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-    if (err) {
-        err = errno;
-        close(fd);
+    if (const int err = bpf_obj_get_info_by_fd(fd.get(), &info, &len) ? errno : 0)
         throw BpfError(err, "read info of pinned map " + path);
-    }
     if (info.type != uint32_t(bpf_map__type(m)) || info.key_size != bpf_map__key_size(m) ||
         info.value_size != bpf_map__value_size(m) ||
         info.max_entries != bpf_map__max_entries(m) ||
-        (info.map_flags & ~uint32_t(BPF_F_RDONLY_PROG)) != bpf_map__map_flags(m)) {
-        close(fd);
+        (info.map_flags & ~uint32_t(BPF_F_RDONLY_PROG)) != bpf_map__map_flags(m))
         throw BpfError(EINVAL, fmt::format("pinned map {} (type {}, key/value {}/{}, {} entries, "
                                            "flags {:#x}) differs from the program's map",
                                            path, info.type, info.key_size, info.value_size,
                                            info.max_entries, info.map_flags));
-    }
-    err = bpf_map__reuse_fd(m, fd);
-    close(fd);
-    check(err, "reuse pinned map " + path);
+    // libbpf keeps its own duplicate; ours closes when fd goes out of scope.
+    check(bpf_map__reuse_fd(m, fd.get()), "reuse pinned map " + path);
     return true;
 }
 
@@ -199,14 +193,12 @@ std::map<uint32_t, std::string> xdpfw_maps_of(int prog_fd)
 {
     std::map<uint32_t, std::string> out;
     for (uint32_t id : prog_map_ids(prog_fd)) {
-        int fd = bpf_map_get_fd_by_id(id);
-        if (fd < 0)
+        const UniqueFd fd(bpf_map_get_fd_by_id(id));
+        if (fd.get() < 0)
             throw BpfError(errno, fmt::format("open map id {}", id));
         bpf_map_info mi{};
         uint32_t len = sizeof(mi);
-        const int err = bpf_obj_get_info_by_fd(fd, &mi, &len) ? errno : 0;
-        close(fd);
-        if (err)
+        if (const int err = bpf_obj_get_info_by_fd(fd.get(), &mi, &len) ? errno : 0)
             throw BpfError(err, fmt::format("read info of map id {}", id));
         const std::string name = mi.name;
         if (name.rfind("xdpfw_", 0) == 0 && name.find('.') == std::string::npos)

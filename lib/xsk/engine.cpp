@@ -86,15 +86,15 @@ XskMapFds open_pinned_xsk_maps(const std::string& pin_dir)
 {
     XskMapFds m;
     const std::string xsks = pin_dir + "/xdpfw_xsks", ports = pin_dir + "/xdpfw_xsk_ports";
-    m.xsks = bpf_obj_get(xsks.c_str());
-    if (m.xsks < 0)
+    UniqueFd xsks_fd(bpf_obj_get(xsks.c_str()));
+    if (xsks_fd.get() < 0)
         throw XskError(errno, "open pinned map " + xsks);
     m.ports = bpf_obj_get(ports.c_str());
     if (m.ports < 0) {
-        int err = errno;
-        close(m.xsks);
+        const int err = errno;
         throw XskError(err, "open pinned map " + ports);
     }
+    m.xsks = xsks_fd.release(); // the caller owns both from here
     return m;
 }
 
@@ -418,13 +418,12 @@ Engine::Engine(EngineConfig cfg, XskMapFds maps, InspectorFactory inspector)
     : cfg_(std::move(cfg)), inspector_(std::move(inspector))
 {
     validate_engine_config(cfg_);
-    xsks_fd_ = fcntl(maps.xsks, F_DUPFD_CLOEXEC, 0);
-    if (xsks_fd_ < 0)
+    xsks_fd_ = UniqueFd(fcntl(maps.xsks, F_DUPFD_CLOEXEC, 0));
+    if (xsks_fd_.get() < 0)
         throw XskError(errno, "duplicate xdpfw_xsks fd");
-    ports_fd_ = fcntl(maps.ports, F_DUPFD_CLOEXEC, 0);
-    if (ports_fd_ < 0) {
-        int err = errno;
-        close(xsks_fd_);
+    ports_fd_ = UniqueFd(fcntl(maps.ports, F_DUPFD_CLOEXEC, 0));
+    if (ports_fd_.get() < 0) {
+        const int err = errno;
         throw XskError(err, "duplicate xdpfw_xsk_ports fd");
     }
 }
@@ -432,8 +431,6 @@ Engine::Engine(EngineConfig cfg, XskMapFds maps, InspectorFactory inspector)
 Engine::~Engine()
 {
     stop();
-    close(xsks_fd_);
-    close(ports_fd_);
 }
 
 bool Engine::running() const
@@ -465,12 +462,12 @@ void Engine::register_sockets()
         for (uint32_t q = 0; q < p.queues; ++q) {
             const uint32_t slot = p.base + q;
             const int fd = p.sockets[q]->fd();
-            if (bpf_map_update_elem(xsks_fd_, &slot, &fd, BPF_ANY))
+            if (bpf_map_update_elem(xsks_fd_.get(), &slot, &fd, BPF_ANY))
                 throw XskError(errno, fmt::format("insert socket of {} queue {} into xdpfw_xsks "
                                                   "slot {}", p.ifname, q, slot));
         }
         const uint32_t key = uint32_t(p.ifindex), base = p.base;
-        if (bpf_map_update_elem(ports_fd_, &key, &base, BPF_ANY))
+        if (bpf_map_update_elem(ports_fd_.get(), &key, &base, BPF_ANY))
             throw XskError(errno, "insert " + p.ifname + " into xdpfw_xsk_ports");
     }
 }
@@ -483,7 +480,7 @@ void Engine::start()
     try {
         bpf_map_info info{};
         uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(xsks_fd_, &info, &len))
+        if (bpf_obj_get_info_by_fd(xsks_fd_.get(), &info, &len))
             throw XskError(errno, "read xdpfw_xsks info");
         uint32_t next = 0;
         for (const auto& name : cfg_.interfaces) {
@@ -563,10 +560,10 @@ void Engine::teardown() noexcept
     // Unregister first: from here on the queues take the rules' fallback.
     for (const Port& p : ports_) {
         const uint32_t key = uint32_t(p.ifindex);
-        bpf_map_delete_elem(ports_fd_, &key);
+        bpf_map_delete_elem(ports_fd_.get(), &key);
         for (uint32_t q = 0; q < p.queues; ++q) {
             const uint32_t slot = p.base + q;
-            bpf_map_delete_elem(xsks_fd_, &slot);
+            bpf_map_delete_elem(xsks_fd_.get(), &slot);
         }
     }
     // Frames the program redirected just before the delete may still be on

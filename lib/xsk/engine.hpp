@@ -8,6 +8,7 @@
 // entries first, so the queues fall back to the rules' fallback verdict.
 #pragma once
 
+#include "lib/base/unique_fd.hpp"
 #include "lib/xsk/inspector.hpp"
 #include "lib/xsk/socket.hpp"
 
@@ -132,7 +133,7 @@ private:
     void register_sockets();
 
     EngineConfig cfg_;
-    int xsks_fd_ = -1, ports_fd_ = -1;
+    UniqueFd xsks_fd_, ports_fd_; // our duplicates of the program's maps
     mutable std::mutex mu_; // start/stop/stats
     bool running_ = false;
     std::vector<Port> ports_;

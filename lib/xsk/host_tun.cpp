@@ -45,15 +45,14 @@ HostTun::HostTun(const std::string& name) : name_(name)
     if (name.empty() || name.size() >= IFNAMSIZ)
         throw std::invalid_argument("host device name \"" + name + "\" must have 1.." +
                                     std::to_string(IFNAMSIZ - 1) + " characters");
-    fd_ = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (fd_ < 0)
+    fd_ = UniqueFd(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    if (fd_.get() < 0)
         throw XskError(errno, "open /dev/net/tun for host device " + name);
     ifreq ifr{};
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
     std::memcpy(ifr.ifr_name, name.c_str(), name.size());
-    if (ioctl(fd_, TUNSETIFF, &ifr)) {
-        int err = errno;
-        close(fd_);
+    if (ioctl(fd_.get(), TUNSETIFF, &ifr)) {
+        const int err = errno;
         throw XskError(err, "create host device " + name);
     }
     // No reverse-path filtering on the device: it has no address, and the
@@ -72,24 +71,13 @@ HostTun::HostTun(const std::string& name) : name_(name)
                          "drop the IPv4 packets host mode injects; set it to 0 (interfaces keep "
                          "their own rp_filter)", name, v);
     }
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int err = 0;
-    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) ||
-        (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr)))
-        err = errno;
-    if (s >= 0)
-        close(s);
-    if (err) {
-        close(fd_);
-        throw XskError(err, "bring up host device " + name);
+    const UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (s.get() < 0 || ioctl(s.get(), SIOCGIFFLAGS, &ifr) ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(s.get(), SIOCSIFFLAGS, &ifr))) {
+        const int err = errno;
+        throw XskError(err, "bring up host device " + name); // s and fd_ close on the way out
     }
     spdlog::info("xsk host device {} up", name);
-}
-
-HostTun::~HostTun()
-{
-    if (fd_ >= 0)
-        close(fd_);
 }
 
 int HostTun::inject(std::span<const uint8_t> frame) const
@@ -100,7 +88,7 @@ int HostTun::inject(std::span<const uint8_t> frame) const
         return ENOPROTOOPT;
     if (frame.size() <= off || (frame[off] >> 4) != version)
         return EINVAL;
-    const ssize_t n = write(fd_, frame.data() + off, frame.size() - off);
+    const ssize_t n = write(fd_.get(), frame.data() + off, frame.size() - off);
     if (n < 0)
         return errno;
     return 0;

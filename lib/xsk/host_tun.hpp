@@ -6,6 +6,8 @@
 // the local address and delivers it to the listening socket.
 #pragma once
 
+#include "lib/base/unique_fd.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -18,12 +20,12 @@ public:
     // filtering on the device (warns when net.ipv4.conf.all.rp_filter is set), in the calling thread's network namespace.
     // Throws XskError naming the device.
     explicit HostTun(const std::string& name);
-    ~HostTun(); // closing the last fd removes the device
+    ~HostTun() = default; // closing the last fd (fd_) removes the device
     HostTun(const HostTun&) = delete;
     HostTun& operator=(const HostTun&) = delete;
 
     const std::string& name() const { return name_; }
-    int fd() const { return fd_; }
+    int fd() const { return fd_.get(); }
 
     // Writes the IP packet inside an Ethernet frame. Returns 0, ENOPROTOOPT
     // for a frame that carries no IPv4/IPv6 packet (not injected), EINVAL for
@@ -32,7 +34,7 @@ public:
 
 private:
     std::string name_;
-    int fd_ = -1;
+    UniqueFd fd_;
 };
 
 // Offset of the IP header in an Ethernet frame (after up to two VLAN tags)
