@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The xdpfw XDP program: parse -> classify -> act, one exit that counts.
+/* The xdpfw XDP program: parse -> classify -> act, one exit that counts
+ * outcomes without a rule.
  *
  * Reading order: maps.h (tables and knobs), parse.h (the header walk),
  * classify.h (rule bitmaps), then this file.
@@ -99,7 +100,9 @@ int xdpfw_main(struct xdp_md *ctx)
 	verdict = xdpfw_act(ctx, &rule, &reason);
 
 out:
-	if (reason < XDPFW_REASON_COUNT)
+	/* A rule's normal outcome is in its rule counter already; the control
+	 * plane derives the rule_* reasons from those (abi.h). */
+	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)
 		xdpfw_count(bpf_map_lookup_elem(&xdpfw_reason_stats, &reason), len);
 	if (cfg_record_verdict) {
 		xdpfw_last.reason = reason;

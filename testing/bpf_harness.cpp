@@ -3,6 +3,7 @@
 #include "testing/bpf_harness.hpp"
 
 #include <bpf/bpf.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 
 #include <cerrno>
@@ -42,10 +43,24 @@ void BpfHarness::commit(const Policy& policy)
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
 {
+    return run(frame, 0);
+}
+
+RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex)
+{
     std::vector<uint8_t> out(frame.size() + 256);
+    // The kernel takes the device from ctx_in (queue 0); the frame starts at
+    // offset 0 and ends at its size.
+    xdp_md ctx{};
+    ctx.data_end = uint32_t(frame.size());
+    ctx.ingress_ifindex = ingress_ifindex;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
                 .data_out = out.data(), .data_size_in = uint32_t(frame.size()),
                 .data_size_out = uint32_t(out.size()), .repeat = 1);
+    if (ingress_ifindex) {
+        opts.ctx_in = &ctx;
+        opts.ctx_size_in = sizeof(ctx);
+    }
     if (bpf_prog_test_run_opts(obj_.prog_fd(), &opts))
         throw BpfError(errno, "BPF_PROG_RUN");
     return RunResult{opts.retval, maps_->last_verdict()};

@@ -25,6 +25,9 @@ public:
     // plus "test0" -> 1 (lo, the BPF_PROG_RUN ingress device).
     void commit(const Policy& policy);
     RunResult run(const std::vector<uint8_t>& frame);
+    // The same, received on ingress_ifindex (a device of the current
+    // network namespace) instead of lo.
+    RunResult run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex);
     PolicyMaps& maps() { return *maps_; }
     XdpfwObject& object() { return obj_; }
     CompileOptions compile_options() const;

@@ -2,7 +2,7 @@
 /* First-match classification by rule bitmaps (linear bit-vector search).
  *
  * Each match field maps the packet's value to a bitmap of the rules that
- * field admits (scalar tables, the interface hash, and for addresses the
+ * field admits (scalar tables, the interface table, and for addresses the
  * DIR-24 / IPv6 prefix tables followed by an address-class indirection).
  * The AND of the field bitmaps holds the rules that match; the lowest set
  * bit whose rule is terminal wins. Each bitmap carries summary words (bit w:
@@ -297,6 +297,21 @@ __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 	return w->acc || w->cand || w->next_summary < w->n_summary;
 }
 
+/* The ingress interface's bitmap: a direct array slot below
+ * XDPFW_IFINDEX_SLOTS (every slot is written), the hash only above. */
+static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+						 __u32 ifindex)
+{
+	struct xdpfw_ifindex_key k = { .ifindex = ifindex, .gen = gen };
+	__u32 *b;
+
+	if (ifindex < XDPFW_IFINDEX_SLOTS)
+		b = xdpfw_slot(&xdpfw_iif, gen * XDPFW_IFINDEX_SLOTS + ifindex);
+	else
+		b = bpf_map_lookup_elem(&xdpfw_ifindex, &k);
+	return b ? *b : hdr->ifindex_default;
+}
+
 static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
 {
 	if (w->n_list < XDPFW_FIELD_COUNT)
@@ -317,12 +332,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 		return XDPFW_NO_RULE;
 	/* Fields no rule uses are left out of the AND; with none used, every
 	 * rule matches and the all-rules bitmap is walked. */
-	if (used & (1u << XDPFW_FIELD_IFINDEX)) {
-		struct xdpfw_ifindex_key k = { .ifindex = ifindex, .gen = gen };
-		__u32 *b = bpf_map_lookup_elem(&xdpfw_ifindex, &k);
-
-		xdpfw_use(&w, b ? *b : hdr->ifindex_default);
-	}
+	if (used & (1u << XDPFW_FIELD_IFINDEX))
+		xdpfw_use(&w, xdpfw_ifindex_index(hdr, gen, ifindex));
 	if (used & (1u << XDPFW_FIELD_VLAN))
 		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_VLAN, XDPFW_VLAN_SLOTS,
 						 pkt->vlan));

@@ -107,6 +107,16 @@ struct {
 	__type(value, __u32);
 } xdpfw_v6_prefixes SEC(".maps");
 
+/* [gen * XDPFW_IFINDEX_SLOTS + ifindex] -> bitmap index (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XDPFW_BLOCKS(XDPFW_GENERATIONS * XDPFW_IFINDEX_SLOTS));
+	__type(key, __u32);
+	__type(value, struct xdpfw_block);
+} xdpfw_iif SEC(".maps");
+
+/* Interfaces with an ifindex >= XDPFW_IFINDEX_SLOTS -> bitmap index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -122,6 +132,7 @@ struct {
 	__type(value, struct xdpfw_counter);
 } xdpfw_rule_stats SEC(".maps");
 
+/* [reason]: outcomes without a rule only (from XDPFW_REASON_FIRST_COUNTED). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDPFW_REASON_COUNT);

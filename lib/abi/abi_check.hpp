@@ -23,6 +23,10 @@ static_assert(offsetof(xdpfw_policy_hdr, v6_lens) == 48);
 static_assert(sizeof(xdpfw_policy_hdr) == 312);
 static_assert(XDPFW_MAX_WORDS * 64 == XDPFW_MAX_RULES);
 static_assert(XDPFW_REASON_COUNT == 14);
+// The program counts reasons from XDPFW_REASON_FIRST_COUNTED on; the ones
+// before it are the rule outcomes the control plane derives.
+static_assert(XDPFW_REASON_FIRST_COUNTED == 4 && XDPFW_REASON_RULE_REDIRECT == 3);
+static_assert(XDPFW_IFINDEX_SLOTS % XDPFW_BLOCK_SLOTS == 0);
 static_assert(XDPFW_SCALAR_TOTAL < (1u << 20));
 
 } // namespace xdpfw::abi

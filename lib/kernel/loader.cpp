@@ -75,6 +75,7 @@ void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
         {"xdpfw_chunks", 4, sizeof(xdpfw_block)},
         {"xdpfw_hosts", 4, sizeof(xdpfw_block)},
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
+        {"xdpfw_iif", 4, sizeof(xdpfw_block)},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},

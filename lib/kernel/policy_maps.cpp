@@ -120,7 +120,7 @@ struct PolicyMaps::Impl {
     Capacities o;
     uint32_t words, summary, bitmap_value;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
-    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts;
+    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts, iif;
 
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
@@ -152,6 +152,7 @@ struct PolicyMaps::Impl {
         check(bpf_map_lookup_elem(fd_ctrl, &zero, &c), "read xdpfw_ctrl");
         return c;
     }
+    std::vector<xdpfw_rule> rules_of(const xdpfw_ctrl& c) const;
 
     void write_tables(const CompiledPolicy& p, uint32_t gen);
     // Copies the pages of t that `held` does not already hold to dst.
@@ -283,9 +284,17 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
     if (!same)
         v6.insert(gen, vk, vv, "xdpfw_v6_prefixes");
 
+    // Interfaces below XDPFW_IFINDEX_SLOTS take a slot of the direct array
+    // (every slot written), larger ones an entry of the hash.
+    uint32_t* slots = iif.at<uint32_t>(4ull * gen * XDPFW_IFINDEX_SLOTS);
+    std::fill_n(slots, XDPFW_IFINDEX_SLOTS, p.ifindex_default);
     std::vector<xdpfw_ifindex_key> ik;
     std::vector<uint32_t> iv;
     for (const auto& [idx, bm] : p.ifindex) {
+        if (idx < XDPFW_IFINDEX_SLOTS) {
+            slots[idx] = bm;
+            continue;
+        }
         ik.push_back(xdpfw_ifindex_key{idx, gen});
         iv.push_back(bm);
     }
@@ -333,6 +342,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
     m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
     m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
+    m.iif = MapView(s->maps.xdpfw_iif, "xdpfw_iif");
     m.ncpus = libbpf_num_possible_cpus();
     if (m.ncpus <= 0)
         throw BpfError(-m.ncpus, "count possible CPUs");
@@ -523,12 +533,43 @@ std::vector<xdpfw_counter> PolicyMaps::all_rule_counters() const
     return out;
 }
 
-std::array<xdpfw_counter, XDPFW_REASON_COUNT> PolicyMaps::reason_counters() const
+ReasonCounters PolicyMaps::raw_reason_counters() const
 {
-    std::array<xdpfw_counter, XDPFW_REASON_COUNT> out{};
+    ReasonCounters out{};
     for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
         out[r] = sum_percpu(impl_->fd_reason_stats, r, impl_->ncpus, "xdpfw_reason_stats");
     return out;
+}
+
+// The rules of the generation c made live, as the program reads them.
+std::vector<xdpfw_rule> PolicyMaps::Impl::rules_of(const xdpfw_ctrl& c) const
+{
+    if (!c.committed)
+        return {};
+    const uint32_t gen = c.active_gen & 1;
+    xdpfw_policy_hdr hdr{};
+    check(bpf_map_lookup_elem(fd_policy, &gen, &hdr) ? -errno : 0, "read policy header");
+    const auto* first = rules.at<const xdpfw_rule>(sizeof(xdpfw_rule) * size_t(gen) * o.max_rules);
+    return std::vector<xdpfw_rule>(first, first + std::min(hdr.n_rules, o.max_rules));
+}
+
+// The kernel's rule table is the rule -> action mapping the counters were
+// counted under, for every user of these maps (daemon, xdpfw-apply, adopted
+// pins), so the derivation reads it here rather than a copy of the rules.
+ReasonCounters PolicyMaps::reason_counters() const
+{
+    const Impl& m = *impl_;
+    const ReasonCounters raw = raw_reason_counters(); // before the rule counters
+    for (int attempt = 0;; attempt++) {
+        // A commit only writes the generation that is not live; the live one
+        // is rewritten only after two switches, which change the version.
+        const xdpfw_ctrl c = m.ctrl();
+        const std::vector<xdpfw_rule> live = m.rules_of(c);
+        const std::vector<xdpfw_counter> counters = all_rule_counters();
+        const xdpfw_ctrl after = m.ctrl();
+        if ((after.version == c.version && after.active_gen == c.active_gen) || attempt == 3)
+            return derive_reason_totals(raw, live, counters);
+    }
 }
 
 void PolicyMaps::reset_rule_counter(uint32_t slot)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "lib/kernel/loader.hpp"
+#include "lib/kernel/reason_totals.hpp"
 #include "lib/tables/compiled_policy.hpp"
 
 #include <xdpfw/abi.h>
@@ -40,7 +41,13 @@ public:
     xdpfw_counter rule_counter(uint32_t counter_slot) const;
     // Every slot's counters in one batched read (index = counter slot).
     std::vector<xdpfw_counter> all_rule_counters() const;
-    std::array<xdpfw_counter, XDPFW_REASON_COUNT> reason_counters() const;
+    // Every reason's total as operators see it: the rule_* reasons derived
+    // from the counters of the live generation's rules, the rest as counted
+    // (derive_reason_totals()). Deleting a rule takes its packets out of the
+    // rule_* totals.
+    ReasonCounters reason_counters() const;
+    // xdpfw_reason_stats as the program counts it: rule_* stay 0.
+    ReasonCounters raw_reason_counters() const;
     void reset_rule_counter(uint32_t counter_slot);
 
     // The last verdict (objects loaded with record_verdict only).

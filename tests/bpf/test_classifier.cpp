@@ -5,9 +5,12 @@
 #include "testing/policy_text.hpp"
 #include "testing/private_netns.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 
+#include <cstdlib>
 #include <memory>
 
 namespace xdpfw::test {
@@ -194,6 +197,79 @@ TEST_F(Classifier, RedirectThroughDevmap)
     auto r = run(frame("10.0.0.1", "10.0.0.2", 17, 9, 7));
     EXPECT_EQ(r.xdp_action, uint32_t(XDP_REDIRECT));
     EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_RULE_REDIRECT));
+}
+
+// Interfaces at the top of the direct iif array and past it (the hash).
+TEST_F(Classifier, IngressInterfacesBeyondTheDirectArray)
+{
+    // veth pairs (this kernel has no dummy driver), named by their index.
+    for (uint32_t idx : {uint32_t(XDPFW_IFINDEX_SLOTS - 1), 70000u}) {
+        const std::string cmd =
+            fmt::format("ip link add big{} index {} type veth peer name big{} index {}", idx, idx,
+                        idx + 1, idx + 1);
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+    h->commit(make_policy({fmt::format("priority=1 iif=big{} action=drop", XDPFW_IFINDEX_SLOTS - 1),
+                           fmt::format("priority=2 iif=big{} action=drop", XDPFW_IFINDEX_SLOTS),
+                           "priority=3 iif=big70000 proto=udp action=drop",
+                           "priority=4 iif=eth0 action=pass"}));
+    auto f = build_frame(frame("10.0.0.1", "10.0.0.2"));
+    auto winner = [&](uint32_t ifindex) { return h->run(f, ifindex).verdict.rule_id; };
+    EXPECT_EQ(winner(XDPFW_IFINDEX_SLOTS - 1), 1u);
+    EXPECT_EQ(winner(XDPFW_IFINDEX_SLOTS), 2u);
+    EXPECT_EQ(winner(70000), 3u);
+    EXPECT_EQ(winner(if_nametoindex("eth0")), 4u);
+    EXPECT_EQ(winner(70001), XDPFW_NO_RULE); // in neither table: the default bitmap
+    EXPECT_EQ(winner(if_nametoindex("eth1")), XDPFW_NO_RULE);
+    EXPECT_EQ(h->run(build_frame(frame("10.0.0.1", "10.0.0.2", 6)), 70000).verdict.rule_id,
+              XDPFW_NO_RULE);
+    // The next generation moves the rules between interfaces.
+    h->commit(make_policy({"priority=1 iif=big70001 action=drop",
+                           fmt::format("priority=2 iif=big{} action=pass", XDPFW_IFINDEX_SLOTS - 1)}));
+    EXPECT_EQ(winner(70001), 1u);
+    EXPECT_EQ(winner(70000), XDPFW_NO_RULE);
+    EXPECT_EQ(winner(XDPFW_IFINDEX_SLOTS - 1), 2u);
+    EXPECT_EQ(winner(XDPFW_IFINDEX_SLOTS), XDPFW_NO_RULE);
+    EXPECT_EQ(winner(if_nametoindex("eth0")), XDPFW_NO_RULE);
+}
+
+// The program counts a rule-decided packet in its rule only; the totals the
+// control plane derives equal counting every packet's reason, as the
+// program did before (xdpfw_last still records each packet's reason).
+TEST_F(Classifier, RuleReasonTotalsDerivedFromRuleCounters)
+{
+    h->commit(make_policy({"priority=0 proto=udp action=count",
+                           "priority=1 dport=1 action=drop",
+                           "priority=2 dport=2 action=pass",
+                           "priority=3 dport=3 action=xsk",
+                           "priority=4 dport=4 action=xsk fallback=drop",
+                           "priority=5 dport=5 action=redirect:eth1"}));
+    const ReasonCounters derived0 = h->maps().reason_counters();
+    const ReasonCounters raw0 = h->maps().raw_reason_counters();
+    ReasonCounters expect{};
+    for (uint32_t i = 0; i < 120; i++) {
+        auto f = frame("10.0.0.1", "10.0.0.2", 17, 9, uint16_t(1 + i % 6));
+        f.frame_len = 64 + 8 * (i % 7);
+        const auto data = build_frame(f);
+        const uint32_t reason = h->run(data).verdict.reason;
+        ASSERT_LT(reason, uint32_t(XDPFW_REASON_COUNT));
+        expect[reason].packets++;
+        expect[reason].bytes += data.size();
+        if (reason < XDPFW_REASON_FIRST_COUNTED) { // a rule decided it
+            EXPECT_EQ(h->maps().raw_reason_counters()[reason].packets, raw0[reason].packets);
+        }
+    }
+    EXPECT_EQ(expect[XDPFW_REASON_RULE_DROP].packets, 20u);
+    EXPECT_EQ(expect[XDPFW_REASON_XSK_NO_SOCKET].packets, 40u);
+    const ReasonCounters derived = h->maps().reason_counters();
+    const ReasonCounters raw = h->maps().raw_reason_counters();
+    for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++) {
+        EXPECT_EQ(derived[r].packets - derived0[r].packets, expect[r].packets) << reason_name(r);
+        EXPECT_EQ(derived[r].bytes - derived0[r].bytes, expect[r].bytes) << reason_name(r);
+        if (r < XDPFW_REASON_FIRST_COUNTED) {
+            EXPECT_EQ(raw[r].packets, 0u) << reason_name(r);
+        }
+    }
 }
 
 TEST_F(Classifier, CommitSwitchesGenerationAndVersion)

@@ -135,8 +135,12 @@ enum xdpfw_action {
 	XDPFW_ACT_MAX = 5,
 };
 
-/* Why a packet got its verdict; one per-CPU counter each. Printed by name by
- * xdpfw::reason_name(); keep the two in step (a unit test checks). */
+/* Why a packet got its verdict. Printed by name by xdpfw::reason_name();
+ * keep the two in step (a unit test checks). The first four are a rule's
+ * normal outcome: the program counts those packets in the rule's counter
+ * only, and the control plane derives these reasons' totals from the live
+ * rules' counters (lib/kernel/reason_totals.hpp). Every later reason has a
+ * per-CPU counter in xdpfw_reason_stats, counted by the program. */
 enum xdpfw_reason {
 	XDPFW_REASON_RULE_DROP = 0,
 	XDPFW_REASON_RULE_PASS = 1,
@@ -154,6 +158,7 @@ enum xdpfw_reason {
 	XDPFW_REASON_NO_POLICY = 13,      /* nothing committed yet: passed */
 	XDPFW_REASON_COUNT = 14,
 };
+#define XDPFW_REASON_FIRST_COUNTED XDPFW_REASON_DEFAULT_DROP
 
 /* xdpfw_ctrl[0]: which generation is live. Written only by the control plane. */
 struct xdpfw_ctrl {
@@ -172,7 +177,7 @@ struct xdpfw_policy_hdr {
 	__u8 default_action;     /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u8 malformed_action;   /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u32 all_bitmap;        /* bitmap index with every rule's bit set */
-	__u32 ifindex_default;   /* bitmap index for an ingress interface not in xdpfw_ifindex */
+	__u32 ifindex_default;   /* bitmap index for an ingress interface no iif rule names */
 	__u32 v6_nlens[XDPFW_DIRECTIONS]; /* distinct IPv6 prefix lengths per direction */
 	__u32 v4_host_buckets[XDPFW_DIRECTIONS]; /* buckets of the host table in use */
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
@@ -194,7 +199,13 @@ struct xdpfw_counter {
 	__u64 bytes;
 };
 
-/* xdpfw_ifindex: ingress interface -> bitmap index. */
+/* Ingress interface -> bitmap index. Interfaces below XDPFW_IFINDEX_SLOTS
+ * are a direct slot of xdpfw_iif (a block table: [gen * XDPFW_IFINDEX_SLOTS +
+ * ifindex], every slot written, ifindex_default where no rule names the
+ * interface); the rare larger ifindex (hosts with much namespace churn) is an
+ * entry of the xdpfw_ifindex hash, looked up only for those. */
+#define XDPFW_IFINDEX_SLOTS 4096
+
 struct xdpfw_ifindex_key {
 	__u32 ifindex;
 	__u32 gen;
