@@ -245,7 +245,7 @@ TEST_F(Classifier, RuleReasonTotalsDerivedFromRuleCounters)
                            "priority=4 dport=4 action=xsk fallback=drop",
                            "priority=5 dport=5 action=redirect:eth1"}));
     const ReasonCounters derived0 = h->maps().reason_counters();
-    const ReasonCounters raw0 = h->maps().raw_reason_counters();
+    ReasonCounters raw_prev = h->maps().raw_reason_counters();
     ReasonCounters expect{};
     for (uint32_t i = 0; i < 120; i++) {
         auto f = frame("10.0.0.1", "10.0.0.2", 17, 9, uint16_t(1 + i % 6));
@@ -255,9 +255,15 @@ TEST_F(Classifier, RuleReasonTotalsDerivedFromRuleCounters)
         ASSERT_LT(reason, uint32_t(XDPFW_REASON_COUNT));
         expect[reason].packets++;
         expect[reason].bytes += data.size();
-        if (reason < XDPFW_REASON_FIRST_COUNTED) { // a rule decided it
-            EXPECT_EQ(h->maps().raw_reason_counters()[reason].packets, raw0[reason].packets);
+        const ReasonCounters raw_now = h->maps().raw_reason_counters();
+        for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++) {
+            // A packet a rule decided leaves every reason counter alone;
+            // any other adds one to its reason's.
+            const uint64_t add = r == reason && reason >= XDPFW_REASON_FIRST_COUNTED;
+            EXPECT_EQ(raw_now[r].packets, raw_prev[r].packets + add)
+                << reason_name(r) << " after a packet of " << reason_name(reason);
         }
+        raw_prev = raw_now;
     }
     EXPECT_EQ(expect[XDPFW_REASON_RULE_DROP].packets, 20u);
     EXPECT_EQ(expect[XDPFW_REASON_XSK_NO_SOCKET].packets, 40u);
