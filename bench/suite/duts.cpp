@@ -249,6 +249,9 @@ public:
         const CompiledPolicy compiled = compile(policy, x.copts);
         x.maps.commit(compiled, ++x.version);
         setup_seconds = seconds_since(t0);
+        // The previous case's pages leave with the retired generation: the
+        // memory row then shows this policy's.
+        x.maps.wait_settled();
         if (w.drop) {
             const uint32_t last_id = policy.rules.back().id;
             for (const auto& r : compiled.rules)
@@ -302,9 +305,9 @@ public:
     {
         DutMemory m;
         map_memory(m,
-                   "memlock of every map the xdpfw program uses (the object is sized for the 1M "
-                   "set, per direction and generation)",
-                   [] { return program_map_bytes(g_xdpfw->obj.prog_fd()); });
+                   "memlock of every map of the xdpfw object, with the inner maps its tables "
+                   "hold (bitmaps, IPv4 pages) once each (XdpfwObject::map_bytes)",
+                   [] { return g_xdpfw->obj.map_bytes(); });
         try {
             m.rss_bytes = self_anon_rss_bytes();
             m.rss_what = "RssAnon of xdpfw-bench, which loads, compiles and commits xdpfw in "

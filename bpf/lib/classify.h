@@ -30,16 +30,6 @@ static __always_inline __u32 xdpfw_ctz64(__u64 x)
 	return xdpfw_debruijn64[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
-static __always_inline __u64 *xdpfw_bitmap(__u32 gen, __u32 index)
-{
-	__u32 key;
-
-	if (index >= cfg_bitmap_cap)
-		return 0;
-	key = gen * cfg_bitmap_cap + index;
-	return bpf_map_lookup_elem(&xdpfw_bitmaps, &key);
-}
-
 /* Field lookups return a bitmap index; XDPFW_NO_RULE when a table entry is
  * missing (a policy the control plane never writes), which ends the walk. */
 static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
@@ -67,16 +57,16 @@ static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, 
 					      __u32 dir, __u32 addr_be)
 {
 	__u32 addr = bpf_ntohl(addr_be);
-	__u32 table = gen * XDPFW_DIRECTIONS + dir;
 	__u32 buckets = hdr->v4_host_buckets[dir & 1];
 	struct xdpfw_block *h = 0;
-	__u32 *e, kind, value, key, k;
+	__u32 *e, kind, value, k;
 
+	if (!hdr->v4_table[dir & 1])
+		return 0;
 	if (buckets) {
 		if (buckets > cfg_host_buckets)
 			return 0;
-		key = table * cfg_host_buckets + xdpfw_host_bucket(addr, buckets);
-		h = bpf_map_lookup_elem(&xdpfw_hosts, &key);
+		h = xdpfw_v4_block(gen, dir, XDPFW_V4_HOSTS, xdpfw_host_bucket(addr, buckets));
 		/* Touch the bucket before the DIR-24 entry is read: its
 		 * address needs nothing from that entry, so both cache misses
 		 * are in flight at once (a host route then costs about what a
@@ -84,8 +74,7 @@ static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, 
 		if (h)
 			(void)*(volatile __u32 *)&h->v[0];
 	}
-	key = (table << 24) | (addr >> 8);
-	e = xdpfw_slot(&xdpfw_tbl24, key);
+	e = xdpfw_v4_slot(gen, dir, XDPFW_V4_TOP, addr >> 8);
 	if (!e)
 		return 0;
 	kind = *e >> XDPFW_TBL24_KIND_SHIFT;
@@ -95,8 +84,8 @@ static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, 
 
 		if (value >= cfg_chunk_cap)
 			return 0;
-		key = (table * cfg_chunk_cap + value) * XDPFW_CHUNK_SLOTS + (addr & 0xff);
-		c = xdpfw_slot(&xdpfw_chunks, key);
+		c = xdpfw_v4_slot(gen, dir, XDPFW_V4_CHUNKS,
+				  value * XDPFW_CHUNK_SLOTS + (addr & 0xff));
 		return c ? *c : 0;
 	}
 	if (kind == XDPFW_TBL24_HOSTS && h) {
@@ -171,12 +160,14 @@ static __always_inline __u32 xdpfw_addr_index(const struct xdpfw_policy_hdr *hdr
  * fields' bitmap indices are kept as a compact list of scalars: no pointers
  * and no per-field branches, which keeps the verifier's state count low. */
 struct xdpfw_walk {
-	__u32 list[XDPFW_FIELD_COUNT]; /* bitmap index of each used field */
+	__u32 list[XDPFW_FIELD_COUNT]; /* first word of each used field's bitmap */
 	__u32 n_list;
 	__u32 gen;
 	__u32 pkt_len;
 	__u32 next_summary; /* next summary word to load */
 	__u32 n_summary;    /* summary words the policy uses (<= cfg_summary_words) */
+	__u32 stride;       /* words per bitmap (policy header) */
+	__u32 n_words;      /* rule words the policy uses */
 	__u32 word_base;    /* first word covered by cand */
 	__u32 bit_base;     /* first rule covered by acc */
 	__u64 cand;         /* candidate words left */
@@ -201,14 +192,24 @@ static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 wo
 	__u32 k;
 
 	for (k = 0; k < XDPFW_FIELD_COUNT; k++) {
-		__u64 *bm;
+		struct xdpfw_words *b;
+		__u32 at, key;
+		void *page;
 
 		if (k >= w->n_list)
 			break;
-		bm = xdpfw_bitmap(w->gen, w->list[k]);
-		if (!bm)
+		/* A slot past the bitmap pages is another table's page, or
+		 * none: never out of bounds, and never asked for, since the
+		 * control plane writes word offsets of its own bitmaps. */
+		at = w->list[k] + word;
+		page = xdpfw_table(xdpfw_bitmap_slot(w->gen, at / XDPFW_KPAGE_WORDS));
+		if (!page)
 			return 0;
-		acc &= bm[word];
+		key = (at % XDPFW_KPAGE_WORDS) / 8;
+		b = bpf_map_lookup_elem(page, &key);
+		if (!b)
+			return 0;
+		acc &= b->w[at % 8];
 	}
 	return acc;
 }
@@ -248,7 +249,7 @@ static __always_inline long xdpfw_open_word(struct xdpfw_walk *w)
 	if (word >= cfg_words)
 		return 1;
 	w->bit_base = word * 64;
-	w->acc = xdpfw_and_word(w, cfg_summary_words + word);
+	w->acc = xdpfw_and_word(w, w->n_summary + word);
 	return 0;
 }
 
@@ -277,23 +278,29 @@ static long xdpfw_walk_step(__u32 i, void *arg)
  * field lookups before it did (inlined, it was verified again for every
  * distinct state they leave, past the 1M-instruction limit). The common case
  * runs straight through, without bpf_loop's indirect calls: the first summary
- * word, its first candidate word and that word's first two matching rules (a
- * count rule, then the one that decides). Returns 1 when the walk must go on
+ * word (skipped when the policy has one rule word), its first candidate word
+ * and that word's first two matching rules (a count rule, then the one that
+ * decides). Returns 1 when the walk must go on
  * (the caller resumes it in bpf_loop, whose context must be on its stack). */
 __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 {
 	if (!w)
 		return 0;
-	w->cand = xdpfw_and_word(w, 0);
-	w->next_summary = 1;
-	if (w->cand) {
-		if (xdpfw_open_word(w))
-			return 0;
-		if (w->acc && xdpfw_take_rule(w))
-			return 0;
-		if (w->acc && xdpfw_take_rule(w))
+	if (w->n_words == 1) {
+		/* Up to 64 rules: the summary word says only whether the one
+		 * rule word is zero, so the AND goes straight to that word. */
+		w->acc = xdpfw_and_word(w, w->n_summary);
+		w->next_summary = w->n_summary;
+	} else {
+		w->cand = xdpfw_and_word(w, 0);
+		w->next_summary = 1;
+		if (w->cand && xdpfw_open_word(w))
 			return 0;
 	}
+	if (w->acc && xdpfw_take_rule(w))
+		return 0;
+	if (w->acc && xdpfw_take_rule(w))
+		return 0;
 	return w->acc || w->cand || w->next_summary < w->n_summary;
 }
 
@@ -314,8 +321,10 @@ static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *
 
 static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
 {
+	/* A missing entry (XDPFW_NO_RULE) stays ~0: its page slot is past
+	 * xdpfw_tables, so the AND is 0 and the walk ends. */
 	if (w->n_list < XDPFW_FIELD_COUNT)
-		w->list[w->n_list++] = index;
+		w->list[w->n_list++] = index == XDPFW_NO_RULE ? ~0u : index * w->stride;
 }
 
 /* Classifies a parsed packet against generation gen. Returns the winning
@@ -325,7 +334,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 					    __u32 pkt_len, struct xdpfw_rule *rule)
 {
 	struct xdpfw_walk w = { .gen = gen, .pkt_len = pkt_len, .winner = XDPFW_NO_RULE,
-				.n_summary = hdr->n_summary };
+				.n_summary = hdr->n_summary, .stride = hdr->bitmap_stride,
+				.n_words = hdr->n_words };
 	__u32 used = hdr->used_fields;
 
 	if (!hdr->n_rules)

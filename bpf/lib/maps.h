@@ -16,10 +16,12 @@
 const volatile __u32 cfg_max_rules = 64;        /* rules per generation */
 const volatile __u32 cfg_words = 1;             /* cfg_max_rules / 64 */
 const volatile __u32 cfg_summary_words = 1;     /* ceil(cfg_words / 64) */
-const volatile __u32 cfg_bitmap_cap = 1;        /* bitmaps per generation */
 const volatile __u32 cfg_addr_class_cap = 1;    /* per direction and generation */
 const volatile __u32 cfg_chunk_cap = 1;         /* per direction and generation */
 const volatile __u32 cfg_host_buckets = 1;      /* per direction and generation */
+const volatile __u32 cfg_bitmap_pages = 1;      /* per generation (abi.h) */
+const volatile __u32 cfg_chunk_pages = 1;       /* xdpfw_kpages(chunk_cap * 256) */
+const volatile __u32 cfg_host_pages = 1;        /* xdpfw_kpages(host_buckets * 16) */
 const volatile __u32 cfg_record_verdict = 0;   /* tests: fill xdpfw_last */
 
 struct {
@@ -54,16 +56,6 @@ struct {
 	__type(value, struct xdpfw_rule);
 } xdpfw_rules SEC(".maps");
 
-/* [gen * cfg_bitmap_cap + b]: cfg_summary_words summary words (bit w set:
- * word w is not zero) then cfg_words rule words. Value size set at load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set at load */
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, 16); /* set at load */
-} xdpfw_bitmaps SEC(".maps");
-
 /* [(gen * 2 + dir) * cfg_addr_class_cap + class] -> bitmap index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -73,35 +65,27 @@ struct {
 	__type(value, struct xdpfw_block);
 } xdpfw_addr_class SEC(".maps");
 
-/* [(gen * 2 + dir) << 24 | addr >> 8]: kind << 30 | value (abi.h). */
-struct {
+/* The inner maps of xdpfw_tables: pages, all of one size (abi.h). */
+struct xdpfw_table_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_BLOCKS(XDPFW_GENERATIONS * XDPFW_DIRECTIONS * XDPFW_TBL24_SLOTS));
+	__uint(max_entries, XDPFW_KPAGE_BLOCKS);
 	__type(key, __u32);
 	__type(value, struct xdpfw_block);
-} xdpfw_tbl24 SEC(".maps");
+};
 
-/* [((gen * 2 + dir) * cfg_chunk_cap + chunk) * 256 + (addr & 255)] -> class. */
+/* Per generation: the bitmap pages, then the IPv4 tables' pages (abi.h,
+ * xdpfw_table_slot). The control plane fills the slots. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1); /* set at load */
 	__type(key, __u32);
-	__type(value, struct xdpfw_block);
-} xdpfw_chunks SEC(".maps");
-
-/* [(gen * 2 + dir) * cfg_host_buckets + bucket]: the host table (abi.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set at load */
-	__type(key, __u32);
-	__type(value, struct xdpfw_block);
-} xdpfw_hosts SEC(".maps");
+	__array(values, struct xdpfw_table_map);
+} xdpfw_tables SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory follows the prefixes held */
 	__uint(max_entries, 1); /* set at load */
 	__type(key, struct xdpfw_v6_key);
 	__type(value, __u32);
@@ -175,6 +159,38 @@ static __always_inline __u32 *xdpfw_slot(void *map, __u32 i)
 {
 	__u32 key = i / XDPFW_BLOCK_SLOTS;
 	struct xdpfw_block *b = bpf_map_lookup_elem(map, &key);
+
+	return b ? &b->v[i % XDPFW_BLOCK_SLOTS] : 0;
+}
+
+/* The inner map in slot `slot` of xdpfw_tables, or NULL. */
+static __always_inline void *xdpfw_table(__u32 slot)
+{
+	return bpf_map_lookup_elem(&xdpfw_tables, &slot);
+}
+
+/* Block b of one part of one direction's paged IPv4 table, or NULL. Only
+ * chunks and host tables read the capacity knobs (rodata loads): the DIR-24
+ * top slots are constants plus generation, direction and page. */
+static __always_inline struct xdpfw_block *xdpfw_v4_block(__u32 gen, __u32 dir, __u32 part,
+							  __u32 b)
+{
+	__u32 page = b / XDPFW_KPAGE_BLOCKS, key = b % XDPFW_KPAGE_BLOCKS, slot;
+	void *map;
+
+	if (part == XDPFW_V4_TOP)
+		slot = xdpfw_top_slot(gen, dir, page);
+	else
+		slot = xdpfw_table_slot(gen, dir, part, page, cfg_bitmap_pages, cfg_chunk_pages,
+					cfg_host_pages);
+	map = xdpfw_table(slot);
+	return map ? bpf_map_lookup_elem(map, &key) : 0;
+}
+
+/* Entry i of one part of one direction's paged IPv4 table, or NULL. */
+static __always_inline __u32 *xdpfw_v4_slot(__u32 gen, __u32 dir, __u32 part, __u32 i)
+{
+	struct xdpfw_block *b = xdpfw_v4_block(gen, dir, part, i / XDPFW_BLOCK_SLOTS);
 
 	return b ? &b->v[i % XDPFW_BLOCK_SLOTS] : 0;
 }

@@ -19,8 +19,11 @@ static_assert(offsetof(xdpfw_v6_key, addr) == 4);
 static_assert(sizeof(xdpfw_last_verdict) == 16);
 static_assert(offsetof(xdpfw_policy_hdr, v6_nlens) == 32);
 static_assert(offsetof(xdpfw_policy_hdr, v4_host_buckets) == 40);
-static_assert(offsetof(xdpfw_policy_hdr, v6_lens) == 48);
-static_assert(sizeof(xdpfw_policy_hdr) == 312);
+static_assert(offsetof(xdpfw_policy_hdr, v4_table) == 48);
+static_assert(offsetof(xdpfw_policy_hdr, bitmap_stride) == 56);
+static_assert(offsetof(xdpfw_policy_hdr, v6_lens) == 64);
+static_assert(sizeof(xdpfw_policy_hdr) == 328);
+static_assert(sizeof(xdpfw_words) == sizeof(xdpfw_block));
 static_assert(XDPFW_MAX_WORDS * 64 == XDPFW_MAX_RULES);
 static_assert(XDPFW_REASON_COUNT == 14);
 // The program counts reasons from XDPFW_REASON_FIRST_COUNTED on; the ones

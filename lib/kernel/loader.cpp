@@ -20,6 +20,7 @@
 #include <map>
 #include <string>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace xdpfw {
@@ -62,18 +63,15 @@ struct MapLayout {
     size_t key, value; // 0: not checked
 };
 
-void check_layout(xdpfw_bpf* s, uint32_t bitmap_value)
+void check_layout(xdpfw_bpf* s)
 {
     const MapLayout layouts[] = {
         {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
         {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
         {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
         {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
-        {"xdpfw_bitmaps", 4, bitmap_value},
         {"xdpfw_addr_class", 4, sizeof(xdpfw_block)},
-        {"xdpfw_tbl24", 4, sizeof(xdpfw_block)},
-        {"xdpfw_chunks", 4, sizeof(xdpfw_block)},
-        {"xdpfw_hosts", 4, sizeof(xdpfw_block)},
+        {"xdpfw_tables", 4, 4},
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
         {"xdpfw_iif", 4, sizeof(xdpfw_block)},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
@@ -220,6 +218,20 @@ uint64_t XdpfwObject::map_bytes() const
         if (fd >= 0)
             total += bpf_map_memlock_bytes(fd).value_or(0);
     }
+    // The inner maps of xdpfw_tables (the policy's bitmaps and IPv4 pages),
+    // each once however many slots share it.
+    const int outer = bpf_map__fd(skel_->maps.xdpfw_tables);
+    std::set<uint32_t> ids;
+    for (uint32_t k = 0; k < bpf_map__max_entries(skel_->maps.xdpfw_tables); k++) {
+        uint32_t id = 0;
+        if (bpf_map_lookup_elem(outer, &k, &id) == 0 && id)
+            ids.insert(id);
+    }
+    for (uint32_t id : ids) {
+        const UniqueFd fd(bpf_map_get_fd_by_id(id));
+        if (fd.get() >= 0)
+            total += bpf_map_memlock_bytes(fd.get()).value_or(0);
+    }
     return total;
 }
 
@@ -235,6 +247,20 @@ std::string XdpfwObject::program_mismatch(int other_fd) const
         if (!theirs.count(id))
             problems.push_back(fmt::format("it does not use this build's map {} (id {})", name, id));
     return fmt::format("{}", fmt::join(problems, "; "));
+}
+
+TableLayout table_layout(const Capacities& c)
+{
+    TableLayout t;
+    const uint32_t words = c.max_rules / 64;
+    const uint64_t bitmap_words =
+        uint64_t{c.max_bitmaps} * xdpfw_bitmap_stride((words + 63) / 64, words);
+    t.bitmap_pages = static_cast<uint32_t>((bitmap_words + XDPFW_KPAGE_WORDS - 1) /
+                                           XDPFW_KPAGE_WORDS);
+    t.chunk_pages = xdpfw_kpages(uint64_t{c.max_v4_chunks} * XDPFW_CHUNK_SLOTS);
+    t.host_pages = xdpfw_kpages(uint64_t{xdpfw_host_buckets(c.max_v4_hosts)} * XDPFW_BLOCK_SLOTS);
+    t.slots = xdpfw_table_slots(t.bitmap_pages, t.chunk_pages, t.host_pages);
+    return t;
 }
 
 LoadOptions small_load_options()
@@ -262,36 +288,31 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
 
     const uint32_t words = o.max_rules / 64;
     const uint32_t summary = (words + 63) / 64;
-    const uint32_t bitmap_value = 8 * (summary + words);
+    const TableLayout tl = table_layout(o);
     s->rodata->cfg_max_rules = o.max_rules;
     s->rodata->cfg_words = words;
     s->rodata->cfg_summary_words = summary;
-    s->rodata->cfg_bitmap_cap = o.max_bitmaps;
     s->rodata->cfg_addr_class_cap = o.max_addr_classes;
     s->rodata->cfg_chunk_cap = o.max_v4_chunks;
     s->rodata->cfg_host_buckets = xdpfw_host_buckets(o.max_v4_hosts);
+    s->rodata->cfg_bitmap_pages = tl.bitmap_pages;
+    s->rodata->cfg_chunk_pages = tl.chunk_pages;
+    s->rodata->cfg_host_pages = tl.host_pages;
     s->rodata->cfg_record_verdict = opts.record_verdict ? 1 : 0;
 
     const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
     check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_bitmaps, gens * o.max_bitmaps),
-          "size xdpfw_bitmaps");
-    check(bpf_map__set_value_size(s->maps.xdpfw_bitmaps, bitmap_value), "size xdpfw_bitmaps");
     check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class,
                                    XDPFW_BLOCKS(gens * dirs * o.max_addr_classes)),
           "size xdpfw_addr_class");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_chunks,
-                                   XDPFW_BLOCKS(gens * dirs * o.max_v4_chunks * XDPFW_CHUNK_SLOTS)),
-          "size xdpfw_chunks");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_hosts,
-                                   gens * dirs * xdpfw_host_buckets(o.max_v4_hosts)),
-          "size xdpfw_hosts");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_tables, tl.slots),
+          "size xdpfw_tables");
     check(bpf_map__set_max_entries(s->maps.xdpfw_v6_prefixes, gens * dirs * o.max_v6_prefixes),
           "size xdpfw_v6_prefixes");
     check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
           "size xdpfw_rule_stats");
     check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
-    check_layout(s.get(), bitmap_value);
+    check_layout(s.get());
 
     if (!opts.pin_dir.empty()) {
         std::error_code ec;

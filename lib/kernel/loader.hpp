@@ -27,6 +27,12 @@ struct LoadOptions {
     std::string pin_dir;
 };
 
+// How xdpfw_tables is cut for capacities c (abi.h, xdpfw_table_slot).
+struct TableLayout {
+    uint32_t bitmap_pages = 0, chunk_pages = 0, host_pages = 0, slots = 0;
+};
+TableLayout table_layout(const Capacities& c);
+
 // Small tables for a handful of rules (tests, benchmarks, labs): the object
 // loads and commits fast on small machines.
 LoadOptions small_load_options();

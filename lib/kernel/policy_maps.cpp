@@ -3,6 +3,7 @@
 #include "lib/kernel/policy_maps.hpp"
 
 #include "lib/kernel/rcu_barrier.hpp"
+#include "lib/kernel/table_slots.hpp"
 #include "lib/model/policy.hpp"
 
 #include "xdpfw_bpf.skel.h"
@@ -118,9 +119,9 @@ template <typename Key> struct HashMapGen {
 struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
     Capacities o;
-    uint32_t words, summary, bitmap_value;
+    uint32_t words;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
-    MapView scalars, rules, bitmaps, addr_class, tbl24, chunks, hosts, iif;
+    MapView scalars, rules, addr_class, iif;
 
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
@@ -128,21 +129,14 @@ struct PolicyMaps::Impl {
     // Which address tables each generation holds (AddrTables::tables_id);
     // 0: unknown (e.g. maps adopted from an earlier process), write them.
     uint64_t tables_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
-    // The pages of the IPv4 tables (tbl24, chunks, hosts) each generation
-    // holds, by identity: a shared page never changes (PagedTable), so a
-    // commit copies only the pages that are not these. Empty: unknown.
-    using PageRefs = std::vector<std::shared_ptr<PagedTable::Page>>;
-    PageRefs pages_in_gen[XDPFW_GENERATIONS][XDPFW_DIRECTIONS][3];
-    bool tbl24_zero[XDPFW_GENERATIONS][XDPFW_DIRECTIONS] = {};
+    // The bitmaps and IPv4 pages (inner maps of xdpfw_tables). Declared
+    // before `settling`, whose task uses it: destroyed after the join.
+    std::unique_ptr<TableSlots> slots;
 
     void forget_gen(uint32_t gen)
     {
-        for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
+        for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
             tables_in_gen[gen][dir] = 0;
-            tbl24_zero[gen][dir] = false;
-            for (auto& refs : pages_in_gen[gen][dir])
-                refs.clear();
-        }
     }
 
     xdpfw_ctrl ctrl() const
@@ -155,21 +149,6 @@ struct PolicyMaps::Impl {
     std::vector<xdpfw_rule> rules_of(const xdpfw_ctrl& c) const;
 
     void write_tables(const CompiledPolicy& p, uint32_t gen);
-    // Copies the pages of t that `held` does not already hold to dst.
-    static void write_pages(uint32_t* dst, const PagedTable& t, PageRefs& held)
-    {
-        const auto& pages = t.pages();
-        if (held.size() < pages.size())
-            held.resize(pages.size());
-        for (size_t i = 0; i < pages.size(); ++i) {
-            if (held[i] == pages[i])
-                continue;
-            const size_t at = i * PagedTable::page_slots;
-            std::memcpy(dst + at, pages[i]->data(),
-                        4 * std::min(PagedTable::page_slots, t.size() - at));
-            held[i] = pages[i];
-        }
-    }
     void write_hashes(const CompiledPolicy& p, uint32_t gen);
     // Grace periods (rcu_barrier.hpp). After a switch, `settling` waits for
     // one in the background; the next commit joins it before it writes the
@@ -181,7 +160,7 @@ struct PolicyMaps::Impl {
     bool retired_gen_settled = false;
 
     void settle_retired_gen();
-    void start_settling();
+    void start_settling(uint32_t live);
     std::set<uint32_t> add_ports(const CompiledPolicy& p);
     void remove_ports_except(const std::set<uint32_t>& ports);
 };
@@ -218,42 +197,13 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         r[i] = p.rules[i];
     }
 
-    for (size_t b = 0; b < p.bitmaps.size(); b++) {
-        auto* dst = bitmaps.at<uint64_t>(size_t(bitmap_value) * (size_t(gen) * o.max_bitmaps + b));
-        std::fill_n(dst, summary + words, 0);
-        const auto& src = p.bitmaps[b];
-        for (size_t w = 0; w < src.size() && w < words; w++) {
-            dst[summary + w] = src[w];
-            if (src[w])
-                dst[w / 64] |= 1ull << (w % 64);
-        }
-    }
-
+    slots->write_bitmaps(gen, p, xdpfw_bitmap_stride(p.n_summary, p.n_words));
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
         const AddrTables& a = p.addr[dir];
         const uint32_t table = gen * XDPFW_DIRECTIONS + dir;
         uint32_t* classes = addr_class.at<uint32_t>(4ull * table * o.max_addr_classes);
         std::copy(a.class_bitmap.begin(), a.class_bitmap.end(), classes);
-        if (a.tables_id && tables_in_gen[gen][dir] == a.tables_id)
-            continue; // this generation already holds these address tables
-
-        uint32_t* t24 = tbl24.at<uint32_t>(4ull * table * XDPFW_TBL24_SLOTS);
-        auto& held = pages_in_gen[gen][dir];
-        if (a.v4->tbl24.empty()) {
-            // No IPv4 prefix: class 0 everywhere.
-            if (!tbl24_zero[gen][dir])
-                std::fill_n(t24, XDPFW_TBL24_SLOTS, 0u);
-            tbl24_zero[gen][dir] = true;
-            held[0].clear();
-        } else {
-            tbl24_zero[gen][dir] = false;
-            write_pages(t24, a.v4->tbl24, held[0]);
-        }
-        write_pages(chunks.at<uint32_t>(4ull * table * o.max_v4_chunks * XDPFW_CHUNK_SLOTS),
-                    a.v4->chunks, held[1]);
-        write_pages(hosts.at<uint32_t>(4ull * table * xdpfw_host_buckets(o.max_v4_hosts) *
-                                       XDPFW_BLOCK_SLOTS),
-                    a.v4->hosts, held[2]);
+        slots->stage_v4(gen, dir, *a.v4);
     }
 }
 
@@ -313,10 +263,15 @@ void PolicyMaps::Impl::settle_retired_gen()
     retired_gen_settled = true;
 }
 
-void PolicyMaps::Impl::start_settling()
+void PolicyMaps::Impl::start_settling(uint32_t live)
 {
     retired_gen_settled = false;
-    settling = std::async(std::launch::async, [this] { barrier.wait(); });
+    settling = std::async(std::launch::async, [this, live] {
+        barrier.wait();
+        // No packet reads the retired generation now: its IPv4 slots can
+        // share the live pages (the tables exist once at rest).
+        slots->collapse(live ^ 1, live);
+    });
 }
 
 PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
@@ -325,8 +280,6 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.skel = obj.skel();
     m.o = obj.options().caps;
     m.words = m.o.max_rules / 64;
-    m.summary = (m.words + 63) / 64;
-    m.bitmap_value = 8 * (m.summary + m.words);
     auto* s = m.skel;
     m.fd_ctrl = bpf_map__fd(s->maps.xdpfw_ctrl);
     m.fd_policy = bpf_map__fd(s->maps.xdpfw_policy);
@@ -337,12 +290,9 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
     m.scalars = MapView(s->maps.xdpfw_scalars, "xdpfw_scalars");
     m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
-    m.bitmaps = MapView(s->maps.xdpfw_bitmaps, "xdpfw_bitmaps");
     m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
-    m.tbl24 = MapView(s->maps.xdpfw_tbl24, "xdpfw_tbl24");
-    m.chunks = MapView(s->maps.xdpfw_chunks, "xdpfw_chunks");
-    m.hosts = MapView(s->maps.xdpfw_hosts, "xdpfw_hosts");
     m.iif = MapView(s->maps.xdpfw_iif, "xdpfw_iif");
+    m.slots = std::make_unique<TableSlots>(bpf_map__fd(s->maps.xdpfw_tables), table_layout(m.o));
     m.ncpus = libbpf_num_possible_cpus();
     if (m.ncpus <= 0)
         throw BpfError(-m.ncpus, "count possible CPUs");
@@ -400,8 +350,11 @@ xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
         for (const auto& [plen, entries] : p.addr[dir].v6->by_len)
             hdr.v6_lens[dir][n++] = plen; // by_len is ordered longest first
         hdr.v6_nlens[dir] = n;
-        hdr.v4_host_buckets[dir] = p.addr[dir].v4->tbl24.empty() ? 0 : p.addr[dir].v4->host_buckets;
+        const bool v4 = !p.addr[dir].v4->tbl24.empty();
+        hdr.v4_table[dir] = v4 ? 1 : 0;
+        hdr.v4_host_buckets[dir] = v4 ? p.addr[dir].v4->host_buckets : 0;
     }
+    hdr.bitmap_stride = xdpfw_bitmap_stride(p.n_summary, p.n_words);
     return hdr;
 }
 
@@ -452,9 +405,11 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     try {
         m.write_tables(p, gen);
         m.write_hashes(p, gen);
+        m.slots->publish();
     } catch (...) {
         // Half-written: whatever the generation held is unknown now.
         m.forget_gen(gen);
+        m.slots->discard();
         throw;
     }
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++)
@@ -470,8 +425,14 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     uint32_t zero = 0;
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
-    m.start_settling();
+    m.start_settling(gen);
     m.remove_ports_except(ports);
+}
+
+void PolicyMaps::wait_settled()
+{
+    if (impl_->settling.valid())
+        impl_->settle_retired_gen();
 }
 
 uint32_t PolicyMaps::active_gen() const

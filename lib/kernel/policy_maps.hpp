@@ -33,6 +33,11 @@ public:
     // BpfError.
     void commit(const CompiledPolicy& policy, uint64_t version);
 
+    // Returns once the background work after the last switch is done: the
+    // grace period passed and the retired generation's pages were released
+    // (tests and memory figures; commit() does this itself).
+    void wait_settled();
+
     uint32_t active_gen() const;
     uint64_t live_version() const;
     bool committed() const;

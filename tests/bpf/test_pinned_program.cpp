@@ -37,8 +37,8 @@ TEST_F(PinnedProgram, SameMapsFitOthersAreNamed)
     // An object with maps of its own (no pins): every map differs.
     XdpfwObject unpinned = XdpfwObject::load(small_load_options());
     const std::string other = second.program_mismatch(unpinned.prog_fd());
-    EXPECT_NE(other.find("it uses a map xdpfw_tbl24"), std::string::npos) << other;
-    EXPECT_NE(other.find("does not use this build's map xdpfw_tbl24"), std::string::npos) << other;
+    EXPECT_NE(other.find("it uses a map xdpfw_tables"), std::string::npos) << other;
+    EXPECT_NE(other.find("does not use this build's map xdpfw_tables"), std::string::npos) << other;
 
     // A program with one map named like ours but its own, and none of the
     // rest: both directions are named.
@@ -48,7 +48,7 @@ TEST_F(PinnedProgram, SameMapsFitOthersAreNamed)
     foreign_bpf__destroy(f);
     EXPECT_NE(why.find("it uses a map xdpfw_ctrl"), std::string::npos) << why;
     EXPECT_NE(why.find("does not use this build's map xdpfw_ctrl"), std::string::npos) << why;
-    EXPECT_NE(why.find("does not use this build's map xdpfw_hosts"), std::string::npos) << why;
+    EXPECT_NE(why.find("does not use this build's map xdpfw_scalars"), std::string::npos) << why;
     EXPECT_EQ(why.find(".rodata"), std::string::npos) << why;
 }
 

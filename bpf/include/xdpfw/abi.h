@@ -56,6 +56,99 @@ struct xdpfw_block {
 	__u32 v[XDPFW_BLOCK_SLOTS];
 };
 
+/* Policy tables that follow the policy's size live in pages: inner maps of
+ * the ARRAY_OF_MAPS xdpfw_tables, each an array of XDPFW_KPAGE_BLOCKS
+ * blocks (256 KiB; one size, so the verifier inlines their lookups),
+ * created by the control plane as a policy needs them.
+ *
+ * The IPv4 tables (DIR-24 top, chunks, host table) are cut into pages of
+ * XDPFW_KPAGE_SLOTS entries. A page of them never changes once published;
+ * equal pages are one map, referenced from every slot that holds them (a
+ * DIR-24 table with one prefix is two maps: the /8 holding it and the page
+ * of class 0 that every other /8 shares), and the two generations share the
+ * pages they have in common. The rule bitmaps are pages of their own per
+ * generation, rewritten in place.
+ *
+ * Slots (xdpfw_table_slot): per generation, XDPFW_TOP_PAGES top pages per
+ * direction, bitmap_pages bitmap pages, chunk_pages chunk pages and
+ * host_pages host-table pages per direction (the last three set by the
+ * loaded capacities). */
+#define XDPFW_KPAGE_SLOTS 65536u /* __u32 entries of one page (256 KiB) */
+#define XDPFW_KPAGE_BLOCKS (XDPFW_KPAGE_SLOTS / XDPFW_BLOCK_SLOTS)
+#define XDPFW_KPAGE_WORDS (XDPFW_KPAGE_SLOTS / 2) /* __u64 bitmap words of one page */
+#define XDPFW_TOP_PAGES (XDPFW_TBL24_SLOTS / XDPFW_KPAGE_SLOTS) /* one per /8 */
+
+enum xdpfw_v4_part {
+	XDPFW_V4_TOP = 0,
+	XDPFW_V4_CHUNKS = 1,
+	XDPFW_V4_HOSTS = 2,
+};
+
+static inline __u32 xdpfw_kpages(__u64 slots)
+{
+	return (__u32)((slots + XDPFW_KPAGE_SLOTS - 1) / XDPFW_KPAGE_SLOTS);
+}
+
+/* How xdpfw_tables is cut; the loader sets it from the capacities. */
+struct xdpfw_table_layout {
+	__u32 bitmap_pages; /* per generation */
+	__u32 chunk_pages;  /* per direction and generation */
+	__u32 host_pages;   /* per direction and generation */
+};
+
+/* Slot numbers: (index within a generation) * 2 + gen, the DIR-24 top pages
+ * first and the bitmap pages next, so the slots the common path reads are
+ * constants plus the packet's generation, direction and page. */
+static inline __u32 xdpfw_table_slots(__u32 bitmap_pages, __u32 chunk_pages, __u32 host_pages)
+{
+	return XDPFW_GENERATIONS * (XDPFW_DIRECTIONS * (XDPFW_TOP_PAGES + chunk_pages + host_pages) +
+				    bitmap_pages);
+}
+
+static inline __u32 xdpfw_top_slot(__u32 gen, __u32 dir, __u32 page)
+{
+	return ((dir * XDPFW_TOP_PAGES + page) << 1) | (gen & 1);
+}
+
+static inline __u32 xdpfw_bitmap_slot(__u32 gen, __u32 page)
+{
+	return ((XDPFW_DIRECTIONS * XDPFW_TOP_PAGES + page) << 1) | (gen & 1);
+}
+
+/* The slot of page `page` of one part of one direction's IPv4 table. */
+static inline __u32 xdpfw_table_slot(__u32 gen, __u32 dir, __u32 part, __u32 page,
+				     __u32 bitmap_pages, __u32 chunk_pages, __u32 host_pages)
+{
+	__u32 i = XDPFW_DIRECTIONS * XDPFW_TOP_PAGES + bitmap_pages;
+
+	if (part == XDPFW_V4_TOP)
+		return xdpfw_top_slot(gen, dir, page);
+	if (part == XDPFW_V4_CHUNKS)
+		i += dir * chunk_pages + page;
+	else
+		i += XDPFW_DIRECTIONS * chunk_pages + dir * host_pages + page;
+	return (i << 1) | (gen & 1);
+}
+
+/* Rule bitmaps as 64-bit words in the bitmap pages: word j of bitmap b is
+ * word b * bitmap_stride + j of the generation's bitmap pages (policy
+ * header), summary words first. A stride of up to 8 words is a power of
+ * two, so a small policy's bitmap is one cache line. */
+struct xdpfw_words {
+	__u64 w[8];
+};
+
+static inline __u32 xdpfw_bitmap_stride(__u32 n_summary, __u32 n_words)
+{
+	__u32 n = n_summary + n_words, s = 1;
+
+	if (n > 8)
+		return n;
+	while (s < n)
+		s *= 2;
+	return s;
+}
+
 /* The host table: the /32s of HOSTS blocks, hashed by address into buckets
  * of one cache line, XDPFW_HOST_SLOTS (address, XDPFW_HOST_VALID | class)
  * pairs each (v[2k], v[2k + 1]; address in host order; an all-zero pair is
@@ -180,6 +273,9 @@ struct xdpfw_policy_hdr {
 	__u32 ifindex_default;   /* bitmap index for an ingress interface no iif rule names */
 	__u32 v6_nlens[XDPFW_DIRECTIONS]; /* distinct IPv6 prefix lengths per direction */
 	__u32 v4_host_buckets[XDPFW_DIRECTIONS]; /* buckets of the host table in use */
+	__u32 v4_table[XDPFW_DIRECTIONS]; /* 1: an IPv4 table; 0: every address is class 0 */
+	__u32 bitmap_stride;     /* words per bitmap (xdpfw_bitmap_stride) */
+	__u32 pad2;
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
 };
 
