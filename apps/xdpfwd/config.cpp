@@ -236,6 +236,10 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             c.log_level = scalar<std::string>(v, source, key);
         } else if (key == "max_message_bytes") {
             c.max_message_bytes = scalar<size_t>(v, source, key);
+        } else if (key == "max_connections") {
+            c.max_connections = scalar<size_t>(v, source, key);
+        } else if (key == "control_idle_timeout_seconds") {
+            c.control_idle_timeout_seconds = scalar<uint32_t>(v, source, key);
         } else if (key == "capacity") {
             parse_capacity(v, source, c);
         } else if (key == "xsk") {
@@ -289,6 +293,8 @@ void validate_daemon_config(const DaemonConfig& c)
         fail("state_dir", "must not be empty");
     if (c.max_message_bytes < 1024)
         fail("max_message_bytes", "must be at least 1024");
+    if (c.max_connections < 1 || c.max_connections > 65536)
+        fail("max_connections", "must be 1..65536");
     static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.count(c.log_level))
         fail("log_level", "'" + c.log_level + "' is not trace, debug, info, warn, error");
@@ -363,6 +369,9 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");
     app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
+    app.add_option("--max-connections", c.max_connections, "control socket clients at once");
+    app.add_option("--control-idle-timeout", c.control_idle_timeout_seconds,
+                   "seconds before an idle control client is closed (0: never)");
     app.add_option("--xsk", f.xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
     app.add_option("--xsk-interface", f.xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
     app.add_option("--xsk-pair", f.xsk_pairs, "inline pair IF1:IF2 (repeatable)");

@@ -30,6 +30,8 @@ struct DaemonConfig {
     bool detach_on_exit = false;
     std::string log_level = "info";
     size_t max_message_bytes = 32u << 20;
+    size_t max_connections = 256;            // control socket clients at once
+    uint32_t control_idle_timeout_seconds = 60; // 0: idle clients are never closed
     LoadOptions load;                       // capacities (max_rules, ...)
     // The AF_XDP engine (`xsk:` section); off unless configured. Its
     // interfaces default to `interfaces`.

@@ -237,6 +237,18 @@ nlohmann::json Daemon::memory() const
     return m;
 }
 
+nlohmann::json Daemon::control() const
+{
+    const ControlServer* server = server_.load();
+    if (!server)
+        return nullptr;
+    const ServerCounters c = server->counters();
+    return {{"connections", server->connections()}, {"accepted", c.accepted},
+            {"refused_busy", c.refused_busy}, {"evicted_idle", c.evicted_idle},
+            {"closed_idle", c.closed_idle}, {"too_deep", c.too_deep},
+            {"over_buffer", c.over_buffer}};
+}
+
 nlohmann::json Daemon::xsk_stats() const
 {
     if (!engine_)
@@ -393,6 +405,8 @@ int Daemon::run()
     so.mode = cfg_.socket_mode;
     so.group = group_id(cfg_.socket_group);
     so.max_message_bytes = cfg_.max_message_bytes;
+    so.max_connections = cfg_.max_connections;
+    so.idle_timeout = std::chrono::seconds(cfg_.control_idle_timeout_seconds);
     std::atomic<bool> detached{false};
     boost::asio::steady_timer stop_timer(io);
     ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
@@ -409,6 +423,7 @@ int Daemon::run()
         return r;
     });
     server.start();
+    server_ = &server;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (!ec)
@@ -419,6 +434,7 @@ int Daemon::run()
                  store_->version());
     io.run();
     server.stop();
+    server_ = nullptr;
     // The sockets go: their queues fall back to the rules' fallback verdict.
     if (engine_)
         engine_->stop();

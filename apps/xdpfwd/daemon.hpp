@@ -6,6 +6,7 @@
 #pragma once
 
 #include "lib/control/commands.hpp"
+#include "lib/control/server.hpp"
 #include "lib/compiler/compiler.hpp"
 #include "lib/store/policy_store.hpp"
 #include "apps/xdpfwd/config.hpp"
@@ -50,6 +51,7 @@ public:
     std::vector<std::string> detach() override;
     nlohmann::json xsk_stats() const override;
     nlohmann::json memory() const override;
+    nlohmann::json control() const override;
 
     PolicyStore& store() { return *store_; }
 
@@ -86,6 +88,8 @@ private:
     // engine, whose workers hold inspectors it made.
     xsk::RuleInspection inspection_;
     std::unique_ptr<xsk::Engine> engine_;
+    // The control server while run() runs (status reads its counters).
+    std::atomic<const ControlServer*> server_{nullptr};
 
     mutable std::mutex sample_mu_;
     Sample last_, prev_;

@@ -129,6 +129,8 @@ json cmd_status(Context& c)
             {"uptime_seconds", c.view.uptime_seconds()}};
     if (json mem = c.view.memory(); !mem.is_null())
         st["memory"] = std::move(mem);
+    if (json ctl = c.view.control(); !ctl.is_null())
+        st["control"] = std::move(ctl);
     return st;
 }
 

@@ -45,6 +45,9 @@ public:
     // {"kernel_map_bytes": N, "daemon_rss_bytes": N} (docs/PROTOCOL.md,
     // `status`), or null when the daemon cannot tell.
     virtual nlohmann::json memory() const { return nullptr; }
+    // The control socket's connections and what its limits did
+    // (docs/PROTOCOL.md, `status`: "control"), or null.
+    virtual nlohmann::json control() const { return nullptr; }
 };
 
 // Runs one request; never throws: every failure becomes an error response

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -32,6 +33,31 @@ struct ServerOptions {
     // memory. One response is always accepted into an empty queue, whatever
     // its size, so a large answer (set.list of a big set) still goes out.
     size_t max_queued_output_bytes = 64u << 20;
+    // Open connections at most. At the limit a new connection evicts the one
+    // idle longest (nothing in flight, nothing unsent, no partial line); with
+    // none idle it is refused with `busy`. Keeps idle clients from using up
+    // the daemon's descriptors (each costs one) so `status` always gets in.
+    size_t max_connections = 256;
+    // An idle connection (as above) that sends nothing for this long is
+    // closed; zero: never.
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+    // A request nested deeper than this ([ and { levels) is answered with
+    // bad_json without being parsed: parsing a deep line costs the one worker
+    // thread (and memory) out of proportion to its size.
+    size_t max_json_depth = 64;
+    // Partial request lines buffered over all connections together; the
+    // connection whose bytes would pass it gets too_large and is closed.
+    size_t max_buffered_bytes = 256u << 20;
+};
+
+// What the limits above did since start (`status`, docs/PROTOCOL.md).
+struct ServerCounters {
+    uint64_t accepted = 0;
+    uint64_t refused_busy = 0;  // at max_connections, none idle
+    uint64_t evicted_idle = 0;  // closed to make room for a new connection
+    uint64_t closed_idle = 0;   // idle_timeout
+    uint64_t too_deep = 0;      // max_json_depth
+    uint64_t over_buffer = 0;   // max_buffered_bytes
 };
 
 // Runs on the server's single worker thread, one request at a time, in
@@ -63,6 +89,7 @@ public:
     void stop();
     // Open client connections.
     size_t connections() const;
+    ServerCounters counters() const;
 
     struct Shared; // state shared with connections and pending handlers
 

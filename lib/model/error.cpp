@@ -25,6 +25,7 @@ constexpr EnumNames<ErrorCode, error_code_count> error_code_names = {{{
     {ErrorCode::rule_exists, "rule_exists"},
     {ErrorCode::capacity, "capacity"},
     {ErrorCode::kernel_error, "kernel_error"},
+    {ErrorCode::busy, "busy"},
     {ErrorCode::internal, "internal"},
 }}};
 static_assert(error_code_names.in_order(), "error_code_names must list the codes in enum order");

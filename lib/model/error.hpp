@@ -31,6 +31,7 @@ enum class ErrorCode : uint8_t {
     rule_exists,
     capacity,
     kernel_error,
+    busy,
     internal,
 };
 

@@ -66,6 +66,9 @@ TEST_F(DaemonPolicy, RuleAddAndDelChangeTrafficForBothFamilies)
     EXPECT_LE(kernel, uint64_t{16} << 20) << kernel;
     EXPECT_GT(rss, 0u);
     EXPECT_LE(rss, uint64_t{64} << 20) << rss;
+    // The control socket's own counters: this client is one connection.
+    EXPECT_GE(st.at("control").at("connections").get<uint64_t>(), 1u);
+    EXPECT_EQ(st.at("control").at("refused_busy").get<uint64_t>(), 0u);
     EXPECT_FALSE(xdp_prog_ids(lab->dut, "dut0").empty()) << "no XDP program on dut0";
     EXPECT_EQ(udp_both(r4, r6, 7001, 10, 2s), std::make_pair(size_t(10), size_t(10)));
 

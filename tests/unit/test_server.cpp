@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -685,6 +686,125 @@ TEST(PeerAllowed, SupplementaryGroupFromPasswdEntry)
     // the process runs with.
     EXPECT_TRUE(peer_allowed({1, m->uid, 3999999}, m->primary));
     EXPECT_FALSE(peer_allowed({1, m->uid, m->primary}, 3999998));
+}
+
+} // namespace
+} // namespace xdpfw
+
+namespace xdpfw {
+namespace {
+
+// The limits of issue "the wall never falls by accident", item 6.
+class ServerLimits : public ServerTest {};
+
+TEST_F(ServerLimits, TwoThousandIdleConnectionsDoNotKeepStatusOut)
+{
+    // The test holds 2,000 client sockets and the server up to 256.
+    rlimit rl{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 4096 && rl.rlim_max >= 4096) {
+        rl.rlim_cur = 4096;
+        ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    ASSERT_GE(rl.rlim_cur, 4096u) << "needs 4096 descriptors";
+    start(); // default limits: 256 connections
+    std::vector<std::unique_ptr<Client>> idle;
+    for (int i = 0; i < 2000; i++)
+        idle.push_back(std::make_unique<Client>(dir_ / "ctl.sock"));
+    const auto t0 = std::chrono::steady_clock::now();
+    Client status(dir_ / "ctl.sock");
+    const json r = status.request({{"id", 1}, {"cmd", "status"}});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(r.value("cmd", ""), "status") << r.dump();
+    EXPECT_LT(took, 1s);
+    EXPECT_TRUE(eventually([&] { return server_->connections() <= 257; }))
+        << server_->connections();
+    const ServerCounters c = server_->counters();
+    EXPECT_GE(c.evicted_idle, 2000u - 256u);
+    EXPECT_EQ(c.refused_busy, 0u);
+    // The evicted ones were closed by the server (the oldest first).
+    EXPECT_TRUE(idle.front()->closed_by_server(2s));
+}
+
+TEST_F(ServerLimits, BusyWhenEveryConnectionHasWorkInFlight)
+{
+    ServerOptions o = options();
+    o.max_connections = 2;
+    start(o);
+    Client a(dir_ / "ctl.sock"), b(dir_ / "ctl.sock");
+    ASSERT_TRUE(a.send("{\"cmd\":\"block\"}\n"));
+    ASSERT_TRUE(b.send("{\"cmd\":\"ping\"}\n")); // queued behind the blocked one
+    ASSERT_TRUE(gate_.wait_for_waiters(1));
+    Client c(dir_ / "ctl.sock");
+    const json r = c.read_json();
+    EXPECT_EQ(r.value("ok", true), false) << r.dump();
+    EXPECT_EQ(r["error"].value("code", ""), "busy") << r.dump();
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_EQ(server_->counters().refused_busy, 1u);
+    gate_.open();
+    EXPECT_EQ(a.read_json().value("cmd", ""), "block");
+    EXPECT_EQ(b.read_json().value("cmd", ""), "ping");
+}
+
+TEST_F(ServerLimits, IdleClientsAreClosedBusyOnesAreNot)
+{
+    ServerOptions o = options();
+    o.idle_timeout = 200ms;
+    start(o);
+    Client quiet(dir_ / "ctl.sock"), waiting(dir_ / "ctl.sock");
+    ASSERT_TRUE(waiting.send("{\"cmd\":\"block\"}\n"));
+    ASSERT_TRUE(gate_.wait_for_waiters(1));
+    EXPECT_TRUE(quiet.closed_by_server(3s));
+    std::this_thread::sleep_for(600ms);
+    gate_.open();
+    EXPECT_EQ(waiting.read_json().value("cmd", ""), "block"); // still open: it had work
+    EXPECT_GE(server_->counters().closed_idle, 1u);
+}
+
+TEST_F(ServerLimits, DeepNestingAnsweredWithoutParsingOthersUnaffected)
+{
+    start();
+    // A 30 MB line nested 15 million levels deep (under max_message_bytes).
+    const std::string deep = std::string(15'000'000, '[') + std::string(15'000'000, ']');
+    Client attacker(dir_ / "ctl.sock"), other(dir_ / "ctl.sock");
+    std::thread sender([&] { attacker.send(deep + "\n{\"id\":2,\"cmd\":\"after\"}\n"); });
+    const auto t0 = std::chrono::steady_clock::now();
+    const json st = other.request({{"id", 1}, {"cmd", "status"}});
+    EXPECT_EQ(st.value("cmd", ""), "status");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    const json r = attacker.read_json();
+    sender.join();
+    EXPECT_EQ(r["error"].value("code", ""), "bad_json") << r.dump().substr(0, 200);
+    EXPECT_NE(r["error"].value("message", "").find("max_json_depth"), std::string::npos);
+    // The next request on the same connection is answered, in order.
+    EXPECT_EQ(attacker.read_json().value("cmd", ""), "after");
+    for (const auto& l : lines())
+        EXPECT_LT(l.size(), 1000u) << "the deep line reached the handler";
+    EXPECT_EQ(server_->counters().too_deep, 1u);
+    // Strings may hold brackets: not nesting.
+    Client c(dir_ / "ctl.sock");
+    EXPECT_EQ(c.request({{"cmd", "ping"}, {"text", std::string(1000, '[')}}).value("cmd", ""),
+              "ping");
+}
+
+TEST_F(ServerLimits, PartialLinesBoundedOverAllConnections)
+{
+    ServerOptions o = options();
+    o.max_buffered_bytes = 1u << 20;
+    start(o);
+    Client a(dir_ / "ctl.sock"), b(dir_ / "ctl.sock");
+    ASSERT_TRUE(a.send("{\"cmd\":\"ping\",\"pad\":\"" + std::string(700'000, 'x')));
+    std::this_thread::sleep_for(300ms); // the server has read a's bytes
+    // The server may refuse and close before b has sent everything.
+    b.send("{\"cmd\":\"ping\",\"pad\":\"" + std::string(700'000, 'y'));
+    const json r = b.read_json();
+    EXPECT_EQ(r["error"].value("code", ""), "too_large") << r.dump();
+    EXPECT_NE(r["error"].value("message", "").find("max_buffered_bytes"), std::string::npos);
+    EXPECT_TRUE(b.closed_by_server());
+    // The first one's line was within the bound: it completes.
+    ASSERT_TRUE(a.send("\"}\n"));
+    EXPECT_EQ(a.read_json().value("cmd", ""), "ping");
+    EXPECT_EQ(server_->counters().over_buffer, 1u);
 }
 
 } // namespace
