@@ -265,11 +265,8 @@ void DaemonProcess::start(std::chrono::milliseconds timeout)
     start_with({}, timeout);
 }
 
-void DaemonProcess::start_with(const std::vector<std::string>& more,
-                               std::chrono::milliseconds timeout)
+std::vector<std::string> DaemonProcess::command(const std::vector<std::string>& more) const
 {
-    if (running())
-        throw std::logic_error("xdpfwd " + instance_ + " is already running");
     std::vector<std::string> args = {"nsenter",     "--net=" + opts_.ns->path(),
                                      opts_.xdpfwd,  "--instance",
                                      instance_,     "--socket",
@@ -283,6 +280,15 @@ void DaemonProcess::start_with(const std::vector<std::string>& more,
     }
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+void DaemonProcess::start_with(const std::vector<std::string>& more,
+                               std::chrono::milliseconds timeout)
+{
+    if (running())
+        throw std::logic_error("xdpfwd " + instance_ + " is already running");
+    std::vector<std::string> args = command(more);
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());

@@ -117,6 +117,8 @@ public:
 
 private:
     void cleanup() noexcept;
+    // nsenter ... xdpfwd and its arguments, then more.
+    std::vector<std::string> command(const std::vector<std::string>& more) const;
 
     DaemonOptions opts_;
     std::string instance_, dir_, socket_, state_dir_;
