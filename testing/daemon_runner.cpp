@@ -262,19 +262,33 @@ std::string DaemonProcess::log() const
 
 void DaemonProcess::start(std::chrono::milliseconds timeout)
 {
-    if (running())
-        throw std::logic_error("xdpfwd " + instance_ + " is already running");
+    start_with({}, timeout);
+}
+
+std::vector<std::string> DaemonProcess::command(const std::vector<std::string>& more) const
+{
     std::vector<std::string> args = {"nsenter",     "--net=" + opts_.ns->path(),
                                      opts_.xdpfwd,  "--instance",
                                      instance_,     "--socket",
                                      socket_,       "--state-dir",
-                                     state_dir_,    "--log-level",
+                                     state_dir_,    "--lock-dir",
+                                     lock_dir(),    "--log-level",
                                      "debug"};
     for (const auto& i : opts_.interfaces) {
         args.push_back("--interface");
         args.push_back(i);
     }
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+void DaemonProcess::start_with(const std::vector<std::string>& more,
+                               std::chrono::milliseconds timeout)
+{
+    if (running())
+        throw std::logic_error("xdpfwd " + instance_ + " is already running");
+    std::vector<std::string> args = command(more);
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());

@@ -74,11 +74,15 @@ public:
     DaemonProcess(const DaemonProcess&) = delete;
     DaemonProcess& operator=(const DaemonProcess&) = delete;
 
-    // Spawns `nsenter --net=NS xdpfwd --instance ... --log-level debug` with
+    // Spawns `nsenter --net=NS xdpfwd --instance ... --lock-dir DIR/run
+    // --log-level debug` with
     // stdout and stderr appended to log_path(), then waits until the socket
     // answers `status`. Throws with the log when the daemon exits or does not
     // answer within timeout.
     void start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // start() with more arguments for this start only (e.g. --replace-live).
+    void start_with(const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
     // SIGKILL and reap: a crash, pins and attachment stay.
     void kill();
     // SIGTERM and wait; returns the exit status (-1 when killed by a signal).
@@ -92,6 +96,8 @@ public:
     const std::string& instance() const { return instance_; }
     const std::string& socket_path() const { return socket_; }
     const std::string& state_dir() const { return state_dir_; }
+    // --lock-dir: the instance lock file is <lock_dir>/<instance>.lock.
+    std::string lock_dir() const { return dir_ + "/run"; }
     const std::string& dir() const { return dir_; }
     std::string pin_dir() const; // /sys/fs/bpf/xdpfw/<instance>
     std::string log_path() const { return dir_ + "/xdpfwd.log"; }
@@ -111,6 +117,8 @@ public:
 
 private:
     void cleanup() noexcept;
+    // nsenter ... xdpfwd and its arguments, then more.
+    std::vector<std::string> command(const std::vector<std::string>& more) const;
 
     DaemonOptions opts_;
     std::string instance_, dir_, socket_, state_dir_;

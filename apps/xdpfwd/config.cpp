@@ -230,6 +230,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             c.rules = scalar<std::string>(v, source, key);
         } else if (key == "state_dir") {
             c.state_dir = scalar<std::string>(v, source, key);
+        } else if (key == "lock_dir") {
+            c.lock_dir = scalar<std::string>(v, source, key);
         } else if (key == "detach_on_exit") {
             c.detach_on_exit = scalar<bool>(v, source, key);
         } else if (key == "log_level") {
@@ -291,6 +293,8 @@ void validate_daemon_config(const DaemonConfig& c)
         fail("socket", "'" + c.socket + "' must be an absolute path");
     if (c.state_dir.empty())
         fail("state_dir", "must not be empty");
+    if (c.lock_dir.empty())
+        fail("lock_dir", "must not be empty");
     if (c.max_message_bytes < 1024)
         fail("max_message_bytes", "must be at least 1024");
     if (c.max_connections < 1 || c.max_connections > 65536)
@@ -365,6 +369,10 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("--socket-group", c.socket_group, "group allowed on the control socket");
     app.add_option("--rules", c.rules, "initial policy file, used when no saved state exists");
     app.add_option("--state-dir", c.state_dir, "where the committed policy is saved");
+    app.add_option("--lock-dir", c.lock_dir, "where the instance lock file is (one daemon per instance)");
+    app.add_flag("--replace-live", c.replace_live,
+                 "commit the rules file (or an empty policy) over a live policy whose saved state "
+                 "cannot be loaded, instead of refusing to start");
     app.add_flag("--detach-on-exit", c.detach_on_exit, "remove the program at SIGTERM/SIGINT");
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");

@@ -27,6 +27,12 @@ struct DaemonConfig {
     std::string socket_group;               // name or number; empty: root only
     std::string rules;                      // initial policy file when no state exists
     std::string state_dir = "/var/lib/xdpfw";
+    // Where <instance>.lock is: one daemon per instance (instance_lock.hpp).
+    std::string lock_dir = "/run/xdpfw";
+    // --replace-live (a flag only, never a config key: it is a decision for
+    // one start): commit the rules file over a live policy whose saved
+    // state cannot be loaded, instead of refusing to start.
+    bool replace_live = false;
     bool detach_on_exit = false;
     std::string log_level = "info";
     size_t max_message_bytes = 32u << 20;
@@ -39,6 +45,7 @@ struct DaemonConfig {
     xsk::EngineConfig xsk;
 
     std::filesystem::path state_file() const { return std::filesystem::path(state_dir) / (instance + ".json"); }
+    std::filesystem::path lock_file() const { return std::filesystem::path(lock_dir) / (instance + ".lock"); }
 };
 
 // Reads a YAML config file; throws std::invalid_argument naming the file, the
@@ -49,7 +56,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
 // Parses xdpfwd's command line (CLI11) over base (the file's values):
 // --config FILE, --instance, --interface (repeatable), --mode, --default,
 // --malformed, --socket, --socket-mode, --socket-group, --rules, --state-dir,
-// --detach-on-exit, --log-level, --max-rules, --max-message-bytes.
+// --lock-dir, --replace-live, --detach-on-exit, --log-level, --max-rules,
+// --max-message-bytes.
 // Returns nullopt when the parser printed help/version or an error; *exit_code
 // is then what main should return.
 std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code);

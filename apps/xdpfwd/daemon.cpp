@@ -6,6 +6,7 @@
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
+#include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/log.hpp"
 
 #include "xdpfw_bpf.skel.h"
@@ -58,7 +59,7 @@ Daemon::~Daemon()
         sampler_.join();
 }
 
-void Daemon::commit(const Policy& policy, uint64_t version)
+CompiledPolicy Daemon::compile_policy(const Policy& policy) const
 {
     auto resolve = [](const std::string& name) -> uint32_t {
         if (unsigned idx = if_nametoindex(name.c_str()))
@@ -66,12 +67,17 @@ void Daemon::commit(const Policy& policy, uint64_t version)
         throw PolicyError("interface", name, "no such interface");
     };
     const CompileOptions o{.caps = cfg_.load.caps, .resolve = resolve, .cache = cache_};
+    return compile(policy, o);
+}
+
+void Daemon::commit(const Policy& policy, uint64_t version)
+{
     // Both halves are compiled before either goes live: a bad inspection
     // rule leaves the header policy untouched too.
     InspectPolicy ip;
     ip.rules = policy.inspect;
     std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
-    CompiledPolicy compiled = compile(policy, o);
+    CompiledPolicy compiled = compile_policy(policy);
     try {
         maps_->commit(compiled, version);
     } catch (const CapacityError&) {
@@ -129,22 +135,90 @@ void Daemon::start()
 
 void Daemon::restore_policy()
 {
-    const bool restored = store_->restore();
     const uint64_t live = maps_->committed() ? maps_->live_version() : 0;
-    if (restored) {
-        if (adopted_ && live == store_->version()) {
+    // With a live policy pinned, why the saved state cannot stand for it.
+    std::string unusable;
+    bool restored = false;
+    try {
+        restored = store_->restore();
+    } catch (const CommandError& e) {
+        if (!adopted_)
+            throw;
+        unusable = e.what();
+    }
+    if (adopted_ && unusable.empty()) {
+        if (!restored)
+            unusable = missing_state();
+        else if (store_->version() < live)
+            unusable = fmt::format("state file {} holds version {}, older than the live version",
+                                   cfg_.state_file().string(), store_->version());
+    }
+    if (!unusable.empty()) {
+        if (!cfg_.replace_live)
+            throw std::runtime_error(refusal(unusable, live));
+        spdlog::warn("event=replace_live pins={} live_version={} reason=\"{}\" msg=\"--replace-live: "
+                     "replacing the live policy with the configured one\"",
+                     pin_dir_, live, unusable);
+        commit_initial_policy();
+        return;
+    }
+    if (!restored) {
+        commit_initial_policy(); // nothing pinned: a first start
+        return;
+    }
+    if (adopted_ && live == store_->version()) {
+        if (live_matches_state(live)) {
             spdlog::info("event=adopted pins={} version={} rules={} sets={}", pin_dir_, live,
                          store_->policy().rules.size(), store_->policy().sets.size());
             return;
         }
-        // Pins gone (reboot), or the live tables differ from the saved state
-        // (a crash between the switch and the save): make the state live.
+        store_->recommit(fmt::format("adoption check: the live tables of version {} are not "
+                                     "what {} compiles to",
+                                     live, cfg_.state_file().string()));
+    } else {
+        // Pins gone (reboot), or the saved state is ahead of the live
+        // tables (a crash between the write-ahead and the switch).
         store_->recommit(fmt::format("restored from {} (live version {})",
                                      cfg_.state_file().string(), live));
-        spdlog::info("event=restored state={} version={} rules={}", cfg_.state_file().string(),
-                     store_->version(), store_->policy().rules.size());
-        return;
     }
+    spdlog::info("event=restored state={} version={} rules={}", cfg_.state_file().string(),
+                 store_->version(), store_->policy().rules.size());
+}
+
+std::string Daemon::missing_state() const
+{
+    const std::filesystem::path journal = PolicyStore::journal_path(cfg_.state_file());
+    std::error_code ec;
+    std::string what = "state file " + cfg_.state_file().string() + " does not exist";
+    if (std::filesystem::symlink_status(journal, ec).type() != std::filesystem::file_type::not_found)
+        what += " (its journal " + journal.string() +
+                " is there without it: the journal only holds the commits after a snapshot)";
+    return what;
+}
+
+std::string Daemon::refusal(const std::string& unusable, uint64_t live) const
+{
+    std::string what = cfg_.rules.empty()
+                           ? fmt::format("an empty policy (default: {})", action_name(cfg_.default_action))
+                           : "the rules file " + cfg_.rules;
+    std::string tmp_note;
+    std::filesystem::path tmp = cfg_.state_file();
+    tmp += ".tmp";
+    std::error_code ec;
+    if (std::filesystem::symlink_status(tmp, ec).type() == std::filesystem::file_type::regular)
+        tmp_note = "; " + tmp.string() +
+                   " exists: a commit that stopped between going live and being saved leaves "
+                   "its state there";
+    return fmt::format(
+        "instance '{}' has a live policy (version {}, pinned in {}) but its saved state cannot "
+        "be loaded: {}{}. Starting would replace the live policy, so xdpfwd refuses and changes "
+        "nothing. To proceed: restore the state file {} (and its journal), or start with "
+        "--replace-live to commit {} over the live policy",
+        cfg_.instance, live, pin_dir_, unusable, tmp_note, cfg_.state_file().string(), what);
+}
+
+void Daemon::commit_initial_policy()
+{
     Policy initial;
     std::string summary = "initial empty policy";
     if (!cfg_.rules.empty()) {
@@ -154,13 +228,38 @@ void Daemon::restore_policy()
         initial.default_action = cfg_.default_action;
         initial.malformed_action = cfg_.malformed_action;
     }
-    if (adopted_)
-        spdlog::warn("event=no_state pins={} live_version={} msg=\"no saved state; replacing the "
-                     "live policy with the configured one\"",
-                     pin_dir_, live);
     store_->replace(std::move(initial), summary);
     spdlog::info("event=committed version={} rules={} summary=\"{}\"", store_->version(),
                  store_->policy().rules.size(), summary);
+}
+
+// The adoption check: the live tables' content hash (pinned by the commit
+// that made them live) against the saved state's compile.
+bool Daemon::live_matches_state(uint64_t live)
+{
+    const CompiledPolicy mine = compile_policy(store_->policy());
+    const uint64_t want = content_hash(mine), have = maps_->live_content_hash();
+    if (want == have)
+        return true;
+    const std::vector<xdpfw_rule> kernel = maps_->live_rules();
+    auto same_rule = [](const xdpfw_rule& a, const xdpfw_rule& b) {
+        return a.rule_id == b.rule_id && a.counter_slot == b.counter_slot &&
+               a.redirect_slot == b.redirect_slot && a.action == b.action &&
+               a.xsk_fallback == b.xsk_fallback;
+    };
+    std::string differs;
+    if (have == 0)
+        differs = "the live policy carries no content hash";
+    else if (!std::equal(kernel.begin(), kernel.end(), mine.rules.begin(), mine.rules.end(), same_rule))
+        differs = fmt::format("the rule table (ids, order or actions; live {} rules, state {})",
+                              kernel.size(), mine.rules.size());
+    else
+        differs = "what the rules match, the sets or the default verdicts (same rule table)";
+    spdlog::warn("event=adoption_mismatch pins={} version={} live_hash={:016x} state_hash={:016x} "
+                 "differs=\"{}\" msg=\"the live tables are not what {} compiles to; recommitting "
+                 "from the saved state\"",
+                 pin_dir_, live, have, want, differs, cfg_.state_file().string());
+    return false;
 }
 
 void Daemon::attach_interfaces()

@@ -69,6 +69,14 @@ private:
     void attach_interfaces();
     void start_xsk();
     void restore_policy();
+    // restore_policy()'s parts: the rules file (or the empty policy) as
+    // version 1; why a live policy's state is missing; the refusal's text;
+    // the adoption check (false: logged adoption_mismatch).
+    void commit_initial_policy();
+    std::string missing_state() const;
+    std::string refusal(const std::string& unusable, uint64_t live) const;
+    bool live_matches_state(uint64_t live);
+    CompiledPolicy compile_policy(const Policy& policy) const;
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
                        const xdpfw_counter& prev_now) const;

@@ -2,6 +2,7 @@
 // xdpfwd: runs in the foreground (systemd-friendly), logs key=value lines.
 #include "apps/xdpfwd/config.hpp"
 #include "apps/xdpfwd/daemon.hpp"
+#include "apps/xdpfwd/instance_lock.hpp"
 #include "lib/kernel/log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -21,6 +22,8 @@ int main(int argc, char** argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     try {
+        // Before anything of the instance (pins, state, socket) is touched.
+        const xdpfw::InstanceLock lock = xdpfw::InstanceLock::acquire(cfg->lock_file(), cfg->instance);
         xdpfw::Daemon d(*cfg);
         d.start();
         return d.run();

@@ -142,6 +142,7 @@ DaemonProcess::DaemonProcess(const std::string& daemon, const std::string& dir)
     std::vector<std::string> args = {daemon,        "--instance",  instance_,
                                      "--interface",   "xdpfwb0",     "--socket",
                                      socket_,         "--state-dir", state,
+                                     "--lock-dir",    dir,
                                      "--detach-on-exit", "--log-level", "info"};
     std::vector<char*> argv;
     for (auto& a : args)

@@ -9,7 +9,8 @@
 namespace xdpfw::abi {
 
 static_assert(sizeof(xdpfw_block) == 64 && sizeof(xdpfw_block) % 8 == 0);
-static_assert(sizeof(xdpfw_ctrl) == 16);
+static_assert(sizeof(xdpfw_ctrl) == 24);
+static_assert(offsetof(xdpfw_ctrl, content_hash) == 16);
 static_assert(sizeof(xdpfw_rule) == 16);
 static_assert(offsetof(xdpfw_rule, action) == 12);
 static_assert(sizeof(xdpfw_counter) == 16);

@@ -3,6 +3,7 @@
 // table, then one step per field fills its bitmap table (scalar_fields.cpp,
 // addresses.cpp); the steps share the bitmap pool (bitmaps.cpp).
 #include "lib/compiler/detail.hpp"
+#include "lib/compiler/source_hash.hpp"
 
 #include <unordered_set>
 
@@ -142,6 +143,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     detail::compile_icmp(s);
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d)
         detail::compile_addresses(s, d);
+    out.source_hash = policy_source_hash(policy);
     return out;
 }
 

@@ -2,6 +2,7 @@
 // Writes compiled policies into the inactive generation and switches it live.
 #include "lib/kernel/policy_maps.hpp"
 
+#include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/rcu_barrier.hpp"
 #include "lib/kernel/table_slots.hpp"
 #include "lib/model/policy.hpp"
@@ -421,7 +422,7 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     // The switch: one store of the generation index. Packets that read the
     // old index finish on the old generation; a grace period later none is
     // left, and the next commit waits for that before it overwrites it.
-    xdpfw_ctrl next{gen, 1, version};
+    xdpfw_ctrl next{gen, 1, version, content_hash(p)};
     uint32_t zero = 0;
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
@@ -443,6 +444,16 @@ uint32_t PolicyMaps::active_gen() const
 uint64_t PolicyMaps::live_version() const
 {
     return impl_->ctrl().version;
+}
+
+uint64_t PolicyMaps::live_content_hash() const
+{
+    return impl_->ctrl().content_hash;
+}
+
+std::vector<xdpfw_rule> PolicyMaps::live_rules() const
+{
+    return impl_->rules_of(impl_->ctrl());
 }
 
 bool PolicyMaps::committed() const

@@ -41,6 +41,10 @@ public:
     uint32_t active_gen() const;
     uint64_t live_version() const;
     bool committed() const;
+    // content_hash() of the live policy as its commit pinned it (0: none).
+    uint64_t live_content_hash() const;
+    // The live generation's rule array, as the program reads it.
+    std::vector<xdpfw_rule> live_rules() const;
 
     // Counters summed over CPUs.
     xdpfw_counter rule_counter(uint32_t counter_slot) const;

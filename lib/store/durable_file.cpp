@@ -9,8 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 namespace xdpfw {
@@ -22,10 +20,19 @@ std::filesystem::path tmp_path(const std::filesystem::path& file)
     return t;
 }
 
+std::string open_error(int err)
+{
+    // O_NOFOLLOW's refusal: say so, not "Too many levels of symbolic links".
+    if (err == ELOOP)
+        return "is a symbolic link; refused (state files are never followed through links: "
+               "replace it with the file itself)";
+    return std::strerror(err);
+}
+
 [[noreturn]] void save_failed(const std::filesystem::path& path, const std::string& what, int err)
 {
     throw CommandError(ErrorCode::internal,
-                       "state file " + path.string() + ": " + what + ": " + std::strerror(err));
+                       "state file " + path.string() + ": " + what + ": " + open_error(err));
 }
 
 bool write_all(int fd, std::string_view data)
@@ -75,7 +82,7 @@ void write_tmp(const std::filesystem::path& file, const std::string& data)
 {
     create_parent(file);
     std::filesystem::path tmp = tmp_path(file);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         save_failed(tmp, "open", errno);
     auto fail = [&](const char* what) {
@@ -106,19 +113,33 @@ void install_tmp(const std::filesystem::path& file)
 std::optional<std::string> read_whole_file(const std::filesystem::path& path,
                                            const std::string& label)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec) && !ec)
-        return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    // O_NOFOLLOW: a link in the file's place is refused, not read through.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT)
+            return std::nullopt;
         throw CommandError(ErrorCode::invalid_policy,
-                           label + " " + path.string() + ": cannot open: " + std::strerror(errno));
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad())
-        throw CommandError(ErrorCode::invalid_policy,
-                           label + " " + path.string() + ": read error: " + std::strerror(errno));
-    return std::move(buf).str();
+                           label + " " + path.string() + ": cannot open: " + open_error(err));
+    }
+    std::string text;
+    char buf[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            throw CommandError(ErrorCode::invalid_policy,
+                               label + " " + path.string() + ": read error: " + std::strerror(err));
+        }
+        if (n == 0)
+            break;
+        text.append(buf, size_t(n));
+    }
+    ::close(fd);
+    return text;
 }
 
 } // namespace xdpfw

@@ -13,6 +13,9 @@ namespace xdpfw {
 
 // "<file>.tmp"
 std::filesystem::path tmp_path(const std::filesystem::path& file);
+// strerror(err), or for ELOOP (O_NOFOLLOW met a symbolic link) a sentence
+// saying the link is refused.
+std::string open_error(int err);
 [[noreturn]] void save_failed(const std::filesystem::path& path, const std::string& what, int err);
 
 // Writes all of data to fd (EINTR retried); false with errno on failure.
@@ -27,7 +30,8 @@ void write_tmp(const std::filesystem::path& file, const std::string& data);
 // Renames "<file>.tmp" over the file and makes the rename durable.
 void install_tmp(const std::filesystem::path& file);
 
-// The whole file, or nullopt when it does not exist. Throws
+// The whole file, or nullopt when it does not exist; a symbolic link in its
+// place is refused (O_NOFOLLOW), like every state file's open. Throws
 // CommandError(ErrorCode::invalid_policy, "<label> PATH: cannot open: ...") when it
 // exists but cannot be read.
 std::optional<std::string> read_whole_file(const std::filesystem::path& path,

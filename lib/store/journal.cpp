@@ -63,7 +63,7 @@ int Journal::fd()
     if (fd_ >= 0)
         return fd_;
     create_parent(path_);
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         save_failed(path_, "open", errno);
     struct stat st {};

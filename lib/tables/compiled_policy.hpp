@@ -72,6 +72,9 @@ struct CompiledPolicy {
     std::map<uint32_t, uint32_t> ifindex; // ingress ifindex -> bitmap index
     uint32_t ifindex_default = 0;
     AddrTables addr[XDPFW_DIRECTIONS];    // [0] source, [1] destination
+    // The hash of the policy this was compiled from (policy_source_hash(),
+    // lib/compiler): the map writer folds it into the content hash it pins.
+    uint64_t source_hash = 0;
 };
 
 } // namespace xdpfw

@@ -258,6 +258,7 @@ struct xdpfw_ctrl {
 	__u32 active_gen; /* 0 or 1 */
 	__u32 committed;  /* 0 until the first commit */
 	__u64 version;    /* commit version of the live generation */
+	__u64 content_hash; /* of the live policy (lib/kernel/content_hash.hpp); not read here */
 };
 
 /* xdpfw_policy[gen]: the header of one generation. */

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// content_hash(): the layout-independent parts of a compiled policy.
+#include "lib/kernel/content_hash.hpp"
+
+#include "lib/base/hash64.hpp"
+
+namespace xdpfw {
+
+uint64_t content_hash(const CompiledPolicy& p)
+{
+    Hash64 h;
+    h.word(p.source_hash);
+    h.word(p.n_rules).word(p.used_fields);
+    h.word(uint64_t(p.default_action) << 8 | p.malformed_action);
+    h.word(p.rules.size());
+    for (const xdpfw_rule& r : p.rules) {
+        h.word(uint64_t(r.rule_id) << 32 | r.counter_slot);
+        h.word(uint64_t(r.redirect_slot) << 16 | uint64_t(r.action) << 8 | r.xsk_fallback);
+    }
+    h.word(p.ifindex.size());
+    for (const auto& [ifindex, bitmap] : p.ifindex)
+        h.word(ifindex);
+    const uint64_t d = h.digest();
+    return d ? d : 1;
+}
+
+} // namespace xdpfw
