@@ -50,6 +50,7 @@ constexpr std::array<const char*, 5> kStepNames = {
 
 struct Row {
     std::string name;
+    double noop = 0; // the XDP no-op, timed alongside
     std::array<double, kStops.size()> ns{};
 };
 
@@ -67,55 +68,73 @@ double hot_loop(int prog_fd, const std::vector<uint8_t>& frame, uint32_t repeat,
     return o.duration;
 }
 
-// Mean over the frames of each frame's minimum over the runs.
-double time_prog(int prog_fd, const std::vector<std::vector<uint8_t>>& frames, const Options& o,
-                 int want)
+// ns per packet of each program: per frame the minimum over the runs, then
+// the mean over the frames. The runs go round the programs, so a slow moment
+// of the shared host falls on all of them alike. Every program must drop
+// every frame (the policies' deciding rules drop, and so does every stop).
+std::vector<double> time_progs(const std::vector<int>& fds,
+                               const std::vector<std::vector<uint8_t>>& frames, const Options& o)
 {
-    double sum = 0;
-    for (const auto& f : frames) {
-        double best = std::numeric_limits<double>::max();
-        for (int r = 0; r < o.runs; r++)
-            best = std::min(best, hot_loop(prog_fd, f, o.repeat, want));
-        sum += best;
+    std::vector<std::vector<double>> best(
+        fds.size(), std::vector<double>(frames.size(), std::numeric_limits<double>::max()));
+    for (int r = 0; r < o.runs; r++)
+        for (size_t p = 0; p < fds.size(); p++)
+            for (size_t f = 0; f < frames.size(); f++)
+                best[p][f] = std::min(best[p][f], hot_loop(fds[p], frames[f], o.repeat, XDP_DROP));
+    std::vector<double> out;
+    for (const auto& b : best) {
+        double sum = 0;
+        for (double v : b)
+            sum += v;
+        out.push_back(sum / double(b.size()));
     }
-    return sum / double(frames.size());
+    return out;
 }
 
-double time_noop(const std::vector<std::vector<uint8_t>>& frames, const Options& o)
+using NoopSkel = std::unique_ptr<xdpfw_bench_noop, void (*)(xdpfw_bench_noop*)>;
+
+NoopSkel load_noop()
 {
-    std::unique_ptr<xdpfw_bench_noop, void (*)(xdpfw_bench_noop*)> s(
-        xdpfw_bench_noop__open_and_load(), xdpfw_bench_noop__destroy);
+    NoopSkel s(xdpfw_bench_noop__open_and_load(), xdpfw_bench_noop__destroy);
     if (!s)
         throw std::system_error(errno, std::generic_category(), "load bench_noop");
-    return time_prog(bpf_program__fd(s->progs.bench_noop), frames, o, XDP_DROP);
+    return s;
 }
 
+// One object per stop, each with the policy committed, timed side by side
+// with the no-op.
 Row run_case(const StageCase& c, const Options& o)
 {
     LoadOptions lo;
     lo.caps.max_rules = 16384;
     const CompiledPolicy compiled = compile(c.policy, CompileOptions{.caps = lo.caps});
-    Row row{c.name, {}};
-    for (size_t i = 0; i < kStops.size(); i++) {
-        lo.stop_after = kStops[i];
-        const XdpfwObject obj = XdpfwObject::load(lo);
-        PolicyMaps maps(obj);
-        maps.commit(compiled, 1);
-        maps.wait_settled();
-        // Every frame hits the policy's deciding rule, a drop: the full
-        // program drops it, and so does every stop.
-        row.ns[i] = time_prog(obj.prog_fd(), c.frames, o, XDP_DROP);
-        std::fprintf(stderr, "%s %s: %.1f ns\n", c.name.c_str(), kStopNames[i], row.ns[i]);
+    std::vector<std::unique_ptr<XdpfwObject>> objs;
+    std::vector<std::unique_ptr<PolicyMaps>> maps;
+    for (uint32_t stop : kStops) {
+        lo.stop_after = stop;
+        objs.push_back(std::make_unique<XdpfwObject>(XdpfwObject::load(lo)));
+        maps.push_back(std::make_unique<PolicyMaps>(*objs.back()));
+        maps.back()->commit(compiled, 1);
+        maps.back()->wait_settled();
     }
+    const NoopSkel noop = load_noop();
+    std::vector<int> fds{bpf_program__fd(noop->progs.bench_noop)};
+    for (const auto& obj : objs)
+        fds.push_back(obj->prog_fd());
+    const std::vector<double> ns = time_progs(fds, c.frames, o);
+    Row row{c.name, ns[0], {}};
+    std::copy(ns.begin() + 1, ns.end(), row.ns.begin());
+    std::fprintf(stderr, "%s: no-op %.1f ns, full program %.1f ns\n", c.name.c_str(), row.noop,
+                 row.ns.back());
     return row;
 }
 
-std::string markdown(const std::vector<Row>& rows, double noop, const Options& o)
+std::string markdown(const std::vector<Row>& rows, const Options& o)
 {
     std::string s = fmt::format("BPF_PROG_RUN hot loop, repeat {}, min of {} runs, mean over 8 "
-                                "sources; XDP no-op {:.1f} ns\n\nCumulative ns per packet, "
-                                "program stopped after each stage:\n\n| policy | no-op |",
-                                o.repeat, o.runs, noop);
+                                "sources.\n\nCumulative ns per packet, program stopped after "
+                                "each stage:\n\n| policy | no-op |",
+                                o.repeat, o.runs);
     for (const char* n : kStopNames)
         s += fmt::format(" {} |", n);
     s += "\n|---|---|";
@@ -123,7 +142,7 @@ std::string markdown(const std::vector<Row>& rows, double noop, const Options& o
         s += "---|";
     s += "\n";
     for (const Row& r : rows) {
-        s += fmt::format("| {} | {:.1f} |", r.name, noop);
+        s += fmt::format("| {} | {:.1f} |", r.name, r.noop);
         for (double v : r.ns)
             s += fmt::format(" {:.1f} |", v);
         s += "\n";
@@ -138,21 +157,21 @@ std::string markdown(const std::vector<Row>& rows, double noop, const Options& o
     for (size_t i = 0; i < kStops.size(); i++) {
         s += fmt::format("| {} |", kStepNames[i]);
         for (const Row& r : rows)
-            s += fmt::format(" {:.1f} |", r.ns[i] - (i ? r.ns[i - 1] : noop));
+            s += fmt::format(" {:.1f} |", r.ns[i] - (i ? r.ns[i - 1] : r.noop));
         s += "\n";
     }
     return s;
 }
 
-nlohmann::json to_json(const std::vector<Row>& rows, double noop, const Options& o)
+nlohmann::json to_json(const std::vector<Row>& rows, const Options& o)
 {
     nlohmann::json j = {{"repeat", o.repeat}, {"runs", o.runs}, {"cpu", o.cpu},
-                        {"noop_ns", noop}, {"cases", nlohmann::json::array()}};
+                        {"cases", nlohmann::json::array()}};
     for (const Row& r : rows) {
-        nlohmann::json c = {{"name", r.name}};
+        nlohmann::json c = {{"name", r.name}, {"noop_ns", r.noop}};
         for (size_t i = 0; i < kStops.size(); i++) {
             c["cumulative_ns"][kStopNames[i]] = r.ns[i];
-            c["increment_ns"][kStopNames[i]] = r.ns[i] - (i ? r.ns[i - 1] : noop);
+            c["increment_ns"][kStopNames[i]] = r.ns[i] - (i ? r.ns[i - 1] : r.noop);
         }
         j["cases"].push_back(c);
     }
@@ -174,16 +193,15 @@ int run(const Options& o)
 {
     pin(o.cpu);
     const std::vector<StageCase> cases = stage_cases();
-    const double noop = time_noop(cases.front().frames, o);
     std::vector<Row> rows;
     for (const StageCase& c : cases)
         rows.push_back(run_case(c, o));
-    const std::string md = markdown(rows, noop, o);
+    const std::string md = markdown(rows, o);
     std::fputs(md.c_str(), stdout);
     if (!o.out.empty()) {
         std::filesystem::create_directories(o.out);
         std::ofstream(o.out + "/stages.md") << md;
-        std::ofstream(o.out + "/stages.json") << to_json(rows, noop, o).dump(2) << "\n";
+        std::ofstream(o.out + "/stages.json") << to_json(rows, o).dump(2) << "\n";
     }
     return 0;
 }
