@@ -228,10 +228,10 @@ enum xdpfw_action {
 	XDPFW_ACT_MAX = 5,
 };
 
-/* Stages of the program, in order: a load with cfg_stop_after = s (maps.h)
- * returns XDP_DROP right after stage s, so BPF_PROG_RUN times each prefix of
- * the program (bench/stages). 0 runs everything; the verifier removes the
- * stops of a load that does not ask for one. */
+/* Stages of the program, in order: the stage build (xdpfw_stages.bpf.c)
+ * loaded with cfg_stop_after = s (maps.h) returns XDP_DROP right after stage
+ * s, so BPF_PROG_RUN times each prefix of the program (bench/stages). 0 runs
+ * everything; the production build has no stops. */
 enum xdpfw_stage {
 	XDPFW_STAGE_FULL = 0,
 	XDPFW_STAGE_CONTROL = 1, /* control map and generation read, header looked up */
