@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The xdpfw XDP program: parse -> classify -> act, one exit that counts
- * outcomes without a rule.
+ * outcomes without a rule. Its stage build (xdpfw_stages.bpf.c) can stop
+ * after a stage (cfg_stop_after, enum xdpfw_stage).
  *
  * Reading order: maps.h (tables and knobs), parse.h (the header walk),
  * classify.h (rule bitmaps), then this file.
@@ -78,6 +79,8 @@ int xdpfw_main(struct xdp_md *ctx)
 		verdict = XDP_PASS;
 		goto out;
 	}
+	if (xdpfw_stop_after(XDPFW_STAGE_CONTROL))
+		return XDP_DROP;
 
 	bad = xdpfw_parse(data, data_end, &pkt);
 	if (bad) {
@@ -85,8 +88,12 @@ int xdpfw_main(struct xdp_md *ctx)
 		verdict = hdr->malformed_action == XDPFW_ACT_PASS ? XDP_PASS : XDP_DROP;
 		goto out;
 	}
+	if (xdpfw_stop_after(XDPFW_STAGE_PARSE))
+		return XDP_DROP;
 
 	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
+	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP) || xdpfw_stop_after(XDPFW_STAGE_WALK))
+		return XDP_DROP;
 	if (index == XDPFW_NO_RULE) {
 		if (hdr->default_action == XDPFW_ACT_DROP) {
 			reason = XDPFW_REASON_DEFAULT_DROP;

@@ -231,7 +231,8 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 	if (!r)
 		return 1;
 	key = r->counter_slot;
-	xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
+	if (!xdpfw_stop_after(XDPFW_STAGE_WALK)) /* that stage leaves counting out */
+		xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
 	if (r->action == XDPFW_ACT_COUNT)
 		return 0;
 	w->winner = index;
@@ -369,6 +370,10 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 
+	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP)) {
+		asm volatile("" : : "r"(&w) : "memory"); /* the lookups' results are kept */
+		return XDPFW_NO_RULE; /* xdpfw_main drops */
+	}
 	/* Resumed walk: at most one step per summary word, candidate word and
 	 * matching rule; it stops at the first terminal rule. */
 	if (xdpfw_walk_start(&w))

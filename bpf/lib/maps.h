@@ -23,6 +23,7 @@ const volatile __u32 cfg_bitmap_pages = 1;      /* per generation (abi.h) */
 const volatile __u32 cfg_chunk_pages = 1;       /* xdpfw_kpages(chunk_cap * 256) */
 const volatile __u32 cfg_host_pages = 1;        /* xdpfw_kpages(host_buckets * 16) */
 const volatile __u32 cfg_record_verdict = 0;   /* tests: fill xdpfw_last */
+const volatile __u32 cfg_stop_after = 0;       /* stage build: enum xdpfw_stage */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -153,6 +154,20 @@ struct {
 } xdpfw_tx_ports SEC(".maps");
 
 struct xdpfw_last_verdict xdpfw_last;
+
+/* True when this load stops after stage s (enum xdpfw_stage): the program
+ * returns XDP_DROP there. Only the stage build (xdpfw_stages.bpf.c, for
+ * bench/stages) has stops; in the production build this is the constant 0,
+ * so its code is what it was without them. (A rodata check alone is not
+ * free: the verifier keeps the knob's load, and drops a dead branch only
+ * when its target is reached from nowhere else.) */
+#ifndef xdpfw_stop_after /* a test's reference build defines it as 0 */
+#ifdef XDPFW_STAGE_STOPS
+#define xdpfw_stop_after(s) (cfg_stop_after == (s))
+#else
+#define xdpfw_stop_after(s) 0
+#endif
+#endif
 
 /* Entry i of a block table (see XDPFW_BLOCK_SLOTS), or NULL. */
 static __always_inline __u32 *xdpfw_slot(void *map, __u32 i)

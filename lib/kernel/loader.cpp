@@ -7,6 +7,7 @@
 #include "lib/base/unique_fd.hpp"
 #include "lib/kernel/log.hpp"
 #include "xdpfw_bpf.skel.h"
+#include "xdpfw_stages_bpf.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -47,7 +48,8 @@ XdpfwObject::~XdpfwObject() = default;
 
 int XdpfwObject::prog_fd() const
 {
-    return bpf_program__fd(skel_->progs.xdpfw_main);
+    return stages_ ? bpf_program__fd(stages_->progs.xdpfw_main)
+                   : bpf_program__fd(skel_->progs.xdpfw_main);
 }
 
 namespace {
@@ -276,6 +278,45 @@ LoadOptions small_load_options()
     return o;
 }
 
+void share_maps(bpf_object* obj, const xdpfw_bpf* from)
+{
+    bpf_map* m;
+    bpf_object__for_each_map(m, obj)
+    {
+        const char* name = bpf_map__name(m);
+        if (std::strchr(name, '.'))
+            continue;
+        const bpf_map* theirs = bpf_object__find_map_by_name(from->obj, name);
+        if (!theirs)
+            throw BpfError(ENOENT, fmt::format("share maps: xdpfw has no map {}", name));
+        check(bpf_map__reuse_fd(m, bpf_map__fd(theirs)), fmt::format("reuse map {}", name));
+    }
+}
+
+namespace {
+
+// The stage build of the program on the maps of the loaded production
+// object prod, with its knobs and cfg_stop_after = stop.
+std::shared_ptr<xdpfw_stages_bpf> load_stages(const xdpfw_bpf* prod, uint32_t stop)
+{
+    if (stop >= XDPFW_STAGE_COUNT)
+        throw BpfError(EINVAL, fmt::format("no stage {} to stop after", stop));
+    VerifiedLoad vl;
+    std::shared_ptr<xdpfw_stages_bpf> s(xdpfw_stages_bpf__open_opts(vl.open_opts()),
+                                        [](xdpfw_stages_bpf* p) { xdpfw_stages_bpf__destroy(p); });
+    if (!s)
+        throw BpfError(errno, "open xdpfw stage BPF object");
+    // One source, so one rodata layout.
+    static_assert(sizeof(*s->rodata) == sizeof(*prod->rodata));
+    std::memcpy(s->rodata, prod->rodata, sizeof(*s->rodata));
+    s->rodata->cfg_stop_after = stop;
+    share_maps(s->obj, prod);
+    vl.load([&] { return xdpfw_stages_bpf__load(s.get()); }, "load xdpfw stage BPF program");
+    return s;
+}
+
+} // namespace
+
 XdpfwObject XdpfwObject::load(const LoadOptions& opts)
 {
     const Capacities& o = opts.caps;
@@ -337,7 +378,10 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
     // The kernel's verifier log, or libbpf's own messages (a map it could
     // not create or reuse), go into the error.
     vl.load([&] { return xdpfw_bpf__load(s.get()); }, "load xdpfw BPF program");
-    return XdpfwObject(std::move(s), opts);
+    auto stages = opts.stop_after ? load_stages(s.get(), opts.stop_after) : nullptr;
+    XdpfwObject obj(std::move(s), opts);
+    obj.stages_ = std::move(stages);
+    return obj;
 }
 
 } // namespace xdpfw

@@ -14,7 +14,9 @@
 #include <system_error>
 
 struct xdpfw_bpf; // generated skeleton
+struct xdpfw_stages_bpf; // the stage build's skeleton (LoadOptions::stop_after)
 struct bpf_map;
+struct bpf_object;
 struct bpf_object_open_opts;
 
 namespace xdpfw {
@@ -22,6 +24,10 @@ namespace xdpfw {
 struct LoadOptions {
     Capacities caps;                    // map sizes (lib/tables/capacities.hpp)
     bool record_verdict = false;        // tests: write xdpfw_last_verdict per packet
+    // Benchmarks (bench/stages): prog_fd() is the stage build's program that
+    // returns XDP_DROP right after this stage (enum xdpfw_stage), on this
+    // object's maps. 0: the production program, which has no stops at all.
+    uint32_t stop_after = 0;
     // When set, every map is pinned in this bpffs directory and maps already
     // pinned there are reused (re-adoption after a daemon restart).
     std::string pin_dir;
@@ -32,6 +38,11 @@ struct TableLayout {
     uint32_t bitmap_pages = 0, chunk_pages = 0, host_pages = 0, slots = 0;
 };
 TableLayout table_layout(const Capacities& c);
+
+// Makes every map of obj (an object built from xdpfw.bpf.c: the stage
+// build, a test's reference build) the loaded map of the same name in from,
+// except .rodata/.bss, which belong to one load. Call before loading obj.
+void share_maps(bpf_object* obj, const xdpfw_bpf* from);
 
 // Small tables for a handful of rules (tests, benchmarks, labs): the object
 // loads and commits fast on small machines.
@@ -94,6 +105,7 @@ private:
     XdpfwObject(std::unique_ptr<xdpfw_bpf, Deleter> s, LoadOptions o);
     std::unique_ptr<xdpfw_bpf, Deleter> skel_;
     LoadOptions opts_;
+    std::shared_ptr<xdpfw_stages_bpf> stages_; // when opts_.stop_after
 };
 
 } // namespace xdpfw

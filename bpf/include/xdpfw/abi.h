@@ -228,6 +228,19 @@ enum xdpfw_action {
 	XDPFW_ACT_MAX = 5,
 };
 
+/* Stages of the program, in order: the stage build (xdpfw_stages.bpf.c)
+ * loaded with cfg_stop_after = s (maps.h) returns XDP_DROP right after stage
+ * s, so BPF_PROG_RUN times each prefix of the program (bench/stages). 0 runs
+ * everything; the production build has no stops. */
+enum xdpfw_stage {
+	XDPFW_STAGE_FULL = 0,
+	XDPFW_STAGE_CONTROL = 1, /* control map and generation read, header looked up */
+	XDPFW_STAGE_PARSE = 2,   /* headers parsed */
+	XDPFW_STAGE_LOOKUP = 3,  /* bitmap indices of the used fields, before the walk */
+	XDPFW_STAGE_WALK = 4,    /* winning rule found, before any counting and the action */
+	XDPFW_STAGE_COUNT = 5,
+};
+
 /* Why a packet got its verdict. Printed by name by xdpfw::reason_name();
  * keep the two in step (a unit test checks). The first four are a rule's
  * normal outcome: the program counts those packets in the rule's counter
