@@ -327,6 +327,9 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         json req = chosen.build();
         json result = result_of(request(o.socket, req, o.timeout));
         out << (o.json ? pretty(result, 2) + "\n" : chosen.human(req, result));
+        // Committed, but worth knowing (e.g. no AF_XDP engine): exit status 0.
+        if (result.contains("warning") && result["warning"].is_string())
+            err << "xdpfwctl: warning: " << result["warning"].get<std::string>() << "\n";
         return 0;
     } catch (const ClientError& e) {
         err << format_error(e) << "\n";

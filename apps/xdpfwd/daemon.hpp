@@ -52,6 +52,7 @@ public:
     nlohmann::json xsk_stats() const override;
     nlohmann::json memory() const override;
     nlohmann::json control() const override;
+    bool xsk_engine_running() const override { return engine_ != nullptr; }
 
     PolicyStore& store() { return *store_; }
 

@@ -8,6 +8,8 @@
 #include "lib/lang/rule_parser.hpp"
 #include "lib/protocol/protocol.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -134,10 +136,38 @@ json cmd_status(Context& c)
     return st;
 }
 
+// Without the AF_XDP engine an xsk rule's packets get its fallback verdict
+// and inspection rules see nothing: committed (the engine may be started
+// later), but said (docs/PROTOCOL.md, "warning").
+constexpr const char* kNoEngine =
+    "xdpfwd runs no AF_XDP engine (started without --xsk / xsk:)";
+
+void warn_without_engine(Context& c, json& result, const Policy& p)
+{
+    if (c.view.xsk_engine_running())
+        return;
+    const bool xsk_rule = std::any_of(p.rules.begin(), p.rules.end(), [](const Rule& r) {
+        return r.action.type == ActionType::xsk;
+    });
+    if (!p.inspect.empty())
+        result["warning"] = fmt::format("{}: inspection rules take effect only once it runs",
+                                        kNoEngine);
+    else if (xsk_rule)
+        result["warning"] = fmt::format(
+            "{}: action=xsk packets get the rule's fallback verdict (pass unless fallback=drop)",
+            kNoEngine);
+}
+
 json cmd_rule_add(Context& c)
 {
     uint32_t id = c.store.add_rule(string_arg(c.req, "rule"));
-    return {{"rule_id", id}, {"version", c.store.version()}};
+    json result = {{"rule_id", id}, {"version", c.store.version()}};
+    Policy added;
+    for (const Rule& r : c.store.policy().rules)
+        if (r.id == id)
+            added.rules.push_back(r);
+    warn_without_engine(c, result, added);
+    return result;
 }
 
 uint32_t rule_id_arg(const json& req)
@@ -168,7 +198,11 @@ json cmd_rule_list(Context& c)
 json cmd_inspect_add(Context& c)
 {
     uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"));
-    return {{"rule_id", id}, {"version", c.store.version()}};
+    json result = {{"rule_id", id}, {"version", c.store.version()}};
+    Policy added;
+    added.inspect.push_back({});
+    warn_without_engine(c, result, added);
+    return result;
 }
 
 json cmd_inspect_del(Context& c)
@@ -277,10 +311,12 @@ json cmd_load(Context& c)
     if (inspect_rules)
         summary += ", " + std::to_string(inspect_rules) + " inspection rules";
     c.store.replace(std::move(policy), summary);
-    return {{"version", c.store.version()},
-            {"rules", rules},
-            {"sets", sets},
-            {"inspect_rules", inspect_rules}};
+    json result = {{"version", c.store.version()},
+                   {"rules", rules},
+                   {"sets", sets},
+                   {"inspect_rules", inspect_rules}};
+    warn_without_engine(c, result, c.store.policy());
+    return result;
 }
 
 json cmd_history(Context& c)

@@ -48,6 +48,9 @@ public:
     // The control socket's connections and what its limits did
     // (docs/PROTOCOL.md, `status`: "control"), or null.
     virtual nlohmann::json control() const { return nullptr; }
+    // Whether the AF_XDP engine runs (inspection rules and action=xsk need
+    // it); a view that cannot tell says it does, so nothing warns.
+    virtual bool xsk_engine_running() const { return true; }
 };
 
 // Runs one request; never throws: every failure becomes an error response

@@ -67,7 +67,8 @@ public:
         detached = true;
         return {"veth0", "eth1"};
     }
-    bool broken = false, detach_fails = false, detached = false;
+    bool xsk_engine_running() const override { return engine; }
+    bool broken = false, detach_fails = false, detached = false, engine = true;
 };
 
 class Commands : public ::testing::Test {
@@ -106,6 +107,27 @@ bool has(const std::string& message, const std::string& part)
 }
 
 } // namespace
+
+TEST_F(Commands, WarnsWhenNoEngineServesXskOrInspection)
+{
+    // With the engine: no warning.
+    EXPECT_FALSE(ok({{"cmd", "rule.add"}, {"rule", "priority=5 proto=udp action=xsk"}})
+                     .contains("warning"));
+    view.engine = false;
+    // Committed all the same (the engine may start later), and said.
+    json r = ok({{"cmd", "rule.add"}, {"rule", "priority=6 proto=tcp action=xsk"}});
+    EXPECT_TRUE(has(r.value("warning", ""), "no AF_XDP engine")) << r.dump();
+    EXPECT_TRUE(has(r.value("warning", ""), "fallback")) << r.dump();
+    EXPECT_EQ(store.policy().rules.size(), 2u);
+    r = ok({{"cmd", "inspect.add"}, {"rule", "priority=1 dns_suffix=evil.example action=drop"}});
+    EXPECT_TRUE(has(r.value("warning", ""), "inspection rules")) << r.dump();
+    // A rule that needs no engine: nothing to say.
+    EXPECT_FALSE(ok({{"cmd", "rule.add"}, {"rule", "priority=7 proto=udp action=drop"}})
+                     .contains("warning"));
+    r = ok({{"cmd", "load"},
+            {"policy", {{"default", "pass"}, {"rules", {"priority=1 proto=udp action=xsk"}}}}});
+    EXPECT_TRUE(has(r.value("warning", ""), "fallback")) << r.dump();
+}
 
 TEST_F(Commands, BadJson)
 {
