@@ -142,31 +142,32 @@ json cmd_status(Context& c)
 constexpr const char* kNoEngine =
     "xdpfwd runs no AF_XDP engine (started without --xsk / xsk:)";
 
-void warn_without_engine(Context& c, json& result, const Policy& p)
+// xsk_rules / inspect_rules: what the change holds that needs the engine.
+void warn_without_engine(Context& c, json& result, bool xsk_rules, bool inspect_rules)
 {
     if (c.view.xsk_engine_running())
         return;
-    const bool xsk_rule = std::any_of(p.rules.begin(), p.rules.end(), [](const Rule& r) {
-        return r.action.type == ActionType::xsk;
-    });
-    if (!p.inspect.empty())
+    if (inspect_rules)
         result["warning"] = fmt::format("{}: inspection rules take effect only once it runs",
                                         kNoEngine);
-    else if (xsk_rule)
+    else if (xsk_rules)
         result["warning"] = fmt::format(
             "{}: action=xsk packets get the rule's fallback verdict (pass unless fallback=drop)",
             kNoEngine);
+}
+
+bool has_xsk_rule(const std::vector<Rule>& rules, uint32_t only_id = 0)
+{
+    return std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+        return r.action.type == ActionType::xsk && (only_id == 0 || r.id == only_id);
+    });
 }
 
 json cmd_rule_add(Context& c)
 {
     uint32_t id = c.store.add_rule(string_arg(c.req, "rule"));
     json result = {{"rule_id", id}, {"version", c.store.version()}};
-    Policy added;
-    for (const Rule& r : c.store.policy().rules)
-        if (r.id == id)
-            added.rules.push_back(r);
-    warn_without_engine(c, result, added);
+    warn_without_engine(c, result, has_xsk_rule(c.store.policy().rules, id), false);
     return result;
 }
 
@@ -199,9 +200,7 @@ json cmd_inspect_add(Context& c)
 {
     uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"));
     json result = {{"rule_id", id}, {"version", c.store.version()}};
-    Policy added;
-    added.inspect.push_back({});
-    warn_without_engine(c, result, added);
+    warn_without_engine(c, result, false, true);
     return result;
 }
 
@@ -315,7 +314,8 @@ json cmd_load(Context& c)
                    {"rules", rules},
                    {"sets", sets},
                    {"inspect_rules", inspect_rules}};
-    warn_without_engine(c, result, c.store.policy());
+    const Policy& live = c.store.policy();
+    warn_without_engine(c, result, has_xsk_rule(live.rules), !live.inspect.empty());
     return result;
 }
 

@@ -2,6 +2,7 @@
 // A real xdpfwd on a veth: rules added and deleted with xdpfwctl change what
 // a receiver gets (IPv4 and IPv6), `load` replaces the policy in one version
 // step, and `xdpfwctl detach` leaves nothing behind.
+#include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
@@ -19,18 +20,9 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
-class DaemonPolicy : public ::testing::Test {
+class DaemonPolicy : public DaemonLabTest {
 protected:
-    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
-    void TearDown() override
-    {
-        if (HasFailure() && lab)
-            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
-                      << lab->daemon.log() << "----\n";
-        lab.reset();
-    }
 
     // Sends n datagrams to both families' port and returns {v4, v6} received.
     std::pair<size_t, size_t> udp_both(UdpReceiver& r4, UdpReceiver& r6, uint16_t port, size_t n,
@@ -41,7 +33,6 @@ protected:
         return {r4.receive(n, wait), r6.receive(n, wait)};
     }
 
-    std::unique_ptr<DaemonLab> lab;
 };
 
 TEST_F(DaemonPolicy, RuleAddAndDelChangeTrafficForBothFamilies)

@@ -4,6 +4,7 @@
 // and a simulated reboot (pins and program gone, the state file restores
 // the policy).
 #include "lib/kernel/attach.hpp"
+#include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
@@ -22,20 +23,11 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 constexpr uint16_t kAllowed = 7101, kBlocked = 7102;
 
-class DaemonRestart : public ::testing::Test {
+class DaemonRestart : public DaemonLabTest {
 protected:
-    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
-    void TearDown() override
-    {
-        if (HasFailure() && lab)
-            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
-                      << lab->daemon.log() << "----\n";
-        lab.reset();
-    }
 
     uint32_t add_rule(std::vector<std::string> words)
     {
@@ -73,7 +65,6 @@ protected:
         ASSERT_EQ(d.ctl({"rule", "del", std::to_string(spare)}).code, 0);
     }
 
-    std::unique_ptr<DaemonLab> lab;
     uint32_t count_id = 0, drop_id = 0, set_id = 0;
 };
 

@@ -4,6 +4,7 @@
 // missing, corrupt or a link (refusal, --replace-live), and the adoption
 // check (an edited snapshot at the live version is recommitted from state).
 // Real xdpfwd, real traffic in a netns lab.
+#include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
@@ -24,7 +25,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 constexpr uint16_t kBlocked = 7001, kEdited = 7009, kOther = 7203;
 
@@ -42,16 +42,8 @@ void write_text(const std::string& path, const std::string& text)
     out << text;
 }
 
-class DaemonSafety : public ::testing::Test {
+class DaemonSafety : public DaemonLabTest {
 protected:
-    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
-    void TearDown() override
-    {
-        if (HasFailure() && lab)
-            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
-                      << lab->daemon.log() << "----\n";
-        lab.reset();
-    }
 
     DaemonProcess& d() { return lab->daemon; }
     std::string state_file() { return d().state_dir() + "/" + d().instance() + ".json"; }
@@ -108,7 +100,6 @@ protected:
         return d().log().substr(before);
     }
 
-    std::unique_ptr<DaemonLab> lab;
 };
 
 TEST_F(DaemonSafety, SecondDaemonOnALiveInstanceTouchesNothing)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A 100,000-prefix `xdpfwctl set load` while traffic flows: the set switches
 // atomically, so no allowed packet is lost and no blocked one passes.
+#include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 
 #include <fmt/format.h>
@@ -18,7 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-const std::string kXdpfwd = std::string(XDPFW_BINARY_DIR) + "/bin/xdpfwd";
 
 constexpr uint16_t kPort = 7201;
 constexpr size_t kSetSize = 100000;
@@ -43,18 +43,9 @@ size_t write_big_set(const std::string& path, const std::string& blocked)
     return n;
 }
 
-class DaemonSetLoad : public ::testing::Test {
+class DaemonSetLoad : public DaemonLabTest {
 protected:
-    void SetUp() override { lab = std::make_unique<DaemonLab>(kXdpfwd); }
-    void TearDown() override
-    {
-        if (HasFailure() && lab)
-            std::cerr << "---- xdpfwd log (" << lab->daemon.instance() << ")\n"
-                      << lab->daemon.log() << "----\n";
-        lab.reset();
-    }
 
-    std::unique_ptr<DaemonLab> lab;
 };
 
 TEST_F(DaemonSetLoad, HundredThousandPrefixesUnderTraffic)
