@@ -13,6 +13,9 @@
 #include "maps.h"
 #include "parse.h"
 #include "classify.h"
+#ifdef XDPFW_SPEC_TIER
+#include "spec.h"
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -91,7 +94,12 @@ int xdpfw_main(struct xdp_md *ctx)
 	if (xdpfw_stop_after(XDPFW_STAGE_PARSE))
 		return XDP_DROP;
 
-	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
+#ifdef XDPFW_SPEC_TIER
+	if (hdr->spec_key == cfg_spec.key)
+		index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
+	else
+#endif
+		index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP) || xdpfw_stop_after(XDPFW_STAGE_WALK))
 		return XDP_DROP;
 	if (index == XDPFW_NO_RULE) {

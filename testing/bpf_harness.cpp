@@ -38,7 +38,12 @@ CompileOptions BpfHarness::compile_options() const
 
 void BpfHarness::commit(const Policy& policy)
 {
-    maps_->commit(compile(policy, compile_options()), ++version_);
+    const CompiledPolicy c = compile(policy, compile_options());
+    maps_->commit(c, ++version_);
+    live_spec_key_ = c.spec ? c.spec->key : 0;
+    spec_why_not_ = c.spec_why_not;
+    if (tier_ == Tier::specialised && !frozen_ && c.spec && !spec_live())
+        spec_.emplace(SpecProgram::load(obj_, *c.spec));
 }
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
@@ -61,7 +66,8 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_if
         opts.ctx_in = &ctx;
         opts.ctx_size_in = sizeof(ctx);
     }
-    if (bpf_prog_test_run_opts(obj_.prog_fd(), &opts))
+    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
+    if (bpf_prog_test_run_opts(fd, &opts))
         throw BpfError(errno, "BPF_PROG_RUN");
     return RunResult{opts.retval, maps_->last_verdict()};
 }

@@ -6,9 +6,11 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/policy_maps.hpp"
+#include "lib/kernel/spec_program.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace xdpfw::test {
@@ -18,9 +20,26 @@ struct RunResult {
     xdpfw_last_verdict verdict{};      // reason, winning rule
 };
 
+// Which program run() uses: the general one, or the specialised tier's
+// program for the policy of the last commit that had a spec (docs/
+// ARCHITECTURE.md, "Tiers"); without a spec, the general program.
+enum class Tier { general, specialised };
+
 class BpfHarness {
 public:
     explicit BpfHarness(LoadOptions opts = {});
+    // Tier::specialised: every later commit builds the spec program for its
+    // policy (when it has a spec), unless the tier is frozen: then the spec
+    // program of an earlier policy stays, as in the window between a commit
+    // and the daemon's program swap.
+    void set_tier(Tier t) { tier_ = t; }
+    void freeze_tier(bool frozen) { frozen_ = frozen; }
+    // True when run() goes through a spec program built for the live policy.
+    bool spec_live() const { return spec_ && spec_->key() == live_spec_key_; }
+    // The specialised program run() uses, if any (its key may be stale).
+    const SpecProgram* spec_program() const { return spec_ ? &*spec_ : nullptr; }
+    // Why the last commit's policy has no spec ("" when it has one).
+    const std::string& spec_why_not() const { return spec_why_not_; }
     // Compiles and commits; interface names resolve through if_nametoindex,
     // plus "test0" -> 1 (lo, the BPF_PROG_RUN ingress device).
     void commit(const Policy& policy);
@@ -37,6 +56,11 @@ private:
     std::unique_ptr<PolicyMaps> maps_;
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     uint64_t version_ = 0;
+    Tier tier_ = Tier::general;
+    bool frozen_ = false;
+    std::optional<SpecProgram> spec_;
+    uint64_t live_spec_key_ = 0;
+    std::string spec_why_not_;
 };
 
 } // namespace xdpfw::test

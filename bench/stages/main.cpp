@@ -7,6 +7,7 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/policy_maps.hpp"
+#include "lib/kernel/spec_program.hpp"
 #include "xdpfw_bench_noop.skel.h"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -52,6 +54,7 @@ struct Row {
     std::string name;
     double noop = 0; // the XDP no-op, timed alongside
     std::array<double, kStops.size()> ns{};
+    double spec = -1; // the whole program of the specialised tier; -1: no spec
 };
 
 // ns per packet of prog_fd on frame: the kernel's average over `repeat`
@@ -121,11 +124,19 @@ Row run_case(const StageCase& c, const Options& o)
     std::vector<int> fds{bpf_program__fd(noop->progs.bench_noop)};
     for (const auto& obj : objs)
         fds.push_back(obj->prog_fd());
+    // The specialised tier's program on the full program's maps.
+    std::optional<SpecProgram> spec;
+    if (compiled.spec) {
+        spec.emplace(SpecProgram::load(*objs.back(), *compiled.spec));
+        fds.push_back(spec->prog_fd());
+    }
     const std::vector<double> ns = time_progs(fds, c.frames, o);
     Row row{c.name, ns[0], {}};
-    std::copy(ns.begin() + 1, ns.end(), row.ns.begin());
-    std::fprintf(stderr, "%s: no-op %.1f ns, full program %.1f ns\n", c.name.c_str(), row.noop,
-                 row.ns.back());
+    std::copy(ns.begin() + 1, ns.begin() + 1 + kStops.size(), row.ns.begin());
+    if (spec)
+        row.spec = ns.back();
+    std::fprintf(stderr, "%s: no-op %.1f ns, full program %.1f ns, specialised %.1f ns\n",
+                 c.name.c_str(), row.noop, row.ns.back(), row.spec);
     return row;
 }
 
@@ -137,15 +148,15 @@ std::string markdown(const std::vector<Row>& rows, const Options& o)
                                 o.repeat, o.runs);
     for (const char* n : kStopNames)
         s += fmt::format(" {} |", n);
-    s += "\n|---|---|";
-    for (size_t i = 0; i < kStops.size(); i++)
+    s += " specialised tier |\n|---|---|";
+    for (size_t i = 0; i <= kStops.size(); i++)
         s += "---|";
     s += "\n";
     for (const Row& r : rows) {
         s += fmt::format("| {} | {:.1f} |", r.name, r.noop);
         for (double v : r.ns)
             s += fmt::format(" {:.1f} |", v);
-        s += "\n";
+        s += r.spec < 0 ? std::string(" - |\n") : fmt::format(" {:.1f} |\n", r.spec);
     }
     s += "\nIncrements (ns each stage adds; the first over the no-op):\n\n| stage |";
     for (const Row& r : rows)
@@ -173,6 +184,7 @@ nlohmann::json to_json(const std::vector<Row>& rows, const Options& o)
             c["cumulative_ns"][kStopNames[i]] = r.ns[i];
             c["increment_ns"][kStopNames[i]] = r.ns[i] - (i ? r.ns[i - 1] : r.noop);
         }
+        c["specialised_ns"] = r.spec < 0 ? nlohmann::json() : nlohmann::json(r.spec);
         j["cases"].push_back(c);
     }
     return j;

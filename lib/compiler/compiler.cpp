@@ -4,6 +4,7 @@
 // addresses.cpp); the steps share the bitmap pool (bitmaps.cpp).
 #include "lib/compiler/detail.hpp"
 #include "lib/compiler/source_hash.hpp"
+#include "lib/compiler/specialise.hpp"
 
 #include <unordered_set>
 
@@ -144,6 +145,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d)
         detail::compile_addresses(s, d);
     out.source_hash = policy_source_hash(policy);
+    out.spec = specialise(out, &out.spec_why_not);
     return out;
 }
 

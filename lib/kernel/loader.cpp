@@ -5,6 +5,7 @@
 #include "lib/abi/abi_check.hpp"
 #include "lib/base/proc.hpp"
 #include "lib/base/unique_fd.hpp"
+#include "lib/kernel/knobs.hpp"
 #include "lib/kernel/log.hpp"
 #include "xdpfw_bpf.skel.h"
 #include "xdpfw_stages_bpf.skel.h"
@@ -278,15 +279,20 @@ LoadOptions small_load_options()
     return o;
 }
 
-void share_maps(bpf_object* obj, const xdpfw_bpf* from)
+void share_maps(bpf_object* obj, const xdpfw_bpf* from, bool with_bss)
 {
     bpf_map* m;
     bpf_object__for_each_map(m, obj)
     {
         const char* name = bpf_map__name(m);
-        if (std::strchr(name, '.'))
+        const char* dot = std::strchr(name, '.');
+        const bpf_map* theirs;
+        if (dot && with_bss && std::strcmp(dot, ".bss") == 0)
+            theirs = from->maps.bss;
+        else if (dot)
             continue;
-        const bpf_map* theirs = bpf_object__find_map_by_name(from->obj, name);
+        else
+            theirs = bpf_object__find_map_by_name(from->obj, name);
         if (!theirs)
             throw BpfError(ENOENT, fmt::format("share maps: xdpfw has no map {}", name));
         check(bpf_map__reuse_fd(m, bpf_map__fd(theirs)), fmt::format("reuse map {}", name));
@@ -327,19 +333,8 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
         throw BpfError(errno, "open xdpfw BPF object");
     std::unique_ptr<xdpfw_bpf, Deleter> s(raw);
 
-    const uint32_t words = o.max_rules / 64;
-    const uint32_t summary = (words + 63) / 64;
     const TableLayout tl = table_layout(o);
-    s->rodata->cfg_max_rules = o.max_rules;
-    s->rodata->cfg_words = words;
-    s->rodata->cfg_summary_words = summary;
-    s->rodata->cfg_addr_class_cap = o.max_addr_classes;
-    s->rodata->cfg_chunk_cap = o.max_v4_chunks;
-    s->rodata->cfg_host_buckets = xdpfw_host_buckets(o.max_v4_hosts);
-    s->rodata->cfg_bitmap_pages = tl.bitmap_pages;
-    s->rodata->cfg_chunk_pages = tl.chunk_pages;
-    s->rodata->cfg_host_pages = tl.host_pages;
-    s->rodata->cfg_record_verdict = opts.record_verdict ? 1 : 0;
+    set_knobs(s->rodata, opts);
 
     const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
     check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");

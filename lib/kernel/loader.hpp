@@ -40,9 +40,11 @@ struct TableLayout {
 TableLayout table_layout(const Capacities& c);
 
 // Makes every map of obj (an object built from xdpfw.bpf.c: the stage
-// build, a test's reference build) the loaded map of the same name in from,
-// except .rodata/.bss, which belong to one load. Call before loading obj.
-void share_maps(bpf_object* obj, const xdpfw_bpf* from);
+// build, the specialised tier, a test's reference build) the loaded map of
+// the same name in from, except .rodata, which belongs to one load, and
+// .bss unless with_bss (then obj's program writes from's xdpfw_last). Call
+// before loading obj.
+void share_maps(bpf_object* obj, const xdpfw_bpf* from, bool with_bss = false);
 
 // Small tables for a handful of rules (tests, benchmarks, labs): the object
 // loads and commits fast on small machines.

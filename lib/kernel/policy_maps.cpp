@@ -356,6 +356,7 @@ xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
         hdr.v4_host_buckets[dir] = v4 ? p.addr[dir].v4->host_buckets : 0;
     }
     hdr.bitmap_stride = xdpfw_bitmap_stride(p.n_summary, p.n_words);
+    hdr.spec_key = p.spec ? p.spec->key : 0;
     return hdr;
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace xdpfw {
@@ -75,6 +76,10 @@ struct CompiledPolicy {
     // The hash of the policy this was compiled from (policy_source_hash(),
     // lib/compiler): the map writer folds it into the content hash it pins.
     uint64_t source_hash = 0;
+    // The specialised tier's form of this policy (lib/compiler/specialise.hpp),
+    // or null when the policy does not fit it; its key goes in the header.
+    std::shared_ptr<const xdpfw_spec> spec;
+    std::string spec_why_not; // when spec is null: what does not fit
 };
 
 } // namespace xdpfw

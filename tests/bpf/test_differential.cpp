@@ -122,5 +122,78 @@ TEST(Differential, BpfEqualsReferenceAcrossIncrementalCommits)
     EXPECT_GT(default_hits, 0u);
 }
 
+// The specialised tier (a program with the policy in .rodata) on small
+// random policies: each one that has a spec runs on its own spec program.
+TEST(Differential, SpecialisedTierEqualsReference)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::specialised);
+    std::mt19937_64 rng(0x5eed'f00f);
+    constexpr int kPolicies = 30, kPackets = 800;
+    size_t rule_hits = 0, default_hits = 0;
+    int specialised = 0;
+    for (int pi = 0; pi < kPolicies; pi++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = pi % 4 == 3 ? 64 : 12;
+        Policy policy = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
+        specialised += h.spec_live() ? 1 : 0;
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
+                                              "policy " + std::to_string(pi) +
+                                                  (h.spec_live() ? " (specialised)" : " (general)"),
+                                              rule_hits, default_hits));
+    }
+    // Most small policies fit the tier; the test must exercise it.
+    EXPECT_GE(specialised, kPolicies / 2);
+    EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
+    EXPECT_GT(default_hits, 0u);
+}
+
+// A specialised program whose policy is no longer live (a commit landed
+// before the daemon swapped in the next program) must classify by the live
+// policy: it takes the general path. Also each step of an edit walk, whose
+// set edits keep the spec (the address tables are read live).
+TEST(Differential, StaleSpecialisedProgramFollowsTheLivePolicy)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::specialised);
+    std::mt19937_64 rng(0x5eed'f010);
+    size_t rule_hits = 0, default_hits = 0;
+    int stale = 0;
+    for (int pi = 0; pi < 20; pi++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = 10;
+        h.freeze_tier(false);
+        ASSERT_NO_THROW(h.commit(random_policy(rng, opts)));
+        h.freeze_tier(true);
+        Policy next = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(next)) << describe(next);
+        stale += h.spec_program() && !h.spec_live() ? 1 : 0;
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, next, rng, 800, "stale " + std::to_string(pi),
+                                              rule_hits, default_hits));
+    }
+    EXPECT_GE(stale, 10);
+    h.freeze_tier(false);
+    int live_steps = 0;
+    RandomPolicyOptions opts;
+    opts.max_rules = 10;
+    opts.max_set_prefixes = 80;
+    Policy policy = random_policy(rng, opts);
+    std::string log;
+    for (int step = 0; step < 40; step++) {
+        log += random_edit(rng, policy, opts, h.compile_options().caps.max_rules) + "\n";
+        ASSERT_NO_THROW(h.commit(policy)) << log;
+        live_steps += h.spec_live() ? 1 : 0;
+        if (!h.spec_live())
+            log += "  (general: " + h.spec_why_not() + ")\n";
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 150, "step " + std::to_string(step) + "\n" + log,
+                                              rule_hits, default_hits));
+    }
+    EXPECT_GE(live_steps, 10) << log;
+    EXPECT_GT(rule_hits, 0u);
+}
+
 } // namespace
 } // namespace xdpfw::test

@@ -291,6 +291,7 @@ struct xdpfw_policy_hdr {
 	__u32 bitmap_stride;     /* words per bitmap (xdpfw_bitmap_stride) */
 	__u32 pad2;
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
+	__u64 spec_key;          /* struct xdpfw_spec.key of this policy; 0: no specialised tier */
 };
 
 /* xdpfw_rules[gen * max_rules + i]: the i-th rule in evaluation order. */
@@ -301,6 +302,47 @@ struct xdpfw_rule {
 	__u8 action;        /* enum xdpfw_action */
 	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
 	__u8 pad[2];
+};
+
+/* The specialised tier (docs/ARCHITECTURE.md, "Tiers"). A policy of at most
+ * XDPFW_SPEC_MAX_RULES rules, whose scalar fields each admit one set of rules
+ * except on a few value ranges (TCP flags: a small table), is compiled into
+ * this struct; a program built
+ * from xdpfw_spec.bpf.c carries it in .rodata (cfg_spec), so the verifier
+ * sees every value as a constant: the scalar fields become compares, the
+ * rules' actions and counter slots constants. Address fields are still looked
+ * up in the live tables (their bitmaps' only word). The program uses it only
+ * while the live generation's header has spec_key == key; otherwise (a newer
+ * commit) it runs the general classifier, so a commit never waits for a new
+ * program. */
+#define XDPFW_SPEC_MAX_RULES 64 /* one rule word */
+#define XDPFW_SPEC_MAX_RANGES 16 /* per scalar field */
+
+/* Values lo .. lo + span of a field admit `bits` (rule i: bit i). */
+struct xdpfw_spec_range {
+	__u32 lo;
+	__u32 span;
+	__u64 bits;
+};
+
+struct xdpfw_spec_field {
+	__u64 other;      /* what the values outside the ranges admit */
+	__u32 n_ranges;   /* 0: the field is folded into xdpfw_spec.base */
+	__u32 pad;
+	struct xdpfw_spec_range r[XDPFW_SPEC_MAX_RANGES];
+};
+
+struct xdpfw_spec {
+	__u64 key;        /* content hash of everything below; never 0 */
+	__u64 base;       /* AND of what the fields without ranges admit */
+	__u64 terminal;   /* bit i: rule i ends the walk (its action is not count) */
+	__u32 n_rules;
+	__u32 n_count;    /* count rules: the walk counts those before the winner */
+	__u32 lookup;     /* bit (1 << XDPFW_FIELD_SRC/DST): looked up in the live tables */
+	__u32 flags_table; /* 1: TCP flags through tcp_flags[] (flag masks make many ranges) */
+	struct xdpfw_spec_field f[XDPFW_FIELD_COUNT]; /* scalar fields only */
+	struct xdpfw_rule rules[XDPFW_SPEC_MAX_RULES];
+	__u64 tcp_flags[XDPFW_FLAGS_SLOTS + 7]; /* flags_table: TCP flags value -> rules */
 };
 
 /* Per-CPU packet and byte counters (rules and reasons). */

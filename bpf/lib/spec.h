@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The specialised tier's classifier (abi.h, struct xdpfw_spec), built only
+ * into xdpfw_spec.bpf.c. cfg_spec is .rodata: the loader fills it for one
+ * policy before the load, the verifier then knows every value in it, keeps
+ * only the ranges and fields the policy has and drops the rest as dead
+ * code. Scalar fields become compares against constants, no table is read
+ * for them; address fields read their bitmap's one word from the live
+ * generation (set changes need no new program).
+ */
+#ifndef XDPFW_SPEC_H
+#define XDPFW_SPEC_H
+
+#include "maps.h"
+#include "classify.h"
+
+const volatile struct xdpfw_spec cfg_spec = {};
+
+/* The rules field f admits for value v: those of the range holding v (the
+ * ranges are disjoint), else the field's other rules. Loops over constants:
+ * unrolled, and the ranges past n_ranges are dead code. No branch on v: a
+ * branch per range would give the verifier a path, and a distinct constant
+ * result, per combination of ranges over all fields, past its limit. */
+static __always_inline __u64 xdpfw_spec_field(__u32 f, __u32 v)
+{
+	__u64 bits = cfg_spec.f[f].other, t, in;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < XDPFW_SPEC_MAX_RANGES; i++) {
+		if (i >= cfg_spec.f[f].n_ranges)
+			break;
+		/* t < 0 exactly when v is outside lo .. lo + span, so `in` is
+		 * all ones inside, else 0; the empty asms hide that from the
+		 * compiler, which would turn both back into branches. */
+		t = (__u64)cfg_spec.f[f].r[i].span - (__u32)(v - cfg_spec.f[f].r[i].lo);
+		asm volatile("" : "+r"(t));
+		in = ~(__u64)((__s64)t >> 63);
+		asm volatile("" : "+r"(in));
+		bits = (bits & ~in) | (cfg_spec.f[f].r[i].bits & in);
+	}
+	return bits;
+}
+
+/* Word `at` of generation gen's bitmap pages (0: none). A global function:
+ * verified once, so the address lookups' many paths before it do not make
+ * the verifier track which bitmap index each one leaves. */
+__attribute__((noinline)) __u64 xdpfw_spec_bitmap_word(__u32 gen, __u32 at)
+{
+	struct xdpfw_walk w = { .gen = gen, .n_list = 1 };
+
+	return xdpfw_and_word(&w, at);
+}
+
+/* What the packet's source (dir 0) or destination (dir 1) address admits
+ * in generation gen: its class's bitmap, word 0 (after the summary words).
+ * A global function, verified once for both directions: inlined, the
+ * address lookups' paths (IPv4 chunk or hosts, the IPv6 probe loop) would
+ * be verified again for every state the scalar fields leave. */
+__attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt, __u32 gen,
+						     __u32 dir)
+{
+	struct xdpfw_policy_hdr *hdr;
+	__u32 index;
+
+	if (!pkt)
+		return 0;
+	hdr = bpf_map_lookup_elem(&xdpfw_policy, &gen);
+	if (!hdr)
+		return 0;
+	index = xdpfw_addr_index(hdr, gen, dir & 1, pkt);
+	if (index == XDPFW_NO_RULE)
+		return 0;
+	return xdpfw_spec_bitmap_word(gen, index * hdr->bitmap_stride + hdr->n_summary);
+}
+
+#define XDPFW_SPEC_SCALAR(field, value)                               \
+	do {                                                          \
+		if (cfg_spec.f[field].n_ranges)                       \
+			acc &= xdpfw_spec_field((field), (value));    \
+	} while (0)
+
+/* Classifies a parsed packet by cfg_spec, reading the address tables of
+ * generation gen. Counts the count rules before the winner and the winner;
+ * returns the winner's index (its rule copied to *rule) or XDPFW_NO_RULE.
+ * A global function: the verifier checks it once, not once per path of the
+ * parser before it. */
+static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u32 gen,
+						  __u32 ifindex, __u32 pkt_len,
+						  struct xdpfw_rule *rule)
+{
+	__u64 acc = cfg_spec.base, win, counted;
+	__u32 i, key;
+
+	if (!pkt || !rule)
+		return XDPFW_NO_RULE;
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_IFINDEX, ifindex);
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_VLAN, pkt->vlan);
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_PROTO, pkt->family * 256 + (pkt->proto & 0xff));
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_SPORT, pkt->sport);
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_DPORT, pkt->dport);
+	if (cfg_spec.flags_table)
+		acc &= cfg_spec.tcp_flags[pkt->tcp_flags < XDPFW_FLAGS_SLOTS ? pkt->tcp_flags
+									: XDPFW_FLAGS_SLOTS - 1];
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_ICMP, pkt->icmp);
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
+		acc &= xdpfw_spec_addr_word(pkt, gen, 0);
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)
+		acc &= xdpfw_spec_addr_word(pkt, gen, 1);
+
+	win = acc & cfg_spec.terminal;
+	if (cfg_spec.n_count) {
+		/* The count rules before the winner (all of them without one). */
+		counted = acc & ~cfg_spec.terminal & (win ? (win & -win) - 1 : ~0ULL);
+		for (i = 0; i < XDPFW_SPEC_MAX_RULES; i++) {
+			if (i >= cfg_spec.n_count || !counted)
+				break;
+			key = cfg_spec.rules[xdpfw_ctz64(counted) & 63].counter_slot;
+			counted &= counted - 1;
+			xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), pkt_len);
+		}
+	}
+	if (!win)
+		return XDPFW_NO_RULE;
+	i = xdpfw_ctz64(win) & 63;
+	__builtin_memcpy(rule, (const void *)&cfg_spec.rules[i], sizeof(*rule));
+	key = rule->counter_slot;
+	xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), pkt_len);
+	return i;
+}
+
+#endif /* XDPFW_SPEC_H */

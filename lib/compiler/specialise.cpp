@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Compiled policy -> struct xdpfw_spec (specialise.hpp).
+#include "lib/compiler/specialise.hpp"
+
+#include "lib/base/hash64.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace xdpfw {
+
+namespace {
+
+// A field's table as runs of equal rule words: [lo, hi] -> bits.
+struct Run {
+    uint32_t lo, hi;
+    uint64_t bits;
+};
+
+class Reducer {
+public:
+    explicit Reducer(const CompiledPolicy& p) : p_(p) {}
+
+    uint64_t word(uint32_t bitmap) const
+    {
+        if (bitmap >= p_.bitmaps.size() || p_.bitmaps[bitmap].empty())
+            return 0;
+        return p_.bitmaps[bitmap][0];
+    }
+
+    // Runs of a direct table (value -> bitmap index); an empty table (the
+    // field is not compiled) admits every rule.
+    std::vector<Run> runs(const std::vector<uint32_t>& table) const
+    {
+        std::vector<Run> out;
+        for (uint32_t v = 0; v < table.size(); v++) {
+            const uint64_t w = word(table[v]);
+            if (!out.empty() && out.back().bits == w && out.back().hi + 1 == v)
+                out.back().hi = v;
+            else
+                out.push_back({v, v, w});
+        }
+        if (out.empty())
+            out.push_back({0, ~0u, word(p_.all_bitmap)});
+        return out;
+    }
+
+    // The ingress interface: the named ifindexes, the default elsewhere.
+    std::vector<Run> ifindex_runs() const
+    {
+        std::vector<Run> out;
+        const uint64_t other = word(p_.ifindex_default);
+        uint32_t next = 0;
+        for (const auto& [ifx, bitmap] : p_.ifindex) {
+            if (ifx > next)
+                out.push_back({next, ifx - 1, other});
+            out.push_back({ifx, ifx, word(bitmap)});
+            next = ifx + 1;
+            if (ifx == ~0u)
+                return out;
+        }
+        out.push_back({next, ~0u, other});
+        return out;
+    }
+
+    // Reduces runs to `other` (the word of the most runs) plus ranges.
+    // False when more than XDPFW_SPEC_MAX_RANGES ranges remain.
+    static bool reduce(const std::vector<Run>& runs, xdpfw_spec_field& f)
+    {
+        std::map<uint64_t, size_t> count;
+        for (const Run& r : runs)
+            count[r.bits]++;
+        auto most = count.begin();
+        for (auto it = count.begin(); it != count.end(); ++it)
+            if (it->second > most->second)
+                most = it;
+        f = {};
+        f.other = most->first;
+        for (const Run& r : runs) {
+            if (r.bits == f.other)
+                continue;
+            if (f.n_ranges == XDPFW_SPEC_MAX_RANGES)
+                return false;
+            f.r[f.n_ranges++] = {r.lo, r.hi - r.lo, r.bits};
+        }
+        return true;
+    }
+
+private:
+    const CompiledPolicy& p_;
+};
+
+const char* field_name(unsigned f)
+{
+    static const char* const names[XDPFW_FIELD_COUNT] = {
+        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp"};
+    return f < XDPFW_FIELD_COUNT ? names[f] : "?";
+}
+
+} // namespace
+
+std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::string* why_not)
+{
+    auto fail = [&](std::string why) -> std::shared_ptr<const xdpfw_spec> {
+        if (why_not)
+            *why_not = std::move(why);
+        return nullptr;
+    };
+    if (p.n_rules > XDPFW_SPEC_MAX_RULES || p.rules.size() != p.n_rules)
+        return fail(fmt::format("{} rules (the specialised tier takes up to {})", p.n_rules,
+                                XDPFW_SPEC_MAX_RULES));
+    auto s = std::make_shared<xdpfw_spec>();
+    const Reducer red(p);
+    const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {
+        {XDPFW_FIELD_VLAN, &p.vlan},   {XDPFW_FIELD_PROTO, &p.proto},
+        {XDPFW_FIELD_SPORT, &p.sport}, {XDPFW_FIELD_DPORT, &p.dport},
+        {XDPFW_FIELD_ICMP, &p.icmp}};
+    s->base = p.n_rules == 64 ? ~0ull : (1ull << p.n_rules) - 1;
+    auto add = [&](unsigned f, const std::vector<Run>& runs) {
+        if (!Reducer::reduce(runs, s->f[f]))
+            return false;
+        if (!s->f[f].n_ranges)
+            s->base &= s->f[f].other;
+        return true;
+    };
+    if (!add(XDPFW_FIELD_IFINDEX, red.ifindex_runs()))
+        return fail(fmt::format("field {} has more than {} distinct ranges", field_name(XDPFW_FIELD_IFINDEX),
+                                XDPFW_SPEC_MAX_RANGES));
+    for (const auto& [f, table] : tables)
+        if (!add(f, red.runs(*table)))
+            return fail(fmt::format("field {} has more than {} distinct ranges", field_name(f),
+                                    XDPFW_SPEC_MAX_RANGES));
+    // A flags rule admits the values that hold its mask's bits as asked:
+    // scattered values, so not ranges but a table of 257 words.
+    const std::vector<Run> flags = red.runs(p.tcp_flags);
+    if (flags.size() == 1) {
+        s->base &= flags[0].bits;
+    } else {
+        s->flags_table = 1;
+        for (const Run& r : flags)
+            for (uint32_t v = r.lo; v <= r.hi && v < XDPFW_FLAGS_SLOTS; v++)
+                s->tcp_flags[v] = r.bits;
+    }
+    for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++)
+        if (p.used_fields & (1u << (XDPFW_FIELD_SRC + d)))
+            s->lookup |= 1u << (XDPFW_FIELD_SRC + d);
+    s->n_rules = p.n_rules;
+    for (uint32_t i = 0; i < p.n_rules; i++) {
+        s->rules[i] = p.rules[i];
+        if (p.rules[i].action == XDPFW_ACT_COUNT)
+            s->n_count++;
+        else
+            s->terminal |= 1ull << i;
+    }
+    // The key covers everything the program takes from the spec; the
+    // header's default and malformed actions are read live.
+    const uint64_t key = Hash64().bytes(s.get(), sizeof(*s)).digest();
+    s->key = key ? key : 1;
+    return s;
+}
+
+} // namespace xdpfw

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Loading a specialised-tier program (spec_program.hpp).
+#include "lib/kernel/spec_program.hpp"
+
+#include "lib/kernel/knobs.hpp"
+#include "xdpfw_bpf.skel.h"
+#include "xdpfw_spec_bpf.skel.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace xdpfw {
+
+SpecProgram SpecProgram::load(const XdpfwObject& general, const xdpfw_spec& spec)
+{
+    if (spec.key == 0)
+        throw BpfError(EINVAL, "load specialised program: the spec has no key");
+    VerifiedLoad vl;
+    std::shared_ptr<xdpfw_spec_bpf> s(xdpfw_spec_bpf__open_opts(vl.open_opts()),
+                                      [](xdpfw_spec_bpf* p) { xdpfw_spec_bpf__destroy(p); });
+    if (!s)
+        throw BpfError(errno, "open xdpfw specialised BPF object");
+    set_knobs(s->rodata, general.options());
+    std::memcpy(const_cast<xdpfw_spec*>(&s->rodata->cfg_spec), &spec, sizeof(spec));
+    share_maps(s->obj, general.skel(), /*with_bss=*/true);
+    vl.load([&] { return xdpfw_spec_bpf__load(s.get()); }, "load xdpfw specialised BPF program");
+    return SpecProgram(std::move(s), spec.key);
+}
+
+int SpecProgram::prog_fd() const
+{
+    return bpf_program__fd(skel_->progs.xdpfw_main);
+}
+
+} // namespace xdpfw

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The specialised tier's form of a policy (lib/compiler/specialise.hpp):
+// which policies fit, the ranges and constants it derives, and a key that
+// follows the rules but not the sets.
+#include "lib/compiler/compiler.hpp"
+#include "lib/compiler/specialise.hpp"
+#include "testing/policy_text.hpp"
+#include "testing/random_policy.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace xdpfw {
+namespace {
+
+CompiledPolicy compiled(const Policy& p)
+{
+    return compile(p, CompileOptions{.resolve = test::fake_ifindex});
+}
+
+TEST(Specialise, OneRuleBecomesRangesAndConstants)
+{
+    const CompiledPolicy c = compiled(test::make_policy({"proto=udp dport=53 action=drop"}));
+    ASSERT_TRUE(c.spec) << c.spec_why_not;
+    const xdpfw_spec& s = *c.spec;
+    EXPECT_NE(s.key, 0u);
+    EXPECT_EQ(s.n_rules, 1u);
+    EXPECT_EQ(s.terminal, 1u);
+    EXPECT_EQ(s.n_count, 0u);
+    EXPECT_EQ(s.lookup, 0u);
+    EXPECT_EQ(s.rules[0].rule_id, 1u);
+    EXPECT_EQ(s.rules[0].action, XDPFW_ACT_DROP);
+    // dport: the rule on 53 only.
+    const xdpfw_spec_field& d = s.f[XDPFW_FIELD_DPORT];
+    ASSERT_EQ(d.n_ranges, 1u);
+    EXPECT_EQ(d.other, 0u);
+    EXPECT_EQ(d.r[0].lo, 53u);
+    EXPECT_EQ(d.r[0].span, 0u);
+    EXPECT_EQ(d.r[0].bits, 1u);
+    // proto: UDP over IPv4 and over IPv6 (family * 256 + 17).
+    const xdpfw_spec_field& p = s.f[XDPFW_FIELD_PROTO];
+    ASSERT_EQ(p.n_ranges, 2u);
+    EXPECT_EQ(p.r[0].lo, 256u + 17);
+    EXPECT_EQ(p.r[1].lo, 512u + 17);
+    // Unused fields admit the rule everywhere: folded into base.
+    EXPECT_EQ(s.f[XDPFW_FIELD_VLAN].n_ranges, 0u);
+    EXPECT_EQ(s.base, 1u);
+    EXPECT_EQ(s.flags_table, 0u);
+}
+
+TEST(Specialise, CountRulesAddressesAndFlags)
+{
+    const CompiledPolicy c = compiled(test::make_policy(
+        {"priority=1 src=@bad action=count", "priority=2 proto=tcp tcp_flags=SYN,!ACK action=drop",
+         "priority=3 dst=192.0.2.0/24 action=pass"},
+        ActionType::pass, {{"bad", {"198.51.100.0/24"}}}));
+    ASSERT_TRUE(c.spec) << c.spec_why_not;
+    const xdpfw_spec& s = *c.spec;
+    EXPECT_EQ(s.n_count, 1u);
+    EXPECT_EQ(s.terminal, 0b110u);
+    EXPECT_EQ(s.lookup, (1u << XDPFW_FIELD_SRC) | (1u << XDPFW_FIELD_DST));
+    ASSERT_EQ(s.flags_table, 1u);
+    EXPECT_EQ(s.tcp_flags[0x02] & 0b010, 0b010u); // SYN
+    EXPECT_EQ(s.tcp_flags[0x12] & 0b010, 0u);     // SYN+ACK
+    EXPECT_EQ(s.tcp_flags[XDPFW_FLAGS_SLOTS - 1] & 0b010, 0u); // no TCP header
+    EXPECT_EQ(s.tcp_flags[0x12] & 0b101, 0b101u); // the others do not look at flags
+}
+
+TEST(Specialise, KeyFollowsRulesNotSets)
+{
+    const auto with_set = [](std::vector<std::string> prefixes, const std::string& port) {
+        return compiled(test::make_policy({"src=@s action=drop", "proto=tcp dport=" + port + " action=pass"},
+                                          ActionType::drop, {{"s", prefixes}}));
+    };
+    const CompiledPolicy a = with_set({"10.0.0.0/8"}, "22");
+    const CompiledPolicy b = with_set({"10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"}, "22");
+    const CompiledPolicy c = with_set({"10.0.0.0/8"}, "23");
+    ASSERT_TRUE(a.spec && b.spec && c.spec);
+    EXPECT_EQ(a.spec->key, b.spec->key); // the sets are read live
+    EXPECT_NE(a.spec->key, c.spec->key);
+    EXPECT_EQ(a.spec->key, with_set({"10.0.0.0/8"}, "22").spec->key); // deterministic
+}
+
+TEST(Specialise, PoliciesThatDoNotFitSayWhy)
+{
+    Policy many;
+    for (uint32_t i = 1; i <= XDPFW_SPEC_MAX_RULES + 1; i++)
+        many.rules.push_back(test::make_policy({fmt::format("dport={} action=drop", i)}).rules[0]);
+    for (uint32_t i = 0; i < many.rules.size(); i++)
+        many.rules[i].id = i + 1;
+    CompiledPolicy c = compiled(many);
+    EXPECT_FALSE(c.spec);
+    EXPECT_NE(c.spec_why_not.find("65 rules"), std::string::npos) << c.spec_why_not;
+
+    // 17 separate ports: one range too many for dport.
+    many.rules.resize(XDPFW_SPEC_MAX_RANGES + 1);
+    for (uint32_t i = 0; i < many.rules.size(); i++)
+        many.rules[i].match.dport = PortRange{uint16_t(100 + 2 * i), uint16_t(100 + 2 * i)};
+    c = compiled(many);
+    EXPECT_FALSE(c.spec);
+    EXPECT_NE(c.spec_why_not.find("dport"), std::string::npos) << c.spec_why_not;
+    many.rules.pop_back();
+    EXPECT_TRUE(compiled(many).spec);
+}
+
+// The spec against the compiled tables, value by value: the rules a field
+// admits in the spec (range or other, or base for folded fields) are the
+// rules its table entry admits.
+TEST(Specialise, RangesReproduceTheTablesOnRandomPolicies)
+{
+    std::mt19937_64 rng(0x5bec);
+    int fitted = 0;
+    for (int pi = 0; pi < 40; pi++) {
+        test::RandomPolicyOptions o;
+        o.max_rules = 12;
+        const CompiledPolicy c = compiled(test::random_policy(rng, o));
+        if (!c.spec)
+            continue;
+        fitted++;
+        const xdpfw_spec& s = *c.spec;
+        auto admits = [&](unsigned f, uint32_t v) {
+            const xdpfw_spec_field& fl = s.f[f];
+            if (!fl.n_ranges)
+                return fl.other;
+            for (uint32_t i = 0; i < fl.n_ranges; i++)
+                if (v - fl.r[i].lo <= fl.r[i].span)
+                    return fl.r[i].bits;
+            return fl.other;
+        };
+        auto word = [&](uint32_t bitmap) { return c.n_words ? c.bitmaps[bitmap][0] : 0; };
+        const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {
+            {XDPFW_FIELD_VLAN, &c.vlan}, {XDPFW_FIELD_PROTO, &c.proto},
+            {XDPFW_FIELD_SPORT, &c.sport}, {XDPFW_FIELD_DPORT, &c.dport},
+            {XDPFW_FIELD_ICMP, &c.icmp}};
+        for (const auto& [f, table] : tables)
+            for (uint32_t v = 0; v < table->size(); v++)
+                ASSERT_EQ(admits(f, v) & s.base, word((*table)[v]) & s.base)
+                    << "policy " << pi << " field " << f << " value " << v;
+    }
+    EXPECT_GE(fitted, 20);
+}
+
+} // namespace
+} // namespace xdpfw
