@@ -184,6 +184,19 @@ std::string format_status(const json& st)
         bytes("kernel_map_bytes", "kernel maps");
         bytes("daemon_rss_bytes", "daemon RSS");
     }
+    if (st.contains("tier") && st["tier"].is_object()) {
+        const json& t = st["tier"];
+        std::string tier = t.value("live", std::string("?"));
+        if (t.contains("program_id") && t["program_id"].is_number_integer())
+            tier += fmt::format(" (program {})", t["program_id"].get<int64_t>());
+        if (t.value("pending", false))
+            tier += ", swap pending";
+        if (t.contains("general_because") && t["general_because"].is_string())
+            tier += ": " + t["general_because"].get<std::string>();
+        if (t.contains("error") && t["error"].is_string())
+            tier += "; last swap failed: " + t["error"].get<std::string>();
+        kv.emplace_back("tier", tier);
+    }
     const json& ifaces = array(st, what, "interfaces");
     if (ifaces.empty()) {
         kv.emplace_back("interfaces", "none attached");

@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,6 +54,8 @@ Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::s
 
 Daemon::~Daemon()
 {
+    if (tiering_)
+        tiering_->stop();
     engine_.reset();
     stop_sampling_ = true;
     if (sampler_.joinable())
@@ -88,6 +91,7 @@ void Daemon::commit(const Policy& policy, uint64_t version)
         throw PolicyError(e.where(), e.key(), e.problem(), ErrorCode::internal);
     }
     inspection_.publish(std::move(rules));
+    tiering_->request(compiled.spec, compiled.spec_why_not);
 }
 
 void Daemon::start()
@@ -110,6 +114,7 @@ void Daemon::start()
                            "the pins, to start afresh)");
     }
     maps_ = std::make_unique<PolicyMaps>(*obj_);
+    tiering_ = std::make_unique<Tiering>(*obj_, [this](int fd) { install_program(fd); });
     adopted_ = had_pins && maps_->committed();
     store_ = std::make_unique<PolicyStore>(*this, cfg_.load.caps.max_rules, cfg_.state_file());
     store_->on_rule_created = [this](uint32_t id) { maps_->reset_rule_counter(id); };
@@ -124,6 +129,7 @@ void Daemon::start()
         inspection_.publish(compile_inspect_policy(ip));
     }
     attach_interfaces();
+    tiering_->start(adopted_program_ ? prog_fd_.get() : -1);
     if (cfg_.xsk_enabled)
         start_xsk();
 
@@ -238,6 +244,7 @@ void Daemon::commit_initial_policy()
 bool Daemon::live_matches_state(uint64_t live)
 {
     const CompiledPolicy mine = compile_policy(store_->policy());
+    tiering_->request(mine.spec, mine.spec_why_not); // a recommit replaces it
     const uint64_t want = content_hash(mine), have = maps_->live_content_hash();
     if (want == have)
         return true;
@@ -278,6 +285,7 @@ void Daemon::attach_interfaces()
                                        "); run `xdpfwctl detach` with the daemon that loaded "
                                        "it, or remove " + pin_dir_ + ", to start afresh");
         prog_fd_ = std::move(pinned);
+        adopted_program_ = true;
     } else {
         prog_fd_ = UniqueFd(dup(obj_->prog_fd()));
         if (prog_fd_.get() < 0)
@@ -300,6 +308,7 @@ void Daemon::attach_interfaces()
             if (id && attached_prog_id(int(ifindex), m) == id)
                 found = m;
         if (found) {
+            link.mode = *found;
             link.status.mode = xdp_mode_name(*found);
             link.status.multiprog = false;
             spdlog::info("event=adopted_attachment iface={} ifindex={} mode={} prog_id={}", name,
@@ -307,13 +316,34 @@ void Daemon::attach_interfaces()
         } else {
             link.owned.emplace(XdpAttachment::attach_fd(prog_fd_.get(), int(ifindex), ao));
             const AttachInfo& ai = link.owned->info();
+            link.mode = ai.mode;
             link.status.mode = xdp_mode_name(ai.mode);
             link.status.multiprog = ai.multiprog;
             spdlog::info("event=attached iface={} ifindex={} mode={} multiprog={} prog_id={}",
                          name, ifindex, link.status.mode, ai.multiprog, id);
         }
+        std::lock_guard lock(links_mu_);
         links_.push_back(std::move(link));
     }
+}
+
+void Daemon::install_program(int fd)
+{
+    std::lock_guard lock(links_mu_);
+    if (prog_fd_.get() < 0)
+        throw std::runtime_error("detached: no program to replace");
+    for (Link& l : links_) {
+        if (l.owned)
+            l.owned->replace(fd);
+        else
+            replace_program(int(l.status.ifindex), l.mode, prog_fd_.get(), fd);
+    }
+    // The pin follows the interfaces: a restarted xdpfwd adopts what runs.
+    pin_program(fd, pin_dir_);
+    UniqueFd mine(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    if (mine.get() < 0)
+        throw BpfError(errno, "dup program fd");
+    prog_fd_ = std::move(mine);
 }
 
 void Daemon::start_xsk()
@@ -410,6 +440,7 @@ nlohmann::json Daemon::xsk_stats() const
 
 std::vector<InterfaceStatus> Daemon::interfaces() const
 {
+    std::lock_guard lock(links_mu_);
     std::vector<InterfaceStatus> out;
     for (const Link& l : links_)
         out.push_back(l.status);
@@ -479,8 +510,10 @@ std::vector<std::pair<std::string, CounterSample>> Daemon::reason_counters() con
 
 std::vector<std::string> Daemon::detach()
 {
+    tiering_->stop(); // no program swap after this
     if (engine_)
         engine_->stop();
+    std::lock_guard lock(links_mu_);
     std::vector<std::string> names;
     for (Link& l : links_) {
         if (l.owned)
@@ -538,6 +571,7 @@ int Daemon::run()
     if (engine_)
         engine_->stop();
 
+    tiering_->stop();
     if (detached)
         return 0;
     if (cfg_.detach_on_exit) {

@@ -13,6 +13,7 @@
 #include "lib/base/unique_fd.hpp"
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/policy_maps.hpp"
+#include "apps/xdpfwd/tiering.hpp"
 #include "lib/xsk/engine.hpp"
 #include "lib/xsk/rule_inspector.hpp"
 
@@ -53,12 +54,16 @@ public:
     nlohmann::json memory() const override;
     nlohmann::json control() const override;
     bool xsk_engine_running() const override { return engine_ != nullptr; }
+    nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
+    // Waits until the tier worker has acted on the last commit (tests).
+    bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }
 
     PolicyStore& store() { return *store_; }
 
 private:
     struct Link {
         InterfaceStatus status;
+        XdpMode mode = XdpMode::native;
         std::optional<XdpAttachment> owned; // empty when adopted from an earlier xdpfwd
     };
     struct Sample {
@@ -68,6 +73,9 @@ private:
     };
 
     void attach_interfaces();
+    // Tiering's install: program fd in place of the live one on every
+    // interface (atomic per interface), pinned as the instance's program.
+    void install_program(int fd);
     void start_xsk();
     void restore_policy();
     // restore_policy()'s parts: the rules file (or the empty policy) as
@@ -90,8 +98,12 @@ private:
     std::unique_ptr<PolicyMaps> maps_;
     std::unique_ptr<PolicyStore> store_;
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
+    // links_ and prog_fd_ change under links_mu_ (the tier worker swaps
+    // programs while the control thread serves status).
+    mutable std::mutex links_mu_;
     std::vector<Link> links_;
     UniqueFd prog_fd_; // the program on the interfaces (pinned at <pin_dir>/prog)
+    bool adopted_program_ = false; // prog_fd_ is the pin an earlier xdpfwd left
 
     // Inspection rules published to the AF_XDP workers; declared before the
     // engine, whose workers hold inspectors it made.
@@ -104,6 +116,8 @@ private:
     Sample last_, prev_;
     std::atomic<bool> stop_sampling_{false};
     std::thread sampler_;
+    // Last: its worker stops first, before the links and objects it uses.
+    std::unique_ptr<Tiering> tiering_;
 };
 
 } // namespace xdpfw

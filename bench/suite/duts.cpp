@@ -12,6 +12,7 @@
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/kernel/policy_maps.hpp"
+#include "lib/kernel/spec_program.hpp"
 #include "lib/xsk/engine.hpp"
 #include "lib/xsk/rule_inspector.hpp"
 #include "xdpfw_bench_sink.skel.h"
@@ -261,10 +262,16 @@ public:
                 throw std::logic_error("the compiled policy lost its last rule");
         }
         drop_ = w.drop;
+        // What xdpfwd runs: the specialised tier's program when the policy
+        // has a spec (docs/ARCHITECTURE.md, "Tiers"), else the general one.
+        spec_.reset();
+        if (compiled.spec)
+            spec_.emplace(SpecProgram::load(x.obj, *compiled.spec));
         lab::EnterNetns in(lab.dut);
         AttachOptions ao;
         ao.mode = AttachMode::native;
-        attachment_.emplace(XdpAttachment::attach(x.obj, lab.veth.ifindex_b(), ao));
+        attachment_.emplace(XdpAttachment::attach_fd(spec_ ? spec_->prog_fd() : x.obj.prog_fd(),
+                                                     lab.veth.ifindex_b(), ao));
         if (w.xsk) {
             // The engine's worker on the DUT veth's queue (copy mode), in
             // host mode: its TUN device lives in the DUT namespace, and
@@ -342,6 +349,7 @@ private:
     std::vector<int> worker_cpus_;
     bool drop_ = true;
     std::optional<uint32_t> slot_;
+    std::optional<SpecProgram> spec_; // the specialised tier's program, if any
     std::optional<XdpAttachment> attachment_;
     // Declared after the attachment: the engine stops (its sockets leave
     // the XskMap) first; the inspection outlives the engine's inspectors.

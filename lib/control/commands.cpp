@@ -133,6 +133,8 @@ json cmd_status(Context& c)
         st["memory"] = std::move(mem);
     if (json ctl = c.view.control(); !ctl.is_null())
         st["control"] = std::move(ctl);
+    if (json tier = c.view.tier(); !tier.is_null())
+        st["tier"] = std::move(tier);
     return st;
 }
 

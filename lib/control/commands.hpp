@@ -48,6 +48,8 @@ public:
     // The control socket's connections and what its limits did
     // (docs/PROTOCOL.md, `status`: "control"), or null.
     virtual nlohmann::json control() const { return nullptr; }
+    // The program tiers (docs/PROTOCOL.md, `status`: "tier"), or null.
+    virtual nlohmann::json tier() const { return nullptr; }
     // Whether the AF_XDP engine runs (inspection rules and action=xsk need
     // it); a view that cannot tell says it does, so nothing warns.
     virtual bool xsk_engine_running() const { return true; }

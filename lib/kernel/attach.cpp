@@ -458,14 +458,59 @@ void make_pin_dir(const std::string& dir, const std::string& root)
 
 std::string pin_program(int prog_fd, const std::string& dir)
 {
-    const std::string path = dir + "/prog";
-    // An older pin is ours (the daemon re-pins after reloading); the kernel
-    // refuses to pin over an existing file.
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-        throw BpfError(errno, fmt::format("pin program at {}: remove old pin", path));
-    if (bpf_obj_pin(prog_fd, path.c_str()) != 0)
-        throw BpfError(errno, fmt::format("pin program at {}", path));
+    const std::string path = dir + "/prog", fresh = dir + "/prog_new";
+    // An older pin is ours (the daemon re-pins after a program swap). The
+    // kernel refuses to pin over a file, so the new pin goes beside it and
+    // replaces it by rename: there is always a pin, the old or the new.
+    if (::unlink(fresh.c_str()) != 0 && errno != ENOENT)
+        throw BpfError(errno, fmt::format("pin program at {}: remove stale pin", fresh));
+    if (bpf_obj_pin(prog_fd, fresh.c_str()) != 0)
+        throw BpfError(errno, fmt::format("pin program at {}", fresh));
+    if (::rename(fresh.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(fresh.c_str());
+        throw BpfError(err, fmt::format("pin program at {}", path));
+    }
     return path;
+}
+
+void replace_program(int ifindex, XdpMode mode, int old_fd, int new_fd)
+{
+    LibbpfLogCapture capture;
+    LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = old_fd);
+    int err = bpf_xdp_attach(ifindex, new_fd, XDP_FLAGS_REPLACE | kernel_mode_flag(mode), &o);
+    if (err > 0)
+        err = -err;
+    if (err != 0) {
+        const std::string says = last_kernel_message(capture.text());
+        throw BpfError(-err, fmt::format("replace the xdp program on {} ({} mode{}{})", ifname_of(ifindex),
+                                         xdp_mode_name(mode), says.empty() ? "" : ", kernel says: ",
+                                         says));
+    }
+}
+
+void XdpAttachment::replace(int new_prog_fd)
+{
+    const std::string what = fmt::format("replace the xdp program on {}", info_.ifname);
+    if (!attached())
+        throw BpfError(ENOENT, what + ": nothing attached");
+    if (info_.multiprog)
+        throw BpfError(EOPNOTSUPP, what + ": it runs behind libxdp's dispatcher");
+    UniqueFd fresh(fcntl(new_prog_fd, F_DUPFD_CLOEXEC, 3));
+    if (fresh.get() < 0)
+        throw BpfError(errno, what + " (dup program fd)");
+    {
+        NetnsVisit in_ns(netns_fd_.get());
+        replace_program(info_.ifindex, info_.mode, prog_fd_.get(), fresh.get());
+    }
+    // libxdp's handle names the old program; from here on detach() takes
+    // the direct path with our fd as the expected program.
+    if (xprog_ != nullptr)
+        xdp_program__close(xprog_);
+    xprog_ = nullptr;
+    prog_fd_ = std::move(fresh);
+    spdlog::info("event=xdp_replaced iface={} mode={} prog_id={}", info_.ifname,
+                 xdp_mode_name(info_.mode), prog_id_of(prog_fd_.get()));
 }
 
 int remove_pin_dir(const std::string& dir)
@@ -480,7 +525,7 @@ int remove_pin_dir(const std::string& dir)
     std::vector<std::string> foreign;
     for (const auto& entry : it) {
         const std::string name = entry.path().filename().string();
-        if (name == "prog" || name.starts_with("xdpfw_")) {
+        if (name == "prog" || name == "prog_new" || name.starts_with("xdpfw_")) {
             if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT)
                 throw BpfError(errno, fmt::format("remove pin {}", entry.path().string()));
             ++removed;

@@ -67,6 +67,10 @@ public:
     const AttachInfo& info() const { return info_; }
     bool attached() const { return prog_fd_.get() >= 0; }
 
+    // Puts new_prog_fd in the program's place in one step (XDP_FLAGS_REPLACE
+    // with ours as the expected program): no moment without a program.
+    // Throws BpfError, EOPNOTSUPP behind libxdp's dispatcher.
+    void replace(int new_prog_fd);
     // Removes the program from the interface now; throws BpfError. A vanished
     // interface (its namespace was deleted) counts as detached.
     void detach();
@@ -90,6 +94,11 @@ private:
 // were removed; throws BpfError.
 int detach_all(int ifindex);
 
+// Replaces old_fd's program on ifindex (mode's slot) by new_fd's in one
+// netlink request; fails (EEXIST) when old_fd's program is not the one
+// attached. For attachments an earlier xdpfwd made (no XdpAttachment).
+void replace_program(int ifindex, XdpMode mode, int old_fd, int new_fd);
+
 // The XDP program id attached to ifindex in mode, 0 if none.
 uint32_t attached_prog_id(int ifindex, XdpMode mode);
 
@@ -102,7 +111,8 @@ std::string instance_pin_dir(const std::string& instance, const std::string& roo
 // is not below root, BpfError when root is not a BPF filesystem (pins would
 // silently land in tmpfs) or a mkdir fails.
 void make_pin_dir(const std::string& dir, const std::string& root = kBpffsRoot);
-// Pins prog_fd at <dir>/prog, replacing an earlier pin of ours.
+// Pins prog_fd at <dir>/prog, replacing an earlier pin of ours atomically
+// (pinned at prog_new, renamed over prog; bpffs names have no dots).
 std::string pin_program(int prog_fd, const std::string& dir);
 // Removes the pins xdpfw creates in dir ("prog" and "xdpfw_*"), then dir
 // itself if that left it empty. Other files stay (and are logged). A missing
