@@ -6,26 +6,22 @@
 #include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 #include "testing/http_get.hpp"
+#include "testing/spawn.hpp"
 #include "testing/temp_dir.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <sstream>
 #include <thread>
-
-extern char** environ;
 
 namespace xdpfw::test {
 namespace {
@@ -51,55 +47,32 @@ public:
                         "scrape_configs:\n  - job_name: xdpfwd\n    static_configs:\n"
                         "      - targets: ['{}:{}']\n",
                         kLoopback, target_port));
-        std::vector<std::string> args = {
-            "nsenter", "--net=" + ns.path(), "prometheus",
-            "--config.file=" + config.string(),
-            "--storage.tsdb.path=" + (dir / "tsdb"),
-            fmt::format("--web.listen-address={}:{}", kLoopback, kPrometheusPort),
-            "--log.level=warn"};
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setpgroup(&attr, 0); // a group of its own, killed as one
-        posix_spawnattr_setflags(&attr,
-                                 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-        const int err = posix_spawnp(&pid_, "nsenter", &fa, &attr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (err != 0)
-            throw std::system_error(err, std::generic_category(), "spawn prometheus");
+        pid_ = spawn_logged({"nsenter", "--net=" + ns.path(), "prometheus",
+                             "--config.file=" + config.string(),
+                             "--storage.tsdb.path=" + (dir / "tsdb"),
+                             fmt::format("--web.listen-address={}:{}", kLoopback, kPrometheusPort),
+                             "--log.level=warn"},
+                            log_, true, "prometheus");
     }
 
     ~PrometheusProcess()
     {
+        if (reaped_)
+            return;
         ::kill(-pid_, SIGTERM);
         const auto deadline = Clock::now() + 5s;
-        while (Clock::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_)
-                return;
+        while (Clock::now() < deadline && !reap(WNOHANG))
             std::this_thread::sleep_for(20ms);
+        if (!reaped_) {
+            ::kill(-pid_, SIGKILL);
+            reap(0);
         }
-        ::kill(-pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
     }
 
     PrometheusProcess(const PrometheusProcess&) = delete;
     PrometheusProcess& operator=(const PrometheusProcess&) = delete;
 
-    bool running() const { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+    bool running() { return !reaped_ && !reap(WNOHANG); }
 
     std::string log() const
     {
@@ -110,8 +83,17 @@ public:
     }
 
 private:
+    // True once the process is gone (and its pid no longer ours to signal).
+    bool reap(int flags)
+    {
+        if (::waitpid(pid_, nullptr, flags) == pid_)
+            reaped_ = true;
+        return reaped_;
+    }
+
     std::string log_;
     pid_t pid_ = -1;
+    bool reaped_ = false;
 };
 
 // One instant query; the first result's value, or nullopt (no series yet,
