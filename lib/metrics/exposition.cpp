@@ -79,15 +79,18 @@ std::string format_value(double value)
 void Exposition::begin(std::string_view name, MetricType type, std::string_view help)
 {
     if (!valid_name(name, true))
-        throw std::logic_error(fmt::format("metric name '{}' is not [a-zA-Z_:][a-zA-Z0-9_:]*", name));
+        throw std::logic_error(
+            fmt::format("metric name '{}' is not [a-zA-Z_:][a-zA-Z0-9_:]*", name));
     const bool total = name.size() > 6 && name.substr(name.size() - 6) == "_total";
     if ((type == MetricType::counter) != total)
-        throw std::logic_error(fmt::format("metric '{}': counters, and only they, end in _total", name));
+        throw std::logic_error(
+            fmt::format("metric '{}': counters, and only they, end in _total", name));
     if (!seen_.emplace(name).second)
         throw std::logic_error(fmt::format("metric family '{}' written twice", name));
     family_ = name;
     type_ = type;
-    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(help), name, type_name(type));
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(help), name,
+                        type_name(type));
 }
 
 void Exposition::expect(MetricType type) const
@@ -95,7 +98,8 @@ void Exposition::expect(MetricType type) const
     if (family_.empty())
         throw std::logic_error("metric sample before any family");
     if ((type == MetricType::histogram) != (type_ == MetricType::histogram))
-        throw std::logic_error(fmt::format("metric family '{}' is a {}", family_, type_name(type_)));
+        throw std::logic_error(
+            fmt::format("metric family '{}' is a {}", family_, type_name(type_)));
 }
 
 void Exposition::line(std::string_view name, const Labels& labels, const std::string& value,
@@ -107,8 +111,10 @@ void Exposition::line(std::string_view name, const Labels& labels, const std::st
         bool first = true;
         auto add = [&](const std::pair<std::string, std::string>& l) {
             if (!valid_name(l.first, false) || l.first.starts_with("__"))
-                throw std::logic_error(fmt::format("metric '{}': bad label name '{}'", name, l.first));
-            out_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", l.first, escape_label_value(l.second));
+                throw std::logic_error(
+                    fmt::format("metric '{}': bad label name '{}'", name, l.first));
+            out_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", l.first,
+                                escape_label_value(l.second));
             first = false;
         };
         for (const auto& l : labels)

@@ -20,7 +20,8 @@ Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds))
 void Histogram::observe(double value)
 {
     // Bucket i counts bounds_[i-1] < value <= bounds_[i] (Prometheus' le).
-    const size_t i = size_t(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    const auto at = std::lower_bound(bounds_.begin(), bounds_.end(), value);
+    const size_t i = size_t(at - bounds_.begin());
     std::lock_guard lock(mu_);
     ++counts_[i];
     sum_ += value;

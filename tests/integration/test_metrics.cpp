@@ -3,6 +3,7 @@
 // server scrapes it and gives a rule's counter back through its query API,
 // and `promtool check metrics` accepts the page. All on the loopback of the
 // daemon's namespace. Also: the counters carry on across a daemon restart.
+#include "lib/base/unique_fd.hpp"
 #include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
 #include "testing/http_get.hpp"
@@ -13,7 +14,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +234,37 @@ TEST_F(Metrics, CountersCarryOnAcrossARestart)
     HttpReply reused = scrape();
     EXPECT_EQ(page_value(reused.body, series), 0u) << reused.body;
     EXPECT_EQ(page_value(reused.body, "xdpfw_commit_duration_seconds_count "), 2u);
+}
+
+// Scrapers that connect and stall (up to the connection cap) hold up
+// neither the control socket nor another scrape once they time out.
+TEST_F(Metrics, StalledScrapersBlockNothing)
+{
+    ASSERT_NO_FATAL_FAILURE(start());
+    std::vector<UniqueFd> stalled;
+    for (int i = 0; i < 10; ++i) { // more than the cap of 8
+        UniqueFd fd(socket_in(lab->dut, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(kMetricsPort);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        ASSERT_EQ(::send(fd.get(), "GET /metr", 9, MSG_NOSIGNAL), 9);
+        stalled.push_back(std::move(fd));
+    }
+    const auto t0 = Clock::now();
+    EXPECT_GE(lab->daemon.version(), 2u);
+    EXPECT_LT(Clock::now() - t0, 1s) << "the control socket answered late";
+    send_dropped(3);
+    EXPECT_GE(lab->daemon.rule_packets(rule_id), 3u);
+    EXPECT_EQ(scrape().status, 0) << "at the cap a scraper is closed at once";
+    stalled.clear();
+    // Room again once the server has seen them go.
+    const auto deadline = Clock::now() + 3s;
+    int status = 0;
+    while ((status = scrape().status) != 200 && Clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(status, 200);
 }
 
 // With the AF_XDP engine: its worker and inspection families, lint-clean.

@@ -115,13 +115,13 @@ TEST(MetricsHttp, RefusesOversizeRequestsAndBodies)
 
 TEST(MetricsHttp, StalledClientTimesOutAndBlocksNobody)
 {
-    Endpoint ep([] { return std::string("x 1\n"); }, 8, 300ms);
+    Endpoint ep([] { return std::string("x 1\n"); }, 8, 1500ms);
     RawClient stalled(ep.port());
     asio::write(stalled.socket, asio::buffer(std::string("GET /metr")));
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(http_get(kHost, ep.port(), "/metrics").status, 200);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 250ms);
-    EXPECT_TRUE(stalled.closed_within(3s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms) << "waited for the stalled client";
+    EXPECT_TRUE(stalled.closed_within(5s));
     EXPECT_GE(ep.counters().timed_out, 1u);
 }
 
@@ -143,7 +143,7 @@ TEST(MetricsHttp, SlowPageHoldsUpNothingElse)
     std::atomic<bool> making{false};
     Endpoint ep([&] {
         making = true;
-        std::this_thread::sleep_for(800ms);
+        std::this_thread::sleep_for(1500ms);
         return std::string("x 1\n");
     });
     std::thread slow([&] { EXPECT_EQ(http_get(kHost, ep.port(), "/metrics").status, 200); });
@@ -151,7 +151,7 @@ TEST(MetricsHttp, SlowPageHoldsUpNothingElse)
         std::this_thread::sleep_for(5ms);
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(http_get(kHost, ep.port(), "/nothing").status, 404);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 400ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms) << "waited for the page";
     slow.join();
 }
 
