@@ -18,6 +18,12 @@ PKGS=(
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox
+  # metrics test: the real Prometheus server and promtool. Its postinst asks
+  # invoke-rc.d to start the service: under systemd that is prometheus.service
+  # on :9090 (the tests use their own ports in their own namespaces); in a
+  # container without systemd invoke-rc.d finds no runlevel (or policy-rc.d
+  # says 101) and starts nothing, and the install still succeeds.
+  prometheus
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Spawning, reaching, killing and cleaning up a real xdpfwd for the tests.
 #include "testing/daemon_runner.hpp"
+#include "testing/spawn.hpp"
 
 #include "apps/xdpfwctl/cli.hpp"
 #include "lib/kernel/attach.hpp"
@@ -11,7 +12,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,8 +28,6 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
-
-extern char** environ;
 
 namespace xdpfw::test {
 
@@ -289,11 +287,6 @@ void DaemonProcess::start_with(const std::vector<std::string>& more,
     if (running())
         throw std::logic_error("xdpfwd " + instance_ + " is already running");
     std::vector<std::string> args = command(more);
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-
     {
         std::ofstream mark(log_path(), std::ios::app);
         mark << "---- test: starting xdpfwd:";
@@ -301,28 +294,7 @@ void DaemonProcess::start_with(const std::vector<std::string>& more,
             mark << " " << a;
         mark << "\n";
     }
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // The test process may block or catch signals; the daemon gets defaults.
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int err = posix_spawnp(&pid, "nsenter", &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (err != 0)
-        throw std::system_error(err, std::generic_category(), "spawn xdpfwd");
+    const pid_t pid = spawn_logged(args, log_path(), false, "xdpfwd");
     pid_ = pid;
 
     const auto deadline = Clock::now() + timeout;

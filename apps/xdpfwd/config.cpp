@@ -242,6 +242,10 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             c.max_connections = scalar<size_t>(v, source, key);
         } else if (key == "control_idle_timeout_seconds") {
             c.control_idle_timeout_seconds = scalar<uint32_t>(v, source, key);
+        } else if (key == "metrics") {
+            parse_with(source, key, [&] {
+                c.metrics = metrics::parse_listen_address(scalar<std::string>(v, source, key));
+            });
         } else if (key == "capacity") {
             parse_capacity(v, source, c);
         } else if (key == "xsk") {
@@ -349,7 +353,7 @@ std::string config_file_arg(int argc, const char* const* argv)
 // Flags whose text is converted (and checked) after parsing; the others are
 // stored straight into the config.
 struct Flags {
-    std::string config_file, default_action, malformed_action, socket_mode;
+    std::string config_file, default_action, malformed_action, socket_mode, metrics;
     std::vector<std::string> ifaces;
     std::string xsk_mode, xsk_zero_copy;
     std::vector<std::string> xsk_ifaces, xsk_pairs;
@@ -380,6 +384,8 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("--max-connections", c.max_connections, "control socket clients at once");
     app.add_option("--control-idle-timeout", c.control_idle_timeout_seconds,
                    "seconds before an idle control client is closed (0: never)");
+    app.add_option("--metrics", f.metrics,
+                   "serve Prometheus metrics at http://ADDR/metrics (IPV4:PORT or [IPV6]:PORT)");
     app.add_option("--xsk", f.xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
     app.add_option("--xsk-interface", f.xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
     app.add_option("--xsk-pair", f.xsk_pairs, "inline pair IF1:IF2 (repeatable)");
@@ -402,6 +408,8 @@ void apply_flags(const Flags& f, DaemonConfig& c)
         c.malformed_action = verdict_of("--malformed", "malformed", f.malformed_action);
     if (!f.socket_mode.empty())
         c.socket_mode = mode_of("--socket-mode", f.socket_mode);
+    if (!f.metrics.empty())
+        parse_with("--metrics", "metrics", [&] { c.metrics = metrics::parse_listen_address(f.metrics); });
     if (!f.xsk_mode.empty()) {
         c.xsk_enabled = true;
         parse_with("--xsk", "xsk.mode", [&] { c.xsk.mode = xsk::parse_forward_mode(f.xsk_mode); });

@@ -5,6 +5,7 @@
 
 #include "lib/model/policy.hpp"
 #include "lib/kernel/loader.hpp"
+#include "lib/metrics/listen_address.hpp"
 #include "lib/xsk/engine.hpp"
 
 #include <sys/types.h>
@@ -38,6 +39,9 @@ struct DaemonConfig {
     size_t max_message_bytes = 32u << 20;
     size_t max_connections = 256;            // control socket clients at once
     uint32_t control_idle_timeout_seconds = 60; // 0: idle clients are never closed
+    // The Prometheus endpoint (`metrics: 127.0.0.1:9469`, --metrics); off
+    // unless configured.
+    std::optional<metrics::ListenAddress> metrics;
     LoadOptions load;                       // capacities (max_rules, ...)
     // The AF_XDP engine (`xsk:` section); off unless configured. Its
     // interfaces default to `interfaces`.
@@ -57,7 +61,7 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
 // --config FILE, --instance, --interface (repeatable), --mode, --default,
 // --malformed, --socket, --socket-mode, --socket-group, --rules, --state-dir,
 // --lock-dir, --replace-live, --detach-on-exit, --log-level, --max-rules,
-// --max-message-bytes.
+// --max-message-bytes, --metrics.
 // Returns nullopt when the parser printed help/version or an error; *exit_code
 // is then what main should return.
 std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code);

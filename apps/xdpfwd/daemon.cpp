@@ -8,6 +8,7 @@
 #include "lib/control/server.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/log.hpp"
+#include "lib/metrics/http_server.hpp"
 
 #include "xdpfw_bpf.skel.h"
 
@@ -75,6 +76,7 @@ CompiledPolicy Daemon::compile_policy(const Policy& policy) const
 
 void Daemon::commit(const Policy& policy, uint64_t version)
 {
+    const auto begun = std::chrono::steady_clock::now();
     // Both halves are compiled before either goes live: a bad inspection
     // rule leaves the header policy untouched too.
     InspectPolicy ip;
@@ -92,6 +94,8 @@ void Daemon::commit(const Policy& policy, uint64_t version)
     }
     inspection_.publish(std::move(rules));
     tiering_->request(compiled.spec, compiled.spec_why_not);
+    metrics_.live(policy, version,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
 }
 
 void Daemon::start()
@@ -121,6 +125,7 @@ void Daemon::start()
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
     restore_policy();
+    metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
     // An adopted policy is not committed again: hand its inspection rules to
     // the workers here.
     if (!inspection_.current()) {
@@ -508,6 +513,14 @@ std::vector<std::pair<std::string, CounterSample>> Daemon::reason_counters() con
     return out;
 }
 
+std::string Daemon::metrics_page(const std::vector<InterfaceStatus>& interfaces) const
+{
+    if (!engine_)
+        return metrics_.render(*this, interfaces, nullptr);
+    const metrics::EngineSample engine{engine_->stats(), inspection_.stats()};
+    return metrics_.render(*this, interfaces, &engine);
+}
+
 std::vector<std::string> Daemon::detach()
 {
     tiering_->stop(); // no program swap after this
@@ -556,6 +569,14 @@ int Daemon::run()
     });
     server.start();
     server_ = &server;
+    // The interfaces as they are now: detach() changes them on the control
+    // worker, and the daemon exits right after.
+    std::optional<metrics::MetricsServer> exporter;
+    if (cfg_.metrics) {
+        exporter.emplace(io, metrics::HttpOptions{.listen = *cfg_.metrics},
+                        [this, ifaces = interfaces()] { return metrics_page(ifaces); });
+        exporter->start();
+    }
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (!ec)
@@ -566,6 +587,8 @@ int Daemon::run()
                  store_->version());
     io.run();
     server.stop();
+    if (exporter)
+        exporter->stop();
     server_ = nullptr;
     // The sockets go: their queues fall back to the rules' fallback verdict.
     if (engine_)

@@ -14,6 +14,7 @@
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "apps/xdpfwd/tiering.hpp"
+#include "lib/metrics/daemon_metrics.hpp"
 #include "lib/xsk/engine.hpp"
 #include "lib/xsk/rule_inspector.hpp"
 
@@ -89,6 +90,8 @@ private:
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
                        const xdpfw_counter& prev_now) const;
+    // One scrape of the metrics endpoint (on its worker thread).
+    std::string metrics_page(const std::vector<InterfaceStatus>& interfaces) const;
 
     DaemonConfig cfg_;
     std::string pin_dir_;
@@ -111,6 +114,8 @@ private:
     std::unique_ptr<xsk::Engine> engine_;
     // The control server while run() runs (status reads its counters).
     std::atomic<const ControlServer*> server_{nullptr};
+    // The live policy's labels and the commit durations, for the metrics.
+    metrics::DaemonMetrics metrics_;
 
     mutable std::mutex sample_mu_;
     Sample last_, prev_;
