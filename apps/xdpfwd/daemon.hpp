@@ -40,6 +40,7 @@ public:
 
     // PolicySink
     void commit(const Policy& policy, uint64_t version) override;
+    void check(const Policy& policy) override;
 
     // DataplaneView
     std::string instance() const override { return cfg_.instance; }
@@ -78,6 +79,9 @@ private:
     std::string refusal(const std::string& unusable, uint64_t live) const;
     bool live_matches_state(uint64_t live);
     CompiledPolicy compile_policy(const Policy& policy) const;
+    // A pending confirmation whose deadline passed: its rollback, logged
+    // (when: "start" or "timer"). False while a command holds the store.
+    void rollback_if_due(const char* when, bool wait_for_store);
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
                        const xdpfw_counter& prev_now) const;
@@ -89,6 +93,10 @@ private:
     std::optional<XdpfwObject> obj_;
     std::unique_ptr<PolicyMaps> maps_;
     std::unique_ptr<PolicyStore> store_;
+    // Held by each control request and by the confirmation timer (which
+    // runs on the io thread, not on the server's worker).
+    std::mutex store_mu_;
+    uint64_t rollback_failure_logged_ = 0; // the version whose failed rollback was logged
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     std::vector<Link> links_;
     UniqueFd prog_fd_; // the program on the interfaces (pinned at <pin_dir>/prog)
