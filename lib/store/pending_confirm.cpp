@@ -6,6 +6,7 @@
 #include "lib/lang/json_fields.hpp"
 #include "lib/lang/policy_codec.hpp"
 #include "lib/lang/policy_file.hpp"
+#include "lib/store/history.hpp"
 
 namespace xdpfw {
 
@@ -23,11 +24,7 @@ PendingConfirm pending_from_json(const nlohmann::json& j, const std::string& whe
     using namespace json_fields;
     object(j, where);
     PendingConfirm p;
-    const std::string& t = string(field(j, where, "deadline"), join(where, "deadline"));
-    auto tp = parse_utc_time(t);
-    if (!tp)
-        fail(join(where, "deadline"), "'" + t + "' is not an RFC 3339 UTC time");
-    p.deadline = *tp;
+    p.deadline = utc_time_field(j, where, "deadline");
     p.version = unsigned_int(field(j, where, "version"), join(where, "version"));
     p.rollback_version =
         unsigned_int(field(j, where, "rollback_version"), join(where, "rollback_version"));
