@@ -5,6 +5,7 @@
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/requests.hpp"
+#include "lib/protocol/protocol.hpp"
 
 #include <CLI/CLI.hpp>
 #include <unistd.h>
@@ -130,6 +131,9 @@ struct Args {
     std::string set_name, set_file, policy_file;
     std::optional<std::string> list_name;
     std::optional<unsigned> limit;
+    protocol::ChangeOptions change; // --dry-run, --confirm
+    uint64_t diff_from = 0;
+    std::optional<uint64_t> diff_to, rollback_to;
 };
 
 // What every add_*_commands() below works with.
@@ -146,6 +150,20 @@ struct Setup {
         sub->add_flag("--json", o.json, "print the daemon's result object as JSON");
         return sub;
     }
+    // A command that changes the policy: also --dry-run and --confirm.
+    CLI::App* change_command(CLI::App* parent, const char* name, const char* help)
+    {
+        CLI::App* sub = command(parent, name, help);
+        auto* dry = sub->add_flag("--dry-run", a.change.dry_run,
+                                  "check and compile (capacity included) and print what would "
+                                  "change; commit nothing");
+        sub->add_option("--confirm", a.change.confirm_seconds,
+                        "commit, and roll back after SECONDS unless `xdpfwctl confirm` comes first")
+            ->type_name("SECONDS")
+            ->check(CLI::Range(uint64_t(1), uint64_t(86400)))
+            ->excludes(dry);
+        return sub;
+    }
     void on_chosen(CLI::App* sub, std::function<json()> build, Human human)
     {
         sub->callback([this, build = std::move(build), human = std::move(human)] {
@@ -157,6 +175,8 @@ struct Setup {
 
 std::string change(const json& req, const json& result)
 {
+    if (result.value("dry_run", false))
+        return format_dry_run(result);
     return format_change(req, result);
 }
 
@@ -176,13 +196,13 @@ void add_rule_commands(Setup& s)
 {
     auto* rule = s.app.add_subcommand("rule", "add, delete and list rules");
     rule->require_subcommand(1);
-    auto* add = s.command(rule, "add", "add one rule (docs/RULES.md); prints its id");
+    auto* add = s.change_command(rule, "add", "add one rule (docs/RULES.md); prints its id");
     add->add_option("words", s.a.rule_words,
                     "rule text, e.g. priority=10 proto=tcp dport=22 action=drop")
         ->required();
     s.on_chosen(add, [&a = s.a] { return rule_add_request(a.rule_words); }, change);
 
-    auto* del = s.command(rule, "del", "delete the rule with this id");
+    auto* del = s.change_command(rule, "del", "delete the rule with this id");
     del->add_option("id", s.a.rule_id, "rule id")->required()->check(
         CLI::Range(uint32_t(1), uint32_t(UINT32_MAX)));
     s.on_chosen(del, [&a = s.a] { return rule_del_request(a.rule_id); }, change);
@@ -195,14 +215,14 @@ void add_inspect_commands(Setup& s)
 {
     auto* insp = s.app.add_subcommand("inspect", "add, delete and list payload inspection rules");
     insp->require_subcommand(1);
-    auto* add = s.command(
+    auto* add = s.change_command(
         insp, "add", "add one inspection rule (docs/RULES.md, \"Inspection rules\"); prints its id");
     add->add_option("words", s.a.inspect_words,
                     "rule text, e.g. priority=10 dns_suffix=evil.example action=drop")
         ->required();
     s.on_chosen(add, [&a = s.a] { return inspect_add_request(a.inspect_words); }, change);
 
-    auto* del = s.command(insp, "del", "delete the inspection rule with this id");
+    auto* del = s.change_command(insp, "del", "delete the inspection rule with this id");
     del->add_option("id", s.a.inspect_id, "inspection rule id")->required()->check(
         CLI::Range(1u, std::numeric_limits<uint32_t>::max()));
     s.on_chosen(del, [&a = s.a] { return inspect_del_request(a.inspect_id); }, change);
@@ -216,21 +236,21 @@ void add_set_commands(Setup& s)
     auto* set = s.app.add_subcommand("set", "create, change and list named prefix sets");
     set->require_subcommand(1);
     Args& a = s.a;
-    auto* create = s.command(set, "create", "create an empty set");
+    auto* create = s.change_command(set, "create", "create an empty set");
     create->add_option("name", a.set_name, "set name")->required();
     s.on_chosen(create, [&a] { return set_create_request(a.set_name); }, change);
 
-    auto* add = s.command(set, "add", "add prefixes to a set");
+    auto* add = s.change_command(set, "add", "add prefixes to a set");
     add->add_option("name", a.set_name, "set name")->required();
     add->add_option("prefixes", a.prefixes, "prefixes, e.g. 198.51.100.0/24")->required();
     s.on_chosen(add, [&a] { return set_add_request(a.set_name, a.prefixes); }, change);
 
-    auto* del = s.command(set, "del", "remove prefixes from a set");
+    auto* del = s.change_command(set, "del", "remove prefixes from a set");
     del->add_option("name", a.set_name, "set name")->required();
     del->add_option("prefixes", a.prefixes, "prefixes to remove")->required();
     s.on_chosen(del, [&a] { return set_del_request(a.set_name, a.prefixes); }, change);
 
-    auto* load = s.command(
+    auto* load = s.change_command(
         set, "load", "replace a set with the prefixes of a file (one per line, # comments)");
     load->add_option("name", a.set_name, "set name (created if missing)")->required();
     load->add_option("file", a.set_file, "prefix file")->required();
@@ -243,7 +263,7 @@ void add_set_commands(Setup& s)
 
 void add_load(Setup& s)
 {
-    auto* load = s.command(
+    auto* load = s.change_command(
         &s.app, "load",
         "replace the whole policy with a YAML rule file (docs/RULES.md), atomically");
     load->add_option("file", s.a.policy_file, "YAML policy file")->required();
@@ -257,6 +277,29 @@ void add_history(Setup& s)
         ->check(CLI::PositiveNumber);
     s.on_chosen(history, [&a = s.a] { return history_request(a.limit); },
                 listing(format_history));
+}
+
+void add_safe_operations(Setup& s)
+{
+    Args& a = s.a;
+    auto* confirm = s.command(&s.app, "confirm",
+                              "keep the change a --confirm commit made (else it is rolled back)");
+    s.on_chosen(confirm, confirm_request, change);
+
+    auto* rollback = s.change_command(
+        &s.app, "rollback",
+        "commit an earlier version's policy again as a new version (default: the previous one)");
+    rollback->add_option("version", a.rollback_to, "the version to bring back")
+        ->check(CLI::PositiveNumber);
+    s.on_chosen(rollback, [&a] { return rollback_request(a.rollback_to); }, change);
+
+    auto* diff = s.command(&s.app, "diff",
+                           "rules and sets that differ between two versions (default: live)");
+    diff->add_option("from", a.diff_from, "version")->required()->check(CLI::PositiveNumber);
+    diff->add_option("to", a.diff_to, "version (default: the live one)")
+        ->check(CLI::PositiveNumber);
+    s.on_chosen(diff, [&a] { return diff_request(a.diff_from, a.diff_to); },
+                listing(format_diff));
 }
 
 // Returns the --watch option: when given, stats repeats (watch_stats).
@@ -311,6 +354,7 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_set_commands(s);
     add_load(s);
     add_history(s);
+    add_safe_operations(s);
     CLI::Option* watch = add_stats(s);
     add_detach(s);
 
@@ -325,8 +369,14 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         if (watch->count() > 0)
             return watch_stats(o, out);
         json req = chosen.build();
+        if (auto cmd = protocol::command_from_name(req.value("cmd", ""));
+            cmd && protocol::changes_policy(*cmd))
+            protocol::add_change_options(req, a.change);
         json result = result_of(request(o.socket, req, o.timeout));
         out << (o.json ? pretty(result, 2) + "\n" : chosen.human(req, result));
+        // On stderr: `rule add` prints only the id on stdout, for scripts.
+        if (!o.json && result.contains("pending_confirm") && result["pending_confirm"].is_object())
+            err << "xdpfwctl: awaiting confirmation: " << format_pending(result["pending_confirm"]);
         // Committed, but worth knowing (e.g. no AF_XDP engine): exit status 0.
         if (result.contains("warning") && result["warning"].is_string())
             err << "xdpfwctl: warning: " << result["warning"].get<std::string>() << "\n";

@@ -197,6 +197,10 @@ std::string format_status(const json& st)
             tier += "; last swap failed: " + t["error"].get<std::string>();
         kv.emplace_back("tier", tier);
     }
+    if (st.contains("pending_confirm") && st["pending_confirm"].is_object()) {
+        std::string p = format_pending(st["pending_confirm"]);
+        kv.emplace_back("pending confirm", p.substr(0, p.find('\n')));
+    }
     const json& ifaces = array(st, what, "interfaces");
     if (ifaces.empty()) {
         kv.emplace_back("interfaces", "none attached");
@@ -398,6 +402,86 @@ std::string format_inspect_rules(const json& list)
 
 namespace {
 
+// "+ rule 3: text" / "- rule 3: text" / "~ rule 3: before -> after"
+std::string rule_lines(const json& rules, const std::string& kind)
+{
+    const std::string w = "diff " + kind;
+    std::string out;
+    for (const json& r : array(rules, w, "added"))
+        out += fmt::format("+ {} {}: {}\n", kind, count(r, w, "id"), text(r, w, "text"));
+    for (const json& r : array(rules, w, "removed"))
+        out += fmt::format("- {} {}: {}\n", kind, count(r, w, "id"), text(r, w, "text"));
+    for (const json& r : array(rules, w, "changed"))
+        out += fmt::format("~ {} {}: {}\n      -> {}\n", kind, count(r, w, "id"),
+                           text(r, w, "before"), text(r, w, "after"));
+    return out;
+}
+
+// "a, b, c" and "..." when the list is a sample of more.
+std::string sample(const json& prefixes, uint64_t total)
+{
+    std::string out;
+    for (const json& p : prefixes)
+        out += (out.empty() ? "" : ", ") + (p.is_string() ? p.get<std::string>() : p.dump());
+    if (total > prefixes.size())
+        out += ", ...";
+    return out;
+}
+
+std::string set_line(const json& s)
+{
+    const std::string w = "diff set";
+    const std::string change = text(s, w, "change");
+    const char mark = change == "created" ? '+' : change == "removed" ? '-' : '~';
+    const uint64_t added = count(s, w, "added"), removed = count(s, w, "removed");
+    std::string out = fmt::format("{} set {}: size {} -> {}", mark, text(s, w, "name"),
+                                  grouped(count(s, w, "size_before")),
+                                  grouped(count(s, w, "size_after")));
+    if (added)
+        out += fmt::format("; +{} ({})", grouped(added), sample(array(s, w, "first_added"), added));
+    if (removed)
+        out += fmt::format("; -{} ({})", grouped(removed),
+                           sample(array(s, w, "first_removed"), removed));
+    return out + "\n";
+}
+
+std::string verdict_line(const json& d, const char* key)
+{
+    const json& v = field(d, "diff", key);
+    const std::string before = text(v, key, "before"), after = text(v, key, "after");
+    return before == after ? "" : fmt::format("~ {}: {} -> {}\n", key, before, after);
+}
+
+} // namespace
+
+std::string format_diff(const json& d)
+{
+    std::string out = rule_lines(field(d, "diff", "rules"), "rule") +
+                      rule_lines(field(d, "diff", "inspect_rules"), "inspection rule");
+    for (const json& s : array(d, "diff", "sets"))
+        out += set_line(s);
+    out += verdict_line(d, "default") + verdict_line(d, "malformed");
+    return out.empty() ? "no differences\n" : out;
+}
+
+std::string format_dry_run(const json& result)
+{
+    return fmt::format("dry run: nothing committed (live version {})\n",
+                       integer(result, "result", "version")) +
+           format_diff(field(result, "result", "diff"));
+}
+
+std::string format_pending(const json& p)
+{
+    const std::string w = "pending_confirm";
+    return fmt::format("version {} until {} ({:.0f} s left), then version {}'s policy comes "
+                       "back; `xdpfwctl confirm` keeps it\n",
+                       count(p, w, "version"), text(p, w, "deadline"),
+                       std::ceil(number(p, w, "seconds_left")), count(p, w, "rollback_version"));
+}
+
+namespace {
+
 std::string detached_list(const json& result, const std::string& cmd)
 {
     const json& names = array(result, cmd, "detached");
@@ -442,11 +526,17 @@ std::string format_change(const json& req, const json& result)
                            version_suffix(result));
     }
     case Command::detach: return detached_list(result, cmd);
+    case Command::confirm:
+        return fmt::format("version {} confirmed\n", count(result, cmd, "confirmed"));
+    case Command::rollback:
+        return fmt::format("the policy of version {} is back{}\n",
+                           count(result, cmd, "rolled_back_to"), version_suffix(result));
     case Command::status:
     case Command::rule_list:
     case Command::set_list:
     case Command::inspect_list:
     case Command::history:
+    case Command::diff:
     case Command::stats: break; // not changes: their own format_* functions
     }
     return result.dump(2) + "\n";

@@ -26,6 +26,16 @@ std::string format_history(const nlohmann::json& history);
 std::string format_stats(const nlohmann::json& stats);
 // inspect.list: id, priority, action, packets, dropped, forwarded, rule.
 std::string format_inspect_rules(const nlohmann::json& inspect_list);
+// diff (and a dry run's "diff"): "+ rule", "- rule", "~ rule" lines, set
+// changes with counts and the first prefixes, changed default verdicts;
+// "no differences" when there are none.
+std::string format_diff(const nlohmann::json& diff);
+// A dry run's answer: "dry run: nothing committed (live version N)", then
+// format_diff of its "diff".
+std::string format_dry_run(const nlohmann::json& result);
+// A commit confirmed's reminder from its "pending_confirm": how to keep it
+// and until when. Also status's line for a pending confirmation.
+std::string format_pending(const nlohmann::json& pending);
 // The one-line answer of a command that changes something (rule.add prints
 // just the new id, so scripts can capture it). req is the request sent.
 std::string format_change(const nlohmann::json& req, const nlohmann::json& result);

@@ -165,6 +165,28 @@ nlohmann::json stats_request()
     return command(Command::stats);
 }
 
+nlohmann::json confirm_request()
+{
+    return command(Command::confirm);
+}
+
+nlohmann::json rollback_request(std::optional<uint64_t> version)
+{
+    auto req = command(Command::rollback);
+    if (version)
+        req["version"] = *version;
+    return req;
+}
+
+nlohmann::json diff_request(uint64_t from, std::optional<uint64_t> to)
+{
+    auto req = command(Command::diff);
+    req["from"] = from;
+    if (to)
+        req["to"] = *to;
+    return req;
+}
+
 nlohmann::json detach_request()
 {
     return command(Command::detach);

@@ -37,6 +37,11 @@ nlohmann::json set_list_request(const std::optional<std::string>& name);
 nlohmann::json load_request(const std::filesystem::path& file);
 nlohmann::json history_request(std::optional<unsigned> limit);
 nlohmann::json stats_request();
+nlohmann::json confirm_request();
+// version: the default (the previous version) when nullopt.
+nlohmann::json rollback_request(std::optional<uint64_t> version);
+// to: the live version when nullopt.
+nlohmann::json diff_request(uint64_t from, std::optional<uint64_t> to);
 nlohmann::json detach_request();
 
 // The `policy` argument of `load`: default, malformed, rules as canonical

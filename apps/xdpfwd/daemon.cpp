@@ -3,6 +3,7 @@
 #include "apps/xdpfwd/daemon.hpp"
 
 #include "lib/base/proc.hpp"
+#include "lib/base/utc_time.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
@@ -24,6 +25,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 
 namespace xdpfw {
 
@@ -74,6 +76,25 @@ CompiledPolicy Daemon::compile_policy(const Policy& policy) const
     return compile(policy, o);
 }
 
+namespace {
+
+// Runs the map writer's step f. Beyond room in the tables, the map writer
+// only checks that the compiled form is consistent: a compiler bug, not the
+// user's policy.
+template <class F>
+void map_writer_step(F&& f)
+{
+    try {
+        f();
+    } catch (const CapacityError&) {
+        throw;
+    } catch (const PolicyError& e) {
+        throw PolicyError(e.where(), e.key(), e.problem(), ErrorCode::internal);
+    }
+}
+
+} // namespace
+
 void Daemon::commit(const Policy& policy, uint64_t version)
 {
     const auto begun = std::chrono::steady_clock::now();
@@ -83,19 +104,48 @@ void Daemon::commit(const Policy& policy, uint64_t version)
     ip.rules = policy.inspect;
     std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
     CompiledPolicy compiled = compile_policy(policy);
-    try {
-        maps_->commit(compiled, version);
-    } catch (const CapacityError&) {
-        throw;
-    } catch (const PolicyError& e) {
-        // Beyond room in the tables, the map writer only checks that the
-        // compiled form is consistent: a compiler bug, not the user's policy.
-        throw PolicyError(e.where(), e.key(), e.problem(), ErrorCode::internal);
-    }
+    map_writer_step([&] { maps_->commit(compiled, version); });
     inspection_.publish(std::move(rules));
     tiering_->request(compiled.spec, compiled.spec_why_not);
     metrics_.live(policy, version,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
+}
+
+// A dry run: everything commit() does before it writes a map.
+void Daemon::check(const Policy& policy)
+{
+    InspectPolicy ip;
+    ip.rules = policy.inspect;
+    compile_inspect_policy(ip);
+    const CompiledPolicy compiled = compile_policy(policy);
+    map_writer_step([&] { maps_->check_capacity(compiled); });
+}
+
+void Daemon::rollback_if_due(const char* when, bool wait_for_store)
+{
+    std::unique_lock lock(store_mu_, std::defer_lock);
+    if (wait_for_store)
+        lock.lock();
+    else if (!lock.try_lock())
+        return; // a command runs: next tick
+    const auto& pending = store_->pending();
+    if (!pending || std::chrono::system_clock::now() < pending->deadline)
+        return;
+    const uint64_t version = pending->version, target = pending->rollback_version;
+    const std::string deadline = format_utc_time(pending->deadline);
+    try {
+        store_->rollback_if_due(std::chrono::system_clock::now());
+        spdlog::warn("event=confirm_rollback when={} unconfirmed_version={} deadline={} "
+                     "restored_policy_of={} version={} msg=\"not confirmed in time: the policy "
+                     "before it is back\"",
+                     when, version, deadline, target, store_->version());
+    } catch (const std::exception& e) {
+        // Tried again at the next tick; said once per version.
+        if (rollback_failure_logged_ != version)
+            spdlog::error("event=confirm_rollback_failed unconfirmed_version={} error=\"{}\"",
+                          version, e.what());
+        rollback_failure_logged_ = version;
+    }
 }
 
 void Daemon::start()
@@ -126,6 +176,8 @@ void Daemon::start()
 
     restore_policy();
     metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
+    // A deadline that passed while no daemon ran: roll back now.
+    rollback_if_due("start", true);
     // An adopted policy is not committed again: hand its inspection rules to
     // the workers here.
     if (!inspection_.current()) {
@@ -556,7 +608,11 @@ int Daemon::run()
     boost::asio::steady_timer stop_timer(io);
     ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
         bool exit_after = false;
-        nlohmann::json r = execute_line(line, *store_, *this, &exit_after);
+        nlohmann::json r;
+        {
+            std::lock_guard lock(store_mu_);
+            r = execute_line(line, *store_, *this, &exit_after);
+        }
         if (exit_after) {
             detached = true;
             // Stop once the answer has had time to leave.
@@ -577,6 +633,18 @@ int Daemon::run()
                         [this, ifaces = interfaces()] { return metrics_page(ifaces); });
         exporter->start();
     }
+    // Commit confirmed: a deadline is checked five times a second.
+    boost::asio::steady_timer confirm_timer(io);
+    std::function<void()> arm_confirm_timer = [&] {
+        confirm_timer.expires_after(std::chrono::milliseconds(200));
+        confirm_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec)
+                return;
+            rollback_if_due("timer", false);
+            arm_confirm_timer();
+        });
+    };
+    arm_confirm_timer();
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (!ec)

@@ -42,6 +42,7 @@ public:
 
     // PolicySink
     void commit(const Policy& policy, uint64_t version) override;
+    void check(const Policy& policy) override;
 
     // DataplaneView
     std::string instance() const override { return cfg_.instance; }
@@ -87,6 +88,9 @@ private:
     std::string refusal(const std::string& unusable, uint64_t live) const;
     bool live_matches_state(uint64_t live);
     CompiledPolicy compile_policy(const Policy& policy) const;
+    // A pending confirmation whose deadline passed: its rollback, logged
+    // (when: "start" or "timer"). False while a command holds the store.
+    void rollback_if_due(const char* when, bool wait_for_store);
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
                        const xdpfw_counter& prev_now) const;
@@ -100,6 +104,10 @@ private:
     std::optional<XdpfwObject> obj_;
     std::unique_ptr<PolicyMaps> maps_;
     std::unique_ptr<PolicyStore> store_;
+    // Held by each control request and by the confirmation timer (which
+    // runs on the io thread, not on the server's worker).
+    std::mutex store_mu_;
+    uint64_t rollback_failure_logged_ = 0; // the version whose failed rollback was logged
     std::shared_ptr<CompileCache> cache_ = make_compile_cache();
     // links_ and prog_fd_ change under links_mu_ (the tier worker swaps
     // programs while the control thread serves status).

@@ -7,6 +7,7 @@
 #include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
 #include "lib/protocol/protocol.hpp"
+#include "lib/store/diff.hpp"
 
 #include <fmt/format.h>
 
@@ -108,7 +109,61 @@ struct Context {
     PolicyStore& store;
     DataplaneView& view;
     bool* exit_after;
+    CommitOptions opts = {};       // commands that change the policy
+    std::optional<Policy> preview; // a dry run's candidate, once it ran
+
+    // The policy after the command: the dry run's candidate, or the live one.
+    const Policy& after()
+    {
+        if (opts.dry_run && !preview)
+            preview = store.take_dry_run();
+        return preview ? *preview : store.policy();
+    }
 };
+
+// "dry_run" and "confirm" (protocol::ChangeOptions).
+CommitOptions commit_options(const json& req)
+{
+    CommitOptions o;
+    if (const json* v = argument(req, protocol::dry_run_key)) {
+        if (!v->is_boolean())
+            bad_request(std::string("argument 'dry_run' must be a boolean, got ") + v->type_name());
+        o.dry_run = v->get<bool>();
+    }
+    if (const json* v = argument(req, protocol::confirm_key)) {
+        const uint64_t s = unsigned_value(*v, protocol::confirm_key, max_confirm_seconds);
+        if (s == 0)
+            bad_request("argument 'confirm' must be 1.." + std::to_string(max_confirm_seconds) +
+                        " seconds, got 0");
+        o.confirm = std::chrono::seconds(s);
+    }
+    return o;
+}
+
+// {"deadline", "version", "rollback_version"} of a pending confirmation.
+json pending_json(const PendingConfirm& p)
+{
+    const double left =
+        std::chrono::duration<double>(p.deadline - std::chrono::system_clock::now()).count();
+    return {{"deadline", format_utc_time(p.deadline)},
+            {"seconds_left", std::max(0.0, left)},
+            {"version", p.version},
+            {"rollback_version", p.rollback_version}};
+}
+
+// What a change command adds to its result: a dry run's "dry_run" and
+// "diff" (its "version" is the live one, unchanged); a commit confirmed's
+// "pending_confirm".
+json change_result(Context& c, json result)
+{
+    if (c.opts.dry_run) {
+        result["dry_run"] = true;
+        result["diff"] = diff_to_json(diff_policies(c.store.policy(), c.after()));
+    } else if (c.opts.confirm && c.store.pending()) {
+        result["pending_confirm"] = pending_json(*c.store.pending());
+    }
+    return result;
+}
 
 json cmd_status(Context& c)
 {
@@ -129,6 +184,8 @@ json cmd_status(Context& c)
             {"interfaces", std::move(ifaces)},
             {"adopted", c.view.adopted()},
             {"uptime_seconds", c.view.uptime_seconds()}};
+    if (const auto& pending = c.store.pending())
+        st["pending_confirm"] = pending_json(*pending);
     if (json mem = c.view.memory(); !mem.is_null())
         st["memory"] = std::move(mem);
     if (json ctl = c.view.control(); !ctl.is_null())
@@ -167,10 +224,10 @@ bool has_xsk_rule(const std::vector<Rule>& rules, uint32_t only_id = 0)
 
 json cmd_rule_add(Context& c)
 {
-    uint32_t id = c.store.add_rule(string_arg(c.req, "rule"));
+    uint32_t id = c.store.add_rule(string_arg(c.req, "rule"), c.opts);
     json result = {{"rule_id", id}, {"version", c.store.version()}};
-    warn_without_engine(c, result, has_xsk_rule(c.store.policy().rules, id), false);
-    return result;
+    warn_without_engine(c, result, has_xsk_rule(c.after().rules, id), false);
+    return change_result(c, std::move(result));
 }
 
 uint32_t rule_id_arg(const json& req)
@@ -183,8 +240,8 @@ uint32_t rule_id_arg(const json& req)
 
 json cmd_rule_del(Context& c)
 {
-    c.store.delete_rule(rule_id_arg(c.req));
-    return {{"version", c.store.version()}};
+    c.store.delete_rule(rule_id_arg(c.req), c.opts);
+    return change_result(c, {{"version", c.store.version()}});
 }
 
 json cmd_rule_list(Context& c)
@@ -200,16 +257,16 @@ json cmd_rule_list(Context& c)
 
 json cmd_inspect_add(Context& c)
 {
-    uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"));
+    uint32_t id = c.store.add_inspect_rule(string_arg(c.req, "rule"), c.opts);
     json result = {{"rule_id", id}, {"version", c.store.version()}};
     warn_without_engine(c, result, false, true);
-    return result;
+    return change_result(c, std::move(result));
 }
 
 json cmd_inspect_del(Context& c)
 {
-    c.store.delete_inspect_rule(rule_id_arg(c.req));
-    return {{"version", c.store.version()}};
+    c.store.delete_inspect_rule(rule_id_arg(c.req), c.opts);
+    return change_result(c, {{"version", c.store.version()}});
 }
 
 // Inspection rules by (priority, id), with the engine's counters for each
@@ -248,37 +305,38 @@ json cmd_inspect_list(Context& c)
             {"rules", inspect_rules_json(c.store, c.view.xsk_stats())}};
 }
 
-size_t set_size(const PolicyStore& store, const std::string& name)
+size_t set_size(Context& c, const std::string& name)
 {
-    return store.policy().sets.at(name).prefixes.size();
+    return c.after().sets.at(name).prefixes.size();
 }
 
 json cmd_set_create(Context& c)
 {
-    c.store.create_set(string_arg(c.req, "name"));
-    return {{"version", c.store.version()}};
+    c.store.create_set(string_arg(c.req, "name"), c.opts);
+    return change_result(c, {{"version", c.store.version()}});
 }
 
 json cmd_set_add(Context& c)
 {
     const std::string& name = string_arg(c.req, "name");
-    size_t added = c.store.add_to_set(name, string_list_arg(c.req, "prefixes"));
-    return {{"version", c.store.version()}, {"added", added}, {"size", set_size(c.store, name)}};
+    size_t added = c.store.add_to_set(name, string_list_arg(c.req, "prefixes"), c.opts);
+    return change_result(
+        c, {{"version", c.store.version()}, {"added", added}, {"size", set_size(c, name)}});
 }
 
 json cmd_set_del(Context& c)
 {
     const std::string& name = string_arg(c.req, "name");
-    size_t removed = c.store.delete_from_set(name, string_list_arg(c.req, "prefixes"));
-    return {
-        {"version", c.store.version()}, {"removed", removed}, {"size", set_size(c.store, name)}};
+    size_t removed = c.store.delete_from_set(name, string_list_arg(c.req, "prefixes"), c.opts);
+    return change_result(
+        c, {{"version", c.store.version()}, {"removed", removed}, {"size", set_size(c, name)}});
 }
 
 json cmd_set_load(Context& c)
 {
     const std::string& name = string_arg(c.req, "name");
-    size_t size = c.store.load_set(name, string_list_arg(c.req, "prefixes"));
-    return {{"version", c.store.version()}, {"size", size}};
+    size_t size = c.store.load_set(name, string_list_arg(c.req, "prefixes"), c.opts);
+    return change_result(c, {{"version", c.store.version()}, {"size", size}});
 }
 
 json cmd_set_list(Context& c)
@@ -311,14 +369,14 @@ json cmd_load(Context& c)
         "load: " + std::to_string(rules) + " rules, " + std::to_string(sets) + " sets";
     if (inspect_rules)
         summary += ", " + std::to_string(inspect_rules) + " inspection rules";
-    c.store.replace(std::move(policy), summary);
+    c.store.replace(std::move(policy), summary, c.opts);
     json result = {{"version", c.store.version()},
                    {"rules", rules},
                    {"sets", sets},
                    {"inspect_rules", inspect_rules}};
-    const Policy& live = c.store.policy();
+    const Policy& live = c.after();
     warn_without_engine(c, result, has_xsk_rule(live.rules), !live.inspect.empty());
-    return result;
+    return change_result(c, std::move(result));
 }
 
 json cmd_history(Context& c)
@@ -333,6 +391,43 @@ json cmd_history(Context& c)
                        {"time", format_utc_time(it->time)},
                        {"summary", it->summary}});
     return {{"history", std::move(out)}};
+}
+
+// A version argument: an integer >= 1.
+std::optional<uint64_t> version_arg(const json& req, const char* key)
+{
+    const json* v = argument(req, key);
+    if (!v || v->is_null())
+        return std::nullopt;
+    const uint64_t n = unsigned_value(*v, key, std::numeric_limits<uint64_t>::max());
+    if (n == 0)
+        bad_request(std::string("argument '") + key + "' must be a version (1 or more), got 0");
+    return n;
+}
+
+json cmd_confirm(Context& c)
+{
+    const uint64_t confirmed = c.store.confirm();
+    return {{"version", c.store.version()}, {"confirmed", confirmed}};
+}
+
+json cmd_rollback(Context& c)
+{
+    const uint64_t target = c.store.rollback(version_arg(c.req, "version"), c.opts);
+    return change_result(c, {{"version", c.store.version()}, {"rolled_back_to", target}});
+}
+
+// diff FROM [TO]: TO defaults to the live version.
+json cmd_diff(Context& c)
+{
+    const std::optional<uint64_t> from = version_arg(c.req, "from");
+    if (!from)
+        bad_request("missing argument 'from' (a version)");
+    const uint64_t to = version_arg(c.req, "to").value_or(c.store.version());
+    json out = diff_to_json(diff_policies(c.store.policy_at(*from), c.store.policy_at(to)));
+    out["from"] = *from;
+    out["to"] = to;
+    return out;
 }
 
 json counter_json(const CounterSample& s)
@@ -393,6 +488,9 @@ json run_command(Command cmd, Context& c)
     case Command::inspect_list: return cmd_inspect_list(c);
     case Command::load: return cmd_load(c);
     case Command::history: return cmd_history(c);
+    case Command::confirm: return cmd_confirm(c);
+    case Command::rollback: return cmd_rollback(c);
+    case Command::diff: return cmd_diff(c);
     case Command::stats: return cmd_stats(c);
     case Command::detach: return cmd_detach(c);
     }
@@ -406,7 +504,9 @@ json execute_request(const json& request, PolicyStore& store, DataplaneView& vie
     json id = protocol::request_id(request);
     try {
         const Command cmd = protocol::request_command(request);
-        Context ctx{request, store, view, exit_after};
+        Context ctx{request, store, view, exit_after, {}, std::nullopt};
+        if (protocol::changes_policy(cmd))
+            ctx.opts = commit_options(request);
         return protocol::success_response(id, run_command(cmd, ctx));
     } catch (const Error& e) {
         return protocol::error_response(id, e.code(), e.what());

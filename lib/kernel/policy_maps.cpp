@@ -431,6 +431,11 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     m.remove_ports_except(ports);
 }
 
+void PolicyMaps::check_capacity(const CompiledPolicy& p) const
+{
+    check_fits(p, impl_->o, impl_->words);
+}
+
 void PolicyMaps::wait_settled()
 {
     if (impl_->settling.valid())

@@ -33,6 +33,11 @@ public:
     // BpfError.
     void commit(const CompiledPolicy& policy, uint64_t version);
 
+    // What commit() checks before it writes anything: CapacityError when
+    // policy does not fit the loaded program, PolicyError when it is
+    // inconsistent. Writes nothing (a dry run).
+    void check_capacity(const CompiledPolicy& policy) const;
+
     // Returns once the background work after the last switch is done: the
     // grace period passed and the retired generation's pages were released
     // (tests and memory figures; commit() does this itself).

@@ -26,6 +26,9 @@ constexpr EnumNames<ErrorCode, error_code_count> error_code_names = {{{
     {ErrorCode::capacity, "capacity"},
     {ErrorCode::kernel_error, "kernel_error"},
     {ErrorCode::busy, "busy"},
+    {ErrorCode::confirm_pending, "confirm_pending"},
+    {ErrorCode::not_pending, "not_pending"},
+    {ErrorCode::unknown_version, "unknown_version"},
     {ErrorCode::internal, "internal"},
 }}};
 static_assert(error_code_names.in_order(), "error_code_names must list the codes in enum order");

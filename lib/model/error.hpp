@@ -32,6 +32,9 @@ enum class ErrorCode : uint8_t {
     capacity,
     kernel_error,
     busy,
+    confirm_pending,
+    not_pending,
+    unknown_version,
     internal,
 };
 

@@ -30,6 +30,9 @@ constexpr EnumNames<Command, command_count> command_names = {{{
     {Command::inspect_list, "inspect.list"},
     {Command::load, "load"},
     {Command::history, "history"},
+    {Command::confirm, "confirm"},
+    {Command::rollback, "rollback"},
+    {Command::diff, "diff"},
     {Command::stats, "stats"},
     {Command::detach, "detach"},
 }}};
@@ -104,6 +107,31 @@ std::string known_commands()
         out += n;
     }
     return out;
+}
+
+bool changes_policy(Command cmd)
+{
+    switch (cmd) {
+    case Command::rule_add:
+    case Command::rule_del:
+    case Command::set_create:
+    case Command::set_add:
+    case Command::set_del:
+    case Command::set_load:
+    case Command::inspect_add:
+    case Command::inspect_del:
+    case Command::load:
+    case Command::rollback: return true;
+    default: return false;
+    }
+}
+
+void add_change_options(json& req, const ChangeOptions& options)
+{
+    if (options.dry_run)
+        req[dry_run_key] = true;
+    if (options.confirm_seconds)
+        req[confirm_key] = *options.confirm_seconds;
 }
 
 json make_request(Command cmd)

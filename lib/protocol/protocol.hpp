@@ -39,6 +39,9 @@ enum class Command : uint8_t {
     inspect_list,
     load,
     history,
+    confirm,
+    rollback,
+    diff,
     stats,
     detach,
 };
@@ -57,6 +60,22 @@ std::optional<Command> command_from_name(std::string_view name);
 std::string known_commands();
 
 // ------------------------------------------------------------- requests
+
+// The arguments every command that changes the policy takes
+// (docs/PROTOCOL.md, "Dry run and commit confirmed"): "dry_run": true
+// checks and reports without committing; "confirm": SECONDS commits and
+// rolls back after that long unless `confirm` comes first.
+struct ChangeOptions {
+    bool dry_run = false;
+    std::optional<uint64_t> confirm_seconds;
+};
+inline constexpr const char* dry_run_key = "dry_run";
+inline constexpr const char* confirm_key = "confirm";
+// Whether cmd takes ChangeOptions: rule.add/del, set.create/add/del/load,
+// inspect.add/del, load, rollback.
+bool changes_policy(Command cmd);
+// Adds the options that differ from their defaults to req.
+void add_change_options(nlohmann::json& req, const ChangeOptions& options);
 
 // {"cmd": NAME}; the caller adds the command's arguments.
 nlohmann::json make_request(Command cmd);

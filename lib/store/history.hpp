@@ -24,6 +24,11 @@ constexpr size_t history_cap = 1000;
 // Appends e, dropping the oldest entries past history_cap.
 void push_history(std::deque<HistoryEntry>& history, HistoryEntry e);
 
+// obj[key] as an RFC 3339 UTC time; PolicyFieldError naming where.key when
+// it is missing or not one.
+std::chrono::system_clock::time_point utc_time_field(const nlohmann::json& obj,
+                                                     const std::string& where, const char* key);
+
 // {"version": 3, "time": "2024-05-01T12:00:00.123Z", "summary": "..."}
 nlohmann::json history_entry_json(const HistoryEntry& e);
 // Reads those three fields of e (others are ignored); PolicyFieldError

@@ -99,9 +99,10 @@ std::filesystem::path PolicyStore::journal_path(const std::filesystem::path& sta
 }
 
 void PolicyStore::write_snapshot_tmp(const Policy& policy, uint64_t version,
-                                     const std::deque<HistoryEntry>& history)
+                                     const std::deque<HistoryEntry>& history,
+                                     const PendingConfirm* pending)
 {
-    std::string text = snapshot_text(policy, version, history);
+    std::string text = snapshot_text(policy, version, history, pending);
     write_tmp(state_file_, text);
     snapshot_bytes_ = text.size();
 }
@@ -127,7 +128,7 @@ void PolicyStore::install_snapshot()
 void PolicyStore::compact()
 {
     try {
-        write_snapshot_tmp(policy_, version_, history_);
+        write_snapshot_tmp(policy_, version_, history_, pending_ ? &*pending_ : nullptr);
         install_snapshot();
     } catch (const CommandError& e) {
         ::unlink(tmp_path(state_file_).c_str());
@@ -147,7 +148,8 @@ void PolicyStore::check_rule_id(uint32_t id, const std::string& where) const
                 " (ids index the rule counters; max_rules=" + std::to_string(max_rules_) + ")");
 }
 
-void PolicyStore::commit(Policy candidate, std::string summary, const PolicyChange* change)
+void PolicyStore::commit(Policy candidate, std::string summary, const PolicyChange* change,
+                         std::optional<PendingConfirm> pending_after)
 {
     using namespace std::chrono;
     const uint64_t next = version_ + 1;
@@ -157,12 +159,20 @@ void PolicyStore::commit(Policy candidate, std::string summary, const PolicyChan
     std::deque<HistoryEntry> history = history_;
     push_history(history, {next, now, std::move(summary)});
 
-    const WriteAhead ahead = write_ahead(candidate, history, change);
+    // The snapshot holds a pending confirmation: a commit that starts,
+    // changes or ends one writes it whole.
+    if (pending_after || pending_)
+        change = nullptr;
+    const WriteAhead ahead =
+        write_ahead(candidate, history, change, pending_after ? &*pending_after : nullptr);
     commit_to_sink(candidate, next, ahead);
     const std::vector<uint32_t> created = created_rules(policy_, candidate);
+    if (version_ > 0)
+        kept_.keep(version_, std::move(policy_));
     policy_ = std::move(candidate);
     version_ = next;
     history_ = std::move(history);
+    pending_ = std::move(pending_after);
 
     // The policy is live from here on: finish every step, then report the
     // first failure.
@@ -172,11 +182,34 @@ void PolicyStore::commit(Policy candidate, std::string summary, const PolicyChan
         throw *failed;
 }
 
+void PolicyStore::apply(Policy candidate, std::string summary, const PolicyChange* change,
+                        const CommitOptions& opts)
+{
+    if (opts.dry_run) {
+        try {
+            sink_.check(candidate);
+        } catch (...) {
+            rethrow_sink_error();
+        }
+        dry_run_ = std::move(candidate);
+        return;
+    }
+    if (!opts.confirm) {
+        refuse_while_pending();
+        commit(std::move(candidate), std::move(summary), change);
+        return;
+    }
+    PendingConfirm next = next_pending(*opts.confirm);
+    summary += " (confirm by " + format_utc_time(next.deadline) + ")";
+    commit(std::move(candidate), std::move(summary), change, std::move(next));
+}
+
 // Write ahead: the journal line (or the snapshot's tmp file) is durable
 // before the policy goes live, so a full disk fails the command first.
 PolicyStore::WriteAhead PolicyStore::write_ahead(const Policy& candidate,
                                                  const std::deque<HistoryEntry>& history,
-                                                 const PolicyChange* change)
+                                                 const PolicyChange* change,
+                                                 const PendingConfirm* pending)
 {
     WriteAhead ahead;
     ahead.saving = !state_file_.empty();
@@ -190,7 +223,7 @@ PolicyStore::WriteAhead PolicyStore::write_ahead(const Policy& candidate,
             throw;
         }
     } else if (ahead.saving) {
-        write_snapshot_tmp(candidate, history.back().version, history);
+        write_snapshot_tmp(candidate, history.back().version, history, pending);
     }
     return ahead;
 }
@@ -262,6 +295,8 @@ bool PolicyStore::restore()
     policy_ = std::move(snap->policy);
     version_ = snap->version;
     history_ = std::move(snap->history);
+    pending_ = std::move(snap->pending);
+    kept_.clear();
     return true;
 }
 
@@ -277,20 +312,20 @@ void PolicyStore::recommit(const std::string& why)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::recommit;
-    commit(policy_, why, &c);
+    commit(policy_, why, &c, pending_);
 }
 
-void PolicyStore::replace(Policy policy, const std::string& summary)
+void PolicyStore::replace(Policy policy, const std::string& summary, const CommitOptions& opts)
 {
     for (auto& [name, set] : policy.sets)
         normalize_set(set);
     for (size_t i = 0; i < policy.rules.size(); ++i)
         check_rule_id(policy.rules[i].id, "rule at position " + std::to_string(i + 1));
     validate(policy);
-    commit(std::move(policy), summary, nullptr); // a whole new policy: a new snapshot
+    apply(std::move(policy), summary, nullptr, opts); // a whole new policy: a new snapshot
 }
 
-uint32_t PolicyStore::add_rule(std::string_view text)
+uint32_t PolicyStore::add_rule(std::string_view text, const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::rule_add;
@@ -316,11 +351,12 @@ uint32_t PolicyStore::add_rule(std::string_view text)
                                    " are in use (max_rules=" + std::to_string(max_rules_) + ")");
     }
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate), "rule.add id=" + std::to_string(c.rule.id) + ": " + c.rule.text, &c);
+    apply(std::move(candidate), "rule.add id=" + std::to_string(c.rule.id) + ": " + c.rule.text,
+          &c, opts);
     return c.rule.id;
 }
 
-void PolicyStore::delete_rule(uint32_t id)
+void PolicyStore::delete_rule(uint32_t id, const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::rule_del;
@@ -330,10 +366,10 @@ void PolicyStore::delete_rule(uint32_t id)
         throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(id));
     std::string summary = "rule.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate), std::move(summary), &c);
+    apply(std::move(candidate), std::move(summary), &c, opts);
 }
 
-uint32_t PolicyStore::add_inspect_rule(std::string_view text)
+uint32_t PolicyStore::add_inspect_rule(std::string_view text, const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::inspect_add;
@@ -358,12 +394,12 @@ uint32_t PolicyStore::add_inspect_rule(std::string_view text)
                                                std::to_string(inspect::max_rules - 1) + " are in use");
     }
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate),
-           "inspect.add id=" + std::to_string(c.inspect.id) + ": " + c.inspect.text, &c);
+    apply(std::move(candidate),
+          "inspect.add id=" + std::to_string(c.inspect.id) + ": " + c.inspect.text, &c, opts);
     return c.inspect.id;
 }
 
-void PolicyStore::delete_inspect_rule(uint32_t id)
+void PolicyStore::delete_inspect_rule(uint32_t id, const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::inspect_del;
@@ -373,19 +409,20 @@ void PolicyStore::delete_inspect_rule(uint32_t id)
         throw CommandError(ErrorCode::unknown_rule, "no inspection rule with id " + std::to_string(id));
     std::string summary = "inspect.del id=" + std::to_string(id) + ": " + rule->text;
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate), std::move(summary), &c);
+    apply(std::move(candidate), std::move(summary), &c, opts);
 }
 
-void PolicyStore::create_set(const std::string& name)
+void PolicyStore::create_set(const std::string& name, const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::set_create;
     c.name = name;
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate), "set.create " + name, &c);
+    apply(std::move(candidate), "set.create " + name, &c, opts);
 }
 
-size_t PolicyStore::add_to_set(const std::string& name, const std::vector<std::string>& prefixes)
+size_t PolicyStore::add_to_set(const std::string& name, const std::vector<std::string>& prefixes,
+                               const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::set_add;
@@ -395,14 +432,15 @@ size_t PolicyStore::add_to_set(const std::string& name, const std::vector<std::s
     Policy candidate = candidate_with(c);
     const size_t size = candidate.sets.at(name).prefixes.size();
     const size_t added = size - policy_.sets.at(name).prefixes.size();
-    commit(std::move(candidate),
-           "set.add " + name + ": " + std::to_string(added) + " new, size " + std::to_string(size),
-           &c);
+    apply(std::move(candidate),
+          "set.add " + name + ": " + std::to_string(added) + " new, size " + std::to_string(size),
+          &c, opts);
     return added;
 }
 
 size_t PolicyStore::delete_from_set(const std::string& name,
-                                    const std::vector<std::string>& prefixes)
+                                    const std::vector<std::string>& prefixes,
+                                    const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::set_del;
@@ -412,14 +450,15 @@ size_t PolicyStore::delete_from_set(const std::string& name,
     Policy candidate = candidate_with(c);
     const size_t size = candidate.sets.at(name).prefixes.size();
     const size_t removed = policy_.sets.at(name).prefixes.size() - size;
-    commit(std::move(candidate),
-           "set.del " + name + ": " + std::to_string(removed) + " removed, size " +
-               std::to_string(size),
-           &c);
+    apply(std::move(candidate),
+          "set.del " + name + ": " + std::to_string(removed) + " removed, size " +
+              std::to_string(size),
+          &c, opts);
     return removed;
 }
 
-size_t PolicyStore::load_set(const std::string& name, const std::vector<std::string>& prefixes)
+size_t PolicyStore::load_set(const std::string& name, const std::vector<std::string>& prefixes,
+                             const CommitOptions& opts)
 {
     PolicyChange c;
     c.op = PolicyChange::Op::set_load;
@@ -428,7 +467,8 @@ size_t PolicyStore::load_set(const std::string& name, const std::vector<std::str
     c.prefixes = parse_prefixes(name, prefixes);
     const size_t size = c.prefixes.prefixes.size();
     Policy candidate = candidate_with(c);
-    commit(std::move(candidate), "set.load " + name + ": " + std::to_string(size) + " prefixes", &c);
+    apply(std::move(candidate), "set.load " + name + ": " + std::to_string(size) + " prefixes",
+          &c, opts);
     return size;
 }
 

@@ -47,6 +47,8 @@ Snapshot snapshot_from_text(const std::string& text, uint32_t max_rules)
     const nlohmann::json& hj = array(field(root, "", "history"), "history");
     for (size_t i = 0; i < hj.size(); ++i)
         push_history(s.history, history_entry_from_json(hj[i], index("history", i)));
+    if (auto it = root.find("pending_confirm"); it != root.end())
+        s.pending = pending_from_json(*it, "pending_confirm", max_rules);
     s.bytes = text.size();
     return s;
 }
@@ -54,7 +56,8 @@ Snapshot snapshot_from_text(const std::string& text, uint32_t max_rules)
 } // namespace
 
 std::string snapshot_text(const Policy& policy, uint64_t version,
-                          const std::deque<HistoryEntry>& history)
+                          const std::deque<HistoryEntry>& history,
+                          const PendingConfirm* pending)
 {
     nlohmann::json hist = nlohmann::json::array();
     for (const HistoryEntry& h : history)
@@ -63,6 +66,8 @@ std::string snapshot_text(const Policy& policy, uint64_t version,
                         {"version", version},
                         {"policy", policy_to_json(policy, PolicyForm::state)},
                         {"history", std::move(hist)}};
+    if (pending)
+        j["pending_confirm"] = pending_to_json(*pending);
     // replace: a summary may carry a path from the daemon's config that is
     // not UTF-8; that must not make the state unsavable.
     return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -5,6 +5,7 @@
 
 #include "lib/model/policy.hpp"
 #include "lib/store/history.hpp"
+#include "lib/store/pending_confirm.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -18,12 +19,15 @@ struct Snapshot {
     Policy policy;
     uint64_t version = 0;
     std::deque<HistoryEntry> history;
+    std::optional<PendingConfirm> pending;
     uint64_t bytes = 0; // the file's size
 };
 
-// The file's text: {"format": 1, "version", "policy", "history"}.
+// The file's text: {"format": 1, "version", "policy", "history"}, and
+// "pending_confirm" (pending_confirm.hpp) when pending is given.
 std::string snapshot_text(const Policy& policy, uint64_t version,
-                          const std::deque<HistoryEntry>& history);
+                          const std::deque<HistoryEntry>& history,
+                          const PendingConfirm* pending = nullptr);
 
 // Reads and validates the file; nullopt when it does not exist. Throws
 // CommandError(ErrorCode::invalid_policy, "state file PATH: FIELD: problem") when it

@@ -544,11 +544,69 @@ TEST(XdpfwctlRequests, EveryRequestNamesItsCommand)
         {set_del_request("a", {"10.0.0.0/8"}), Command::set_del},
         {set_list_request(std::nullopt), Command::set_list},
         {history_request(std::nullopt), Command::history},
+        {confirm_request(), Command::confirm},
+        {rollback_request(std::nullopt), Command::rollback},
+        {diff_request(1, std::nullopt), Command::diff},
         {stats_request(), Command::stats},
         {detach_request(), Command::detach},
     };
     for (const auto& [req, cmd] : built)
         EXPECT_EQ(req.at("cmd"), protocol::command_name(cmd)) << req.dump();
+}
+
+TEST(XdpfwctlSafeOps, DryRunAndConfirmGoIntoTheRequestAndTheOutput)
+{
+    TempDir dir;
+    const json diff = {
+        {"rules",
+         {{"added", {{{"id", 4}, {"text", "priority=0 proto=udp action=drop"}}}},
+          {"removed", json::array()},
+          {"changed", json::array()}}},
+        {"inspect_rules",
+         {{"added", json::array()}, {"removed", json::array()}, {"changed", json::array()}}},
+        {"sets",
+         {{{"name", "blk"}, {"change", "changed"}, {"size_before", 1000}, {"size_after", 1002},
+           {"added", 7}, {"removed", 5}, {"first_added", {"10.0.0.1/32", "10.0.0.2/32"}},
+           {"first_removed", {"192.0.2.0/24"}}}}},
+        {"default", {{"before", "pass"}, {"after", "drop"}}},
+        {"malformed", {{"before", "drop"}, {"after", "drop"}}}};
+    FakeDaemon d(dir.path(), [&](const json& req) {
+        if (req.value("dry_run", false))
+            return FakeDaemon::ok(req, {{"rule_id", 4}, {"version", 9}, {"dry_run", true},
+                                        {"diff", diff}});
+        return FakeDaemon::ok(req, {{"rule_id", 4},
+                                    {"version", 10},
+                                    {"pending_confirm",
+                                     {{"deadline", "2026-01-01T00:00:30.000Z"},
+                                      {"seconds_left", 29.2},
+                                      {"version", 10},
+                                      {"rollback_version", 9}}}});
+    });
+    CliResult dry = run({"--socket", d.path(), "rule", "add", "proto=udp", "action=drop",
+                         "--dry-run"});
+    EXPECT_EQ(dry.rc, 0) << dry.err;
+    EXPECT_EQ(dry.out, "dry run: nothing committed (live version 9)\n"
+                       "+ rule 4: priority=0 proto=udp action=drop\n"
+                       "~ set blk: size 1,000 -> 1,002; +7 (10.0.0.1/32, 10.0.0.2/32, ...); "
+                       "-5 (192.0.2.0/24, ...)\n"
+                       "~ default: pass -> drop\n");
+    CliResult confirmed = run({"--socket", d.path(), "rule", "add", "proto=udp", "action=drop",
+                               "--confirm", "30"});
+    EXPECT_EQ(confirmed.rc, 0) << confirmed.err;
+    EXPECT_EQ(confirmed.out, "4\n"); // stdout stays the id, for scripts
+    EXPECT_EQ(confirmed.err,
+              "xdpfwctl: awaiting confirmation: version 10 until 2026-01-01T00:00:30.000Z (30 s "
+              "left), then version 9's policy comes back; `xdpfwctl confirm` keeps it\n");
+    const std::vector<json> reqs = d.requests();
+    ASSERT_EQ(reqs.size(), 2u);
+    EXPECT_EQ(reqs[0].at("dry_run"), true);
+    EXPECT_FALSE(reqs[0].contains("confirm"));
+    EXPECT_EQ(reqs[1].at("confirm"), 30);
+    EXPECT_FALSE(reqs[1].contains("dry_run"));
+    // Both at once, or a wait out of range, are usage errors.
+    EXPECT_EQ(run({"--socket", d.path(), "load", "x.yaml", "--dry-run", "--confirm", "5"}).rc, 64);
+    EXPECT_EQ(run({"--socket", d.path(), "rule", "del", "3", "--confirm", "0"}).rc, 64);
+    EXPECT_EQ(d.requests().size(), 2u);
 }
 
 TEST(XdpfwctlEndToEnd, RefusedPeerGetsTheDaemonsError)
