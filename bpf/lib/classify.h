@@ -320,6 +320,17 @@ static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *
 	return b ? *b : hdr->ifindex_default;
 }
 
+/* The frame's ethertype's bitmap: a hash entry for the ethertypes ether=
+ * rules name, the header's default for every other. */
+static __always_inline __u32 xdpfw_ether_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					       __u32 ether)
+{
+	struct xdpfw_ether_key k = { .ethertype = ether, .gen = gen };
+	__u32 *b = bpf_map_lookup_elem(&xdpfw_ether, &k);
+
+	return b ? *b : hdr->ether_default;
+}
+
 static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
 {
 	/* A missing entry (XDPFW_NO_RULE) stays ~0: its page slot is past
@@ -367,6 +378,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 	if (used & (1u << XDPFW_FIELD_ICMP))
 		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS,
 						 pkt->icmp));
+	if (used & (1u << XDPFW_FIELD_ETHER))
+		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt->ether));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 

@@ -2,7 +2,8 @@
 /* The XDP packet parser: Ethernet/VLAN, IPv4/IPv6 (+ extension headers), L4.
  *
  * xdpfw_parse() returns 0 for a frame it could take apart (non-IP frames
- * included: family OTHER, every other field absent) and otherwise the enum
+ * included: family OTHER, the ethertype in pkt->ether, every other field
+ * absent) and otherwise the enum
  * xdpfw_reason XDPFW_REASON_MALFORMED_* value of the first broken layer; the
  * topic helpers below follow the same convention (see pkt.h). It never reads
  * outside [data, data_end).
@@ -32,6 +33,7 @@ static __always_inline int xdpfw_parse(void *data, void *data_end, struct xdpfw_
 	ret = xdpfw_parse_eth(&c, pkt, &h_proto);
 	if (ret)
 		return ret;
+	pkt->ether = bpf_ntohs(h_proto);
 	if (h_proto == bpf_htons(ETH_P_IP))
 		ret = xdpfw_parse_ipv4(&c, pkt);
 	else if (h_proto == bpf_htons(ETH_P_IPV6))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Scalar fields (ingress interface, VLAN, family+protocol, ports, TCP flags,
-// ICMP type/code): per field, a table from packet value to bitmap index.
+// ICMP type/code, ethertype): per field, a table from packet value to bitmap
+// index.
 #include "lib/compiler/detail.hpp"
 
 #include <algorithm>
@@ -111,6 +112,24 @@ void compile_ifindex(CompileState& s)
     for (const auto& [ifx, bits] : per_if)
         s.out.ifindex.emplace(ifx, s.pool.intern(bits));
     s.out.ifindex_default = s.pool.intern(base);
+}
+
+// Ethertype: like the interface, a map for the values rules name (a hash in
+// the kernel) and a default for every other value.
+void compile_ether(CompileState& s)
+{
+    Bits base = s.base_without([](const Match& m) { return m.ether.has_value(); });
+    std::map<uint32_t, Bits> per_type;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        const Match& m = s.rules[i].match;
+        if (!m.ether)
+            continue;
+        s.use(XDPFW_FIELD_ETHER);
+        set_bit(per_type.try_emplace(*m.ether, base).first->second, i);
+    }
+    for (const auto& [type, bits] : per_type)
+        s.out.ether.emplace(type, s.pool.intern(bits));
+    s.out.ether_default = s.pool.intern(base);
 }
 
 // VLAN: one value per rule; untagged frames (NONE) match no vlan= rule.
