@@ -16,6 +16,7 @@
 #include <limits>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -328,8 +329,11 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         json result = result_of(request(o.socket, req, o.timeout));
         out << (o.json ? pretty(result, 2) + "\n" : chosen.human(req, result));
         // Committed, but worth knowing (e.g. no AF_XDP engine): exit status 0.
-        if (result.contains("warning") && result["warning"].is_string())
-            err << "xdpfwctl: warning: " << result["warning"].get<std::string>() << "\n";
+        if (result.contains("warning") && result["warning"].is_string()) {
+            std::istringstream lines(result["warning"].get<std::string>());
+            for (std::string line; std::getline(lines, line);) // one warning per line
+                err << "xdpfwctl: warning: " << line << "\n";
+        }
         return 0;
     } catch (const ClientError& e) {
         err << format_error(e) << "\n";
