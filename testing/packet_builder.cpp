@@ -385,6 +385,7 @@ PacketFields expected_fields(const FrameSpec& spec, uint32_t ifindex)
         if (t == ethertype_ipv4 || t == ethertype_ipv6 || t == tpid_8021q || t == tpid_8021ad)
             throw std::invalid_argument("expected_fields: family other with ethertype " +
                                         std::to_string(t) + ", which the parser reads as IP or VLAN");
+        f.ether = t;
         return f;
     }
 
