@@ -18,8 +18,6 @@ constexpr uint8_t proto_tcp = 6;
 constexpr uint8_t proto_udp = 17;
 constexpr uint8_t proto_icmpv6 = 58;
 
-constexpr uint16_t ethertype_ipv4 = 0x0800;
-constexpr uint16_t ethertype_ipv6 = 0x86dd;
 constexpr uint16_t tpid_8021q = 0x8100;
 constexpr uint16_t tpid_8021ad = 0x88a8;
 

@@ -123,6 +123,7 @@ rules:
     r = d.ctl({"rule", "add", "priority=1 proto=icmpv6 action=pass"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(warnings(r), 0u) << r.err;
+    forget_neighbours(); // the failed entries too
     EXPECT_EQ(ping(lab->peer, DaemonLab::dut6, 3), 3);
 }
 
