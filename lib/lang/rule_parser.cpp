@@ -191,6 +191,41 @@ void check_ether(const Match& m, const std::string& where)
                           std::string(family_name(*m.family)) + " contradicts " + ether);
 }
 
+// proto=icmp/icmpv6 against the family the rule's packets must have:
+// explicit or implied by src/dst (the parser sets it), or by ether=ipv4/ipv6.
+void check_icmp_family(const Match& m, const std::string& where)
+{
+    std::optional<Family> family = m.family;
+    if (!family && m.ether && ethertype_family(*m.ether) != Family::other)
+        family = ethertype_family(*m.ether);
+    if (!m.proto || !family)
+        return;
+    const std::string by = m.family ? "family " + std::string(family_name(*family))
+                                    : "ether=" + ether_name(*m.ether);
+    if (*m.proto == proto_icmp && *family == Family::ipv6)
+        throw PolicyError(where, "proto", "icmp is IPv4's protocol; with " + by + " use icmpv6");
+    if (*m.proto == proto_icmpv6 && *family == Family::ipv4)
+        throw PolicyError(where, "proto", "icmpv6 is IPv6's protocol; with " + by + " use icmp");
+}
+
+// The values of ether= and family=, or a PolicyError naming the key.
+uint16_t ether_word(std::string_view v, const std::string& where)
+{
+    std::optional<uint16_t> type = parse_ether(v);
+    if (!type)
+        throw PolicyError(where, "ether", single_quoted(v) + " is not arp, lldp, ipv4, ipv6 or 0xNNNN");
+    return *type;
+}
+
+Family family_word(std::string_view v, const std::string& where)
+{
+    if (v == "ipv4")
+        return Family::ipv4;
+    if (v == "ipv6")
+        return Family::ipv6;
+    throw PolicyError(where, "family", single_quoted(v) + " is not ipv4 or ipv6");
+}
+
 } // namespace
 
 const char* tcp_flag_name(uint8_t bit)
@@ -332,19 +367,7 @@ void validate_rule(const Rule& rule, const std::string& where)
     }
     if (m.ether)
         check_ether(m, where);
-    // The family the rule's packets must have: explicit or implied by
-    // src/dst (the parser sets it), or by ether=ipv4/ipv6.
-    std::optional<Family> family = m.family;
-    if (!family && m.ether && ethertype_family(*m.ether) != Family::other)
-        family = ethertype_family(*m.ether);
-    if (m.proto && family) {
-        const std::string by = m.family ? "family " + std::string(family_name(*family))
-                                        : "ether=" + ether_name(*m.ether);
-        if (*m.proto == proto_icmp && *family == Family::ipv6)
-            throw PolicyError(where, "proto", "icmp is IPv4's protocol; with " + by + " use icmpv6");
-        if (*m.proto == proto_icmpv6 && *family == Family::ipv4)
-            throw PolicyError(where, "proto", "icmpv6 is IPv6's protocol; with " + by + " use icmp");
-    }
+    check_icmp_family(m, where);
     for (auto [key, ports] : {std::pair{"sport", &m.sport}, std::pair{"dport", &m.dport}}) {
         if (!*ports)
             continue;
@@ -416,17 +439,9 @@ Rule parse_rule(std::string_view text, const std::string& where)
         } else if (key == "vlan") {
             m.vlan = static_cast<uint16_t>(parse_rule_unsigned(v, 4095, where, key));
         } else if (key == "ether") {
-            m.ether = parse_ether(v);
-            if (!m.ether)
-                throw PolicyError(where, key,
-                                  single_quoted(v) + " is not arp, lldp, ipv4, ipv6 or 0xNNNN");
+            m.ether = ether_word(v, where);
         } else if (key == "family") {
-            if (v == "ipv4")
-                explicit_family = Family::ipv4;
-            else if (v == "ipv6")
-                explicit_family = Family::ipv6;
-            else
-                throw PolicyError(where, key, single_quoted(v) + " is not ipv4 or ipv6");
+            explicit_family = family_word(v, where);
         } else if (key == "src") {
             m.src = parse_addr(v, where, key);
         } else if (key == "dst") {
