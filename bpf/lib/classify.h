@@ -321,12 +321,19 @@ static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *
 }
 
 /* The frame's ethertype's bitmap: a hash entry for the ethertypes ether=
- * rules name, the header's default for every other. */
+ * rules name, the header's default for every other. The parser stores the
+ * ethertype of non-IP frames only; an IP packet's is its family's. */
 static __always_inline __u32 xdpfw_ether_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
-					       __u32 ether)
+					       const struct xdpfw_pkt *pkt)
 {
-	struct xdpfw_ether_key k = { .ethertype = ether, .gen = gen };
-	__u32 *b = bpf_map_lookup_elem(&xdpfw_ether, &k);
+	struct xdpfw_ether_key k = { .ethertype = pkt->ether, .gen = gen };
+	__u32 *b;
+
+	if (pkt->family == XDPFW_FAMILY_IPV4)
+		k.ethertype = ETH_P_IP;
+	else if (pkt->family == XDPFW_FAMILY_IPV6)
+		k.ethertype = ETH_P_IPV6;
+	b = bpf_map_lookup_elem(&xdpfw_ether, &k);
 
 	return b ? *b : hdr->ether_default;
 }
@@ -379,7 +386,7 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS,
 						 pkt->icmp));
 	if (used & (1u << XDPFW_FIELD_ETHER))
-		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt->ether));
+		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 

@@ -33,13 +33,16 @@ static __always_inline int xdpfw_parse(void *data, void *data_end, struct xdpfw_
 	ret = xdpfw_parse_eth(&c, pkt, &h_proto);
 	if (ret)
 		return ret;
-	pkt->ether = bpf_ntohs(h_proto);
 	if (h_proto == bpf_htons(ETH_P_IP))
 		ret = xdpfw_parse_ipv4(&c, pkt);
 	else if (h_proto == bpf_htons(ETH_P_IPV6))
 		ret = xdpfw_parse_ipv6(&c, pkt);
-	else
+	else {
+		/* IP packets' ethertype follows from the family: stored for
+		 * the others only, so IP packets pay nothing for it. */
+		pkt->ether = bpf_ntohs(h_proto);
 		return 0;
+	}
 	if (ret || !c.l4)
 		return ret;
 	return xdpfw_parse_l4(&c, pkt);
