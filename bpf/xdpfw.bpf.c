@@ -103,12 +103,16 @@ int xdpfw_main(struct xdp_md *ctx)
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP) || xdpfw_stop_after(XDPFW_STAGE_WALK))
 		return XDP_DROP;
 	if (index == XDPFW_NO_RULE) {
-		if (hdr->default_action == XDPFW_ACT_DROP) {
-			reason = XDPFW_REASON_DEFAULT_DROP;
-			verdict = XDP_DROP;
+		/* default: is for IP packets; other frames (ARP, LLDP, ...)
+		 * get default_non_ip, so a drop-all policy keeps ARP. */
+		if (pkt.family != XDPFW_FAMILY_OTHER) {
+			verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+			reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP
+						     : XDPFW_REASON_DEFAULT_PASS;
 		} else {
-			reason = XDPFW_REASON_DEFAULT_PASS;
-			verdict = XDP_PASS;
+			verdict = hdr->default_non_ip_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+			reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_NON_IP_DROP
+						     : XDPFW_REASON_DEFAULT_NON_IP_PASS;
 		}
 		goto out;
 	}

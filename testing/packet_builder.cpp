@@ -18,8 +18,6 @@ constexpr uint8_t proto_tcp = 6;
 constexpr uint8_t proto_udp = 17;
 constexpr uint8_t proto_icmpv6 = 58;
 
-constexpr uint16_t ethertype_ipv4 = 0x0800;
-constexpr uint16_t ethertype_ipv6 = 0x86dd;
 constexpr uint16_t tpid_8021q = 0x8100;
 constexpr uint16_t tpid_8021ad = 0x88a8;
 
@@ -385,6 +383,7 @@ PacketFields expected_fields(const FrameSpec& spec, uint32_t ifindex)
         if (t == ethertype_ipv4 || t == ethertype_ipv6 || t == tpid_8021q || t == tpid_8021ad)
             throw std::invalid_argument("expected_fields: family other with ethertype " +
                                         std::to_string(t) + ", which the parser reads as IP or VLAN");
+        f.ether = t;
         return f;
     }
 

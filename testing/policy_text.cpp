@@ -60,7 +60,7 @@ FrameSpec spec_from_fields(const PacketFields& pkt, std::mt19937_64& rng)
     }
     f.family = pkt.family;
     if (pkt.family == Family::other) {
-        f.other_ethertype = coin(50) ? 0x0806 : 0x88cc;
+        f.other_ethertype = pkt.ether;
         return f;
     }
     f.src = pkt.src;

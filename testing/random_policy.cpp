@@ -104,6 +104,38 @@ std::string addr_str(Family f, const std::array<uint8_t, 16>& a)
 
 constexpr uint8_t tcp = 6, udp = 17, icmp = 1, icmpv6 = 58;
 
+// Non-IP ethertypes the packets and rules use: ARP, LLDP, one no rule
+// names by name (0x88b5, local experimental), and 0x9100 (an old QinQ TPID
+// the parser does not treat as a VLAN tag).
+const std::vector<uint16_t>& non_ip_ethertypes()
+{
+    static const std::vector<uint16_t> types = {ethertype_arp, ethertype_lldp, 0x88b5, 0x9100};
+    return types;
+}
+
+bool has_ip_field(const Match& m)
+{
+    return m.family || m.src || m.dst || m.proto || m.sport || m.dport || m.tcp_flags ||
+           m.icmp_type || m.icmp_code;
+}
+
+// ether= for a rule whose other fields are chosen: a valid rule gets its
+// family's ethertype (or, with no IP field, any), an invalid one anything.
+uint16_t random_ether(Rng& rng, const Match& m, bool only_valid)
+{
+    std::vector<uint16_t> choice = {ethertype_ipv4, ethertype_ipv6};
+    if (!only_valid || !has_ip_field(m))
+        choice.insert(choice.end(), non_ip_ethertypes().begin(), non_ip_ethertypes().end());
+    if (only_valid && m.family)
+        choice = {*m.family == Family::ipv4 ? ethertype_ipv4 : ethertype_ipv6};
+    // icmp/icmpv6 name the family too.
+    if (only_valid && !m.family && m.proto == icmp)
+        choice = {ethertype_ipv4};
+    if (only_valid && !m.family && m.proto == icmpv6)
+        choice = {ethertype_ipv6};
+    return pick(rng, choice);
+}
+
 // The match of one random rule. With only_valid the fields agree the way
 // validate_rule() demands; otherwise contradictions are welcome.
 Match random_match(Rng& rng, const RandomPolicyOptions& o, const std::vector<std::string>& sets)
@@ -210,6 +242,8 @@ Match random_match(Rng& rng, const RandomPolicyOptions& o, const std::vector<std
         }
         m.proto = pick(rng, allowed);
     }
+    if (chance(rng, o.field_chance * 0.6))
+        m.ether = random_ether(rng, m, o.only_valid);
     return m;
 }
 
@@ -258,6 +292,7 @@ Policy random_policy(Rng& rng, const RandomPolicyOptions& o)
     Policy p;
     p.default_action = chance(rng, 0.5) ? ActionType::drop : ActionType::pass;
     p.malformed_action = chance(rng, 0.5) ? ActionType::drop : ActionType::pass;
+    p.default_non_ip_action = chance(rng, 0.5) ? ActionType::drop : ActionType::pass;
 
     std::vector<std::string> set_names;
     size_t n_sets = uniform<size_t>(rng, 0, o.max_sets);
@@ -412,6 +447,8 @@ PacketGenerator::PacketGenerator(const Policy& policy)
             icmp_types_.push_back(*m.icmp_type);
         if (m.icmp_code)
             icmp_codes_.push_back(*m.icmp_code);
+        if (m.ether && ethertype_family(*m.ether) == Family::other)
+            ethers_.push_back(*m.ether);
     }
 }
 
@@ -426,8 +463,12 @@ PacketFields PacketGenerator::next(Rng& rng) const
 
     double f = std::uniform_real_distribution<double>(0, 1)(rng);
     pkt.family = f < 0.42 ? Family::ipv4 : f < 0.84 ? Family::ipv6 : Family::other;
-    if (pkt.family == Family::other)
-        return pkt; // non-IP: no addresses, protocol or L4 fields
+    if (pkt.family == Family::other) {
+        // non-IP: an ethertype, no addresses, protocol or L4 fields
+        pkt.ether = !ethers_.empty() && chance(rng, 0.5) ? pick(rng, ethers_)
+                                                          : pick(rng, non_ip_ethertypes());
+        return pkt;
+    }
 
     const auto& pool = pkt.family == Family::ipv4 ? v4_ : v6_;
     for (auto* a : {&pkt.src, &pkt.dst}) {
@@ -502,7 +543,7 @@ std::string describe(const PacketFields& pkt)
     s += pkt.vlan ? " vlan=" + std::to_string(*pkt.vlan) : " untagged";
     s += std::string(" family=") + family_name(pkt.family);
     if (pkt.family == Family::other)
-        return s;
+        return s + " ether=" + fmt_hex(pkt.ether);
     s += " src=" + addr_str(pkt.family, pkt.src) + " dst=" + addr_str(pkt.family, pkt.dst);
     s += " proto=" + std::to_string(pkt.proto);
     if (!pkt.has_l4)
@@ -527,7 +568,8 @@ std::string describe(const Verdict& v)
 
 std::string describe(const Policy& policy)
 {
-    std::string s = std::string("default=") + action_name(policy.default_action) + "\n";
+    std::string s = std::string("default=") + action_name(policy.default_action) +
+                    " default_non_ip=" + action_name(policy.default_non_ip_action) + "\n";
     for (const Rule& r : policy.evaluation_order()) {
         s += "  id=" + std::to_string(r.id) + " " + r.text;
         if (r.match.tcp_flags)

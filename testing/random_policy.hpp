@@ -29,7 +29,8 @@ struct RandomPolicyOptions {
     int priorities = 4;            // priorities drawn from 0..priorities-1 (ties happen)
     // True: every rule passes validate_rule() (what the parser would accept).
     // False: also contradictory rules (proto=udp with tcp_flags, family=other,
-    // icmp_code without icmp_type, empty port ranges), which must match nothing.
+    // icmp_code without icmp_type, empty port ranges, ether=arp with IP
+    // fields), which must match nothing.
     bool only_valid = true;
     bool allow_redirect = true;    // redirect:eth0 / redirect:eth1 actions
     bool allow_xsk = true;
@@ -50,7 +51,9 @@ std::string random_edit(std::mt19937_64& rng, Policy& policy, const RandomPolicy
 // so that most rules are hit. Fields are consistent the way the BPF parser
 // fills them: ports only for TCP/UDP, flags only for TCP, ICMP type/code only
 // for ICMP (IPv4) / ICMPv6 (IPv6), all of them absent when has_l4 is false
-// (non-first fragments), and no addresses or protocol for non-IP frames.
+// (non-first fragments), and no addresses or protocol for non-IP frames,
+// which carry an ethertype instead (ARP, LLDP, ones no rule names, and the
+// rules' own).
 class PacketGenerator {
 public:
     explicit PacketGenerator(const Policy& policy);
@@ -60,6 +63,7 @@ private:
     std::vector<Prefix> v4_, v6_;
     std::vector<uint16_t> vlans_, ports_;
     std::vector<uint8_t> protos_, flags_, icmp_types_, icmp_codes_;
+    std::vector<uint16_t> ethers_; // non-IP ethertypes the rules name
 };
 
 // One packet; builds a PacketGenerator each call (use the class in loops).

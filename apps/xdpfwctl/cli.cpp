@@ -17,6 +17,7 @@
 #include <limits>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -378,8 +379,11 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         if (!o.json && result.contains("pending_confirm") && result["pending_confirm"].is_object())
             err << "xdpfwctl: awaiting confirmation: " << format_pending(result["pending_confirm"]);
         // Committed, but worth knowing (e.g. no AF_XDP engine): exit status 0.
-        if (result.contains("warning") && result["warning"].is_string())
-            err << "xdpfwctl: warning: " << result["warning"].get<std::string>() << "\n";
+        if (result.contains("warning") && result["warning"].is_string()) {
+            std::istringstream lines(result["warning"].get<std::string>());
+            for (std::string line; std::getline(lines, line);) // one warning per line
+                err << "xdpfwctl: warning: " << line << "\n";
+        }
         return 0;
     } catch (const ClientError& e) {
         err << format_error(e) << "\n";

@@ -167,8 +167,11 @@ std::string format_status(const json& st)
         {"rules", grouped(count(st, what, "rules"))},
         {"sets", grouped(count(st, what, "sets"))},
         {"default", text(st, what, "default")},
-        {"malformed", text(st, what, "malformed")},
     };
+    // An older daemon has no default_non_ip (its non-IP frames get default).
+    if (st.contains("default_non_ip") && st["default_non_ip"].is_string())
+        kv.emplace_back("default_non_ip", st["default_non_ip"].get<std::string>());
+    kv.emplace_back("malformed", text(st, what, "malformed"));
     // adopted and uptime_seconds are informational; an older daemon without
     // them still gets a status.
     if (st.contains("adopted") && st["adopted"].is_boolean())

@@ -218,6 +218,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             valid_mode(source, c.attach_mode);
         } else if (key == "default") {
             c.default_action = verdict_of(source, key, scalar<std::string>(v, source, key));
+        } else if (key == "default_non_ip") {
+            c.default_non_ip_action = verdict_of(source, key, scalar<std::string>(v, source, key));
         } else if (key == "malformed") {
             c.malformed_action = verdict_of(source, key, scalar<std::string>(v, source, key));
         } else if (key == "socket") {
@@ -353,7 +355,7 @@ std::string config_file_arg(int argc, const char* const* argv)
 // Flags whose text is converted (and checked) after parsing; the others are
 // stored straight into the config.
 struct Flags {
-    std::string config_file, default_action, malformed_action, socket_mode, metrics;
+    std::string config_file, default_action, default_non_ip_action, malformed_action, socket_mode, metrics;
     std::vector<std::string> ifaces;
     std::string xsk_mode, xsk_zero_copy;
     std::vector<std::string> xsk_ifaces, xsk_pairs;
@@ -367,6 +369,8 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("-i,--interface", f.ifaces, "interface to filter (repeatable; replaces the file's list)");
     app.add_option("--mode", c.attach_mode, "attach mode: auto, native, generic");
     app.add_option("--default", f.default_action, "default verdict: drop or pass");
+    app.add_option("--default-non-ip", f.default_non_ip_action,
+                   "verdict for non-IP frames (ARP, ...) no rule matches: drop or pass");
     app.add_option("--malformed", f.malformed_action, "verdict for malformed packets: drop or pass");
     app.add_option("--socket", c.socket, "control socket path");
     app.add_option("--socket-mode", f.socket_mode, "control socket mode (octal)");
@@ -404,6 +408,9 @@ void apply_flags(const Flags& f, DaemonConfig& c)
         c.interfaces = f.ifaces;
     if (!f.default_action.empty())
         c.default_action = verdict_of("--default", "default", f.default_action);
+    if (!f.default_non_ip_action.empty())
+        c.default_non_ip_action =
+            verdict_of("--default-non-ip", "default_non_ip", f.default_non_ip_action);
     if (!f.malformed_action.empty())
         c.malformed_action = verdict_of("--malformed", "malformed", f.malformed_action);
     if (!f.socket_mode.empty())

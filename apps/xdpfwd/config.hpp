@@ -23,6 +23,7 @@ struct DaemonConfig {
     std::string attach_mode = "auto";       // auto, native, generic
     ActionType default_action = ActionType::pass;
     ActionType malformed_action = ActionType::drop;
+    ActionType default_non_ip_action = ActionType::pass; // non-IP frames no rule matches
     std::string socket = "/run/xdpfw/xdpfwd.sock";
     mode_t socket_mode = 0660;
     std::string socket_group;               // name or number; empty: root only
@@ -59,6 +60,7 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
 
 // Parses xdpfwd's command line (CLI11) over base (the file's values):
 // --config FILE, --instance, --interface (repeatable), --mode, --default,
+// --default-non-ip,
 // --malformed, --socket, --socket-mode, --socket-group, --rules, --state-dir,
 // --lock-dir, --replace-live, --detach-on-exit, --log-level, --max-rules,
 // --max-message-bytes, --metrics.

@@ -290,6 +290,7 @@ void Daemon::commit_initial_policy()
     } else {
         initial.default_action = cfg_.default_action;
         initial.malformed_action = cfg_.malformed_action;
+        initial.default_non_ip_action = cfg_.default_non_ip_action;
     }
     store_->replace(std::move(initial), summary);
     spdlog::info("event=committed version={} rules={} summary=\"{}\"", store_->version(),

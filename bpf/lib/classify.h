@@ -320,6 +320,24 @@ static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *
 	return b ? *b : hdr->ifindex_default;
 }
 
+/* The frame's ethertype's bitmap: a hash entry for the ethertypes ether=
+ * rules name, the header's default for every other. The parser stores the
+ * ethertype of non-IP frames only; an IP packet's is its family's. */
+static __always_inline __u32 xdpfw_ether_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					       const struct xdpfw_pkt *pkt)
+{
+	struct xdpfw_ether_key k = { .ethertype = pkt->ether, .gen = gen };
+	__u32 *b;
+
+	if (pkt->family == XDPFW_FAMILY_IPV4)
+		k.ethertype = ETH_P_IP;
+	else if (pkt->family == XDPFW_FAMILY_IPV6)
+		k.ethertype = ETH_P_IPV6;
+	b = bpf_map_lookup_elem(&xdpfw_ether, &k);
+
+	return b ? *b : hdr->ether_default;
+}
+
 static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
 {
 	/* A missing entry (XDPFW_NO_RULE) stays ~0: its page slot is past
@@ -367,6 +385,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 	if (used & (1u << XDPFW_FIELD_ICMP))
 		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS,
 						 pkt->icmp));
+	if (used & (1u << XDPFW_FIELD_ETHER))
+		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 

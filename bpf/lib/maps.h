@@ -109,6 +109,14 @@ struct {
 	__type(value, __u32);
 } xdpfw_ifindex SEC(".maps");
 
+/* Ethertypes named by ether= rules -> bitmap index (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPFW_ETHER_ENTRIES);
+	__type(key, struct xdpfw_ether_key);
+	__type(value, __u32);
+} xdpfw_ether SEC(".maps");
+
 /* [counter_slot]: per-rule counters; slots outlive generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -2,7 +2,8 @@
 /* The XDP packet parser: Ethernet/VLAN, IPv4/IPv6 (+ extension headers), L4.
  *
  * xdpfw_parse() returns 0 for a frame it could take apart (non-IP frames
- * included: family OTHER, every other field absent) and otherwise the enum
+ * included: family OTHER, the ethertype in pkt->ether, every other field
+ * absent) and otherwise the enum
  * xdpfw_reason XDPFW_REASON_MALFORMED_* value of the first broken layer; the
  * topic helpers below follow the same convention (see pkt.h). It never reads
  * outside [data, data_end).
@@ -36,8 +37,12 @@ static __always_inline int xdpfw_parse(void *data, void *data_end, struct xdpfw_
 		ret = xdpfw_parse_ipv4(&c, pkt);
 	else if (h_proto == bpf_htons(ETH_P_IPV6))
 		ret = xdpfw_parse_ipv6(&c, pkt);
-	else
+	else {
+		/* IP packets' ethertype follows from the family: stored for
+		 * the others only, so IP packets pay nothing for it. */
+		pkt->ether = bpf_ntohs(h_proto);
 		return 0;
+	}
 	if (ret || !c.l4)
 		return ret;
 	return xdpfw_parse_l4(&c, pkt);

@@ -26,6 +26,7 @@ struct xdpfw_pkt {
 	__u32 tcp_flags; /* byte 13 of the TCP header, XDPFW_FLAGS_NONE if not TCP or no L4 */
 	__u32 icmp;      /* type << 8 | code, XDPFW_ICMP_NONE if not ICMP(v4 proto 1)/ICMPv6(v6 proto 58) or no L4 */
 	__u32 proto;     /* IP protocol (IPv6: after the extension headers), 0 for non-IP */
+	__u32 ether;     /* non-IP: ethertype after the VLAN tags, host order (IP: see family) */
 	__u32 src4, dst4;        /* network order, IPv4 */
 	__u8 src6[16], dst6[16]; /* network order, IPv6 */
 };

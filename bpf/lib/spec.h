@@ -102,6 +102,9 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 		acc &= cfg_spec.tcp_flags[pkt->tcp_flags < XDPFW_FLAGS_SLOTS ? pkt->tcp_flags
 									: XDPFW_FLAGS_SLOTS - 1];
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_ICMP, pkt->icmp);
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_ETHER, pkt->family == XDPFW_FAMILY_IPV4   ? ETH_P_IP
+					     : pkt->family == XDPFW_FAMILY_IPV6 ? ETH_P_IPV6
+										: pkt->ether);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
 		acc &= xdpfw_spec_addr_word(pkt, gen, 0);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)

@@ -23,13 +23,16 @@ static_assert(offsetof(xdpfw_policy_hdr, v4_host_buckets) == 40);
 static_assert(offsetof(xdpfw_policy_hdr, v4_table) == 48);
 static_assert(offsetof(xdpfw_policy_hdr, bitmap_stride) == 56);
 static_assert(offsetof(xdpfw_policy_hdr, v6_lens) == 64);
+static_assert(offsetof(xdpfw_policy_hdr, ether_default) == 60);
 static_assert(offsetof(xdpfw_policy_hdr, spec_key) == 328);
-static_assert(sizeof(xdpfw_policy_hdr) == 336);
+static_assert(offsetof(xdpfw_policy_hdr, default_non_ip_action) == 336);
+static_assert(sizeof(xdpfw_policy_hdr) == 344);
+static_assert(sizeof(xdpfw_ether_key) == 8);
 static_assert(sizeof(xdpfw_spec_range) == 16 && sizeof(xdpfw_spec_field) == 272);
 static_assert(offsetof(xdpfw_spec, f) == 40 && offsetof(xdpfw_spec, rules) % 8 == 0);
 static_assert(sizeof(xdpfw_words) == sizeof(xdpfw_block));
 static_assert(XDPFW_MAX_WORDS * 64 == XDPFW_MAX_RULES);
-static_assert(XDPFW_REASON_COUNT == 14);
+static_assert(XDPFW_REASON_COUNT == 16);
 // The program counts reasons from XDPFW_REASON_FIRST_COUNTED on; the ones
 // before it are the rule outcomes the control plane derives.
 static_assert(XDPFW_REASON_FIRST_COUNTED == 4 && XDPFW_REASON_RULE_REDIRECT == 3);

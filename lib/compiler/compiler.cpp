@@ -134,6 +134,8 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
                                               std::to_string(opts.caps.max_rules));
     out.default_action = detail::terminal_code(policy.default_action, "default_action");
     out.malformed_action = detail::terminal_code(policy.malformed_action, "malformed_action");
+    out.default_non_ip_action =
+        detail::terminal_code(policy.default_non_ip_action, "default_non_ip_action");
 
     detail::compile_rules(s);
     detail::compile_ifindex(s);
@@ -142,6 +144,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     detail::compile_ports(s);
     detail::compile_tcp_flags(s);
     detail::compile_icmp(s);
+    detail::compile_ether(s);
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d)
         detail::compile_addresses(s, d);
     out.source_hash = policy_source_hash(policy);

@@ -11,8 +11,11 @@ using detail::Bits;
 
 Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
 {
+    const bool v4 = pkt.family == Family::ipv4;
+    const bool v6 = pkt.family == Family::ipv6;
+    const bool ip = v4 || v6;
     Verdict v;
-    v.action = detail::action_type(p.default_action);
+    v.action = detail::action_type(ip ? p.default_action : p.default_non_ip_action);
     if (p.n_rules == 0)
         return v;
 
@@ -24,9 +27,6 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
         for (uint32_t w = 0; w < p.n_words; ++w)
             acc[w] &= b[w];
     };
-    const bool v4 = pkt.family == Family::ipv4;
-    const bool v6 = pkt.family == Family::ipv6;
-    const bool ip = v4 || v6;
 
     apply(XDPFW_FIELD_IFINDEX, [&] {
         auto it = p.ifindex.find(pkt.ifindex);
@@ -56,6 +56,10 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
     apply(XDPFW_FIELD_ICMP, [&] {
         bool is_icmp = pkt.has_l4 && ((v4 && pkt.proto == 1) || (v6 && pkt.proto == 58));
         return p.icmp[is_icmp ? (uint32_t{pkt.icmp_type} << 8) | pkt.icmp_code : XDPFW_ICMP_NONE];
+    });
+    apply(XDPFW_FIELD_ETHER, [&] {
+        auto it = p.ether.find(ethertype(pkt));
+        return it != p.ether.end() ? it->second : p.ether_default;
     });
 
     for (uint32_t w = 0; w < p.n_words; ++w) {

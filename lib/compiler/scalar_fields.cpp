@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Scalar fields (ingress interface, VLAN, family+protocol, ports, TCP flags,
-// ICMP type/code): per field, a table from packet value to bitmap index.
+// ICMP type/code, ethertype): per field, a table from packet value to bitmap
+// index.
 #include "lib/compiler/detail.hpp"
 
 #include <algorithm>
@@ -94,23 +95,54 @@ std::vector<uint32_t> port_table(CompileState& s, std::optional<PortRange> Match
                         spans, s.pool);
 }
 
+// A field whose rules name a few values of a large domain (interfaces,
+// ethertypes): a bitmap per value some rule names (into out), and one for
+// every other value (returned): the rules that do not use the field.
+// key_of(rule) is the value the rule names, or nullopt.
+template <typename KeyOf>
+uint32_t compile_keyed(CompileState& s, xdpfw_field f, KeyOf key_of,
+                       std::map<uint32_t, uint32_t>& out)
+{
+    std::vector<std::optional<uint32_t>> keys(s.n());
+    Bits base = s.empty;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        keys[i] = key_of(s.rules[i]);
+        if (!keys[i])
+            set_bit(base, i);
+    }
+    std::map<uint32_t, Bits> per_key;
+    for (uint32_t i = 0; i < s.n(); ++i) {
+        if (!keys[i])
+            continue;
+        s.use(f);
+        set_bit(per_key.try_emplace(*keys[i], base).first->second, i);
+    }
+    for (const auto& [key, bits] : per_key)
+        out.emplace(key, s.pool.intern(bits));
+    return s.pool.intern(base);
+}
+
 } // namespace
 
 void compile_ifindex(CompileState& s)
 {
-    Bits base = s.base_without([](const Match& m) { return m.iif.has_value(); });
-    std::map<uint32_t, Bits> per_if;
-    for (uint32_t i = 0; i < s.n(); ++i) {
-        const Match& m = s.rules[i].match;
-        if (!m.iif)
-            continue;
-        s.use(XDPFW_FIELD_IFINDEX);
-        uint32_t ifx = resolve_iface(s.opts, s.rules[i], "iif", *m.iif);
-        set_bit(per_if.try_emplace(ifx, base).first->second, i);
-    }
-    for (const auto& [ifx, bits] : per_if)
-        s.out.ifindex.emplace(ifx, s.pool.intern(bits));
-    s.out.ifindex_default = s.pool.intern(base);
+    s.out.ifindex_default = compile_keyed(
+        s, XDPFW_FIELD_IFINDEX,
+        [&](const Rule& r) -> std::optional<uint32_t> {
+            if (!r.match.iif)
+                return std::nullopt;
+            return resolve_iface(s.opts, r, "iif", *r.match.iif);
+        },
+        s.out.ifindex);
+}
+
+// Ethertype: like the interface, a map for the values rules name (a hash in
+// the kernel) and a default for every other value.
+void compile_ether(CompileState& s)
+{
+    s.out.ether_default = compile_keyed(
+        s, XDPFW_FIELD_ETHER,
+        [](const Rule& r) -> std::optional<uint32_t> { return r.match.ether; }, s.out.ether);
 }
 
 // VLAN: one value per rule; untagged frames (NONE) match no vlan= rule.

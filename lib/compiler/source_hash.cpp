@@ -53,6 +53,10 @@ void hash_rule(Hash64& h, const Rule& r)
     optional_field(h, m.icmp_code, [&](uint8_t v) { h.word(v); });
     h.word(uint64_t(r.action.type)).word(uint64_t(r.action.xsk_fallback));
     h.text(r.action.redirect_iface);
+    // Fields added later are hashed only when present, so a rule without
+    // them hashes as it did before they existed.
+    if (r.match.ether)
+        h.word(0x6574686572).word(*r.match.ether);
 }
 
 } // namespace
@@ -61,6 +65,8 @@ uint64_t policy_source_hash(const Policy& policy)
 {
     Hash64 h;
     h.word(uint64_t(policy.default_action)).word(uint64_t(policy.malformed_action));
+    if (policy.default_non_ip_action != ActionType::pass) // as in hash_rule: only when set
+        h.word(0x6e6f6e6970).word(uint64_t(policy.default_non_ip_action));
     // By id: the vector's order is not the policy's (evaluation_order()).
     std::vector<const Rule*> rules;
     for (const Rule& r : policy.rules)

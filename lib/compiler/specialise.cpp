@@ -46,13 +46,14 @@ public:
         return out;
     }
 
-    // The ingress interface: the named ifindexes, the default elsewhere.
-    std::vector<Run> ifindex_runs() const
+    // A keyed field (ingress interface, ethertype): the named values, the
+    // default elsewhere.
+    std::vector<Run> keyed_runs(const std::map<uint32_t, uint32_t>& named, uint32_t dflt) const
     {
         std::vector<Run> out;
-        const uint64_t other = word(p_.ifindex_default);
+        const uint64_t other = word(dflt);
         uint32_t next = 0;
-        for (const auto& [ifx, bitmap] : p_.ifindex) {
+        for (const auto& [ifx, bitmap] : named) {
             if (ifx > next)
                 out.push_back({next, ifx - 1, other});
             out.push_back({ifx, ifx, word(bitmap)});
@@ -94,7 +95,7 @@ private:
 const char* field_name(unsigned f)
 {
     static const char* const names[XDPFW_FIELD_COUNT] = {
-        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp"};
+        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp", "ether"};
     return f < XDPFW_FIELD_COUNT ? names[f] : "?";
 }
 
@@ -124,9 +125,13 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
             s->base &= s->f[f].other;
         return true;
     };
-    if (!add(XDPFW_FIELD_IFINDEX, red.ifindex_runs()))
-        return fail(fmt::format("field {} has more than {} distinct ranges", field_name(XDPFW_FIELD_IFINDEX),
-                                XDPFW_SPEC_MAX_RANGES));
+    const std::pair<unsigned, std::vector<Run>> keyed[] = {
+        {XDPFW_FIELD_IFINDEX, red.keyed_runs(p.ifindex, p.ifindex_default)},
+        {XDPFW_FIELD_ETHER, red.keyed_runs(p.ether, p.ether_default)}};
+    for (const auto& [f, runs] : keyed)
+        if (!add(f, runs))
+            return fail(fmt::format("field {} has more than {} distinct ranges", field_name(f),
+                                    XDPFW_SPEC_MAX_RANGES));
     for (const auto& [f, table] : tables)
         if (!add(f, red.runs(*table)))
             return fail(fmt::format("field {} has more than {} distinct ranges", field_name(f),

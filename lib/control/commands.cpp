@@ -8,6 +8,7 @@
 #include "lib/lang/rule_parser.hpp"
 #include "lib/protocol/protocol.hpp"
 #include "lib/store/diff.hpp"
+#include "lib/reference/lockout.hpp"
 
 #include <fmt/format.h>
 
@@ -180,6 +181,7 @@ json cmd_status(Context& c)
             {"sets", p.sets.size()},
             {"inspect_rules", p.inspect.size()},
             {"default", action_name(p.default_action)},
+            {"default_non_ip", action_name(p.default_non_ip_action)},
             {"malformed", action_name(p.malformed_action)},
             {"interfaces", std::move(ifaces)},
             {"adopted", c.view.adopted()},
@@ -201,18 +203,46 @@ json cmd_status(Context& c)
 constexpr const char* kNoEngine =
     "xdpfwd runs no AF_XDP engine (started without --xsk / xsk:)";
 
+// An answer's warnings are one string, one line per warning.
+void add_warning(json& result, const std::string& text)
+{
+    auto it = result.find("warning");
+    if (it == result.end())
+        result["warning"] = text;
+    else
+        *it = it->get<std::string>() + "\n" + text;
+}
+
 // xsk_rules / inspect_rules: what the change holds that needs the engine.
 void warn_without_engine(Context& c, json& result, bool xsk_rules, bool inspect_rules)
 {
     if (c.view.xsk_engine_running())
         return;
     if (inspect_rules)
-        result["warning"] = fmt::format("{}: inspection rules take effect only once it runs",
-                                        kNoEngine);
+        add_warning(result,
+                    fmt::format("{}: inspection rules take effect only once it runs", kNoEngine));
     else if (xsk_rules)
-        result["warning"] = fmt::format(
-            "{}: action=xsk packets get the rule's fallback verdict (pass unless fallback=drop)",
-            kNoEngine);
+        add_warning(result, fmt::format("{}: action=xsk packets get the rule's fallback verdict "
+                                        "(pass unless fallback=drop)",
+                                        kNoEngine));
+}
+
+// The committed policy would cut the host off its neighbours (IPv6
+// neighbour discovery or ARP dropped by a default): committed, but said.
+void warn_lockout(Context& c, json& result)
+{
+    const Policy& p = c.after(); // what was committed, or what a dry run would commit
+    if (p.default_action != ActionType::drop && p.default_non_ip_action != ActionType::drop)
+        return; // nothing to check (lockout_warnings() would find nothing)
+    std::vector<LockoutInterface> ifaces;
+    try {
+        for (const InterfaceStatus& i : c.view.interfaces())
+            ifaces.push_back({i.name, i.ifindex});
+    } catch (const std::exception&) {
+        // The change is committed; a warning without interface names will do.
+    }
+    for (const std::string& w : lockout_warnings(p, ifaces))
+        add_warning(result, w);
 }
 
 bool has_xsk_rule(const std::vector<Rule>& rules, uint32_t only_id = 0)
@@ -227,6 +257,7 @@ json cmd_rule_add(Context& c)
     uint32_t id = c.store.add_rule(string_arg(c.req, "rule"), c.opts);
     json result = {{"rule_id", id}, {"version", c.store.version()}};
     warn_without_engine(c, result, has_xsk_rule(c.after().rules, id), false);
+    warn_lockout(c, result);
     return change_result(c, std::move(result));
 }
 
@@ -241,7 +272,9 @@ uint32_t rule_id_arg(const json& req)
 json cmd_rule_del(Context& c)
 {
     c.store.delete_rule(rule_id_arg(c.req), c.opts);
-    return change_result(c, {{"version", c.store.version()}});
+    json result = {{"version", c.store.version()}};
+    warn_lockout(c, result); // the rule may have been what passed them
+    return change_result(c, std::move(result));
 }
 
 json cmd_rule_list(Context& c)
@@ -376,6 +409,7 @@ json cmd_load(Context& c)
                    {"inspect_rules", inspect_rules}};
     const Policy& live = c.after();
     warn_without_engine(c, result, has_xsk_rule(live.rules), !live.inspect.empty());
+    warn_lockout(c, result);
     return change_result(c, std::move(result));
 }
 

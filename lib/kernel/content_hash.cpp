@@ -20,6 +20,15 @@ uint64_t content_hash(const CompiledPolicy& p)
     h.word(p.ifindex.size());
     for (const auto& [ifindex, bitmap] : p.ifindex)
         h.word(ifindex);
+    // Only when used, so the hash of a policy without them is what it was
+    // before these fields existed (an upgrade adopts it as it is).
+    if (p.default_non_ip_action != XDPFW_ACT_PASS)
+        h.word(0x6e6f6e6970).word(p.default_non_ip_action);
+    if (!p.ether.empty()) {
+        h.word(0x6574686572).word(p.ether.size());
+        for (const auto& [type, bitmap] : p.ether)
+            h.word(type);
+    }
     const uint64_t d = h.digest();
     return d ? d : 1;
 }

@@ -78,6 +78,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
         {"xdpfw_iif", 4, sizeof(xdpfw_block)},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
+        {"xdpfw_ether", sizeof(xdpfw_ether_key), 4},
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_tx_ports", 4, 4},

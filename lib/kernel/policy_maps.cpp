@@ -126,6 +126,7 @@ struct PolicyMaps::Impl {
 
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
+    HashMapGen<xdpfw_ether_key> ether;
     int ncpus;
     // Which address tables each generation holds (AddrTables::tables_id);
     // 0: unknown (e.g. maps adopted from an earlier process), write them.
@@ -250,6 +251,15 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
         iv.push_back(bm);
     }
     ifindex.insert(gen, ik, iv, "xdpfw_ifindex");
+
+    ether.clear(gen, [](const xdpfw_ether_key& k) { return k.gen; }, "xdpfw_ether");
+    std::vector<xdpfw_ether_key> ek;
+    std::vector<uint32_t> ev;
+    for (const auto& [type, bm] : p.ether) {
+        ek.push_back(xdpfw_ether_key{type, gen});
+        ev.push_back(bm);
+    }
+    ether.insert(gen, ek, ev, "xdpfw_ether");
 }
 
 // Returns once no packet can still read the generation the last switch
@@ -289,6 +299,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
+    m.ether.fd = bpf_map__fd(s->maps.xdpfw_ether);
     m.scalars = MapView(s->maps.xdpfw_scalars, "xdpfw_scalars");
     m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
     m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
@@ -332,6 +343,7 @@ void check_fits(const CompiledPolicy& p, const Capacities& o, uint32_t words)
         capacity("IPv6 prefix lengths", a.v6->by_len.size(), XDPFW_V6_MAX_LENS);
     }
     capacity("ingress interfaces", p.ifindex.size(), 1024 / XDPFW_GENERATIONS);
+    capacity("ethertypes", p.ether.size(), XDPFW_ETHER_ENTRIES / XDPFW_GENERATIONS);
 }
 
 xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
@@ -344,8 +356,10 @@ xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
     hdr.used_fields = p.used_fields;
     hdr.default_action = p.default_action;
     hdr.malformed_action = p.malformed_action;
+    hdr.default_non_ip_action = p.default_non_ip_action;
     hdr.all_bitmap = p.all_bitmap;
     hdr.ifindex_default = p.ifindex_default;
+    hdr.ether_default = p.ether_default;
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
         uint32_t n = 0;
         for (const auto& [plen, entries] : p.addr[dir].v6->by_len)
@@ -580,6 +594,8 @@ const char* reason_name(uint32_t reason)
     case XDPFW_REASON_MALFORMED_EXTHDR: return "malformed_exthdr";
     case XDPFW_REASON_MALFORMED_L4: return "malformed_l4";
     case XDPFW_REASON_NO_POLICY: return "no_policy";
+    case XDPFW_REASON_DEFAULT_NON_IP_DROP: return "default_non_ip_drop";
+    case XDPFW_REASON_DEFAULT_NON_IP_PASS: return "default_non_ip_pass";
     }
     return "unknown";
 }

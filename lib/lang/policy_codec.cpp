@@ -30,8 +30,16 @@ using Kind = PolicyFieldError::Kind;
 
 // The top-level keys, in the order they are read (rules refer to sets) and
 // written.
-constexpr const char* top_keys[] = {"default", "malformed", "sets", "rules", "inspect"};
-constexpr const char* known_keys = "(known: default, malformed, sets, rules, inspect)";
+constexpr const char* top_keys[] = {"default", "default_non_ip", "malformed", "sets", "rules",
+                                     "inspect"};
+enum TopKey { k_default, k_default_non_ip, k_malformed, k_sets, k_rules, k_inspect };
+constexpr const char* known_keys =
+    "(known: default, default_non_ip, malformed, sets, rules, inspect)";
+// Keys a state document may lack: older daemons wrote neither.
+bool optional_in_state(std::string_view key)
+{
+    return key == "inspect" || key == "default_non_ip";
+}
 constexpr const char* set_name_syntax = "([A-Za-z_][A-Za-z0-9_.-]*)";
 
 // What a value should have been; each adapter words it for its readers.
@@ -213,7 +221,8 @@ public:
     void top_members(const Field& root, Visit&& visit) const
     {
         yaml_for_each_top_key(
-            root.node, source_, "a mapping with default, malformed, sets, rules and inspect",
+            root.node, source_,
+            "a mapping with default, default_non_ip, malformed, sets, rules and inspect",
             [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
                 visit(key, Field{key_node, "", key}, Field{value, "", key});
             });
@@ -342,18 +351,20 @@ public:
         });
         if (form_ == PolicyForm::state)
             for (size_t i = 0; i < std::size(top_keys); ++i)
-                if (!parts[i] && std::string_view(top_keys[i]) != "inspect") // older state has none
+                if (!parts[i] && !optional_in_state(top_keys[i]))
                     doc_.missing(root, top_keys[i]);
-        if (parts[0])
-            policy_.default_action = verdict(*parts[0]);
-        if (parts[1])
-            policy_.malformed_action = verdict(*parts[1]);
-        if (parts[2])
-            read_sets(*parts[2]);
-        if (parts[3])
-            read_rules<HeaderRules>(*parts[3], policy_.rules);
-        if (parts[4])
-            read_rules<InspectRules>(*parts[4], policy_.inspect);
+        if (parts[k_default])
+            policy_.default_action = verdict(*parts[k_default]);
+        if (parts[k_default_non_ip])
+            policy_.default_non_ip_action = verdict(*parts[k_default_non_ip]);
+        if (parts[k_malformed])
+            policy_.malformed_action = verdict(*parts[k_malformed]);
+        if (parts[k_sets])
+            read_sets(*parts[k_sets]);
+        if (parts[k_rules])
+            read_rules<HeaderRules>(*parts[k_rules], policy_.rules);
+        if (parts[k_inspect])
+            read_rules<InspectRules>(*parts[k_inspect], policy_.inspect);
         return std::move(policy_);
     }
 
@@ -568,6 +579,10 @@ nlohmann::json policy_to_json(const Policy& policy, PolicyForm form)
                 {"malformed", action_name(policy.malformed_action)},
                 {"sets", std::move(sets)},
                 {"rules", rule_list_json(policy.rules, form)}};
+    // Only when it is not the default (pass): documents and state files of
+    // policies that leave it alone read as before, older daemons included.
+    if (policy.default_non_ip_action != ActionType::pass)
+        out["default_non_ip"] = action_name(policy.default_non_ip_action);
     if (form == PolicyForm::state || !policy.inspect.empty())
         out["inspect"] = rule_list_json(policy.inspect, form);
     return out;

@@ -23,12 +23,14 @@ enum class PolicyForm {
     // The `load` request and YAML rule files.
     document,
     // What the daemon saves: default, malformed, rules and sets required
-    // (inspect optional: older state has none), unknown keys ignored, rules
+    // (inspect and default_non_ip optional: older state has neither),
+    // unknown keys ignored, rules
     // as {"id": N, "text": "..."} with 1 <= N < max_rules. The snapshot.
     state,
 };
 
 // JSON. Written: default, malformed, sets (name -> prefix strings), rules;
+// default_non_ip only when it is drop (absent means pass);
 // inspect always in the state form, only when there are any in the
 // document form. Read: sets are normalised; where is the document's own
 // path ("policy"), the start of every error's field. Does not run

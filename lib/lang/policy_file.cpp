@@ -76,6 +76,7 @@ Policy load_policy_file(const std::filesystem::path& path)
 void validate_policy(const Policy& policy)
 {
     for (auto [key, verdict] : {std::pair{"default", policy.default_action},
+                                std::pair{"default_non_ip", policy.default_non_ip_action},
                                 std::pair{"malformed", policy.malformed_action}}) {
         if (verdict != ActionType::drop && verdict != ActionType::pass)
             throw PolicyError("policy", key,

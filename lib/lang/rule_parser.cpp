@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -22,9 +23,22 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 15> known_keys = {
-    "priority", "iif",  "vlan",      "family",    "src",       "dst",    "proto",   "sport",
-    "dport",    "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
+constexpr std::array<std::string_view, 16> known_keys = {
+    "priority",  "iif",       "vlan",      "ether",  "family",   "src", "dst",  "proto",
+    "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
+
+// Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
+constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
+constexpr uint16_t min_ethertype = 0x0600; // below: an 802.3 length field
+
+struct EtherLabel {
+    uint16_t type;
+    const char* name;
+};
+constexpr EtherLabel ether_labels[] = {{ethertype_ipv4, "ipv4"},
+                                       {ethertype_arp, "arp"},
+                                       {ethertype_ipv6, "ipv6"},
+                                       {ethertype_lldp, "lldp"}};
 
 TcpFlagsMatch parse_tcp_flags(std::string_view v, const std::string& where)
 {
@@ -136,6 +150,82 @@ std::string family_upper(Family f)
     return f == Family::ipv4 ? "IPv4" : f == Family::ipv6 ? "IPv6" : "non-IP";
 }
 
+// ether= against the rule's IP fields: a non-IP ethertype admits no IP
+// field at all, ether=ipv4/ipv6 only its own family.
+void check_ether(const Match& m, const std::string& where)
+{
+    const uint16_t type = *m.ether;
+    const std::string ether = "ether=" + ether_name(type);
+    if (type < min_ethertype)
+        throw PolicyError(where, "ether",
+                          ether_name(type) + " is below 0x0600: an 802.3 length, not an ethertype");
+    if (type == tpid_8021q || type == tpid_8021ad)
+        throw PolicyError(where, "ether",
+                          ether_name(type) +
+                              " is a VLAN tag; ether= is the type after the tags (match the "
+                              "tag with vlan=)");
+    const Family f = ethertype_family(type);
+    if (f == Family::other) {
+        // family last: the parser derives it from a src/dst prefix, and
+        // the error should name the key the rule's author wrote.
+        const std::pair<const char*, bool> ip_fields[] = {
+            {"src", m.src.has_value()},     {"dst", m.dst.has_value()},
+            {"proto", m.proto.has_value()}, {"sport", m.sport.has_value()},
+            {"dport", m.dport.has_value()}, {"tcp_flags", m.tcp_flags.has_value()},
+            {"icmp_type", m.icmp_type.has_value()}, {"icmp_code", m.icmp_code.has_value()},
+            {"family", m.family.has_value()}};
+        for (const auto& [key, present] : ip_fields)
+            if (present)
+                throw PolicyError(where, key,
+                                  "needs an IPv4 or IPv6 packet, but " + ether +
+                                      " frames are not IP");
+        return;
+    }
+    for (auto [key, addr] : {std::pair{"src", &m.src}, std::pair{"dst", &m.dst}})
+        if (*addr && !(*addr)->is_set() && (*addr)->prefix().family != f)
+            throw PolicyError(where, key,
+                              (*addr)->prefix().str() + " is " +
+                                  family_upper((*addr)->prefix().family) + " but " + ether);
+    if (m.family && *m.family != f)
+        throw PolicyError(where, "family",
+                          std::string(family_name(*m.family)) + " contradicts " + ether);
+}
+
+// proto=icmp/icmpv6 against the family the rule's packets must have:
+// explicit or implied by src/dst (the parser sets it), or by ether=ipv4/ipv6.
+void check_icmp_family(const Match& m, const std::string& where)
+{
+    std::optional<Family> family = m.family;
+    if (!family && m.ether && ethertype_family(*m.ether) != Family::other)
+        family = ethertype_family(*m.ether);
+    if (!m.proto || !family)
+        return;
+    const std::string by = m.family ? "family " + std::string(family_name(*family))
+                                    : "ether=" + ether_name(*m.ether);
+    if (*m.proto == proto_icmp && *family == Family::ipv6)
+        throw PolicyError(where, "proto", "icmp is IPv4's protocol; with " + by + " use icmpv6");
+    if (*m.proto == proto_icmpv6 && *family == Family::ipv4)
+        throw PolicyError(where, "proto", "icmpv6 is IPv6's protocol; with " + by + " use icmp");
+}
+
+// The values of ether= and family=, or a PolicyError naming the key.
+uint16_t ether_word(std::string_view v, const std::string& where)
+{
+    std::optional<uint16_t> type = parse_ether(v);
+    if (!type)
+        throw PolicyError(where, "ether", single_quoted(v) + " is not arp, lldp, ipv4, ipv6 or 0xNNNN");
+    return *type;
+}
+
+Family family_word(std::string_view v, const std::string& where)
+{
+    if (v == "ipv4")
+        return Family::ipv4;
+    if (v == "ipv6")
+        return Family::ipv6;
+    throw PolicyError(where, "family", single_quoted(v) + " is not ipv4 or ipv6");
+}
+
 } // namespace
 
 const char* tcp_flag_name(uint8_t bit)
@@ -196,6 +286,30 @@ std::optional<uint8_t> parse_proto(std::string_view text)
     return static_cast<uint8_t>(x);
 }
 
+std::string ether_name(uint16_t ethertype)
+{
+    for (const EtherLabel& l : ether_labels)
+        if (l.type == ethertype)
+            return l.name;
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "0x%04x", ethertype);
+    return buf;
+}
+
+std::optional<uint16_t> parse_ether(std::string_view text)
+{
+    for (const EtherLabel& l : ether_labels)
+        if (text == l.name)
+            return l.type;
+    if (text.size() < 3 || text.size() > 6 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
+        return std::nullopt;
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(text.data() + 2, text.data() + text.size(), v, 16);
+    if (ec != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return static_cast<uint16_t>(v);
+}
+
 std::string format_action(const Action& action)
 {
     if (action.type == ActionType::redirect)
@@ -251,12 +365,9 @@ void validate_rule(const Rule& rule, const std::string& where)
                                   family_upper((*addr)->prefix().family) + " but family=" +
                                   family_name(*m.family));
     }
-    if (m.proto && m.family) {
-        if (*m.proto == proto_icmp && *m.family == Family::ipv6)
-            throw PolicyError(where, "proto", "icmp is IPv4's protocol; with family ipv6 use icmpv6");
-        if (*m.proto == proto_icmpv6 && *m.family == Family::ipv4)
-            throw PolicyError(where, "proto", "icmpv6 is IPv6's protocol; with family ipv4 use icmp");
-    }
+    if (m.ether)
+        check_ether(m, where);
+    check_icmp_family(m, where);
     for (auto [key, ports] : {std::pair{"sport", &m.sport}, std::pair{"dport", &m.dport}}) {
         if (!*ports)
             continue;
@@ -327,13 +438,10 @@ Rule parse_rule(std::string_view text, const std::string& where)
             m.iif = v;
         } else if (key == "vlan") {
             m.vlan = static_cast<uint16_t>(parse_rule_unsigned(v, 4095, where, key));
+        } else if (key == "ether") {
+            m.ether = ether_word(v, where);
         } else if (key == "family") {
-            if (v == "ipv4")
-                explicit_family = Family::ipv4;
-            else if (v == "ipv6")
-                explicit_family = Family::ipv6;
-            else
-                throw PolicyError(where, key, single_quoted(v) + " is not ipv4 or ipv6");
+            explicit_family = family_word(v, where);
         } else if (key == "src") {
             m.src = parse_addr(v, where, key);
         } else if (key == "dst") {
@@ -409,6 +517,8 @@ std::string format_rule(const Rule& rule)
         add("iif", *m.iif);
     if (m.vlan)
         add("vlan", std::to_string(*m.vlan));
+    if (m.ether)
+        add("ether", ether_name(*m.ether));
     if (m.family) {
         // The parser derives the family from a prefix, so printing it again
         // would only repeat what src/dst already say.

@@ -40,6 +40,12 @@ std::string proto_name(uint8_t proto);
 // Accepts the names above and decimal numbers 0-255; nullopt otherwise.
 std::optional<uint8_t> parse_proto(std::string_view text);
 
+// "ipv4", "arp", "ipv6", "lldp", or 0xNNNN (four lower-case hex digits).
+std::string ether_name(uint16_t ethertype);
+// Accepts the names above and 0x followed by 1-4 hex digits; nullopt
+// otherwise. Range checks (0x0600 and up, not a VLAN TPID) are validate_rule's.
+std::optional<uint16_t> parse_ether(std::string_view text);
+
 // "drop", "pass", "xsk", "count" or "redirect:IFACE".
 std::string format_action(const Action& action);
 

@@ -154,4 +154,11 @@ const char* family_name(Family f)
     return "unknown";
 }
 
+Family ethertype_family(uint16_t ethertype)
+{
+    return ethertype == ethertype_ipv4   ? Family::ipv4
+           : ethertype == ethertype_ipv6 ? Family::ipv6
+                                         : Family::other;
+}
+
 } // namespace xdpfw

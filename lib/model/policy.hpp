@@ -89,6 +89,9 @@ struct Match {
     std::optional<TcpFlagsMatch> tcp_flags;
     std::optional<uint8_t> icmp_type;
     std::optional<uint8_t> icmp_code;
+    // Ethertype after the VLAN tags (0x0600..0xffff; 0x0806 ARP, 0x0800
+    // IPv4, ...): the one field that names non-IP frames.
+    std::optional<uint16_t> ether;
     bool operator==(const Match&) const = default;
 };
 
@@ -109,6 +112,9 @@ struct PrefixSet {
 struct Policy {
     ActionType default_action = ActionType::pass;   // drop or pass
     ActionType malformed_action = ActionType::drop; // drop or pass
+    // Frames that are neither IPv4 nor IPv6 (ARP, LLDP, ...) no rule
+    // matches; default_action is for IP packets only. Drop or pass.
+    ActionType default_non_ip_action = ActionType::pass;
     std::vector<Rule> rules;                        // any order; see evaluation_order()
     std::map<std::string, PrefixSet> sets;
     // Payload inspection rules the AF_XDP workers evaluate (first match by
@@ -151,5 +157,13 @@ public:
 
 const char* action_name(ActionType a);
 const char* family_name(Family f);
+
+// Ethertypes with names in the rule language (ether=).
+constexpr uint16_t ethertype_ipv4 = 0x0800;
+constexpr uint16_t ethertype_arp = 0x0806;
+constexpr uint16_t ethertype_ipv6 = 0x86dd;
+constexpr uint16_t ethertype_lldp = 0x88cc;
+// The family an ethertype's frames are parsed as (other for non-IP).
+Family ethertype_family(uint16_t ethertype);
 
 } // namespace xdpfw

@@ -36,6 +36,13 @@ bool is_ip(Family f)
 
 } // namespace
 
+uint16_t ethertype(const PacketFields& pkt)
+{
+    return pkt.family == Family::ipv4   ? ethertype_ipv4
+           : pkt.family == Family::ipv6 ? ethertype_ipv6
+                                        : pkt.ether;
+}
+
 bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pkt,
                   const IfaceResolver& resolve)
 {
@@ -45,6 +52,8 @@ bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pk
     if (m.vlan && (!pkt.vlan || *pkt.vlan != *m.vlan))
         return false;
     if (m.family && *m.family != pkt.family)
+        return false;
+    if (m.ether && *m.ether != ethertype(pkt))
         return false;
     if (m.src && !addr_matches(*m.src, policy, pkt.family, pkt.src))
         return false;
@@ -81,7 +90,7 @@ bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pk
 Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve)
 {
     Verdict v;
-    v.action = policy.default_action;
+    v.action = is_ip(pkt.family) ? policy.default_action : policy.default_non_ip_action;
     std::vector<Rule> order = policy.evaluation_order();
     for (size_t i = 0; i < order.size(); ++i) {
         const Rule& rule = order[i];

@@ -15,6 +15,9 @@ struct PacketFields {
     uint32_t ifindex = 0;
     std::optional<uint16_t> vlan;  // outer tag's VLAN id, if tagged
     Family family = Family::other;
+    // Non-IP frames: the ethertype after the VLAN tags (0x0806 for ARP).
+    // IP packets' ethertype follows from family (see ethertype()).
+    uint16_t ether = 0;
     std::array<uint8_t, 16> src{}; // network order; IPv4 in the first 4 bytes
     std::array<uint8_t, 16> dst{};
     uint8_t proto = 0;             // IP protocol (IPv6: after extension headers)
@@ -26,9 +29,13 @@ struct PacketFields {
     uint8_t icmp_type = 0, icmp_code = 0; // ICMP for IPv4, ICMPv6 for IPv6
 };
 
+// The ethertype ether= compares: family's for IPv4/IPv6, else pkt.ether.
+uint16_t ethertype(const PacketFields& pkt);
+
 struct Verdict {
     ActionType action = ActionType::pass; // drop, pass, xsk or redirect
-    int rule_index = -1;                  // in evaluation order; -1: default action
+    int rule_index = -1;                  // in evaluation order; -1: a default action
+                                          // (default, or default_non_ip for non-IP)
     uint32_t rule_id = 0;                 // when rule_index >= 0
     std::vector<uint32_t> counted;        // ids of count rules passed on the way
 };
@@ -40,7 +47,8 @@ using IfaceResolver = std::function<uint32_t(const std::string&)>;
 bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pkt,
                   const IfaceResolver& resolve);
 
-// First match by (priority, id); count rules are counted and passed.
+// First match by (priority, id); count rules are counted and passed. No
+// match: default_action for IPv4/IPv6, default_non_ip_action otherwise.
 Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve);
 
 } // namespace xdpfw

@@ -60,6 +60,7 @@ struct CompiledPolicy {
     uint16_t used_fields = 0;   // bit (1 << enum xdpfw_field)
     uint8_t default_action = XDPFW_ACT_PASS;
     uint8_t malformed_action = XDPFW_ACT_DROP;
+    uint8_t default_non_ip_action = XDPFW_ACT_PASS; // non-IP frames no rule matches
     // Evaluation order: bit i = rules[i], as the map stores them
     // (counter_slot == rule_id, since ids are < max_rules; redirect_slot is
     // the egress ifindex, the xdpfw_tx_ports key).
@@ -72,6 +73,8 @@ struct CompiledPolicy {
     std::vector<uint32_t> vlan, proto, sport, dport, tcp_flags, icmp;
     std::map<uint32_t, uint32_t> ifindex; // ingress ifindex -> bitmap index
     uint32_t ifindex_default = 0;
+    std::map<uint32_t, uint32_t> ether;   // ethertype an ether= rule names -> bitmap index
+    uint32_t ether_default = 0;           // every other ethertype
     AddrTables addr[XDPFW_DIRECTIONS];    // [0] source, [1] destination
     // The hash of the policy this was compiled from (policy_source_hash(),
     // lib/compiler): the map writer folds it into the content hash it pins.

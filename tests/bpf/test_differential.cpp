@@ -58,6 +58,15 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
             << "\n" << describe(policy);
         ASSERT_EQ(got.xdp_action, expected_xdp_action(want, policy))
             << context << ": " << describe(pkt) << "\n" << describe(policy);
+        if (want.rule_index < 0) {
+            // Which default decided: default for IP, default_non_ip for the rest.
+            const bool ip = pkt.family != Family::other, drop = want.action == ActionType::drop;
+            const uint32_t reason = ip ? (drop ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS)
+                                       : (drop ? XDPFW_REASON_DEFAULT_NON_IP_DROP
+                                               : XDPFW_REASON_DEFAULT_NON_IP_PASS);
+            ASSERT_EQ(got.verdict.reason, reason)
+                << context << ": " << describe(pkt) << "\n" << describe(policy);
+        }
         for (uint32_t id : want.counted)
             expect_counts[id]++;
         if (want.rule_index >= 0) {

@@ -177,6 +177,7 @@ Match exact(const PacketFields& e)
     Match m;
     m.vlan = e.vlan;
     m.family = e.family;
+    m.ether = ethertype(e); // IP frames' too: the parser fills it for every frame
     if (e.family == Family::other)
         return m;
     m.src = AddrMatch{host(e.family, e.src)};
@@ -315,6 +316,88 @@ TEST_F(Parser, FieldRulesDoNotMatchNeighbours)
         ++checked;
     }
     EXPECT_GT(checked, 20u);
+}
+
+// ether= is the ethertype after the VLAN tags (up to two, either TPID);
+// a non-IP frame no rule matches gets default_non_ip, with its own reasons.
+TEST_F(Parser, EtherIsTheTypeAfterTheVlanTags)
+{
+    Policy p;
+    p.default_action = ActionType::pass;
+    p.default_non_ip_action = ActionType::drop;
+    Match arp, tagged_lldp, ipv6;
+    arp.ether = 0x0806;
+    tagged_lldp.ether = 0x88cc;
+    tagged_lldp.vlan = 8;
+    ipv6.ether = 0x86dd;
+    p.rules.push_back(make_rule(1, arp, ActionType::pass));
+    p.rules.push_back(make_rule(2, tagged_lldp, ActionType::pass));
+    p.rules.push_back(make_rule(3, ipv6, ActionType::drop));
+    h->commit(p);
+
+    struct Case {
+        const char* name;
+        uint16_t ether;
+        std::vector<VlanTag> tags;
+        uint32_t rule_id; // XDPFW_NO_RULE: default_non_ip (drop)
+    };
+    const Case cases[] = {
+        {"arp untagged", 0x0806, {}, 1},
+        {"arp in 802.1Q", 0x0806, {{0x8100, 7, 0}}, 1},
+        {"arp in 802.1ad", 0x0806, {{0x88a8, 7, 0}}, 1},
+        {"arp in QinQ", 0x0806, {{0x88a8, 4000, 0}, {0x8100, 9, 0}}, 1},
+        {"lldp outer vid 8", 0x88cc, {{0x8100, 8, 0}}, 2},
+        {"lldp inner vid 8 (the outer tag counts)", 0x88cc, {{0x88a8, 4000, 0}, {0x8100, 8, 0}},
+         XDPFW_NO_RULE},
+        {"lldp untagged", 0x88cc, {}, XDPFW_NO_RULE},
+        {"unknown ethertype", 0x88b5, {}, XDPFW_NO_RULE},
+        {"0x9100 is an ethertype here, not a tag", 0x9100, {}, XDPFW_NO_RULE},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        FrameSpec s = base(1, Family::other, 0);
+        s.other_ethertype = c.ether;
+        s.vlans = c.tags;
+        s.payload_len = 28;
+        const uint32_t reason = c.rule_id == XDPFW_NO_RULE ? XDPFW_REASON_DEFAULT_NON_IP_DROP
+                                                           : XDPFW_REASON_RULE_PASS;
+        const uint64_t before = h->maps().reason_counters().at(reason).packets;
+        RunResult r = h->run(build_frame(s));
+        EXPECT_EQ(r.verdict.rule_id, c.rule_id);
+        EXPECT_EQ(r.verdict.reason, reason) << reason_name(r.verdict.reason);
+        EXPECT_EQ(r.xdp_action, uint32_t(c.rule_id == XDPFW_NO_RULE ? XDP_DROP : XDP_PASS));
+        EXPECT_EQ(h->maps().reason_counters().at(reason).packets, before + 1);
+    }
+    // IP packets: ether=ipv6 matches IPv6 in tags too; IPv4 gets default.
+    FrameSpec v6 = base(2, Family::ipv6, udp);
+    v6.vlans = {{0x8100, 5, 0}, {0x8100, 6, 0}};
+    EXPECT_EQ(h->run(build_frame(v6)).verdict.rule_id, 3u);
+    RunResult r4 = h->run(build_frame(base(3, Family::ipv4, udp)));
+    EXPECT_EQ(r4.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+}
+
+TEST_F(Parser, DefaultNonIpAppliesToNonIpFramesOnly)
+{
+    for (ActionType non_ip : {ActionType::pass, ActionType::drop}) {
+        Policy p;
+        p.default_action = ActionType::drop;
+        p.default_non_ip_action = non_ip;
+        h->commit(p); // no rules: the defaults decide everything
+        SCOPED_TRACE(std::string("default_non_ip=") + action_name(non_ip));
+        FrameSpec arp = base(1, Family::other, 0);
+        arp.payload_len = 28;
+        RunResult r = h->run(build_frame(arp));
+        const bool drop = non_ip == ActionType::drop;
+        EXPECT_EQ(r.xdp_action, uint32_t(drop ? XDP_DROP : XDP_PASS));
+        EXPECT_EQ(r.verdict.reason, uint32_t(drop ? XDPFW_REASON_DEFAULT_NON_IP_DROP
+                                                  : XDPFW_REASON_DEFAULT_NON_IP_PASS))
+            << reason_name(r.verdict.reason);
+        RunResult ip = h->run(build_frame(base(1, Family::ipv6, icmpv6)));
+        EXPECT_EQ(ip.xdp_action, uint32_t(XDP_DROP));
+        EXPECT_EQ(ip.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_DROP));
+    }
+    EXPECT_STREQ(reason_name(XDPFW_REASON_DEFAULT_NON_IP_DROP), "default_non_ip_drop");
+    EXPECT_STREQ(reason_name(XDPFW_REASON_DEFAULT_NON_IP_PASS), "default_non_ip_pass");
 }
 
 std::vector<Malformed> malformed_cases()

@@ -213,6 +213,48 @@ TEST_F(Commands, ArgumentTypes)
     EXPECT_TRUE(sink.commits.empty());
 }
 
+TEST_F(Commands, WarnsWhenTheDefaultsDropNeighbours)
+{
+    // default: drop without a rule for neighbour discovery: committed, and said.
+    json r = ok({{"cmd", "load"},
+                 {"policy", {{"default", "drop"}, {"rules", {"proto=tcp dport=22 action=pass"}}}}});
+    EXPECT_EQ(store.version(), 1u);
+    EXPECT_TRUE(has(r.value("warning", ""), "IPv6 neighbour discovery")) << r.dump();
+    EXPECT_FALSE(has(r.value("warning", ""), "ARP")) << r.dump();
+    // Still missing after an unrelated rule.
+    r = ok({{"cmd", "rule.add"}, {"rule", "priority=5 proto=udp dport=53 action=pass"}});
+    EXPECT_TRUE(has(r.value("warning", ""), "neighbour discovery")) << r.dump();
+    // The rule that passes it ends the warning.
+    r = ok({{"cmd", "rule.add"}, {"rule", "priority=0 proto=icmpv6 action=pass"}});
+    EXPECT_FALSE(r.contains("warning")) << r.dump();
+    const uint32_t nd = r["rule_id"];
+    // Deleting it brings the warning back.
+    r = ok({{"cmd", "rule.del"}, {"rule_id", nd}});
+    EXPECT_TRUE(has(r.value("warning", ""), "neighbour discovery")) << r.dump();
+
+    // default_non_ip: drop without ether=arp, and both warnings with the
+    // no-engine one: one line each.
+    view.engine = false;
+    r = ok({{"cmd", "load"},
+            {"policy",
+             {{"default", "drop"},
+              {"default_non_ip", "drop"},
+              {"rules", {"priority=1 proto=udp action=xsk"}}}}});
+    EXPECT_EQ(store.policy().default_non_ip_action, ActionType::drop);
+    const std::string w = r.value("warning", "");
+    EXPECT_TRUE(has(w, "no AF_XDP engine")) << w;
+    EXPECT_TRUE(has(w, "\ndefault: drop drops IPv6 neighbour discovery")) << w;
+    EXPECT_TRUE(has(w, "\ndefault_non_ip: drop drops ARP")) << w;
+    EXPECT_EQ(ok({{"cmd", "status"}})["default_non_ip"], "drop");
+    // ARP passed on one of the two interfaces: the other is named.
+    r = ok({{"cmd", "rule.add"}, {"rule", "priority=0 iif=veth0 ether=arp action=pass"}});
+    EXPECT_TRUE(has(r.value("warning", ""), "drops ARP on eth1:")) << r.dump();
+    // A view whose interface list fails still answers (without names).
+    view.broken = true;
+    r = ok({{"cmd", "rule.add"}, {"rule", "priority=9 proto=tcp action=drop"}});
+    EXPECT_TRUE(has(r.value("warning", ""), "drops ARP:")) << r.dump();
+}
+
 TEST_F(Commands, Status)
 {
     ok({{"cmd", "set.create"}, {"name", "s"}});
@@ -227,6 +269,7 @@ TEST_F(Commands, Status)
                  {"sets", 1},
                  {"inspect_rules", 0},
                  {"default", "pass"},
+                 {"default_non_ip", "pass"},
                  {"malformed", "drop"},
                  {"interfaces",
                   {{{"name", "veth0"}, {"ifindex", 4}, {"mode", "native"}, {"multiprog", false}},
@@ -363,13 +406,17 @@ TEST_F(Commands, Load)
          {"priority=1 src=@allow action=pass", "id=20 proto=tcp dport=22 action=drop",
           "proto=udp action=count"}},
         {"sets", {{"allow", {"192.0.2.0/24", "2001:db8::/32"}}, {"empty", json::array()}}}};
-    EXPECT_EQ(ok({{"id", 8}, {"cmd", "load"}, {"policy", policy}}),
-              (json{{"id", 8},
-                    {"ok", true},
-                    {"version", 2},
-                    {"rules", 3},
-                    {"sets", 2},
-                    {"inspect_rules", 0}}));
+    json loaded = ok({{"id", 8}, {"cmd", "load"}, {"policy", policy}});
+    // default: drop and no rule for neighbour discovery: committed, with the
+    // lockout warning (WarnsWhenTheDefaultsDropNeighbours).
+    EXPECT_TRUE(has(loaded.value("warning", ""), "neighbour discovery")) << loaded.dump();
+    loaded.erase("warning");
+    EXPECT_EQ(loaded, (json{{"id", 8},
+                            {"ok", true},
+                            {"version", 2},
+                            {"rules", 3},
+                            {"sets", 2},
+                            {"inspect_rules", 0}}));
     const Policy& p = store.policy();
     EXPECT_EQ(p.default_action, ActionType::drop);
     EXPECT_EQ(p.malformed_action, ActionType::pass);

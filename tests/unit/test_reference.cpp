@@ -241,5 +241,10 @@ TEST(Reference, EmptyPolicyUsesDefault)
     EXPECT_EQ(v.action, ActionType::pass);
     EXPECT_EQ(v.rule_index, -1);
     p.default_action = ActionType::drop;
+    EXPECT_EQ(classify(p, v4_tcp("1.2.3.4", "5.6.7.8", 1, 2), resolve_lab).action,
+              ActionType::drop);
+    // A non-IP frame (PacketFields{} is one) gets default_non_ip, pass unless set.
+    EXPECT_EQ(classify(p, PacketFields{}, resolve_lab).action, ActionType::pass);
+    p.default_non_ip_action = ActionType::drop;
     EXPECT_EQ(classify(p, PacketFields{}, resolve_lab).action, ActionType::drop);
 }

@@ -256,6 +256,56 @@ TEST(RuleParser, ConsistencyErrors)
     expect_rule_error("fallback=pass action=redirect:eth1", "fallback", {"action=redirect"});
 }
 
+TEST(RuleParser, EtherNamesAndNumbers)
+{
+    EXPECT_EQ(parse_rule("priority=1 ether=arp action=pass", "r").text,
+              "priority=1 ether=arp action=pass");
+    EXPECT_EQ(*parse_rule("ether=lldp action=drop", "r").match.ether, 0x88cc);
+    EXPECT_EQ(*parse_rule("ether=0x0806 action=drop", "r").match.ether, 0x0806);
+    EXPECT_EQ(parse_rule("ether=0x0806 action=drop", "r").text, "priority=0 ether=arp action=drop");
+    EXPECT_EQ(parse_rule("ether=0X88B5 action=drop", "r").text,
+              "priority=0 ether=0x88b5 action=drop");
+    EXPECT_EQ(parse_rule("ether=0x86DD action=drop", "r").text, "priority=0 ether=ipv6 action=drop");
+    // ether=ipv4/ipv6 leave family absent (they say it already).
+    Rule v4 = parse_rule("ether=ipv4 proto=tcp dport=22 action=pass", "r");
+    EXPECT_FALSE(v4.match.family.has_value());
+    EXPECT_EQ(v4.text, "priority=0 ether=ipv4 proto=tcp dport=22 action=pass");
+    EXPECT_EQ(ether_name(0x9100), "0x9100");
+    EXPECT_EQ(parse_ether("0x1"), std::optional<uint16_t>(1)); // range is validate_rule's
+    for (const char* bad : {"0x", "0x10000", "0xg", "806", "ARP", "0x-1", "x0806", "0x 1"})
+        EXPECT_FALSE(parse_ether(bad).has_value()) << bad;
+    expect_rule_error("ether=rarp action=drop", "ether", {"'rarp' is not arp, lldp, ipv4, ipv6 or 0xNNNN"});
+    expect_rule_error("ether=0x05ff action=drop", "ether", {"0x05ff", "802.3 length"});
+    expect_rule_error("ether=0x8100 action=drop", "ether", {"VLAN tag", "vlan="});
+    expect_rule_error("ether=0x88a8 action=drop", "ether", {"VLAN tag"});
+}
+
+TEST(RuleParser, EtherContradictions)
+{
+    expect_rule_error("ether=arp proto=tcp action=drop", "proto",
+                      {"needs an IPv4 or IPv6 packet", "ether=arp frames are not IP"});
+    expect_rule_error("ether=arp src=10.0.0.0/8 action=drop", "src", {"ether=arp"});
+    expect_rule_error("ether=lldp dst=@blocklist action=drop", "dst", {"ether=lldp"});
+    expect_rule_error("ether=0x88b5 family=ipv4 action=drop", "family", {"ether=0x88b5"});
+    expect_rule_error("ether=arp dport=53 action=drop", "dport", {"not IP"});
+    expect_rule_error("ether=arp tcp_flags=SYN action=drop", "tcp_flags", {"not IP"});
+    expect_rule_error("ether=arp icmp_type=8 action=drop", "icmp_type", {"not IP"});
+    expect_rule_error("ether=ipv6 src=10.0.0.0/8 action=drop", "src",
+                      {"10.0.0.0/8 is IPv4 but ether=ipv6"});
+    expect_rule_error("ether=ipv4 dst=2001:db8::/32 action=drop", "dst", {"IPv6 but ether=ipv4"});
+    expect_rule_error("ether=ipv4 family=ipv6 action=drop", "family", {"ipv6 contradicts ether=ipv4"});
+    expect_rule_error("ether=ipv6 proto=icmp action=drop", "proto", {"ether=ipv6", "icmpv6"});
+    expect_rule_error("ether=ipv4 proto=icmpv6 action=drop", "proto", {"ether=ipv4", "use icmp"});
+    // What agrees is accepted.
+    EXPECT_NO_THROW(parse_rule("ether=arp vlan=10 iif=eth0 action=pass", "r"));
+    EXPECT_NO_THROW(parse_rule("ether=ipv6 src=@mixed proto=icmpv6 icmp_type=135 action=pass", "r"));
+    EXPECT_NO_THROW(parse_rule("ether=ipv4 family=ipv4 src=10.0.0.0/8 action=pass", "r"));
+    // Rules built in code get the same checks.
+    Rule r = parse_rule("ether=arp action=drop", "r");
+    r.match.proto = 6;
+    EXPECT_THROW(validate_rule(r, "r"), PolicyError);
+}
+
 TEST(RuleParser, ValidateRuleChecksCodeBuiltRules)
 {
     Rule ok = parse_rule("proto=tcp dport=80 action=pass", "r");
@@ -444,6 +494,18 @@ Rule random_rule(std::mt19937& rng)
         bool icmp_mismatch = (p == 1 && m.family == Family::ipv6) || (p == 58 && m.family == Family::ipv4);
         if (!icmp_mismatch)
             m.proto = p;
+    }
+    if (chance(25)) {
+        // ether= that agrees with the rest: any type without IP fields,
+        // else the family's (icmp and icmpv6 name one too).
+        const bool ip_field = m.family || m.src || m.dst || m.proto || m.sport || m.dport ||
+                              m.tcp_flags || m.icmp_type;
+        std::vector<uint16_t> types = {0x0800, 0x86dd};
+        if (!ip_field)
+            types = {0x0800, 0x86dd, 0x0806, 0x88cc, 0x88b5, 0x0600, 0xffff};
+        if (m.family || m.proto == 1 || m.proto == 58)
+            types = {m.family == Family::ipv6 || m.proto == 58 ? uint16_t(0x86dd) : uint16_t(0x0800)};
+        m.ether = types[below(uint32_t(types.size()))];
     }
     switch (below(5)) {
     case 0: r.action.type = ActionType::drop; break;

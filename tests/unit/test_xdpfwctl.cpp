@@ -179,6 +179,14 @@ TEST(XdpfwctlFormat, Status)
                                                "interface  ifindex  mode     multiprog\n"
                                                "veth0            4  native   yes\n"
                                                "enp1s0f1       117  generic  no\n");
+    // A daemon that knows default_non_ip: shown after default.
+    json with_non_ip = sample_status();
+    with_non_ip["default_non_ip"] = "drop";
+    EXPECT_NE(format_status(with_non_ip).find("default         pass\n"
+                                              "default_non_ip  drop\n"
+                                              "malformed       drop\n"),
+              std::string::npos)
+        << format_status(with_non_ip);
     json mem = sample_status();
     mem["memory"] = {{"kernel_map_bytes", 345678901}, {"daemon_rss_bytes", 8u << 20}};
     EXPECT_NE(format_status(mem).find("uptime       1h 02m 05s\n"

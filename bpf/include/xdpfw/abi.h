@@ -198,7 +198,8 @@ enum xdpfw_field {
 	XDPFW_FIELD_DPORT = 6,
 	XDPFW_FIELD_TCP_FLAGS = 7,
 	XDPFW_FIELD_ICMP = 8,
-	XDPFW_FIELD_COUNT = 9,
+	XDPFW_FIELD_ETHER = 9, /* ethertype after the VLAN tags (xdpfw_ether) */
+	XDPFW_FIELD_COUNT = 10,
 };
 
 /* Scalar tables share one array: table index = base + generation * slots + value. */
@@ -262,7 +263,9 @@ enum xdpfw_reason {
 	XDPFW_REASON_MALFORMED_EXTHDR = 11, /* truncated or too many extension headers */
 	XDPFW_REASON_MALFORMED_L4 = 12,   /* truncated TCP/UDP/ICMP header in a first fragment */
 	XDPFW_REASON_NO_POLICY = 13,      /* nothing committed yet: passed */
-	XDPFW_REASON_COUNT = 14,
+	XDPFW_REASON_DEFAULT_NON_IP_DROP = 14, /* non-IP frame, no rule: default_non_ip drop */
+	XDPFW_REASON_DEFAULT_NON_IP_PASS = 15, /* non-IP frame, no rule: default_non_ip pass */
+	XDPFW_REASON_COUNT = 16,
 };
 #define XDPFW_REASON_FIRST_COUNTED XDPFW_REASON_DEFAULT_DROP
 
@@ -281,7 +284,7 @@ struct xdpfw_policy_hdr {
 	__u32 n_words;           /* ceil(n_rules / 64) */
 	__u32 n_summary;         /* ceil(n_words / 64) */
 	__u16 used_fields;       /* bit (1 << enum xdpfw_field): some rule matches it */
-	__u8 default_action;     /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
+	__u8 default_action;     /* IPv4/IPv6, no rule: XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u8 malformed_action;   /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u32 all_bitmap;        /* bitmap index with every rule's bit set */
 	__u32 ifindex_default;   /* bitmap index for an ingress interface no iif rule names */
@@ -289,9 +292,13 @@ struct xdpfw_policy_hdr {
 	__u32 v4_host_buckets[XDPFW_DIRECTIONS]; /* buckets of the host table in use */
 	__u32 v4_table[XDPFW_DIRECTIONS]; /* 1: an IPv4 table; 0: every address is class 0 */
 	__u32 bitmap_stride;     /* words per bitmap (xdpfw_bitmap_stride) */
-	__u32 pad2;
+	__u32 ether_default;     /* bitmap index for an ethertype no ether= rule names */
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
 	__u64 spec_key;          /* struct xdpfw_spec.key of this policy; 0: no specialised tier */
+	/* Read only for a frame that is neither IPv4 nor IPv6 and that no rule
+	 * matched, so it sits past the fields every packet reads. */
+	__u8 default_non_ip_action; /* non-IP, no rule: XDPFW_ACT_DROP or XDPFW_ACT_PASS */
+	__u8 pad3[7];
 };
 
 /* xdpfw_rules[gen * max_rules + i]: the i-th rule in evaluation order. */
@@ -360,6 +367,17 @@ struct xdpfw_counter {
 
 struct xdpfw_ifindex_key {
 	__u32 ifindex;
+	__u32 gen;
+};
+
+/* Ethertype -> bitmap index, for the ethertypes ether= rules name (few:
+ * a hash, not a 65,536-slot table per generation); any other ethertype
+ * takes the header's ether_default. Looked up only when some rule of the
+ * generation uses ether= (used_fields). */
+#define XDPFW_ETHER_ENTRIES 1024 /* both generations */
+
+struct xdpfw_ether_key {
+	__u32 ethertype; /* host order, after the VLAN tags */
 	__u32 gen;
 };
 
