@@ -84,6 +84,18 @@ int xdpfw_main(struct xdp_md *ctx)
 	}
 	if (xdpfw_stop_after(XDPFW_STAGE_CONTROL))
 		return XDP_DROP;
+#ifdef XDPFW_SPEC_TIER
+	/* Not the policy this program was built for (a commit landed before
+	 * the daemon swapped programs): the general program decides. Its slot
+	 * is filled when it is loaded, before any specialised program exists;
+	 * were it empty, the policy's default verdict holds. */
+	if (hdr->spec_key != cfg_spec.key) {
+		bpf_tail_call(ctx, &xdpfw_progs, 0);
+		verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+		reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
+		goto out;
+	}
+#endif
 
 	bad = xdpfw_parse(data, data_end, &pkt);
 	if (bad) {
@@ -95,11 +107,10 @@ int xdpfw_main(struct xdp_md *ctx)
 		return XDP_DROP;
 
 #ifdef XDPFW_SPEC_TIER
-	if (hdr->spec_key == cfg_spec.key)
-		index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
-	else
+	index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
+#else
+	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
 #endif
-		index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP) || xdpfw_stop_after(XDPFW_STAGE_WALK))
 		return XDP_DROP;
 	if (index == XDPFW_NO_RULE) {

@@ -161,6 +161,15 @@ struct {
 	__type(value, __u32);
 } xdpfw_tx_ports SEC(".maps");
 
+/* [0]: the general program (the loader puts it there). The specialised
+ * tier's program tail-calls it for a policy that is not its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_progs SEC(".maps");
+
 struct xdpfw_last_verdict xdpfw_last;
 
 /* True when this load stops after stage s (enum xdpfw_stage): the program

@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -84,6 +85,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_tx_ports", 4, 4},
         {"xdpfw_xsks", 4, 4},
         {"xdpfw_xsk_ports", 4, 4},
+        {"xdpfw_progs", 4, 4},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
@@ -204,7 +206,10 @@ std::map<uint32_t, std::string> xdpfw_maps_of(int prog_fd)
         if (const int err = bpf_obj_get_info_by_fd(fd.get(), &mi, &len) ? errno : 0)
             throw BpfError(err, fmt::format("read info of map id {}", id));
         const std::string name = mi.name;
-        if (name.rfind("xdpfw_", 0) == 0 && name.find('.') == std::string::npos)
+        // xdpfw_progs only routes the specialised tier to the general
+        // program: not a table either reads.
+        if (name.rfind("xdpfw_", 0) == 0 && name.find('.') == std::string::npos &&
+            name != "xdpfw_progs")
             out.emplace(id, name);
     }
     return out;
@@ -241,15 +246,33 @@ uint64_t XdpfwObject::map_bytes() const
 
 std::string XdpfwObject::program_mismatch(int other_fd) const
 {
-    const auto mine = xdpfw_maps_of(prog_fd());
+    // This object's maps (what any build of the program here may use: the
+    // general program all of them, the specialised tier's a subset).
+    std::map<uint32_t, std::string> mine;
+    const bpf_map* map;
+    bpf_object__for_each_map(map, skel_->obj)
+    {
+        const std::string name = bpf_map__name(map);
+        bpf_map_info mi{};
+        uint32_t len = sizeof(mi);
+        if (name.find('.') == std::string::npos && name != "xdpfw_progs" &&
+            bpf_obj_get_info_by_fd(bpf_map__fd(map), &mi, &len) == 0)
+            mine.emplace(mi.id, name);
+    }
+    // The maps every build reads: a program without one of them does not
+    // read the policy this object writes.
+    static constexpr const char* kCore[] = {"xdpfw_ctrl", "xdpfw_policy", "xdpfw_tables",
+                                            "xdpfw_rule_stats", "xdpfw_reason_stats"};
     const auto theirs = xdpfw_maps_of(other_fd);
     std::vector<std::string> problems;
     for (const auto& [id, name] : theirs)
         if (!mine.count(id))
             problems.push_back(fmt::format("it uses a map {} (id {}) that this build's program does not", name, id));
-    for (const auto& [id, name] : mine)
-        if (!theirs.count(id))
+    for (const auto& [id, name] : mine) {
+        const bool core = std::find(std::begin(kCore), std::end(kCore), name) != std::end(kCore);
+        if (core && !theirs.count(id))
             problems.push_back(fmt::format("it does not use this build's map {} (id {})", name, id));
+    }
     return fmt::format("{}", fmt::join(problems, "; "));
 }
 
@@ -374,6 +397,12 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
     // The kernel's verifier log, or libbpf's own messages (a map it could
     // not create or reuse), go into the error.
     vl.load([&] { return xdpfw_bpf__load(s.get()); }, "load xdpfw BPF program");
+    // The specialised tier's programs tail-call this one for a policy not
+    // their own (bpf/xdpfw_spec.bpf.c).
+    const uint32_t zero = 0;
+    const int general = bpf_program__fd(s->progs.xdpfw_main);
+    check(bpf_map_update_elem(bpf_map__fd(s->maps.xdpfw_progs), &zero, &general, BPF_ANY) ? -errno : 0,
+          "put the general program in xdpfw_progs");
     auto stages = opts.stop_after ? load_stages(s.get(), opts.stop_after) : nullptr;
     XdpfwObject obj(std::move(s), opts);
     obj.stages_ = std::move(stages);

@@ -93,9 +93,10 @@ public:
     int prog_fd() const;
     const LoadOptions& options() const { return opts_; }
     // Why the program prog_fd (e.g. one an earlier xdpfwd pinned) cannot
-    // stand in for this object's: the xdpfw maps it uses are not exactly
-    // this object's (a map this build does not have, or lacks one it has;
-    // maps pinned and reused are the same kernel objects). Empty: it can.
+    // stand in for this object's: it uses an xdpfw map that is not this
+    // object's, or lacks one every build reads (control, headers, tables,
+    // counters); the specialised tier's programs use a subset (maps pinned
+    // and reused are the same kernel objects). Empty: it can.
     std::string program_mismatch(int prog_fd) const;
     // Kernel memory of every map of this object, in bytes (the memlock the
     // kernel charges each map: preallocated tables, hash buckets, per-CPU
