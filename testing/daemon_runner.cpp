@@ -233,7 +233,8 @@ DaemonProcess::DaemonProcess(DaemonOptions opts) : opts_(std::move(opts))
     socket_ = dir_ + "/ctl.sock";
     state_dir_ = dir_ + "/state";
     try {
-        start();
+        if (opts_.autostart)
+            start();
     } catch (...) {
         cleanup();
         throw;
@@ -265,13 +266,13 @@ void DaemonProcess::start(std::chrono::milliseconds timeout)
 
 std::vector<std::string> DaemonProcess::command(const std::vector<std::string>& more) const
 {
-    std::vector<std::string> args = {"nsenter",     "--net=" + opts_.ns->path(),
-                                     opts_.xdpfwd,  "--instance",
-                                     instance_,     "--socket",
-                                     socket_,       "--state-dir",
-                                     state_dir_,    "--lock-dir",
-                                     lock_dir(),    "--log-level",
-                                     "debug"};
+    std::vector<std::string> args = {"nsenter", "--net=" + opts_.ns->path()};
+    args.insert(args.end(), opts_.wrapper.begin(), opts_.wrapper.end());
+    for (const std::string& a : {opts_.xdpfwd, std::string("--instance"), instance_,
+                                 std::string("--socket"), socket_, std::string("--state-dir"),
+                                 state_dir_, std::string("--lock-dir"), lock_dir(),
+                                 std::string("--log-level"), std::string("debug")})
+        args.push_back(a);
     for (const auto& i : opts_.interfaces) {
         args.push_back("--interface");
         args.push_back(i);
@@ -279,6 +280,31 @@ std::vector<std::string> DaemonProcess::command(const std::vector<std::string>& 
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     args.insert(args.end(), more.begin(), more.end());
     return args;
+}
+
+int DaemonProcess::run_to_exit(std::chrono::milliseconds timeout)
+{
+    if (running())
+        throw std::logic_error("xdpfwd " + instance_ + " is already running");
+    const std::vector<std::string> args = command({});
+    pid_ = spawn_logged(args, log_path(), false, "xdpfwd");
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+            pid_ = -1;
+            return status;
+        }
+        if (r < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "waitpid xdpfwd");
+        if (Clock::now() >= deadline) {
+            kill();
+            throw std::runtime_error(fmt::format("xdpfwd {} still ran after {} ms; log:\n{}",
+                                                 instance_, timeout.count(), log()));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 void DaemonProcess::start_with(const std::vector<std::string>& more,

@@ -27,6 +27,13 @@ struct DaemonOptions {
     const NetNs* ns = nullptr;           // where it runs (holds the filtered interfaces)
     std::vector<std::string> interfaces; // --interface, at least one
     std::vector<std::string> extra_args; // e.g. {"--max-message-bytes", "4096"}
+    // A command xdpfwd runs under, inside the namespace (after nsenter,
+    // which needs the privileges the wrapper may drop), e.g. {"setpriv",
+    // "--bounding-set", "-all,+net_admin", "--"}.
+    std::vector<std::string> wrapper;
+    // False: the constructor does not start the daemon (start() or
+    // run_to_exit() do).
+    bool autostart = true;
 };
 
 // What one xdpfwctl invocation printed and returned.
@@ -83,6 +90,11 @@ public:
     // start() with more arguments for this start only (e.g. --replace-live).
     void start_with(const std::vector<std::string>& args,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // Starts the daemon for a run that is expected to end on its own (a
+    // refused start) and waits for it; returns the raw wait status (so that
+    // a signal shows), or throws when it still runs after timeout (it is
+    // then killed).
+    int run_to_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
     // SIGKILL and reap: a crash, pins and attachment stay.
     void kill();
     // SIGTERM and wait; returns the exit status (-1 when killed by a signal).

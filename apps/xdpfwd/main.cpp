@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // xdpfwd: runs in the foreground (systemd-friendly), logs key=value lines.
+#include "apps/xdpfwd/capabilities.hpp"
 #include "apps/xdpfwd/config.hpp"
 #include "apps/xdpfwd/daemon.hpp"
 #include "apps/xdpfwd/instance_lock.hpp"
@@ -22,6 +23,7 @@ int main(int argc, char** argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     try {
+        xdpfw::check_capabilities(*cfg); // before anything is locked, loaded or pinned
         // Before anything of the instance (pins, state, socket) is touched.
         const xdpfw::InstanceLock lock = xdpfw::InstanceLock::acquire(cfg->lock_file(), cfg->instance);
         xdpfw::Daemon d(*cfg);

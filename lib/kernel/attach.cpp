@@ -117,6 +117,14 @@ int attach_with_libxdp(int prog_fd, int ifindex, XdpMode mode, xdp_program** out
     long perr = libxdp_get_error(p);
     if (perr != 0 || p == nullptr)
         return perr != 0 ? static_cast<int>(perr) : -EINVAL;
+    // libxdp 1.3.1 returns a program without an fd when it cannot read the
+    // program's BTF (BPF_BTF_GET_FD_BY_ID needs CAP_SYS_ADMIN), and its
+    // attach then dereferences a null bpf_program (SIGSEGV). Such a program
+    // is no use to libxdp: the direct path attaches it.
+    if (xdp_program__fd(p) < 0) {
+        xdp_program__close(p);
+        return -EPERM;
+    }
     int err = xdp_program__attach(p, ifindex, libxdp_mode(mode), 0);
     if (err != 0) {
         xdp_program__close(p);

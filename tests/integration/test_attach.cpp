@@ -14,7 +14,9 @@
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <net/if.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <thread>
 
 namespace xdpfw::test {
 namespace {
@@ -352,6 +355,49 @@ TEST_F(AttachTest, DirectLibbpfPathAttachesAndDetaches)
         Instance other(dut);
         EXPECT_THROW(XdpAttachment::attach(other.obj, link.ifindex_a(), lx), BpfError);
     }
+    EXPECT_EQ(attached_prog_id(link.ifindex_a(), XdpMode::native), 0u);
+}
+
+// Without CAP_SYS_ADMIN libxdp 1.3.1 cannot read the program's BTF and
+// used to crash in its attach (SIGSEGV); the attach now falls back to
+// libbpf. Capabilities are per thread: only this thread drops the one.
+TEST_F(AttachTest, LibxdpWithoutSysAdminFallsBackToLibbpf)
+{
+    std::string error;
+    uint32_t attached = 0;
+    std::thread t([&] {
+        EnterNetns in(dut); // setns needs CAP_SYS_ADMIN: before the drop
+        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+        if (::syscall(SYS_capget, &hdr, data) != 0) {
+            error = "capget failed";
+            return;
+        }
+        const auto full = data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective;
+        data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+        if (::syscall(SYS_capset, &hdr, data) != 0) {
+            error = "capset failed";
+            return;
+        }
+        try {
+            AttachOptions o;
+            o.mode = AttachMode::native;
+            XdpAttachment att = XdpAttachment::attach(fw.obj, link.ifindex_a(), o);
+            attached = attached_prog_id(link.ifindex_a(), XdpMode::native);
+            att.detach();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        // Still permitted: back in the effective set, so that leaving the
+        // namespace (setns) works.
+        data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective = full;
+        if (::syscall(SYS_capset, &hdr, data) != 0)
+            error += " (capset back failed)";
+    });
+    t.join();
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(attached, fw.prog_id());
+    EnterNetns in(dut);
     EXPECT_EQ(attached_prog_id(link.ifindex_a(), XdpMode::native), 0u);
 }
 
