@@ -7,6 +7,7 @@
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
+#include "lib/kernel/build_id.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/metrics/http_server.hpp"
@@ -422,6 +423,13 @@ nlohmann::json Daemon::memory() const
     if (auto rss = process_rss_bytes())
         m["daemon_rss_bytes"] = *rss;
     return m;
+}
+
+nlohmann::json Daemon::build_info() const
+{
+    nlohmann::json b = DataplaneView::build_info();
+    b["bpf_object"] = bpf_object_id();
+    return b;
 }
 
 nlohmann::json Daemon::control() const

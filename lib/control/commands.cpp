@@ -3,6 +3,7 @@
 // dispatch to the PolicyStore and the DataplaneView, result shapes.
 #include "lib/control/commands.hpp"
 
+#include "lib/base/version.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
@@ -194,6 +195,7 @@ json cmd_status(Context& c)
         st["control"] = std::move(ctl);
     if (json tier = c.view.tier(); !tier.is_null())
         st["tier"] = std::move(tier);
+    st["build"] = c.view.build_info();
     return st;
 }
 
@@ -532,6 +534,11 @@ json run_command(Command cmd, Context& c)
 }
 
 } // namespace
+
+json DataplaneView::build_info() const
+{
+    return {{"version", build::version()}, {"git", build::git()}, {"bpf_object", nullptr}};
+}
 
 json execute_request(const json& request, PolicyStore& store, DataplaneView& view, bool* exit_after)
 {
