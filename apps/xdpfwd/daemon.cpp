@@ -4,6 +4,7 @@
 
 #include "lib/base/proc.hpp"
 #include "lib/base/utc_time.hpp"
+#include "lib/base/version.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
@@ -427,9 +428,7 @@ nlohmann::json Daemon::memory() const
 
 nlohmann::json Daemon::build_info() const
 {
-    nlohmann::json b = DataplaneView::build_info();
-    b["bpf_object"] = bpf_object_id();
-    return b;
+    return {{"version", build::version()}, {"git", build::git()}, {"bpf_object", bpf_object_id()}};
 }
 
 nlohmann::json Daemon::control() const

@@ -3,7 +3,6 @@
 // dispatch to the PolicyStore and the DataplaneView, result shapes.
 #include "lib/control/commands.hpp"
 
-#include "lib/base/version.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_codec.hpp"
 #include "lib/lang/rule_parser.hpp"
@@ -195,7 +194,8 @@ json cmd_status(Context& c)
         st["control"] = std::move(ctl);
     if (json tier = c.view.tier(); !tier.is_null())
         st["tier"] = std::move(tier);
-    st["build"] = c.view.build_info();
+    if (json build = c.view.build_info(); !build.is_null())
+        st["build"] = std::move(build);
     return st;
 }
 
@@ -534,11 +534,6 @@ json run_command(Command cmd, Context& c)
 }
 
 } // namespace
-
-json DataplaneView::build_info() const
-{
-    return {{"version", build::version()}, {"git", build::git()}, {"bpf_object", nullptr}};
-}
 
 json execute_request(const json& request, PolicyStore& store, DataplaneView& view, bool* exit_after)
 {
