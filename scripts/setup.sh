@@ -11,6 +11,8 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git
   clang llvm lld libelf-dev zlib1g-dev linux-libc-dev
   libbpf-dev libxdp-dev bpftool
+  # man pages (cmake/man.cmake) and their rendering test; dpkg-dev: the .deb
+  help2man groff-base dpkg-dev
   # C++ libraries
   libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev

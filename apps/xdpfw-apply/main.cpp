@@ -5,7 +5,9 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/base/table.hpp"
+#include "lib/base/version.hpp"
 #include "lib/kernel/attach.hpp"
+#include "lib/kernel/build_id.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/kernel/policy_maps.hpp"
 
@@ -167,6 +169,8 @@ int main(int argc, char** argv)
     CLI::App app{"xdpfw-apply: attach an xdpfw rule file to interfaces and show its counters"};
     Args a;
     add_options(app, a);
+    app.set_version_flag("--version", build::version_line("xdpfw-apply", kernel_build_details()),
+                         "print the version, the git revision and the BPF object's id, then exit");
     CLI11_PARSE(app, argc, argv);
 
     init_logging(spdlog::level::from_str(a.log_level));

@@ -5,6 +5,7 @@
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/requests.hpp"
+#include "lib/base/version.hpp"
 #include "lib/protocol/protocol.hpp"
 
 #include <CLI/CLI.hpp>
@@ -341,6 +342,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     // subcommand; set before the subcommands exist, which inherit it.
     app.fallthrough();
     app.require_subcommand(1);
+    app.set_version_flag("--version", build::version_line("xdpfwctl"),
+                         "print the version and the git revision, then exit");
     app.add_option("-s,--socket", o.socket, "control socket of xdpfwd")
         ->envname("XDPFW_SOCKET")
         ->capture_default_str();

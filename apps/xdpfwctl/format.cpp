@@ -200,6 +200,16 @@ std::string format_status(const json& st)
             tier += "; last swap failed: " + t["error"].get<std::string>();
         kv.emplace_back("tier", tier);
     }
+    if (st.contains("build") && st["build"].is_object()) {
+        const json& b = st["build"];
+        auto field = [&](const char* key) {
+            return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : "?";
+        };
+        std::string build = field("version") + " (git " + field("git");
+        if (b.contains("bpf_object") && b["bpf_object"].is_string())
+            build += ", BPF object " + b["bpf_object"].get<std::string>();
+        kv.emplace_back("build", build + ")");
+    }
     if (st.contains("pending_confirm") && st["pending_confirm"].is_object()) {
         std::string p = format_pending(st["pending_confirm"]);
         kv.emplace_back("pending confirm", p.substr(0, p.find('\n')));

@@ -2,6 +2,8 @@
 // xdpfwd configuration: YAML file plus command-line overrides.
 #include "apps/xdpfwd/config.hpp"
 
+#include "lib/base/version.hpp"
+#include "lib/kernel/build_id.hpp"
 #include "lib/lang/rule_parser.hpp"
 
 #include <CLI/CLI.hpp>
@@ -453,6 +455,8 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
 
     CLI::App app{"xdpfwd: the xdpfw daemon (policy owner, control socket)"};
     add_daemon_options(app, c, f);
+    app.set_version_flag("--version", build::version_line("xdpfwd", kernel_build_details()),
+                         "print the version, the git revision and the BPF object's id, then exit");
     try {
         app.parse(argc, argv);
         apply_flags(f, c);

@@ -4,9 +4,11 @@
 
 #include "lib/base/proc.hpp"
 #include "lib/base/utc_time.hpp"
+#include "lib/base/version.hpp"
 #include "lib/lang/inspect_rules.hpp"
 #include "lib/lang/policy_file.hpp"
 #include "lib/control/server.hpp"
+#include "lib/kernel/build_id.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/metrics/http_server.hpp"
@@ -422,6 +424,11 @@ nlohmann::json Daemon::memory() const
     if (auto rss = process_rss_bytes())
         m["daemon_rss_bytes"] = *rss;
     return m;
+}
+
+nlohmann::json Daemon::build_info() const
+{
+    return {{"version", build::version()}, {"git", build::git()}, {"bpf_object", bpf_object_id()}};
 }
 
 nlohmann::json Daemon::control() const

@@ -57,6 +57,7 @@ public:
     nlohmann::json control() const override;
     bool xsk_engine_running() const override { return engine_ != nullptr; }
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
+    nlohmann::json build_info() const override;
     // Waits until the tier worker has acted on the last commit (tests).
     bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }
 

@@ -194,6 +194,8 @@ json cmd_status(Context& c)
         st["control"] = std::move(ctl);
     if (json tier = c.view.tier(); !tier.is_null())
         st["tier"] = std::move(tier);
+    if (json build = c.view.build_info(); !build.is_null())
+        st["build"] = std::move(build);
     return st;
 }
 

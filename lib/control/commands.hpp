@@ -50,6 +50,9 @@ public:
     virtual nlohmann::json control() const { return nullptr; }
     // The program tiers (docs/PROTOCOL.md, `status`: "tier"), or null.
     virtual nlohmann::json tier() const { return nullptr; }
+    // What built the daemon (docs/PROTOCOL.md, `status`: "build"):
+    // {"version","git","bpf_object"}, or null.
+    virtual nlohmann::json build_info() const { return nullptr; }
     // Whether the AF_XDP engine runs (inspection rules and action=xsk need
     // it); a view that cannot tell says it does, so nothing warns.
     virtual bool xsk_engine_running() const { return true; }
