@@ -353,28 +353,37 @@ void tier_case(Target& target, const Options& o, Results* res)
     auto tier = [&] { return target.run({{"id", id++}, {"cmd", "status"}}, &t).at("tier"); };
     std::vector<double> live;
     uint32_t last_prog = 0;
-    for (unsigned i = 0; i < o.tier_samples; i++) {
-        check_interrupted();
-        const std::string rule =
-            fmt::format("priority=5 proto=udp dport={} action=drop", 20000 + i);
-        target.run({{"id", id++}, {"cmd", "rule.add"}, {"rule", rule}}, &t);
+    // From a commit's answer until status names a new specialised program.
+    auto wait_swap = [&] {
         const auto t0 = Clock::now();
         while (true) {
             const json tr = tier();
             const uint32_t prog = tr.at("program_id").get<uint32_t>();
             if (!tr.at("pending").get<bool>() && tr.at("live") == "specialised" && prog != last_prog) {
                 last_prog = prog;
-                break;
+                return ms_since(t0);
             }
             if (ms_since(t0) > 10000)
                 throw std::runtime_error("the specialised tier was not live 10 s after a commit: " +
                                          tr.dump());
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        live.push_back(ms_since(t0));
+    };
+    target.run({{"id", id++}, {"cmd", "rule.add"}, {"rule", "priority=1 proto=tcp dport=22 action=pass"}}, &t);
+    wait_swap();
+    // One rule added and deleted per sample: the policy stays small (a
+    // spec), and both commits change its key.
+    for (unsigned i = 0; i < o.tier_samples; i++) {
+        check_interrupted();
+        const std::string rule =
+            fmt::format("priority=5 proto=udp dport={} action=drop", 20000 + i);
+        const json r = target.run({{"id", id++}, {"cmd", "rule.add"}, {"rule", rule}}, &t);
+        live.push_back(wait_swap());
+        target.run({{"id", id++}, {"cmd", "rule.del"}, {"rule_id", r.at("rule_id")}}, &t);
+        live.push_back(wait_swap());
     }
-    std::printf("\ndaemon: specialised tier after a one-rule commit (1..%u rules)\n",
-                o.tier_samples);
+    std::printf("\ndaemon: specialised tier after a one-rule commit (%u adds, %u deletes)\n",
+                o.tier_samples, o.tier_samples);
     print_header();
     const Summary s = summarize(live);
     print_row("daemon/tier/specialised-live-after-commit", s);
