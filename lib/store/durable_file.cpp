@@ -5,6 +5,8 @@
 #include "lib/store/policy_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,6 +87,15 @@ void write_tmp(const std::filesystem::path& file, const std::string& data)
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         save_failed(tmp, "open", errno);
+    // A .tmp left behind keeps its owner and mode through O_TRUNC and the
+    // rename: one of another uid is refused, ours goes back to 0600, so the
+    // next start trusts what it reads (read_whole_file).
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || ::fchmod(fd, 0600) != 0) {
+        const int err = errno ? errno : EPERM;
+        ::close(fd);
+        save_failed(tmp, st.st_uid != ::geteuid() ? "owned by another uid" : "fchmod", err);
+    }
     auto fail = [&](const char* what) {
         int err = errno;
         ::close(fd);
@@ -110,6 +121,20 @@ void install_tmp(const std::filesystem::path& file)
     fsync_dir(file);
 }
 
+std::string untrusted_reason(int fd)
+{
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        return std::string("cannot stat it: ") + std::strerror(errno);
+    if (st.st_uid != ::geteuid())
+        return fmt::format("it is owned by uid {}, not by this daemon's uid {}", st.st_uid,
+                           ::geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fmt::format("it is writable by {} (mode {:04o}; `chmod go-w` it)",
+                           (st.st_mode & S_IWOTH) ? "others" : "its group", st.st_mode & 07777);
+    return {};
+}
+
 std::optional<std::string> read_whole_file(const std::filesystem::path& path,
                                            const std::string& label)
 {
@@ -121,6 +146,13 @@ std::optional<std::string> read_whole_file(const std::filesystem::path& path,
             return std::nullopt;
         throw CommandError(ErrorCode::invalid_policy,
                            label + " " + path.string() + ": cannot open: " + open_error(err));
+    }
+    // A state file someone else could have written decides the policy the
+    // daemon commits: refuse it rather than trust it.
+    if (const std::string why = untrusted_reason(fd); !why.empty()) {
+        ::close(fd);
+        throw CommandError(ErrorCode::invalid_policy,
+                           label + " " + path.string() + ": refused: " + why);
     }
     std::string text;
     char buf[1 << 16];

@@ -30,10 +30,16 @@ void write_tmp(const std::filesystem::path& file, const std::string& data);
 // Renames "<file>.tmp" over the file and makes the rename durable.
 void install_tmp(const std::filesystem::path& file);
 
+// Why a state file open as fd must not be trusted (owned by another uid
+// than this process's effective one, or writable by group or others), or
+// "" when it can be.
+std::string untrusted_reason(int fd);
+
 // The whole file, or nullopt when it does not exist; a symbolic link in its
-// place is refused (O_NOFOLLOW), like every state file's open. Throws
-// CommandError(ErrorCode::invalid_policy, "<label> PATH: cannot open: ...") when it
-// exists but cannot be read.
+// place is refused (O_NOFOLLOW), like every state file's open, and so is a
+// file untrusted_reason() objects to. Throws
+// CommandError(ErrorCode::invalid_policy, "<label> PATH: cannot open: ..." or
+// "...: refused: ...") when it exists but cannot be read or trusted.
 std::optional<std::string> read_whole_file(const std::filesystem::path& path,
                                            const std::string& label);
 

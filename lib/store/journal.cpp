@@ -72,6 +72,10 @@ int Journal::fd()
         ::close(fd);
         save_failed(path_, "stat", err);
     }
+    if (const std::string why = untrusted_reason(fd); !why.empty()) {
+        ::close(fd);
+        throw CommandError(ErrorCode::internal, "state file " + path_.string() + ": refused: " + why);
+    }
     fd_ = fd;
     bytes_ = uint64_t(st.st_size);
     // The journal's directory entry must be durable before a line in it is.

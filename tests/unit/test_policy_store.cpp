@@ -10,6 +10,7 @@
 #include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -710,4 +711,49 @@ TEST(PolicyStore, RestoreRejectsBadJournals)
     ASSERT_TRUE(store.restore());
     EXPECT_EQ(store.version(), 2u);
     EXPECT_EQ(ids(store.policy()), (std::vector<uint32_t>{1, 2}));
+}
+
+// A state file someone else could have written is refused, not trusted
+// (issue 12 item 2): writable by group or others, or owned by another uid.
+TEST(PolicyStore, UntrustedStateFilesAreRefused)
+{
+    TempDir dir;
+    const auto file = dir.path() / "state.json";
+    {
+        FakeSink sink;
+        PolicyStore store(sink, 4096, file);
+        store.add_rule("proto=udp dport=53 action=drop"); // the snapshot
+        store.add_rule("proto=udp dport=54 action=drop"); // a journal line
+    }
+    auto restore_error = [&] {
+        FakeSink sink;
+        PolicyStore store(sink, 4096, file);
+        try {
+            store.restore();
+        } catch (const CommandError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    ASSERT_EQ(restore_error(), "");
+    std::filesystem::permissions(file, std::filesystem::perms::others_write,
+                                 std::filesystem::perm_options::add);
+    std::string why = restore_error();
+    EXPECT_NE(why.find("writable by others"), std::string::npos) << why;
+    EXPECT_NE(why.find(file.string()), std::string::npos) << why;
+    std::filesystem::permissions(file, std::filesystem::perms::others_write,
+                                 std::filesystem::perm_options::remove);
+    const auto journal = PolicyStore::journal_path(file);
+    std::filesystem::permissions(journal, std::filesystem::perms::group_write,
+                                 std::filesystem::perm_options::add);
+    why = restore_error();
+    EXPECT_NE(why.find("writable by its group"), std::string::npos) << why;
+    std::filesystem::permissions(journal, std::filesystem::perms::group_write,
+                                 std::filesystem::perm_options::remove);
+    ASSERT_EQ(restore_error(), "");
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "chown to another uid needs root";
+    ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+    why = restore_error();
+    EXPECT_NE(why.find("owned by uid 65534"), std::string::npos) << why;
 }
