@@ -33,15 +33,6 @@ namespace xdpfw {
 
 namespace {
 
-uint32_t prog_id(int fd)
-{
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len))
-        return 0;
-    return info.id;
-}
-
 std::optional<gid_t> group_id(const std::string& name)
 {
     if (name.empty())
@@ -352,7 +343,7 @@ void Daemon::attach_interfaces()
             throw BpfError(errno, "dup program fd");
         pin_program(prog_fd_.get(), pin_dir_);
     }
-    const uint32_t id = prog_id(prog_fd_.get());
+    const uint32_t id = prog_id_of(prog_fd_.get());
 
     AttachOptions ao;
     ao.mode = parse_attach_mode(cfg_.attach_mode);

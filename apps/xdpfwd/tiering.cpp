@@ -2,6 +2,8 @@
 // The background tier worker (tiering.hpp).
 #include "apps/xdpfwd/tiering.hpp"
 
+#include "lib/kernel/attach.hpp"
+
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,13 +13,6 @@
 namespace xdpfw {
 
 namespace {
-
-uint32_t prog_id(int fd)
-{
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
 
 // The kernel's tag of a program: a hash of its instructions (map
 // references left out), equal for two loads of one build's program.
@@ -51,7 +46,7 @@ void Tiering::start(int adopted_fd)
     started_ = true;
     foreign_ = swap_foreign_ = adopted_fd >= 0;
     foreign_tag_ = adopted_fd >= 0 ? prog_tag(adopted_fd) : 0;
-    live_prog_id_ = prog_id(adopted_fd >= 0 ? adopted_fd : general_.prog_fd());
+    live_prog_id_ = prog_id_of(adopted_fd >= 0 ? adopted_fd : general_.prog_fd());
     worker_ = std::thread([this] { run(); });
     cv_.notify_all();
 }
@@ -161,12 +156,12 @@ void Tiering::run()
                             .count();
         live_ = std::move(prog);
         live_key_ = key;
-        live_prog_id_ = prog_id(fd);
+        live_prog_id_ = prog_id_of(fd);
         foreign_ = false;
         swaps_++;
         last_error_.clear();
         spdlog::info("event=tier_swapped tier={} prog_id={} key={:016x} ms={:.1f}",
-                     key ? "specialised" : "general", prog_id(fd), key, last_swap_ms_);
+                     key ? "specialised" : "general", prog_id_of(fd), key, last_swap_ms_);
         finish_round(seq, {});
     }
 }

@@ -59,14 +59,6 @@ std::string ifname_of(int ifindex)
     return fmt::format("ifindex {}", ifindex);
 }
 
-uint32_t prog_id_of(int fd)
-{
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-        return 0;
-    return info.id;
-}
 
 // The network namespace an attachment lives in: ifindex values are only
 // meaningful there, so detach() enters it when called from another one
@@ -214,6 +206,15 @@ Attempt attach_in_mode(int prog_fd, int ifindex, const std::string& ifname,
 }
 
 } // namespace
+
+uint32_t prog_id_of(int fd)
+{
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+        return 0;
+    return info.id;
+}
 
 const char* attach_mode_name(AttachMode m)
 {

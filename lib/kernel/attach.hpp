@@ -99,6 +99,9 @@ int detach_all(int ifindex);
 // attached. For attachments an earlier xdpfwd made (no XdpAttachment).
 void replace_program(int ifindex, XdpMode mode, int old_fd, int new_fd);
 
+// The kernel's id of the loaded program fd, 0 if it cannot be read.
+uint32_t prog_id_of(int fd);
+
 // The XDP program id attached to ifindex in mode, 0 if none.
 uint32_t attached_prog_id(int ifindex, XdpMode mode);
 
