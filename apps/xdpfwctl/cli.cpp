@@ -5,6 +5,7 @@
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/requests.hpp"
+#include "apps/xdpfwctl/save.hpp"
 #include "lib/base/version.hpp"
 #include "lib/protocol/protocol.hpp"
 
@@ -131,6 +132,7 @@ struct Args {
     std::vector<std::string> rule_words, inspect_words, prefixes;
     uint32_t rule_id = 0, inspect_id = 0;
     std::string set_name, set_file, policy_file;
+    std::optional<std::filesystem::path> save_file;
     std::optional<std::string> list_name;
     std::optional<unsigned> limit;
     protocol::ChangeOptions change; // --dry-run, --confirm
@@ -196,7 +198,7 @@ void add_status(Setup& s)
 
 void add_rule_commands(Setup& s)
 {
-    auto* rule = s.app.add_subcommand("rule", "add, delete and list rules");
+    auto* rule = s.app.add_subcommand("rule", "add, delete, replace and list rules");
     rule->require_subcommand(1);
     auto* add = s.change_command(rule, "add", "add one rule (docs/RULES.md); prints its id");
     add->add_option("words", s.a.rule_words,
@@ -208,6 +210,15 @@ void add_rule_commands(Setup& s)
     del->add_option("id", s.a.rule_id, "rule id")->required()->check(
         CLI::Range(uint32_t(1), uint32_t(UINT32_MAX)));
     s.on_chosen(del, [&a = s.a] { return rule_del_request(a.rule_id); }, change);
+
+    auto* replace = s.change_command(
+        rule, "replace", "give the rule with this id new words (one commit; counters restart "
+                         "unless only the comment changed)");
+    replace->add_option("id", s.a.rule_id, "rule id")->required()->check(
+        CLI::Range(uint32_t(1), uint32_t(UINT32_MAX)));
+    replace->add_option("words", s.a.rule_words, "the new rule text")->required();
+    s.on_chosen(replace, [&a = s.a] { return rule_replace_request(a.rule_id, a.rule_words); },
+                change);
 
     auto* list = s.command(rule, "list", "rules in evaluation order");
     s.on_chosen(list, rule_list_request, listing(format_rules));
@@ -247,10 +258,15 @@ void add_set_commands(Setup& s)
     add->add_option("prefixes", a.prefixes, "prefixes, e.g. 198.51.100.0/24")->required();
     s.on_chosen(add, [&a] { return set_add_request(a.set_name, a.prefixes); }, change);
 
-    auto* del = s.change_command(set, "del", "remove prefixes from a set");
+    auto* del = s.change_command(
+        set, "del", "remove prefixes from a set; without prefixes, remove the set (refused "
+                    "while a rule uses it)");
     del->add_option("name", a.set_name, "set name")->required();
-    del->add_option("prefixes", a.prefixes, "prefixes to remove")->required();
-    s.on_chosen(del, [&a] { return set_del_request(a.set_name, a.prefixes); }, change);
+    del->add_option("prefixes", a.prefixes, "prefixes to remove");
+    s.on_chosen(del, [&a] {
+        return a.prefixes.empty() ? set_destroy_request(a.set_name)
+                                  : set_del_request(a.set_name, a.prefixes);
+    }, change);
 
     auto* load = s.change_command(
         set, "load", "replace a set with the prefixes of a file (one per line, # comments)");
@@ -270,6 +286,17 @@ void add_load(Setup& s)
         "replace the whole policy with a YAML rule file (docs/RULES.md), atomically");
     load->add_option("file", s.a.policy_file, "YAML policy file")->required();
     s.on_chosen(load, [&a = s.a] { return load_request(a.policy_file); }, change);
+}
+
+void add_save(Setup& s)
+{
+    auto* save = s.command(&s.app, "save",
+                           "write the live policy as a YAML rule file that `load` commits back "
+                           "unchanged (stdout without FILE)");
+    save->add_option("file", s.a.save_file, "rule file to write (replaced atomically)");
+    s.on_chosen(save, policy_get_request, [&a = s.a](const json&, const json& result) {
+        return save_policy(result, a.save_file);
+    });
 }
 
 void add_history(Setup& s)
@@ -357,6 +384,7 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_inspect_commands(s);
     add_set_commands(s);
     add_load(s);
+    add_save(s);
     add_history(s);
     add_safe_operations(s);
     CLI::Option* watch = add_stats(s);

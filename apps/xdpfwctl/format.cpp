@@ -517,6 +517,8 @@ std::string format_change(const json& req, const json& result)
     case Command::inspect_add: return std::to_string(count(result, cmd, "rule_id")) + "\n";
     case Command::rule_del:
         return "rule " + req.at("rule_id").dump() + " deleted" + version_suffix(result) + "\n";
+    case Command::rule_replace:
+        return "rule " + req.at("rule_id").dump() + " replaced" + version_suffix(result) + "\n";
     case Command::inspect_del:
         return "inspection rule " + req.at("rule_id").dump() + " deleted" +
                version_suffix(result) + "\n";
@@ -529,6 +531,7 @@ std::string format_change(const json& req, const json& result)
         return "set " + name + ": " + grouped(count(result, cmd, "removed")) + " of " +
                prefix_list(req) + " removed, size " + grouped(count(result, cmd, "size")) +
                version_suffix(result) + "\n";
+    case Command::set_destroy: return "set " + name + " deleted" + version_suffix(result) + "\n";
     case Command::set_load:
         return "set " + name + " loaded, size " + grouped(count(result, cmd, "size")) +
                version_suffix(result) + "\n";
@@ -548,6 +551,7 @@ std::string format_change(const json& req, const json& result)
     case Command::rule_list:
     case Command::set_list:
     case Command::inspect_list:
+    case Command::policy_get:
     case Command::history:
     case Command::diff:
     case Command::stats: break; // not changes: their own format_* functions

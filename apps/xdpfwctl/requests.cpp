@@ -60,6 +60,13 @@ nlohmann::json rule_del_request(uint32_t rule_id)
     return del_request(Command::rule_del, rule_id);
 }
 
+nlohmann::json rule_replace_request(uint32_t rule_id, const std::vector<std::string>& words)
+{
+    auto req = add_request(Command::rule_replace, words);
+    req["rule_id"] = rule_id;
+    return req;
+}
+
 nlohmann::json inspect_add_request(const std::vector<std::string>& words)
 {
     return add_request(Command::inspect_add, words);
@@ -119,6 +126,18 @@ nlohmann::json set_load_request(const std::string& name, const std::filesystem::
     req["name"] = name;
     req["prefixes"] = prefixes_to_json(set);
     return req;
+}
+
+nlohmann::json set_destroy_request(const std::string& name)
+{
+    auto req = command(Command::set_destroy);
+    req["name"] = name;
+    return req;
+}
+
+nlohmann::json policy_get_request()
+{
+    return command(Command::policy_get);
 }
 
 nlohmann::json set_list_request(const std::optional<std::string>& name)

@@ -20,6 +20,8 @@ nlohmann::json status_request();
 // The words are joined with single spaces into the rule text.
 nlohmann::json rule_add_request(const std::vector<std::string>& words);
 nlohmann::json rule_del_request(uint32_t rule_id);
+// rule.replace: the rule with this id gets the words' rule.
+nlohmann::json rule_replace_request(uint32_t rule_id, const std::vector<std::string>& words);
 nlohmann::json rule_list_request();
 // Inspection rules (docs/RULES.md, "Inspection rules"); words joined as for rules.
 nlohmann::json inspect_add_request(const std::vector<std::string>& words);
@@ -31,6 +33,10 @@ nlohmann::json set_del_request(const std::string& name, const std::vector<std::s
 // Reads a prefix file (parse_prefix_lines); throws ClientError with code
 // io_error (cannot open) or invalid_prefix ("FILE:LINE: problem").
 nlohmann::json set_load_request(const std::string& name, const std::filesystem::path& file);
+// set.destroy: the whole set (refused by the daemon while a rule uses it).
+nlohmann::json set_destroy_request(const std::string& name);
+// policy.get: the live policy, for `save`.
+nlohmann::json policy_get_request();
 nlohmann::json set_list_request(const std::optional<std::string>& name);
 // Reads the YAML policy and its set files (load_policy_file); throws
 // ClientError with code invalid_policy naming the file, rule and key.

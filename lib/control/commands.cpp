@@ -279,6 +279,16 @@ json cmd_rule_del(Context& c)
     return change_result(c, std::move(result));
 }
 
+json cmd_rule_replace(Context& c)
+{
+    const uint32_t id = rule_id_arg(c.req);
+    c.store.replace_rule(id, string_arg(c.req, "rule"), c.opts);
+    json result = {{"rule_id", id}, {"version", c.store.version()}};
+    warn_without_engine(c, result, has_xsk_rule(c.after().rules, id), false);
+    warn_lockout(c, result);
+    return change_result(c, std::move(result));
+}
+
 json cmd_rule_list(Context& c)
 {
     json rules = json::array();
@@ -286,6 +296,7 @@ json cmd_rule_list(Context& c)
         rules.push_back({{"id", r.id},
                          {"priority", r.priority},
                          {"action", format_action(r.action)},
+                         {"comment", r.comment},
                          {"text", r.text}});
     return {{"version", c.store.version()}, {"rules", std::move(rules)}};
 }
@@ -374,6 +385,12 @@ json cmd_set_load(Context& c)
     return change_result(c, {{"version", c.store.version()}, {"size", size}});
 }
 
+json cmd_set_destroy(Context& c)
+{
+    c.store.destroy_set(string_arg(c.req, "name"), c.opts);
+    return change_result(c, {{"version", c.store.version()}});
+}
+
 json cmd_set_list(Context& c)
 {
     const auto& sets = c.store.policy().sets;
@@ -413,6 +430,14 @@ json cmd_load(Context& c)
     warn_without_engine(c, result, has_xsk_rule(live.rules), !live.inspect.empty());
     warn_lockout(c, result);
     return change_result(c, std::move(result));
+}
+
+// The live policy in the `load` request's form, so that what `xdpfwctl save`
+// writes loads back into the same policy.
+json cmd_policy_get(Context& c)
+{
+    return {{"version", c.store.version()},
+            {"policy", policy_to_json(c.store.policy(), PolicyForm::document)}};
 }
 
 json cmd_history(Context& c)
@@ -480,6 +505,7 @@ json cmd_stats(Context& c)
         e["priority"] = r.priority;
         e["action"] = format_action(r.action);
         e["rule"] = r.text;
+        e["comment"] = r.comment;
         rules.push_back(std::move(e));
     }
     json reasons = json::object();
@@ -513,16 +539,19 @@ json run_command(Command cmd, Context& c)
     case Command::status: return cmd_status(c);
     case Command::rule_add: return cmd_rule_add(c);
     case Command::rule_del: return cmd_rule_del(c);
+    case Command::rule_replace: return cmd_rule_replace(c);
     case Command::rule_list: return cmd_rule_list(c);
     case Command::set_create: return cmd_set_create(c);
     case Command::set_add: return cmd_set_add(c);
     case Command::set_del: return cmd_set_del(c);
+    case Command::set_destroy: return cmd_set_destroy(c);
     case Command::set_load: return cmd_set_load(c);
     case Command::set_list: return cmd_set_list(c);
     case Command::inspect_add: return cmd_inspect_add(c);
     case Command::inspect_del: return cmd_inspect_del(c);
     case Command::inspect_list: return cmd_inspect_list(c);
     case Command::load: return cmd_load(c);
+    case Command::policy_get: return cmd_policy_get(c);
     case Command::history: return cmd_history(c);
     case Command::confirm: return cmd_confirm(c);
     case Command::rollback: return cmd_rollback(c);

@@ -23,9 +23,10 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 16> known_keys = {
-    "priority",  "iif",       "vlan",      "ether",  "family",   "src", "dst",  "proto",
-    "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
+constexpr std::array<std::string_view, 17> known_keys = {
+    "priority",  "iif",       "vlan",      "ether",     "family", "src",      "dst",
+    "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action",
+    "fallback",  "id",        "comment"};
 
 // Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
 constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
@@ -143,6 +144,21 @@ void check_prefix(const AddrMatch& a, const std::string& where, const std::strin
     } catch (const std::invalid_argument& e) {
         throw PolicyError(where, key, e.what());
     }
+}
+
+// Comments are printed in list, stats, logs and metric labels: bounded, one
+// line, no control characters (UTF-8 is fine).
+void check_comment(const std::string& comment, const std::string& where)
+{
+    if (comment.size() > max_comment_bytes)
+        throw PolicyError(where, "comment",
+                          "is " + std::to_string(comment.size()) + " bytes, longer than " +
+                              std::to_string(max_comment_bytes));
+    for (unsigned char c : comment)
+        if (c < 0x20 || c == 0x7f)
+            throw PolicyError(where, "comment",
+                              "holds a control character (newline, tab, ...); comments are "
+                              "one line of text");
 }
 
 std::string family_upper(Family f)
@@ -415,6 +431,7 @@ void validate_rule(const Rule& rule, const std::string& where)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
         throw PolicyError(where, "fallback", "only applies to action=xsk");
+    check_comment(rule.comment, where);
 }
 
 Rule parse_rule(std::string_view text, const std::string& where)
@@ -467,6 +484,8 @@ Rule parse_rule(std::string_view text, const std::string& where)
             rule.action = parse_action(v, where);
             rule.action.xsk_fallback = fallback;
             have_action = true;
+        } else if (key == "comment") {
+            rule.comment = v;
         } else if (key == "fallback") {
             if (v == "pass")
                 rule.action.xsk_fallback = ActionType::pass;
@@ -546,6 +565,8 @@ std::string format_rule(const Rule& rule)
     add("action", format_action(rule.action));
     if (rule.action.type == ActionType::xsk)
         add("fallback", action_name(rule.action.xsk_fallback));
+    if (!rule.comment.empty())
+        add("comment", quote_rule_value(rule.comment));
     return s;
 }
 

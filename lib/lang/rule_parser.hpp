@@ -19,7 +19,7 @@ Rule parse_rule(std::string_view text, const std::string& where);
 
 // Canonical text: fixed key order, no id, priority always present, family only
 // when no prefix implies it. parse_rule(format_rule(r)) gives back r's
-// priority, match and action.
+// priority, match, action and comment.
 std::string format_rule(const Rule& rule);
 
 // The consistency checks parse_rule applies, for rules built in code (value

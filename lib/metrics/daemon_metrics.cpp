@@ -17,14 +17,14 @@ namespace {
 constexpr auto counter = MetricType::counter;
 constexpr auto gauge = MetricType::gauge;
 
-// The labels of a rule's series. comment stays empty until rules carry one
-// (issue 14 item 6); it is there so dashboards need not change then.
+// The labels of a rule's series (comment: the rule's comment="...", empty
+// when it has none).
 Labels rule_labels(const LivePolicy::RuleLabels& r)
 {
     return {{"id", std::to_string(r.id)},
             {"priority", std::to_string(r.priority)},
             {"action", format_action(r.action)},
-            {"comment", ""}};
+            {"comment", r.comment}};
 }
 
 void write_rules(Exposition& x, const LivePolicy& p, const DataplaneView& view)
@@ -204,7 +204,7 @@ LivePolicy live_policy_of(const Policy& policy, uint64_t version)
     p.version = version;
     p.rules.reserve(policy.rules.size());
     for (const Rule& r : policy.rules)
-        p.rules.push_back({r.id, r.priority, r.action});
+        p.rules.push_back({r.id, r.priority, r.action, r.comment});
     sort_by_priority(p.rules);
     for (const inspect::InspectRule& r : policy.inspect)
         p.inspect_rules.push_back({r.id, r.priority, r.action});

@@ -28,6 +28,7 @@ struct LivePolicy {
         uint32_t id = 0;
         int32_t priority = 0;
         Action action;
+        std::string comment;
     };
     struct InspectLabels {
         uint32_t id = 0;

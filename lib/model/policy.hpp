@@ -95,11 +95,17 @@ struct Match {
     bool operator==(const Match&) const = default;
 };
 
+// A rule comment's limit (nftables allows 128 bytes too).
+constexpr size_t max_comment_bytes = 128;
+
 struct Rule {
     uint32_t id = 0;        // user-visible, assigned by the policy owner
     int32_t priority = 0;   // lower first; ties by id (insertion order)
     Match match;
     Action action;
+    // The operator's note (comment="..."): kept, shown in list/stats and the
+    // metrics' labels; no effect on matching. At most max_comment_bytes.
+    std::string comment;
     std::string text;       // canonical key=value form (format_rule)
     bool operator==(const Rule&) const = default;
 };

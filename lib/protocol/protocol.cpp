@@ -19,16 +19,19 @@ constexpr EnumNames<Command, command_count> command_names = {{{
     {Command::status, "status"},
     {Command::rule_add, "rule.add"},
     {Command::rule_del, "rule.del"},
+    {Command::rule_replace, "rule.replace"},
     {Command::rule_list, "rule.list"},
     {Command::set_create, "set.create"},
     {Command::set_add, "set.add"},
     {Command::set_del, "set.del"},
     {Command::set_load, "set.load"},
+    {Command::set_destroy, "set.destroy"},
     {Command::set_list, "set.list"},
     {Command::inspect_add, "inspect.add"},
     {Command::inspect_del, "inspect.del"},
     {Command::inspect_list, "inspect.list"},
     {Command::load, "load"},
+    {Command::policy_get, "policy.get"},
     {Command::history, "history"},
     {Command::confirm, "confirm"},
     {Command::rollback, "rollback"},
@@ -114,10 +117,12 @@ bool changes_policy(Command cmd)
     switch (cmd) {
     case Command::rule_add:
     case Command::rule_del:
+    case Command::rule_replace:
     case Command::set_create:
     case Command::set_add:
     case Command::set_del:
     case Command::set_load:
+    case Command::set_destroy:
     case Command::inspect_add:
     case Command::inspect_del:
     case Command::load:

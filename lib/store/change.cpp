@@ -21,7 +21,8 @@ constexpr std::pair<Op, const char*> op_names[] = {
     {Op::set_create, "set.create"}, {Op::set_add, "set.add"},
     {Op::set_del, "set.del"},       {Op::set_load, "set.load"},
     {Op::recommit, "recommit"},     {Op::inspect_add, "inspect.add"},
-    {Op::inspect_del, "inspect.del"},
+    {Op::inspect_del, "inspect.del"}, {Op::rule_replace, "rule.replace"},
+    {Op::set_destroy, "set.destroy"},
 };
 
 const char* op_name(Op op)
@@ -55,6 +56,25 @@ void erase_rule(std::vector<R>& rules, uint32_t id, const char* what)
     if (it == rules.end())
         throw CommandError(ErrorCode::unknown_rule, std::string("no ") + what + " with id " + std::to_string(id));
     rules.erase(it);
+}
+
+// set.destroy: refused while a rule names the set (the rule would lose its
+// meaning); the message lists the rules to change first.
+void destroy_set(Policy& p, const std::string& name)
+{
+    existing_set(p, name);
+    std::string users;
+    for (const Rule& r : p.evaluation_order()) {
+        const auto& m = r.match;
+        if ((m.src && m.src->is_set() && m.src->set_name() == name) ||
+            (m.dst && m.dst->is_set() && m.dst->set_name() == name))
+            users += (users.empty() ? "" : ", ") + std::to_string(r.id);
+    }
+    if (!users.empty())
+        throw CommandError(ErrorCode::set_in_use, "set '" + name + "' is used by rule" +
+                                                      (users.find(',') == std::string::npos ? " " : "s ") +
+                                                      users + "; delete or replace them first");
+    p.sets.erase(name);
 }
 
 } // namespace
@@ -99,6 +119,15 @@ void apply_change(Policy& p, const PolicyChange& c)
         p.rules.push_back(c.rule);
         break;
     case Op::rule_del: erase_rule(p.rules, c.id, "rule"); break;
+    case Op::rule_replace: {
+        auto it = std::find_if(p.rules.begin(), p.rules.end(),
+                               [&](const Rule& r) { return r.id == c.rule.id; });
+        if (it == p.rules.end())
+            throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(c.rule.id));
+        *it = c.rule;
+        break;
+    }
+    case Op::set_destroy: destroy_set(p, c.name); break;
     case Op::set_create:
         check_set_name(c.name);
         if (p.sets.contains(c.name))
@@ -126,11 +155,13 @@ nlohmann::json change_to_json(const PolicyChange& c)
 {
     nlohmann::json j = {{"op", op_name(c.op)}};
     switch (c.op) {
-    case Op::rule_add: j.update(rule_to_json(c.rule.id, c.rule.text)); break;
+    case Op::rule_add:
+    case Op::rule_replace: j.update(rule_to_json(c.rule.id, c.rule.text)); break;
     case Op::inspect_add: j.update(rule_to_json(c.inspect.id, c.inspect.text)); break;
     case Op::rule_del:
     case Op::inspect_del: j["id"] = c.id; break;
-    case Op::set_create: j["name"] = c.name; break;
+    case Op::set_create:
+    case Op::set_destroy: j["name"] = c.name; break;
     case Op::set_add:
     case Op::set_del:
     case Op::set_load:
@@ -155,18 +186,20 @@ PolicyChange change_from_json(const nlohmann::json& j, const std::string& where,
     PolicyChange c;
     c.op = known->first;
     switch (c.op) {
-    case Op::rule_add: c.rule = rule_from_json(j, where, max_rules); break;
+    case Op::rule_add:
+    case Op::rule_replace: c.rule = rule_from_json(j, where, max_rules); break;
     case Op::inspect_add: c.inspect = inspect_rule_from_json(j, where); break;
     case Op::rule_del: c.id = rule_id_from_json(j, where, max_rules); break;
     case Op::inspect_del: c.id = rule_id_from_json(j, where, inspect::max_rules); break;
     case Op::set_create:
+    case Op::set_destroy:
     case Op::set_add:
     case Op::set_del:
     case Op::set_load:
         c.name = string(field(j, where, "name"), join(where, "name"));
         if (!valid_set_name(c.name))
             fail(join(where, "name"), "'" + c.name + "' is not a valid set name");
-        if (c.op != Op::set_create)
+        if (c.op != Op::set_create && c.op != Op::set_destroy)
             c.prefixes = prefixes_from_json(field(j, where, "prefixes"), join(where, "prefixes"));
         break;
     case Op::recommit: break;

@@ -16,10 +16,10 @@ namespace xdpfw {
 struct PolicyChange {
     enum class Op {
         rule_add, rule_del, set_create, set_add, set_del, set_load, recommit, inspect_add,
-        inspect_del
+        inspect_del, rule_replace, set_destroy
     };
     Op op = Op::recommit;
-    Rule rule;                    // rule_add (with its id)
+    Rule rule;                    // rule_add, rule_replace (with its id)
     inspect::InspectRule inspect; // inspect_add (with its id)
     uint32_t id = 0;              // rule_del, inspect_del
     std::string name;             // set_*

@@ -369,6 +369,30 @@ void PolicyStore::delete_rule(uint32_t id, const CommitOptions& opts)
     apply(std::move(candidate), std::move(summary), &c, opts);
 }
 
+void PolicyStore::replace_rule(uint32_t id, std::string_view text, const CommitOptions& opts)
+{
+    const Rule* old = find_rule(policy_, id);
+    if (!old)
+        throw CommandError(ErrorCode::unknown_rule, "no rule with id " + std::to_string(id));
+    PolicyChange c;
+    c.op = PolicyChange::Op::rule_replace;
+    try {
+        c.rule = parse_rule(text, "rule");
+    } catch (const PolicyError& e) {
+        throw CommandError(ErrorCode::invalid_rule, e.what());
+    }
+    if (c.rule.id != 0 && c.rule.id != id)
+        throw CommandError(ErrorCode::invalid_rule,
+                           "rule: id: the text says id=" + std::to_string(c.rule.id) +
+                               " but rule " + std::to_string(id) +
+                               " is being replaced (leave id= out)");
+    c.rule.id = id;
+    std::string summary = "rule.replace id=" + std::to_string(id) + ": " + old->text + " -> " +
+                          c.rule.text;
+    Policy candidate = candidate_with(c);
+    apply(std::move(candidate), std::move(summary), &c, opts);
+}
+
 uint32_t PolicyStore::add_inspect_rule(std::string_view text, const CommitOptions& opts)
 {
     PolicyChange c;
@@ -419,6 +443,15 @@ void PolicyStore::create_set(const std::string& name, const CommitOptions& opts)
     c.name = name;
     Policy candidate = candidate_with(c);
     apply(std::move(candidate), "set.create " + name, &c, opts);
+}
+
+void PolicyStore::destroy_set(const std::string& name, const CommitOptions& opts)
+{
+    PolicyChange c;
+    c.op = PolicyChange::Op::set_destroy;
+    c.name = name;
+    Policy candidate = candidate_with(c);
+    apply(std::move(candidate), "set.destroy " + name, &c, opts);
 }
 
 size_t PolicyStore::add_to_set(const std::string& name, const std::vector<std::string>& prefixes,

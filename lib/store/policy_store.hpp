@@ -82,10 +82,15 @@ public:
     // extends the wait and keeps the rollback target.
     uint32_t add_rule(std::string_view text, const CommitOptions& opts = {}); // the rule id
     void delete_rule(uint32_t id, const CommitOptions& opts = {});
+    // The rule with this id becomes text's rule (an id= in text must be this
+    // id); its counters start again unless only the comment changed.
+    void replace_rule(uint32_t id, std::string_view text, const CommitOptions& opts = {});
     // Inspection rules (docs/RULES.md); their own ids, 1..inspect::max_rules-1.
     uint32_t add_inspect_rule(std::string_view text, const CommitOptions& opts = {});
     void delete_inspect_rule(uint32_t id, const CommitOptions& opts = {});
     void create_set(const std::string& name, const CommitOptions& opts = {});
+    // Removes a set no rule names (set_in_use naming the rules otherwise).
+    void destroy_set(const std::string& name, const CommitOptions& opts = {});
     size_t add_to_set(const std::string& name, const std::vector<std::string>& prefixes,
                       const CommitOptions& opts = {});
     size_t delete_from_set(const std::string& name, const std::vector<std::string>& prefixes,

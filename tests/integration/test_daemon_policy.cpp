@@ -161,6 +161,64 @@ TEST_F(DaemonPolicy, LoadReplacesThePolicyInOneVersionStep)
     EXPECT_EQ(d.rule_packets(2), 10u);
 }
 
+// The operator tooling of docs/PROTOCOL.md on a live daemon: a rule replaced
+// in place changes what passes, a set in use cannot be removed, and what
+// `save` writes, loaded back after the policy changed, brings back the same
+// rules (comments included) and traffic verdicts.
+TEST_F(DaemonPolicy, ReplaceSaveLoadAndSetDelOnALiveDaemon)
+{
+    DaemonProcess& d = lab->daemon;
+    UdpReceiver r7001(lab->dut, DaemonLab::dut4, 7001), r7002(lab->dut, DaemonLab::dut4, 7002);
+    ASSERT_EQ(d.ctl({"set", "create", "peers"}).code, 0);
+    ASSERT_EQ(d.ctl({"set", "add", "peers", "10.99.1.2"}).code, 0);
+    CtlResult add = d.ctl({"rule", "add", "src=@peers", "proto=udp", "dport=7001", "action=drop",
+                           "comment=peer flood"});
+    ASSERT_EQ(add.code, 0) << add.err;
+    const std::string id = add.out.substr(0, add.out.find('\n'));
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r7001.receive(5, 300ms), 0u);
+
+    CtlResult replaced = d.ctl({"rule", "replace", id, "src=@peers", "proto=udp", "dport=7002",
+                                "action=drop", "comment=moved to 7002"});
+    ASSERT_EQ(replaced.code, 0) << replaced.err;
+    EXPECT_EQ(replaced.out.rfind("rule " + id + " replaced", 0), 0u) << replaced.out;
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7001, 5), 5u);
+    EXPECT_EQ(r7001.receive(5, 2s), 5u);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7002, 5), 5u);
+    EXPECT_EQ(r7002.receive(5, 300ms), 0u);
+    json rules = d.ctl({"rule", "list", "--json"}).json().at("rules");
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0].at("comment"), "moved to 7002");
+    EXPECT_EQ(rules[0].at("text"),
+              "priority=0 src=@peers proto=udp dport=7002 action=drop comment=\"moved to 7002\"");
+
+    CtlResult in_use = d.ctl({"set", "del", "peers"});
+    EXPECT_EQ(in_use.code, 1);
+    EXPECT_NE(in_use.err.find("set_in_use"), std::string::npos) << in_use.err;
+    EXPECT_NE(in_use.err.find("rule " + id), std::string::npos) << in_use.err;
+
+    const std::string file = d.dir() + "/saved.yaml";
+    CtlResult save = d.ctl({"save", file});
+    ASSERT_EQ(save.code, 0) << save.err;
+    const json before = d.ctl({"rule", "list", "--json"}).json().at("rules");
+    const json sets_before = d.ctl({"set", "list", "peers", "--json"}).json();
+
+    // Change everything, then restore from the file.
+    ASSERT_EQ(d.ctl({"rule", "del", id}).code, 0);
+    CtlResult gone = d.ctl({"set", "del", "peers", "--json"});
+    ASSERT_EQ(gone.code, 0) << gone.err;
+    EXPECT_EQ(d.checked({{"cmd", "status"}}).at("sets"), 0);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7002, 5), 5u);
+    EXPECT_EQ(r7002.receive(5, 2s), 5u);
+
+    CtlResult load = d.ctl({"load", file});
+    ASSERT_EQ(load.code, 0) << load.err;
+    EXPECT_EQ(d.ctl({"rule", "list", "--json"}).json().at("rules"), before);
+    EXPECT_EQ(d.ctl({"set", "list", "peers", "--json"}).json(), sets_before);
+    EXPECT_EQ(send_udp(lab->peer, DaemonLab::dut4, 7002, 5), 5u);
+    EXPECT_EQ(r7002.receive(5, 300ms), 0u);
+}
+
 TEST_F(DaemonPolicy, DetachRemovesProgramPinsAndDaemon)
 {
     DaemonProcess& d = lab->daemon;

@@ -757,3 +757,73 @@ TEST(PolicyStore, UntrustedStateFilesAreRefused)
     why = restore_error();
     EXPECT_NE(why.find("owned by uid 65534"), std::string::npos) << why;
 }
+
+TEST(PolicyStore, ReplaceRuleKeepsItsIdAndPlace)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    std::vector<uint32_t> created;
+    store.on_rule_created = [&](uint32_t id) { created.push_back(id); };
+    store.add_rule("priority=5 proto=tcp dport=22 action=drop");
+    store.add_rule("priority=5 proto=udp action=pass");
+    created.clear();
+
+    store.replace_rule(1, "priority=5 proto=tcp dport=2222 action=drop comment=\"ssh moved\"");
+    EXPECT_EQ(ids(store.policy()), (std::vector<uint32_t>{1, 2}));
+    EXPECT_EQ(store.policy().rules[0].match.dport->lo, 2222);
+    EXPECT_EQ(store.policy().rules[0].comment, "ssh moved");
+    EXPECT_EQ(created, std::vector<uint32_t>{1}) << "a new match restarts the counters";
+    EXPECT_NE(store.history().back().summary.find("rule.replace id=1:"), std::string::npos);
+
+    created.clear();
+    store.replace_rule(1, "priority=5 proto=tcp dport=2222 action=drop comment=\"moved in May\"");
+    EXPECT_TRUE(created.empty()) << "a new comment keeps the counters";
+
+    const uint64_t version = store.version();
+    EXPECT_COMMAND_ERROR(store.replace_rule(9, "action=drop"), "unknown_rule", "no rule with id 9");
+    EXPECT_COMMAND_ERROR(store.replace_rule(1, "id=2 action=drop"), "invalid_rule", "id=2");
+    EXPECT_COMMAND_ERROR(store.replace_rule(1, "proto=tcp"), "invalid_rule", "action");
+    EXPECT_COMMAND_ERROR(store.replace_rule(1, "src=@nosuch action=drop"), "unknown_set", "nosuch");
+    EXPECT_EQ(store.version(), version);
+    store.replace_rule(2, "id=2 priority=1 proto=udp action=drop"); // its own id is fine
+
+    FakeSink sink2;
+    PolicyStore restored(sink2, 4096, file);
+    ASSERT_TRUE(restored.restore());
+    EXPECT_EQ(restored.policy(), store.policy()) << "the journal replays rule.replace";
+}
+
+TEST(PolicyStore, DestroySetOnlyWhenNoRuleUsesIt)
+{
+    TempDir dir;
+    auto file = dir.path() / "state.json";
+    FakeSink sink;
+    PolicyStore store(sink, 4096, file);
+    store.create_set("block");
+    store.add_to_set("block", {"192.0.2.0/24"});
+    store.create_set("spare");
+    store.add_rule("src=@block action=drop");
+    store.add_rule("dst=@block proto=udp action=drop");
+
+    const uint64_t version = store.version();
+    EXPECT_COMMAND_ERROR(store.destroy_set("block"), "set_in_use", "used by rules 1, 2");
+    EXPECT_COMMAND_ERROR(store.destroy_set("nosuch"), "unknown_set", "nosuch");
+    EXPECT_EQ(store.version(), version);
+    EXPECT_TRUE(store.policy().sets.contains("block"));
+
+    store.destroy_set("spare");
+    EXPECT_FALSE(store.policy().sets.contains("spare"));
+    store.delete_rule(1);
+    EXPECT_COMMAND_ERROR(store.destroy_set("block"), "set_in_use", "used by rule 2;");
+    store.delete_rule(2);
+    store.destroy_set("block");
+    EXPECT_TRUE(store.policy().sets.empty());
+    EXPECT_EQ(store.history().back().summary, "set.destroy block");
+
+    FakeSink sink2;
+    PolicyStore restored(sink2, 4096, file);
+    ASSERT_TRUE(restored.restore());
+    EXPECT_EQ(restored.policy(), store.policy()) << "the journal replays set.destroy";
+}

@@ -519,6 +519,12 @@ Rule random_rule(std::mt19937& rng)
         r.action.type = ActionType::redirect;
         r.action.redirect_iface = "out" + std::to_string(below(100));
     }
+    if (chance(20)) {
+        // Blanks, quotes, backslashes, '=' and UTF-8: what quoting must survive.
+        static const std::string pieces[] = {"a", " ", "\"", "\\", "=", "x=y", "é", "ssh", "#"};
+        for (uint32_t n = 1 + below(12); n > 0; --n)
+            r.comment += pieces[below(9)];
+    }
     return r;
 }
 
@@ -536,8 +542,37 @@ TEST(RuleParser, FormatParseRoundTrip)
         EXPECT_EQ(back.match, r.match) << text;
         EXPECT_EQ(back.action, r.action) << text;
         EXPECT_EQ(back.priority, r.priority) << text;
+        EXPECT_EQ(back.comment, r.comment) << text;
         EXPECT_EQ(back.text, text);
         // The canonical form is a fixed point.
         EXPECT_EQ(format_rule(back), text);
     }
+}
+
+TEST(RuleParser, Comments)
+{
+    Rule r = parse_rule("proto=tcp dport=22 action=drop comment=\"ssh from \\\"outside\\\"\"", "t");
+    EXPECT_EQ(r.comment, "ssh from \"outside\"");
+    EXPECT_EQ(r.text, "priority=0 proto=tcp dport=22 action=drop comment=\"ssh from \\\"outside\\\"\"");
+    EXPECT_EQ(parse_rule("action=pass comment=one-word", "t").text,
+              "priority=0 action=pass comment=\"one-word\"");
+    // The comment does not take part in matching.
+    EXPECT_EQ(parse_rule("proto=udp action=pass comment=\"x\"", "t").match,
+              parse_rule("proto=udp action=pass", "t").match);
+
+    auto error_of = [](const std::string& text) {
+        try {
+            parse_rule(text, "rule 1");
+        } catch (const PolicyError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    EXPECT_NE(error_of("action=drop comment=\"" + std::string(129, 'x') + "\"").find(
+                  "comment: is 129 bytes, longer than 128"),
+              std::string::npos);
+    EXPECT_NE(error_of("action=drop comment=\"a\tb\"").find("control character"), std::string::npos);
+    EXPECT_NE(error_of("action=drop comment=\"open").find("unterminated"), std::string::npos);
+    EXPECT_EQ(parse_rule("action=drop comment=\"" + std::string(128, 'x') + "\"", "t").comment.size(),
+              128u);
 }
