@@ -273,8 +273,8 @@ TEST(TapDifferential, KeepsWhatTheReferenceMatches)
     TempDir dir("xdpfw-tap");
     std::mt19937_64 rng(20261206);
     RandomPolicyOptions opts;
-    opts.min_rules = 6;
-    opts.max_rules = 6;
+    opts.min_rules = 10;
+    opts.max_rules = 10;
     opts.max_sets = 0;
     opts.field_chance = 0.3;
     Policy policy = random_policy(rng, opts);
@@ -301,7 +301,7 @@ TEST(TapDifferential, KeepsWhatTheReferenceMatches)
     std::vector<PacketFields> pkts;
     std::vector<std::vector<uint8_t>> frames;
     FrameSender send(b, "tap1");
-    for (int k = 0; k < 300; ++k) {
+    for (int k = 0; k < 400; ++k) {
         PacketFields pkt = gen.next(rng);
         // An IPv6 next header naming an extension header is walked, never
         // final: such a "protocol" has no frame of its own.
