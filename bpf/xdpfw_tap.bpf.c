@@ -54,31 +54,27 @@ const volatile struct xdpfw_tap_filter cfg_tap = {};
  * compared and the tags count as they did there. */
 static __always_inline __u32 xdpfw_tap_copy(struct __sk_buff *skb, __u8 *buf)
 {
-	__u32 len = skb->len, tag = 0, copy;
-	__be16 *hdr;
+	__u32 len = skb->len, copy;
+	__be16 *tag;
 
 	if (len < XDPFW_MAC_LEN || len > XDPFW_TAP_MAX_FRAME)
 		return 0;
-	if (skb->vlan_present) {
-		if (bpf_skb_load_bytes(skb, 0, buf, XDPFW_MAC_LEN))
-			return 0;
-		hdr = (__be16 *)(buf + XDPFW_MAC_LEN);
-		hdr[0] = (__be16)skb->vlan_proto;
-		hdr[1] = bpf_htons(skb->vlan_tci);
-		tag = XDPFW_VLAN_TAG_LEN;
+	if (!skb->vlan_present) {
+		copy = len < XDPFW_TAP_HEAD ? len : XDPFW_TAP_HEAD;
+		return bpf_skb_load_bytes(skb, 0, buf, copy) ? 0 : len;
 	}
+	if (bpf_skb_load_bytes(skb, 0, buf, XDPFW_MAC_LEN))
+		return 0;
+	tag = (__be16 *)(buf + XDPFW_MAC_LEN);
+	tag[0] = (__be16)skb->vlan_proto;
+	tag[1] = bpf_htons(skb->vlan_tci);
 	copy = len - XDPFW_MAC_LEN;
 	if (copy > XDPFW_TAP_HEAD - XDPFW_MAC_LEN - XDPFW_VLAN_TAG_LEN)
 		copy = XDPFW_TAP_HEAD - XDPFW_MAC_LEN - XDPFW_VLAN_TAG_LEN;
-	if (!tag) {
-		/* Untagged: one copy from the start. */
-		copy += XDPFW_MAC_LEN;
-		if (bpf_skb_load_bytes(skb, 0, buf, copy))
-			return 0;
-	} else if (copy && bpf_skb_load_bytes(skb, XDPFW_MAC_LEN, buf + XDPFW_MAC_LEN + tag, copy)) {
+	if (copy && bpf_skb_load_bytes(skb, XDPFW_MAC_LEN, buf + XDPFW_MAC_LEN + XDPFW_VLAN_TAG_LEN,
+				       copy))
 		return 0;
-	}
-	return len + tag;
+	return len + XDPFW_VLAN_TAG_LEN;
 }
 
 SEC("socket")

@@ -4,7 +4,6 @@
 #ifndef XDPFW_TAP_H
 #define XDPFW_TAP_H
 
-#include <linux/in.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
 #include <xdpfw/abi.h>
