@@ -8,7 +8,8 @@ include(GNUInstallDirs)
 # xdpfwctl only talks to the control socket (a member of the socket's group
 # may): bin.
 install(TARGETS xdpfwd xdpfw-apply RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-install(TARGETS xdpfwctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# xdpfwctl-tap beside it: `xdpfwctl tap` runs it from its own directory.
+install(TARGETS xdpfwctl xdpfwctl-tap RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # The configuration lives in /etc/xdpfw whatever the prefix: the unit and
 # docs/DAEMON.md name that path. The deb marks it a conffile.

@@ -20,7 +20,7 @@ ORDER = [
     ["lib/tables"],
     ["lib/compiler"],
     ["lib/kernel", "lib/inspect"],
-    ["lib/xsk"],
+    ["lib/xsk", "lib/tap"],
     ["lib/protocol"],
     ["lib/store"],
     ["lib/control"],

@@ -17,6 +17,8 @@ PKGS=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhyperscan-dev
+  # the tap (lib/tap): pcap files through libpcap; its test decodes them with tshark
+  libpcap-dev tshark
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox

@@ -6,6 +6,7 @@
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/requests.hpp"
 #include "apps/xdpfwctl/save.hpp"
+#include "apps/xdpfwctl/tap_cli.hpp"
 #include "lib/base/version.hpp"
 #include "lib/protocol/protocol.hpp"
 
@@ -389,6 +390,12 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_safe_operations(s);
     CLI::Option* watch = add_stats(s);
     add_detach(s);
+    // Not a request: a local capture by the helper program (tap_cli.hpp).
+    TapArgs tap_args;
+    CLI::App* tap = app.add_subcommand(
+        "tap", "capture the frames that passed XDP on an interface, filtered by match words, "
+               "into a pcap file (root, like tcpdump; docs/TAP.md)");
+    add_tap_options(*tap, tap_args);
 
     try {
         app.parse(argc, argv);
@@ -396,6 +403,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         int rc = app.exit(e, out, err);
         return rc == 0 ? 0 : 64;
     }
+    if (tap->parsed())
+        return exec_tap_helper(tap_args, err);
 
     try {
         if (watch->count() > 0)

@@ -16,6 +16,7 @@ inline constexpr const char* default_socket_path = "/run/xdpfw/xdpfwd.sock";
 // 1 the daemon or a local file reported an error, 2 the daemon could not be
 // reached, 64 bad usage. `stats --watch` runs until SIGINT (or --count
 // updates) and installs its own SIGINT handler for that time.
+// `tap` replaces the process with the helper xdpfwctl-tap (tap_cli.hpp).
 int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err);
 
 } // namespace xdpfw::ctl

@@ -61,6 +61,8 @@ expect "xdpfwctl rule add src=10.0.0.0/8 i" iif= icmp_type= icmp_code=
 expect "xdpfwctl set " create add del load list
 expect "xdpfwctl stats --w" --watch
 expect "xdpfwctl history --l" --limit
+expect "xdpfwctl tap -i lo d" dport= dst=
+expect "xdpfwctl tap --d" --duration
 expect "xdpfwctl --socket /tmp/x.sock rule l" list
 expect "$tmp/fakectl set add " blocked office
 expect "$tmp/fakectl set list o" office

@@ -30,7 +30,7 @@ done
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 contents=$(dpkg-deb -c "$deb")
-for path in ./usr/sbin/xdpfwd ./usr/sbin/xdpfw-apply ./usr/bin/xdpfwctl \
+for path in ./usr/sbin/xdpfwd ./usr/sbin/xdpfw-apply ./usr/bin/xdpfwctl ./usr/bin/xdpfwctl-tap \
             ./usr/lib/systemd/system/xdpfwd.service ./etc/xdpfw/xdpfwd.yaml \
             ./usr/share/man/man8/xdpfwd.8 ./usr/share/man/man1/xdpfwctl.1 \
             ./usr/share/bash-completion/completions/xdpfwctl \

@@ -401,4 +401,40 @@ struct xdpfw_last_verdict {
 
 #define XDPFW_NO_RULE 0xffffffffu
 
+/* The socket-filter tap (bpf/xdpfw_tap.bpf.c, `xdpfwctl tap`): the match of
+ * one rule's words, in the tap program's .rodata (cfg_tap) so the verifier
+ * drops the tests of absent fields. A field is compared only when its bit is
+ * in `fields`; with no bit every frame is kept, parsed or not. Semantics are
+ * a rule's (lib/reference, rule_matches); a frame the parser refuses is kept
+ * only by the empty filter. */
+enum xdpfw_tap_field {
+	XDPFW_TAP_VLAN = 1u << 0,
+	XDPFW_TAP_ETHER = 1u << 1,
+	XDPFW_TAP_FAMILY = 1u << 2,
+	XDPFW_TAP_SRC = 1u << 3, /* always with XDPFW_TAP_FAMILY (the prefix's) */
+	XDPFW_TAP_DST = 1u << 4,
+	XDPFW_TAP_PROTO = 1u << 5,
+	XDPFW_TAP_SPORT = 1u << 6,
+	XDPFW_TAP_DPORT = 1u << 7,
+	XDPFW_TAP_TCP_FLAGS = 1u << 8,
+	XDPFW_TAP_ICMP_TYPE = 1u << 9,
+	XDPFW_TAP_ICMP_CODE = 1u << 10,
+};
+
+struct xdpfw_tap_filter {
+	__u32 fields;    /* enum xdpfw_tap_field bits */
+	__u32 family;    /* enum xdpfw_family */
+	__u32 vlan;      /* outer VID */
+	__u32 ether;     /* ethertype after the tags, host order */
+	__u32 proto;     /* IP protocol */
+	__u16 sport_lo, sport_hi; /* inclusive, host order */
+	__u16 dport_lo, dport_hi;
+	__u8 flags_mask, flags_value; /* TCP header byte 13 */
+	__u8 icmp_type, icmp_code;
+	/* Prefixes as four 32-bit words in network order (IPv4: word 0), the
+	 * address masked to its length. */
+	__u32 src[4], src_mask[4];
+	__u32 dst[4], dst_mask[4];
+};
+
 #endif /* XDPFW_ABI_H */
