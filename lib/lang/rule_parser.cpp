@@ -23,9 +23,10 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 16> known_keys = {
+constexpr std::array<std::string_view, 17> known_keys = {
     "priority",  "iif",       "vlan",      "ether",  "family",   "src", "dst",  "proto",
-    "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id"};
+    "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action", "fallback", "id",
+    "sample"};
 
 // Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
 constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
@@ -415,6 +416,10 @@ void validate_rule(const Rule& rule, const std::string& where)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
         throw PolicyError(where, "fallback", "only applies to action=xsk");
+    // Events name the rule that decided the verdict; a count rule never does.
+    if (rule.sample && !a.terminal())
+        throw PolicyError(where, "sample",
+                          "needs a rule that decides the verdict, not action=count");
 }
 
 Rule parse_rule(std::string_view text, const std::string& where)
@@ -475,6 +480,10 @@ Rule parse_rule(std::string_view text, const std::string& where)
             else
                 throw PolicyError(where, key, single_quoted(v) + " is not pass or drop");
             have_fallback = true;
+        } else if (key == "sample") {
+            rule.sample = static_cast<uint32_t>(parse_rule_unsigned(v, max_rule_sample, where, key));
+            if (rule.sample == 0)
+                throw PolicyError(where, key, "must be 1 (every packet) or more");
         }
     }
     if (!have_action)
@@ -546,6 +555,8 @@ std::string format_rule(const Rule& rule)
     add("action", format_action(rule.action));
     if (rule.action.type == ActionType::xsk)
         add("fallback", action_name(rule.action.xsk_fallback));
+    if (rule.sample)
+        add("sample", std::to_string(rule.sample));
     return s;
 }
 
