@@ -4,6 +4,7 @@
 
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
+#include "apps/xdpfwctl/monitor.hpp"
 #include "apps/xdpfwctl/requests.hpp"
 #include "lib/base/version.hpp"
 #include "lib/protocol/protocol.hpp"
@@ -361,6 +362,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_safe_operations(s);
     CLI::Option* watch = add_stats(s);
     add_detach(s);
+    StreamArgs stream;
+    add_stream_commands(app, stream, o.json);
 
     try {
         app.parse(argc, argv);
@@ -372,6 +375,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     try {
         if (watch->count() > 0)
             return watch_stats(o, out);
+        if (stream.kind != StreamArgs::Kind::none)
+            return run_stream(stream, o.socket, o.timeout, o.json, out, err);
         json req = chosen.build();
         if (auto cmd = protocol::command_from_name(req.value("cmd", ""));
             cmd && protocol::changes_policy(*cmd))
