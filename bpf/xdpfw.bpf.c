@@ -62,7 +62,6 @@ int xdpfw_main(struct xdp_md *ctx)
 	__u32 len = data_end - data, zero = 0, gen, reason, index = XDPFW_NO_RULE;
 	struct xdpfw_rule rule = {};
 	struct xdpfw_policy_hdr *hdr = 0;
-	struct xdpfw_counter *counted;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
 	int verdict, bad;
@@ -136,11 +135,8 @@ int xdpfw_main(struct xdp_md *ctx)
 out:
 	/* A rule's normal outcome is in its rule counter already; the control
 	 * plane derives the rule_* reasons from those (abi.h). */
-	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT) {
-		counted = bpf_map_lookup_elem(&xdpfw_reason_stats, &reason);
-		xdpfw_count(counted, len);
-		xdpfw_event_verdict(ctx, ctrl, hdr, counted, reason, verdict, len);
-	}
+	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)
+		xdpfw_count_reason(ctx, ctrl, hdr, reason, verdict, len); /* and sample it (events.h) */
 	if (cfg_record_verdict) {
 		xdpfw_last.reason = reason;
 		xdpfw_last.rule_index = index;

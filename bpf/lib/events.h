@@ -124,4 +124,15 @@ static __always_inline void xdpfw_event_verdict(struct xdp_md *ctx, const struct
 	xdpfw_event_write(ctx, &src, ctrl->snaplen);
 }
 
+/* Counts a verdict without a rule in its reason's counter, then samples it. */
+static __always_inline void xdpfw_count_reason(struct xdp_md *ctx, const struct xdpfw_ctrl *ctrl,
+					       const struct xdpfw_policy_hdr *hdr, __u32 reason,
+					       __u32 verdict, __u32 len)
+{
+	struct xdpfw_counter *c = bpf_map_lookup_elem(&xdpfw_reason_stats, &reason);
+
+	xdpfw_count(c, len);
+	xdpfw_event_verdict(ctx, ctrl, hdr, c, reason, verdict, len);
+}
+
 #endif /* XDPFW_EVENTS_H */

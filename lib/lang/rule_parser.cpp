@@ -416,11 +416,21 @@ void validate_rule(const Rule& rule, const std::string& where)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
         throw PolicyError(where, "fallback", "only applies to action=xsk");
-    // Events name the rule that decided the verdict; a count rule never does.
-    if (rule.sample && !a.terminal())
-        throw PolicyError(where, "sample",
-                          "needs a rule that decides the verdict, not action=count");
+    if (rule.sample && !a.terminal()) // an event names the rule that decided the verdict
+        throw PolicyError(where, "sample", "needs a rule that decides the verdict, not action=count");
 }
+
+namespace {
+
+uint32_t parse_sample(std::string_view v, const std::string& where)
+{
+    const auto n = static_cast<uint32_t>(parse_rule_unsigned(v, max_rule_sample, where, "sample"));
+    if (n == 0)
+        throw PolicyError(where, "sample", "must be 1 (every packet) or more");
+    return n;
+}
+
+} // namespace
 
 Rule parse_rule(std::string_view text, const std::string& where)
 {
@@ -481,9 +491,7 @@ Rule parse_rule(std::string_view text, const std::string& where)
                 throw PolicyError(where, key, single_quoted(v) + " is not pass or drop");
             have_fallback = true;
         } else if (key == "sample") {
-            rule.sample = static_cast<uint32_t>(parse_rule_unsigned(v, max_rule_sample, where, key));
-            if (rule.sample == 0)
-                throw PolicyError(where, key, "must be 1 (every packet) or more");
+            rule.sample = parse_sample(v, where);
         }
     }
     if (!have_action)

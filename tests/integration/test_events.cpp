@@ -141,7 +141,11 @@ TEST_F(Events, StalledMonitorLosesEventsAndSlowsNobody)
     const size_t read = got.get();
     const json after = lab->daemon.checked({{"cmd", "stats"}})["events"];
     EXPECT_GT(after["monitor_lost"].get<uint64_t>(), 0u) << after;
-    EXPECT_EQ(read + reader_lost + after["ring_lost"].get<uint64_t>(), kPackets) << after;
+    // Every packet the rule saw (a veth may drop some of a burst before
+    // XDP) is an event the reader got, or one the ring or its queue lost.
+    const uint64_t seen = lab->daemon.rule_packets(1);
+    EXPECT_GT(seen, kPackets / 2);
+    EXPECT_EQ(read + reader_lost + after["ring_lost"].get<uint64_t>(), seen) << after;
     EXPECT_EQ(reader_lost, 0u) << "the reading monitor lost events";
     (void)st;
 
