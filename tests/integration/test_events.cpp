@@ -51,8 +51,9 @@ protected:
         EXPECT_TRUE(c->send(req.dump() + "\n"));
         const auto line = c->read_line(5s);
         EXPECT_TRUE(line) << "no response to monitor";
-        if (line)
+        if (line) {
             EXPECT_TRUE(json::parse(*line).value("ok", false)) << *line;
+        }
         return c;
     }
 
