@@ -146,19 +146,24 @@ TEST_F(Events, StalledMonitorLosesEventsAndSlowsNobody)
     // XDP) is an event the reader got, or one the ring or its queue lost.
     const uint64_t seen = lab->daemon.rule_packets(1);
     EXPECT_GT(seen, kPackets / 2);
-    EXPECT_EQ(read + reader_lost + after["ring_lost"].get<uint64_t>(), seen) << after;
-    EXPECT_EQ(reader_lost, 0u) << "the reading monitor lost events";
+    // (LE: losses after the reader's last event are not reported to it.)
+    EXPECT_LE(read + reader_lost + after["ring_lost"].get<uint64_t>(), seen) << after;
     (void)st;
 
     // The stalled monitor reads now: its backlog, then how many it lost.
     ASSERT_EQ(send_udp(lab->peer, DaemonLab::dut4, kDropPort, 1), 1u);
     uint64_t lost = 0;
+    size_t backlog = 0;
     for (auto line = stalled->read_line(2s); line; line = stalled->read_line(1s)) {
         const json j = json::parse(*line);
         if (j.contains("lost"))
             lost = j["lost"].get<uint64_t>();
+        backlog += j.contains("event");
     }
     EXPECT_GT(lost, 0u);
+    // The reader was not held to the stalled monitor's pace (on a loaded
+    // machine it may lose some too: it is a monitor like any other).
+    EXPECT_GT(read, backlog);
     EXPECT_LE(lost, after["monitor_lost"].get<uint64_t>());
 }
 
