@@ -13,6 +13,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "classify.h"
+#include "events.h"
 #ifdef XDPFW_SPEC_TIER
 #include "spec.h"
 #endif
@@ -60,7 +61,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 len = data_end - data, zero = 0, gen, reason, index = XDPFW_NO_RULE;
 	struct xdpfw_rule rule = {};
-	struct xdpfw_policy_hdr *hdr;
+	struct xdpfw_policy_hdr *hdr = 0;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
 	int verdict, bad;
@@ -128,12 +129,14 @@ int xdpfw_main(struct xdp_md *ctx)
 		goto out;
 	}
 	verdict = xdpfw_act(ctx, &rule, &reason);
+	if (rule.sample) /* sample=N (events.h) */
+		xdpfw_event_rule(ctx, ctrl, hdr, &rule, reason, verdict, len);
 
 out:
 	/* A rule's normal outcome is in its rule counter already; the control
 	 * plane derives the rule_* reasons from those (abi.h). */
 	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)
-		xdpfw_count(bpf_map_lookup_elem(&xdpfw_reason_stats, &reason), len);
+		xdpfw_count_reason(ctx, ctrl, hdr, reason, verdict, len); /* and sample it (events.h) */
 	if (cfg_record_verdict) {
 		xdpfw_last.reason = reason;
 		xdpfw_last.rule_index = index;

@@ -28,6 +28,8 @@ PKGS=(
   # container without systemd invoke-rc.d finds no runlevel (or policy-rc.d
   # says 101) and starts nothing, and the install still succeeds.
   prometheus
+  # `xdpfwctl capture` tests read its pcapng back (packet comments, 5-tuple)
+  tshark
 )
 
 missing=()

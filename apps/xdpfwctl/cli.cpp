@@ -4,6 +4,7 @@
 
 #include "apps/xdpfwctl/client.hpp"
 #include "apps/xdpfwctl/format.hpp"
+#include "apps/xdpfwctl/monitor.hpp"
 #include "apps/xdpfwctl/requests.hpp"
 #include "apps/xdpfwctl/save.hpp"
 #include "apps/xdpfwctl/tap_cli.hpp"
@@ -396,6 +397,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
         "tap", "capture the frames that passed XDP on an interface, filtered by match words, "
                "into a pcap file (root, like tcpdump; docs/TAP.md)");
     add_tap_options(*tap, tap_args);
+    StreamArgs stream;
+    add_stream_commands(app, stream, o.json);
 
     try {
         app.parse(argc, argv);
@@ -409,6 +412,8 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     try {
         if (watch->count() > 0)
             return watch_stats(o, out);
+        if (stream.kind != StreamArgs::Kind::none)
+            return run_stream(stream, o.socket, o.timeout, o.json, out, err);
         json req = chosen.build();
         if (auto cmd = protocol::command_from_name(req.value("cmd", ""));
             cmd && protocol::changes_policy(*cmd))

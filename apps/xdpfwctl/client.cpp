@@ -223,6 +223,81 @@ nlohmann::json request(const std::string& socket, nlohmann::json req, double tim
     return std::move(resp.full);
 }
 
+Stream::Stream(const std::string& socket, nlohmann::json req, double timeout) : socket_(socket)
+{
+    timeout = std::min(timeout, max_timeout_seconds);
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(timeout));
+    const std::string out = protocol::request_line(req);
+    fd_ = Fd(connect_unix(socket, timeout));
+    const bool sent = send_all(fd_.get(), out, deadline, socket, timeout);
+    // The first line is the response; events may follow in the same read.
+    std::optional<std::string> line;
+    while (!(line = take_line())) {
+        if (!next_chunk(deadline, sent))
+            throw timed_out(socket, timeout, "response");
+    }
+    protocol::Response resp;
+    try {
+        resp = protocol::parse_response_line(*line);
+    } catch (const protocol::BadResponse& e) {
+        throw transport("bad_response", e.what());
+    }
+    if (!resp.ok)
+        throw ClientError(ClientError::Kind::daemon, resp.code_name, resp.message);
+    response_ = std::move(resp.full);
+}
+
+std::optional<std::string> Stream::take_line()
+{
+    const size_t nl = buf_.find('\n');
+    if (nl == std::string::npos)
+        return std::nullopt;
+    std::string line = buf_.substr(0, nl);
+    buf_.erase(0, nl + 1);
+    return line;
+}
+
+// Reads what is there into buf_; false when the deadline passed first.
+bool Stream::next_chunk(Clock::time_point deadline, bool sent)
+{
+    char chunk[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd_.get(), chunk, sizeof(chunk));
+        if (n > 0) {
+            buf_.append(chunk, size_t(n));
+            return true;
+        }
+        if (n == 0)
+            throw transport("io_error", sent ? "xdpfwd closed the stream"
+                                             : "xdpfwd closed the connection before the "
+                                               "request was sent");
+        if (errno != EAGAIN && errno != EINTR)
+            throw transport("io_error", "read from " + socket_ + ": " + errno_text(errno));
+        if (errno == EINTR)
+            return false;
+        pollfd p{fd_.get(), POLLIN, 0};
+        const int r = ::poll(&p, 1, poll_ms(deadline));
+        if (r == 0 || (r < 0 && errno == EINTR))
+            return false;
+    }
+}
+
+std::optional<nlohmann::json> Stream::next(double wait_seconds)
+{
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(wait_seconds));
+    std::optional<std::string> line;
+    while (!(line = take_line()))
+        if (!next_chunk(deadline, true))
+            return std::nullopt;
+    try {
+        return nlohmann::json::parse(*line);
+    } catch (const nlohmann::json::exception& e) {
+        throw transport("bad_response", std::string("stream line is not JSON: ") + e.what());
+    }
+}
+
 nlohmann::json result_of(const nlohmann::json& response)
 {
     return protocol::result_of(response);

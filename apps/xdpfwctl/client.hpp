@@ -3,9 +3,13 @@
 // line out, one response line back, over a Unix stream socket.
 #pragma once
 
+#include "lib/base/unique_fd.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -43,6 +47,28 @@ inline constexpr size_t max_response_bytes = size_t(512) << 20;
 // Kind::daemon with the daemon's code and message when ok is false,
 // Kind::transport for timeouts, broken connections and malformed answers.
 nlohmann::json request(const std::string& socket, nlohmann::json req, double timeout);
+
+// A streaming request (`monitor`, docs/PROTOCOL.md "Streams"): connects,
+// sends req and reads its response as request() does (same errors), then
+// hands out the lines the daemon streams after it.
+class Stream {
+public:
+    Stream(const std::string& socket, nlohmann::json req, double timeout);
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    const nlohmann::json& response() const { return response_; }
+    // The next streamed line, waiting at most wait_seconds; nullopt when
+    // that passed first (or a signal came). Throws ClientError (transport)
+    // when the daemon closed the stream or sent something not JSON.
+    std::optional<nlohmann::json> next(double wait_seconds);
+
+private:
+    std::optional<std::string> take_line();
+    bool next_chunk(std::chrono::steady_clock::time_point deadline, bool sent);
+    UniqueFd fd_;
+    std::string socket_, buf_;
+    nlohmann::json response_;
+};
 
 // A response without its envelope: the result object the daemon sent, minus
 // "id" and "ok". This is what --json prints.

@@ -250,6 +250,12 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             parse_with(source, key, [&] {
                 c.metrics = metrics::parse_listen_address(scalar<std::string>(v, source, key));
             });
+        } else if (key == "sample_default") {
+            c.events.sample_default = scalar<uint32_t>(v, source, key);
+        } else if (key == "sample_malformed") {
+            c.events.sample_malformed = scalar<uint32_t>(v, source, key);
+        } else if (key == "event_snaplen") {
+            c.events.snaplen = scalar<uint32_t>(v, source, key);
         } else if (key == "capacity") {
             parse_capacity(v, source, c);
         } else if (key == "xsk") {
@@ -297,6 +303,9 @@ void validate_daemon_config(const DaemonConfig& c)
             fail("interfaces", "'" + i + "' is listed twice");
     }
     valid_mode("config", c.attach_mode);
+    if (c.events.snaplen > XDPFW_EVENT_SNAP_MAX)
+        fail("event_snaplen", std::to_string(c.events.snaplen) + " is more than " +
+                                  std::to_string(XDPFW_EVENT_SNAP_MAX));
     if (c.socket.empty() || c.socket[0] != '/')
         fail("socket", "'" + c.socket + "' must be an absolute path");
     if (c.state_dir.empty())
@@ -392,6 +401,11 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
                    "seconds before an idle control client is closed (0: never)");
     app.add_option("--metrics", f.metrics,
                    "serve Prometheus metrics at http://ADDR/metrics (IPV4:PORT or [IPV6]:PORT)");
+    app.add_option("--sample-default", c.events.sample_default,
+                   "1 in N default verdicts make an event (0: none)");
+    app.add_option("--sample-malformed", c.events.sample_malformed,
+                   "1 in N malformed packets make an event (0: none)");
+    app.add_option("--event-snaplen", c.events.snaplen, "frame bytes an event carries (0-256)");
     app.add_option("--xsk", f.xsk_mode, "run the AF_XDP engine: host or inline (xsk.mode)");
     app.add_option("--xsk-interface", f.xsk_ifaces, "AF_XDP interface (repeatable; default: all)");
     app.add_option("--xsk-pair", f.xsk_pairs, "inline pair IF1:IF2 (repeatable)");

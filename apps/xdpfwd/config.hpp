@@ -5,6 +5,7 @@
 
 #include "lib/model/policy.hpp"
 #include "lib/kernel/loader.hpp"
+#include "lib/kernel/policy_maps.hpp"
 #include "lib/metrics/listen_address.hpp"
 #include "lib/xsk/engine.hpp"
 
@@ -44,6 +45,9 @@ struct DaemonConfig {
     // unless configured.
     std::optional<metrics::ListenAddress> metrics;
     LoadOptions load;                       // capacities (max_rules, ...)
+    // Events (sample_default, sample_malformed, event_snaplen): what the
+    // program samples besides sample= rules.
+    EventSampling events;
     // The AF_XDP engine (`xsk:` section); off unless configured. Its
     // interfaces default to `interfaces`.
     bool xsk_enabled = false;
@@ -63,7 +67,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
 // --default-non-ip,
 // --malformed, --socket, --socket-mode, --socket-group, --rules, --state-dir,
 // --lock-dir, --replace-live, --detach-on-exit, --log-level, --max-rules,
-// --max-message-bytes, --metrics.
+// --max-message-bytes, --metrics, --sample-default, --sample-malformed,
+// --event-snaplen.
 // Returns nullopt when the parser printed help/version or an error; *exit_code
 // is then what main should return.
 std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv, int* exit_code);

@@ -98,6 +98,7 @@ void Daemon::commit(const Policy& policy, uint64_t version)
     std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
     CompiledPolicy compiled = compile_policy(policy);
     map_writer_step([&] { maps_->commit(compiled, version); });
+    events_->live(policy);
     inspection_.publish(std::move(rules));
     tiering_->request(compiled.spec, compiled.spec_why_not);
     metrics_.live(policy, version,
@@ -161,6 +162,7 @@ void Daemon::start()
                            "the pins, to start afresh)");
     }
     maps_ = std::make_unique<PolicyMaps>(*obj_);
+    events_ = std::make_unique<EventService>(*obj_, *maps_, cfg_.events);
     tiering_ = std::make_unique<Tiering>(*obj_, [this](int fd) { install_program(fd); });
     adopted_ = had_pins && maps_->committed();
     store_ = std::make_unique<PolicyStore>(*this, cfg_.load.caps.max_rules, cfg_.state_file());
@@ -169,6 +171,7 @@ void Daemon::start()
 
     restore_policy();
     metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
+    events_->live(store_->policy());
     // A deadline that passed while no daemon ran: roll back now.
     rollback_if_due("start", true);
     // An adopted policy is not committed again: hand its inspection rules to
@@ -187,6 +190,7 @@ void Daemon::start()
     last_.rules = prev_.rules = maps_->all_rule_counters();
     last_.reasons = prev_.reasons = maps_->reason_counters();
     sampler_ = std::thread([this] { sample_loop(); });
+    events_->start();
 }
 
 void Daemon::restore_policy()
@@ -303,7 +307,7 @@ bool Daemon::live_matches_state(uint64_t live)
     auto same_rule = [](const xdpfw_rule& a, const xdpfw_rule& b) {
         return a.rule_id == b.rule_id && a.counter_slot == b.counter_slot &&
                a.redirect_slot == b.redirect_slot && a.action == b.action &&
-               a.xsk_fallback == b.xsk_fallback;
+               a.xsk_fallback == b.xsk_fallback && a.sample == b.sample;
     };
     std::string differs;
     if (have == 0)
@@ -621,6 +625,8 @@ int Daemon::run()
             });
         }
         return r;
+    }, [this](const std::string& line, const PeerCred&, const std::shared_ptr<StreamOutput>& out) {
+        return events_->handle(line, out);
     });
     server.start();
     server_ = &server;

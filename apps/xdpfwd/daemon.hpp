@@ -10,6 +10,7 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/store/policy_store.hpp"
 #include "apps/xdpfwd/config.hpp"
+#include "apps/xdpfwd/events.hpp"
 #include "lib/base/unique_fd.hpp"
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/policy_maps.hpp"
@@ -58,6 +59,7 @@ public:
     bool xsk_engine_running() const override { return engine_ != nullptr; }
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
     nlohmann::json build_info() const override;
+    nlohmann::json events() const override { return events_ ? events_->stats() : nullptr; }
     // Waits until the tier worker has acted on the last commit (tests).
     bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }
 
@@ -104,6 +106,7 @@ private:
     std::chrono::steady_clock::time_point started_;
     std::optional<XdpfwObject> obj_;
     std::unique_ptr<PolicyMaps> maps_;
+    std::unique_ptr<EventService> events_; // the event ring's reader (uses maps_)
     std::unique_ptr<PolicyStore> store_;
     // Held by each control request and by the confirmation timer (which
     // runs on the io thread, not on the server's worker).

@@ -9,7 +9,9 @@
 namespace xdpfw::abi {
 
 static_assert(sizeof(xdpfw_block) == 64 && sizeof(xdpfw_block) % 8 == 0);
-static_assert(sizeof(xdpfw_ctrl) == 24);
+static_assert(sizeof(xdpfw_ctrl) == 40);
+static_assert(sizeof(xdpfw_event) == 40 + XDPFW_EVENT_SNAP_MAX);
+static_assert(offsetof(xdpfw_event, data) == 40);
 static_assert(offsetof(xdpfw_ctrl, content_hash) == 16);
 static_assert(sizeof(xdpfw_rule) == 16);
 static_assert(offsetof(xdpfw_rule, action) == 12);

@@ -87,6 +87,7 @@ xdpfw_rule compile_rule(const CompileOptions& opts, const Rule& r,
     cr.counter_slot = r.id;
     cr.action = action_code(r.action.type);
     cr.xsk_fallback = XDPFW_ACT_PASS;
+    cr.sample = static_cast<uint16_t>(r.sample); // the parser keeps it <= max_rule_sample
     if (r.action.type == ActionType::redirect)
         cr.redirect_slot = resolve_iface(opts, r, "action", r.action.redirect_iface);
     if (r.action.type == ActionType::xsk) {

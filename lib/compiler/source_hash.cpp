@@ -57,6 +57,8 @@ void hash_rule(Hash64& h, const Rule& r)
     // them hashes as it did before they existed.
     if (r.match.ether)
         h.word(0x6574686572).word(*r.match.ether);
+    if (r.sample)
+        h.word(0x73616d706c65).word(r.sample);
 }
 
 } // namespace

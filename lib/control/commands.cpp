@@ -515,6 +515,8 @@ json cmd_stats(Context& c)
                 {"time", format_utc_time(std::chrono::system_clock::now())},
                 {"rules", std::move(rules)},
                 {"reasons", std::move(reasons)}};
+    if (json ev = c.view.events(); !ev.is_null())
+        out["events"] = std::move(ev);
     json xsk = c.view.xsk_stats();
     if (!xsk.is_null()) {
         xsk["rules"] = inspect_rules_json(c.store, xsk);

@@ -56,6 +56,9 @@ public:
     // Whether the AF_XDP engine runs (inspection rules and action=xsk need
     // it); a view that cannot tell says it does, so nothing warns.
     virtual bool xsk_engine_running() const { return true; }
+    // The event ring and its monitors (docs/PROTOCOL.md, `stats`:
+    // "events"), or null.
+    virtual nlohmann::json events() const { return nullptr; }
 };
 
 // Runs one request; never throws: every failure becomes an error response

@@ -83,6 +83,7 @@ class ControlConnection;
 struct ControlServer::Shared {
     ServerOptions opts;
     RequestHandler handler;
+    StreamHandler stream_handler; // may be empty
     asio::io_context* io = nullptr;
 
     // Guards everything below. Lock order: a connection's mutex, then this.
@@ -102,7 +103,8 @@ struct ControlServer::Shared {
 // any thread (stop() may run while the io_context does, or after it has
 // stopped). Completion handlers run on the connection's strand, so responses
 // the worker posts there are written in the order they were produced.
-class ControlConnection : public std::enable_shared_from_this<ControlConnection> {
+class ControlConnection : public StreamOutput,
+                          public std::enable_shared_from_this<ControlConnection> {
 public:
     ControlConnection(std::shared_ptr<ControlServer::Shared> shared, Socket socket,
                       PeerCred peer, uint64_t id)
@@ -139,12 +141,37 @@ public:
 
     uint64_t id() const { return id_; }
 
+    // StreamOutput
+    void begin_stream() override
+    {
+        std::lock_guard lock(mu_);
+        if (stream_ == StreamState::none)
+            stream_ = StreamState::accepted;
+    }
+
+    bool send_line(const std::string& line) override
+    {
+        std::lock_guard lock(mu_);
+        if (closed_ || closing_ || stream_ != StreamState::open ||
+            out_bytes_ + line.size() + 1 > kStreamQueueBytes)
+            return false;
+        bool sent = false;
+        guarded("stream", [&] {
+            enqueue(line + '\n');
+            sent = !closed_;
+        });
+        return sent;
+    }
+
+    bool closed() const override { return closed_; }
+
     // When this connection became idle (nothing in flight, nothing to send,
     // no partial line), or nullopt while it is busy or closed.
     std::optional<Clock::time_point> idle_since()
     {
         std::lock_guard lock(mu_);
-        if (closed_ || closing_ || in_flight_ > 0 || writing_ || !out_.empty() || !in_.empty())
+        if (closed_ || closing_ || in_flight_ > 0 || writing_ || !out_.empty() || !in_.empty() ||
+            stream_ != StreamState::none) // a stream waits for events, not for its client
             return std::nullopt;
         return last_activity_;
     }
@@ -340,7 +367,10 @@ private:
             return;
         nlohmann::json response;
         try {
-            response = canned ? *canned : shared_->handler(line, peer_);
+            std::optional<nlohmann::json> streamed;
+            if (!canned && shared_->stream_handler)
+                streamed = shared_->stream_handler(line, peer_, shared_from_this());
+            response = canned ? *canned : streamed ? *streamed : shared_->handler(line, peer_);
         } catch (const std::exception& e) {
             spdlog::error("event=control_handler_error conn={} error=\"{}\"", id_, e.what());
             response = protocol::error_response(protocol::line_request_id(line),
@@ -370,6 +400,8 @@ private:
             return; // disconnected mid-request: the result is discarded
         guarded("respond", [&] {
             enqueue(std::move(text));
+            if (stream_ == StreamState::accepted)
+                stream_ = StreamState::open; // events follow the response
             if (closing_)
                 finish();
             else
@@ -497,6 +529,10 @@ private:
     bool reading_ = false;
     bool writing_ = false;
     bool eof_ = false;                // the client shut down its sending side
+    // A streaming command's connection: accepted by the stream handler, open
+    // once its response is queued (lines before that would precede it).
+    enum class StreamState : uint8_t { none, accepted, open };
+    StreamState stream_ = StreamState::none;
     size_t in_flight_ = 0;
     std::optional<std::string> final_line_;
 

@@ -185,7 +185,8 @@ void accept_next(const std::shared_ptr<ControlServer::Shared>& s)
 
 } // namespace
 
-ControlServer::ControlServer(asio::io_context& io, ServerOptions opts, RequestHandler handler)
+ControlServer::ControlServer(asio::io_context& io, ServerOptions opts, RequestHandler handler,
+                             StreamHandler stream)
     : io_(io), shared_(std::make_shared<Shared>())
 {
     if (!handler)
@@ -194,6 +195,7 @@ ControlServer::ControlServer(asio::io_context& io, ServerOptions opts, RequestHa
         throw std::invalid_argument("control server max_message_bytes must be positive");
     shared_->opts = std::move(opts);
     shared_->handler = std::move(handler);
+    shared_->stream_handler = std::move(stream);
     shared_->io = &io_;
     shared_->worker = &worker_;
 }

@@ -67,13 +67,39 @@ struct ServerCounters {
 using RequestHandler =
     std::function<nlohmann::json(const std::string& line, const PeerCred& peer)>;
 
+// A connection that a streaming command (protocol/stream.hpp, `monitor`)
+// turned into a stream: lines pushed from any thread. Never blocks: a line
+// that would put more than kStreamQueueBytes of unread output on the
+// connection is not queued (the caller counts it as lost), so a client that
+// reads slowly loses lines and holds up nobody.
+class StreamOutput {
+public:
+    static constexpr size_t kStreamQueueBytes = 1u << 20;
+    virtual ~StreamOutput() = default;
+    // Called by the stream handler when it accepts the request: lines sent
+    // from now on follow its response on the wire.
+    virtual void begin_stream() = 0;
+    // line without its newline. False when it was not queued: the client is
+    // slow, or gone (then closed() is true), or the response has not gone out.
+    virtual bool send_line(const std::string& line) = 0;
+    virtual bool closed() const = 0;
+};
+
+// Gets every request line first (on the worker thread). Returns the
+// response when the line is a streaming command (having called
+// out->begin_stream() when it accepted it), nullopt for any other line,
+// which then goes to the RequestHandler.
+using StreamHandler = std::function<std::optional<nlohmann::json>(
+    const std::string& line, const PeerCred& peer, const std::shared_ptr<StreamOutput>& out)>;
+
 // The io_context passed in carries accepting, reading and writing; the caller
 // runs it (any number of threads) and must keep it alive longer than the
 // server. The handler runs on a worker thread the server owns, so a slow
 // commit never holds up accepting or reading.
 class ControlServer {
 public:
-    ControlServer(boost::asio::io_context& io, ServerOptions opts, RequestHandler handler);
+    ControlServer(boost::asio::io_context& io, ServerOptions opts, RequestHandler handler,
+                  StreamHandler stream = {});
     // Stops, joins the worker, removes the socket file (if it is still ours).
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;

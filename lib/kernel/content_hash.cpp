@@ -16,6 +16,8 @@ uint64_t content_hash(const CompiledPolicy& p)
     for (const xdpfw_rule& r : p.rules) {
         h.word(uint64_t(r.rule_id) << 32 | r.counter_slot);
         h.word(uint64_t(r.redirect_slot) << 16 | uint64_t(r.action) << 8 | r.xsk_fallback);
+        if (r.sample) // only when set, as below
+            h.word(0x73616d706c65).word(r.sample);
     }
     h.word(p.ifindex.size());
     for (const auto& [ifindex, bitmap] : p.ifindex)

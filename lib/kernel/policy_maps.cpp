@@ -437,7 +437,11 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     // The switch: one store of the generation index. Packets that read the
     // old index finish on the old generation; a grace period later none is
     // left, and the next commit waits for that before it overwrites it.
-    xdpfw_ctrl next{gen, 1, version, content_hash(p)};
+    xdpfw_ctrl next = live; // the event settings (set_event_sampling) stay
+    next.active_gen = gen;
+    next.committed = 1;
+    next.version = version;
+    next.content_hash = content_hash(p);
     uint32_t zero = 0;
     check(bpf_map_update_elem(m.fd_ctrl, &zero, &next, BPF_ANY) ? -errno : 0,
           "switch generation");
@@ -495,6 +499,26 @@ xdpfw_counter sum_percpu(int fd, uint32_t key, int ncpus, const char* name)
     return sum;
 }
 } // namespace
+
+void PolicyMaps::set_event_sampling(const EventSampling& s)
+{
+    xdpfw_ctrl c = impl_->ctrl();
+    c.sample_default = s.sample_default;
+    c.sample_malformed = s.sample_malformed;
+    c.snaplen = std::min<uint32_t>(s.snaplen, XDPFW_EVENT_SNAP_MAX);
+    uint32_t zero = 0;
+    check(bpf_map_update_elem(impl_->fd_ctrl, &zero, &c, BPF_ANY) ? -errno : 0,
+          "write event sampling");
+}
+
+std::array<xdpfw_counter, XDPFW_EVSTAT_COUNT> PolicyMaps::event_counters() const
+{
+    std::array<xdpfw_counter, XDPFW_EVSTAT_COUNT> out{};
+    const int fd = bpf_map__fd(impl_->skel->maps.xdpfw_event_stats);
+    for (uint32_t k = 0; k < XDPFW_EVSTAT_COUNT; k++)
+        out[k] = sum_percpu(fd, k, impl_->ncpus, "xdpfw_event_stats");
+    return out;
+}
 
 xdpfw_counter PolicyMaps::rule_counter(uint32_t slot) const
 {

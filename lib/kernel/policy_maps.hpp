@@ -18,6 +18,15 @@
 
 namespace xdpfw {
 
+// What the program samples into events besides sample= rules (abi.h,
+// xdpfw_ctrl): 1 in N default and malformed verdicts (0: none), and how
+// many frame bytes an event carries.
+struct EventSampling {
+    uint32_t sample_default = 0;
+    uint32_t sample_malformed = 0;
+    uint32_t snaplen = XDPFW_EVENT_SNAP_DEFAULT;
+};
+
 class PolicyMaps {
 public:
     // Opens (mmaps) the maps of a loaded object; checks key and value sizes.
@@ -63,6 +72,13 @@ public:
     // xdpfw_reason_stats as the program counts it: rule_* stay 0.
     ReasonCounters raw_reason_counters() const;
     void reset_rule_counter(uint32_t counter_slot);
+
+    // Writes the event settings into xdpfw_ctrl; every later commit keeps
+    // them. A read-modify-write of the control word: not while a commit runs.
+    void set_event_sampling(const EventSampling& s);
+    // xdpfw_event_stats summed over CPUs: [XDPFW_EVSTAT_SENT] events written
+    // to the ring, [XDPFW_EVSTAT_LOST] lost to a full ring.
+    std::array<xdpfw_counter, XDPFW_EVSTAT_COUNT> event_counters() const;
 
     // The last verdict (objects loaded with record_verdict only).
     xdpfw_last_verdict last_verdict() const;

@@ -23,10 +23,10 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 17> known_keys = {
+constexpr std::array<std::string_view, 18> known_keys = {
     "priority",  "iif",       "vlan",      "ether",     "family", "src",      "dst",
     "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action",
-    "fallback",  "id",        "comment"};
+    "fallback",  "id",        "sample",    "comment"};
 
 // Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
 constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
@@ -431,8 +431,22 @@ void validate_rule(const Rule& rule, const std::string& where)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
         throw PolicyError(where, "fallback", "only applies to action=xsk");
+    if (rule.sample && !a.terminal()) // an event names the rule that decided the verdict
+        throw PolicyError(where, "sample", "needs a rule that decides the verdict, not action=count");
     check_comment(rule.comment, where);
 }
+
+namespace {
+
+uint32_t parse_sample(std::string_view v, const std::string& where)
+{
+    const auto n = static_cast<uint32_t>(parse_rule_unsigned(v, max_rule_sample, where, "sample"));
+    if (n == 0)
+        throw PolicyError(where, "sample", "must be 1 (every packet) or more");
+    return n;
+}
+
+} // namespace
 
 Rule parse_rule(std::string_view text, const std::string& where)
 {
@@ -494,6 +508,8 @@ Rule parse_rule(std::string_view text, const std::string& where)
             else
                 throw PolicyError(where, key, single_quoted(v) + " is not pass or drop");
             have_fallback = true;
+        } else if (key == "sample") {
+            rule.sample = parse_sample(v, where);
         }
     }
     if (!have_action)
@@ -565,6 +581,8 @@ std::string format_rule(const Rule& rule)
     add("action", format_action(rule.action));
     if (rule.action.type == ActionType::xsk)
         add("fallback", action_name(rule.action.xsk_fallback));
+    if (rule.sample)
+        add("sample", std::to_string(rule.sample));
     if (!rule.comment.empty())
         add("comment", quote_rule_value(rule.comment));
     return s;

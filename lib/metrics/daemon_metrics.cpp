@@ -84,6 +84,25 @@ void write_daemon(Exposition& x, const DataplaneView& view,
         x.sample({{"iface", i.name}, {"mode", i.mode}}, uint64_t(1));
 }
 
+// The event ring (docs/ARCHITECTURE.md, "Events"): kernel per-CPU counters
+// in a pinned map, so monotonic across restarts like the rule counters.
+void write_events(Exposition& x, const DataplaneView& view)
+{
+    const nlohmann::json ev = view.events();
+    if (!ev.is_object())
+        return;
+    x.begin("xdpfw_events_total", counter, "Sampled packets written to the event ring buffer");
+    x.sample({}, ev.value("sent", uint64_t(0)));
+    x.begin("xdpfw_event_ring_drops_total", counter,
+            "Ring-buffer event drops: events lost to a full ring (the packets were not)");
+    x.sample({}, ev.value("ring_lost", uint64_t(0)));
+    x.begin("xdpfw_event_monitor_drops_total", counter,
+            "Events monitors were too slow to take (since the daemon started)");
+    x.sample({}, ev.value("monitor_lost", uint64_t(0)));
+    x.begin("xdpfw_event_monitors", gauge, "Monitors connected to the control socket");
+    x.sample({}, ev.value("monitors", uint64_t(0)));
+}
+
 // One family per worker counter, labelled iface and queue.
 template <typename Get>
 void worker_family(Exposition& x, const xsk::EngineStats& st, const char* name, const char* help,
@@ -239,6 +258,7 @@ std::string DaemonMetrics::render(const DataplaneView& view,
     write_reasons(x, view);
     write_policy(x, *p, commit_seconds_.snapshot());
     write_daemon(x, view, interfaces);
+    write_events(x, view);
     if (engine) {
         write_workers(x, engine->engine);
         write_inspect_rules(x, *p, engine->engine);

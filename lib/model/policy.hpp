@@ -103,6 +103,9 @@ struct Rule {
     int32_t priority = 0;   // lower first; ties by id (insertion order)
     Match match;
     Action action;
+    // sample=N: 1 in N packets this rule decides makes an event (ring
+    // buffer, docs/RULES.md); 0: none. At most max_rule_sample.
+    uint32_t sample = 0;
     // The operator's note (comment="..."): kept, shown in list/stats and the
     // metrics' labels; no effect on matching. At most max_comment_bytes.
     std::string comment;
@@ -160,6 +163,9 @@ public:
     {
     }
 };
+
+// sample=N's limit: the kernel rule keeps N in 16 bits (abi.h, xdpfw_rule).
+constexpr uint32_t max_rule_sample = 65535;
 
 const char* action_name(ActionType a);
 const char* family_name(Family f);

@@ -275,6 +275,13 @@ struct xdpfw_ctrl {
 	__u32 committed;  /* 0 until the first commit */
 	__u64 version;    /* commit version of the live generation */
 	__u64 content_hash; /* of the live policy (lib/kernel/content_hash.hpp); not read here */
+	/* Events (bpf/lib/events.h), set by the daemon from its config, kept
+	 * by every commit. In this struct because the program reads it per
+	 * packet anyway: testing a sample field costs no extra cache line. */
+	__u32 sample_default;   /* 1 in N default verdicts make an event; 0: none */
+	__u32 sample_malformed; /* 1 in N malformed packets make an event; 0: none */
+	__u32 snaplen;          /* frame bytes copied into an event (<= XDPFW_EVENT_SNAP_MAX) */
+	__u32 pad;
 };
 
 /* xdpfw_policy[gen]: the header of one generation. */
@@ -308,7 +315,7 @@ struct xdpfw_rule {
 	__u32 redirect_slot;/* XDPFW_ACT_REDIRECT: index into xdpfw_tx_ports */
 	__u8 action;        /* enum xdpfw_action */
 	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
-	__u8 pad[2];
+	__u16 sample;       /* sample=N: 1 in N packets it decides make an event; 0: none */
 };
 
 /* The specialised tier (docs/ARCHITECTURE.md, "Tiers"). A policy of at most
@@ -435,6 +442,38 @@ struct xdpfw_tap_filter {
 	 * address masked to its length. */
 	__u32 src[4], src_mask[4];
 	__u32 dst[4], dst_mask[4];
+};
+
+/* Events: sampled verdicts streamed through the BPF ring buffer xdpfw_events
+ * (bpf/lib/events.h, docs/ARCHITECTURE.md "Events"). A rule samples with
+ * sample=N (xdpfw_rule.sample); default and malformed verdicts with the
+ * daemon's sample_default / sample_malformed (xdpfw_ctrl). "1 in N" counts
+ * per CPU: the N-th, 2N-th, ... packet of the rule's (or reason's) per-CPU
+ * packet counter. A full ring loses the event, never the packet, and counts
+ * it in xdpfw_event_stats[XDPFW_EVSTAT_LOST]. */
+#define XDPFW_EVENT_SNAP_MAX 256      /* frame bytes an event can carry */
+#define XDPFW_EVENT_SNAP_DEFAULT 128
+#define XDPFW_EVENT_RING_BYTES (4u << 20) /* ~14,000 events */
+
+struct xdpfw_event {
+	__u64 time_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 version;   /* commit version of the policy that decided (0: none) */
+	__u32 ifindex;   /* ingress interface */
+	__u32 rx_queue;
+	__u32 rule_id;   /* the deciding rule, or XDPFW_NO_RULE (default, malformed) */
+	__u32 pkt_len;   /* frame length */
+	__u16 cap_len;   /* bytes of the frame in data */
+	__u8 verdict;    /* the XDP action returned (XDP_DROP, XDP_PASS, XDP_REDIRECT) */
+	__u8 reason;     /* enum xdpfw_reason */
+	__u32 pad;
+	__u8 data[XDPFW_EVENT_SNAP_MAX]; /* the first cap_len bytes of the frame */
+};
+
+/* xdpfw_event_stats (per-CPU xdpfw_counter): events written and lost. */
+enum xdpfw_evstat {
+	XDPFW_EVSTAT_SENT = 0,
+	XDPFW_EVSTAT_LOST = 1, /* ring full: the event was dropped, the packet was not */
+	XDPFW_EVSTAT_COUNT = 2,
 };
 
 #endif /* XDPFW_ABI_H */
