@@ -17,6 +17,9 @@ PKGS=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhyperscan-dev
+  # fleet mode: the etcd client's TLS and digests (OpenSSL), and the real etcd
+  # the fleet tests and benchmark start on loopback (docs/FLEET.md)
+  libssl-dev etcd-server etcd-client
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox
