@@ -50,6 +50,8 @@ Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::s
 
 Daemon::~Daemon()
 {
+    if (fleet_)
+        fleet_->stop();
     if (tiering_)
         tiering_->stop();
     engine_.reset();
@@ -605,9 +607,13 @@ int Daemon::run()
     so.idle_timeout = std::chrono::seconds(cfg_.control_idle_timeout_seconds);
     std::atomic<bool> detached{false};
     boost::asio::steady_timer stop_timer(io);
+    start_fleet(); // before the server: its requests read fleet_
     ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
         bool exit_after = false;
         nlohmann::json r;
+        if (fleet_)
+            if (auto refused = fleet_->refusal(line))
+                return *refused;
         {
             std::lock_guard lock(store_mu_);
             r = execute_line(line, *store_, *this, &exit_after);
@@ -653,6 +659,8 @@ int Daemon::run()
     spdlog::info("event=ready instance={} socket={} version={}", cfg_.instance, cfg_.socket,
                  store_->version());
     io.run();
+    if (fleet_)
+        fleet_->stop();
     server.stop();
     if (exporter)
         exporter->stop();
