@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 using namespace xdpfw;
@@ -108,4 +109,33 @@ TEST(EtcdClient, WatchStreamsEvents)
     // Back on the same data: the client reconnects on its own.
     etcd.start();
     EXPECT_EQ(c.get("/w/k4")->value, std::string(100000, 'e'));
+}
+
+// User/password: a token from /v3/auth/authenticate on every call and
+// on the watch; a wrong password is an error with etcd's words.
+TEST(EtcdClient, UserPasswordAuthentication)
+{
+    test::EtcdServer etcd;
+    const std::string ctl = "ETCDCTL_API=3 etcdctl --endpoints " + etcd.url() + " ";
+    for (const std::string cmd :
+         {"user add root --new-user-password=rootpw", "user grant-role root root",
+          "user add fw --new-user-password=fwpw", "role add fw",
+          "role grant-permission fw --prefix=true readwrite /xdpfw/", "user grant-role fw fw",
+          "auth enable"})
+        ASSERT_EQ(std::system((ctl + cmd + " >/dev/null 2>&1").c_str()), 0) << cmd;
+    EtcdOptions o = etcd.client_options();
+    EXPECT_THROW(EtcdClient(o).put("/xdpfw/a", "x"), EtcdError); // no credentials
+    o.user = "fw";
+    o.password = "wrong";
+    EXPECT_THROW(EtcdClient(o).put("/xdpfw/a", "x"), EtcdError);
+    o.password = "fwpw";
+    EtcdClient c(o);
+    const int64_t r = c.put("/xdpfw/a", "x");
+    EXPECT_THROW(c.put("/other", "x"), EtcdError); // outside its role
+    EtcdWatch w(o, "/xdpfw/", prefix_end("/xdpfw/"), r);
+    std::optional<WatchMessage> m;
+    for (int i = 0; i < 20 && !(m && !m->events.empty()); ++i)
+        m = w.next(200ms);
+    ASSERT_TRUE(m && !m->events.empty());
+    EXPECT_EQ(m->events[0].kv.value, "x");
 }
