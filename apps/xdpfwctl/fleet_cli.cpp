@@ -5,12 +5,16 @@
 #include "lib/compiler/compiler.hpp"
 #include "lib/fleet/publish.hpp"
 #include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_parser.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <sstream>
 
 namespace xdpfw::ctl {
 
@@ -19,7 +23,9 @@ namespace {
 using json = nlohmann::json;
 
 struct FleetArgs {
-    std::string etcd, prefix, user, password_file, ca, cert, key, file;
+    std::string etcd, prefix, user, password_file, ca, cert, key, file, set_name;
+    std::vector<std::string> words; // rule text, or prefixes
+    uint32_t rule_id = 0;
     bool json = false;
     uint32_t max_rules = Capacities{}.max_rules;
     double timeout = 5;
@@ -78,6 +84,111 @@ int do_load(const FleetArgs& a, std::ostream& out)
         out << fmt::format("pushed revision {} to {} ({} chunks written, {} kept, {} deleted)\n",
                            r.revision, a.prefix, r.chunks_written, r.chunks_kept, r.chunks_deleted);
     return 0;
+}
+
+// Read, change, check, push: the change applies to the revision read, and
+// the push fails (changing nothing) if another came in between.
+int do_change(const FleetArgs& a, std::ostream& out, const std::string& what,
+              const std::function<void(Policy&)>& change)
+{
+    fleet::EtcdClient c(etcd_options(a));
+    const fleet::FleetKeys keys{a.prefix};
+    std::optional<fleet::FleetPolicy> cur = fleet::read_policy(c, keys);
+    Policy p = cur ? cur->policy : Policy{};
+    change(p);
+    check_locally(p, a);
+    const fleet::PushResult r = fleet::push_policy(c, keys, p, what, cur ? cur->revision : 0);
+    if (a.json)
+        out << json{{"revision", r.revision}, {"change", what}}.dump(2) << "\n";
+    else
+        out << fmt::format("{}: pushed revision {} to {}\n", what, r.revision, a.prefix);
+    return 0;
+}
+
+PrefixSet prefixes_of(const std::vector<std::string>& words)
+{
+    std::string lines;
+    for (const std::string& w : words)
+        lines += w + "\n";
+    std::istringstream in(lines);
+    return parse_prefix_lines(in, "prefixes");
+}
+
+void add_change_commands(CLI::App& app, FleetArgs& a, std::function<int(std::ostream&)>& run)
+{
+    auto* rule = app.add_subcommand("rule", "add or delete a rule of the fleet's policy");
+    rule->require_subcommand(1);
+    auto* radd = rule->add_subcommand("add", "add a rule (docs/RULES.md)");
+    radd->add_option("text", a.words, "rule words")->required();
+    radd->callback([&] {
+        run = [&a](std::ostream& out) {
+            std::string text;
+            for (const std::string& w : a.words)
+                text += (text.empty() ? "" : " ") + w;
+            Rule r = parse_rule(text, "rule");
+            return do_change(a, out, "rule add " + text, [&](Policy& p) {
+                for (const Rule& x : p.rules)
+                    r.id = std::max(r.id, x.id);
+                ++r.id;
+                p.rules.push_back(r);
+            });
+        };
+    });
+    auto* rdel = rule->add_subcommand("del", "delete a rule by id");
+    rdel->add_option("id", a.rule_id, "rule id")->required();
+    rdel->callback([&] {
+        run = [&a](std::ostream& out) {
+            return do_change(a, out, fmt::format("rule del {}", a.rule_id), [&](Policy& p) {
+                auto it = std::find_if(p.rules.begin(), p.rules.end(),
+                                       [&](const Rule& r) { return r.id == a.rule_id; });
+                if (it == p.rules.end())
+                    throw CommandError(ErrorCode::unknown_rule, fmt::format("no rule {}", a.rule_id));
+                p.rules.erase(it);
+            });
+        };
+    });
+    auto* set = app.add_subcommand("set", "change a set of the fleet's policy");
+    set->require_subcommand(1);
+    for (const char* verb : {"add", "del", "load"}) {
+        const std::string v = verb;
+        auto* cmd = set->add_subcommand(v, v == "load" ? "replace a set with a file's prefixes"
+                                                       : v + " prefixes to/from a set");
+        cmd->add_option("name", a.set_name, "set name")->required();
+        if (v == "load")
+            cmd->add_option("file", a.file, "prefix file")->required();
+        else
+            cmd->add_option("prefixes", a.words, "prefixes")->required();
+        cmd->callback([&a, &run, v] {
+            run = [&a, v](std::ostream& out) {
+                PrefixSet given;
+                if (v == "load") {
+                    std::ifstream in(a.file);
+                    if (!in)
+                        throw std::invalid_argument("cannot read " + a.file);
+                    given = parse_prefix_lines(in, a.file);
+                } else {
+                    given = prefixes_of(a.words);
+                }
+                return do_change(a, out, fmt::format("set {} {}: {} prefixes", v, a.set_name,
+                                                     given.prefixes.size()),
+                                 [&](Policy& p) {
+                                     PrefixSet& s = p.sets[a.set_name];
+                                     if (v == "load") {
+                                         s = given;
+                                     } else if (v == "add") {
+                                         s.prefixes.insert(s.prefixes.end(), given.prefixes.begin(),
+                                                           given.prefixes.end());
+                                         normalize_set(s);
+                                     } else {
+                                         std::erase_if(s.prefixes, [&](const Prefix& x) {
+                                             return std::binary_search(given.prefixes.begin(),
+                                                                       given.prefixes.end(), x);
+                                         });
+                                     }
+                                 });
+            };
+        });
+    }
 }
 
 json fleet_status(const FleetArgs& a)
@@ -169,6 +280,8 @@ int run_fleet_ctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     auto* fleet_cmd = app.add_subcommand("fleet", "the fleet's nodes");
     fleet_cmd->require_subcommand(1);
     auto* status = fleet_cmd->add_subcommand("status", "every node: revision live, version, lag, error");
+    std::function<int(std::ostream&)> change;
+    add_change_commands(app, a, change);
     try {
         app.parse(argc, argv);
         fleet::check_prefix(a.prefix);
@@ -182,6 +295,8 @@ int run_fleet_ctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     try {
         if (load->parsed())
             return do_load(a, out);
+        if (change)
+            return change(out);
         if (status->parsed()) {
             const json s = fleet_status(a);
             out << (a.json ? s.dump(2) + "\n" : human_status(s));
