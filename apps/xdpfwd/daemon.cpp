@@ -50,8 +50,7 @@ Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::s
 
 Daemon::~Daemon()
 {
-    if (fleet_)
-        fleet_->stop();
+    stop_fleet();
     if (tiering_)
         tiering_->stop();
     engine_.reset();
@@ -611,9 +610,8 @@ int Daemon::run()
     ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
         bool exit_after = false;
         nlohmann::json r;
-        if (fleet_)
-            if (auto refused = fleet_->refusal(line))
-                return *refused;
+        if (auto refused = fleet_refusal(line))
+            return *refused;
         {
             std::lock_guard lock(store_mu_);
             r = execute_line(line, *store_, *this, &exit_after);
@@ -659,8 +657,7 @@ int Daemon::run()
     spdlog::info("event=ready instance={} socket={} version={}", cfg_.instance, cfg_.socket,
                  store_->version());
     io.run();
-    if (fleet_)
-        fleet_->stop();
+    stop_fleet();
     server.stop();
     if (exporter)
         exporter->stop();

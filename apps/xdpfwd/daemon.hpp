@@ -98,7 +98,10 @@ private:
                        const xdpfw_counter& prev_now) const;
     // Fleet mode (fleet_node.cpp): follow etcd when configured; the node's report.
     void start_fleet();
+    void stop_fleet();
     nlohmann::json fleet_status() const;
+    // In fleet mode, the refusal of a request that would change the policy.
+    std::optional<nlohmann::json> fleet_refusal(const std::string& line) const;
     // One scrape of the metrics endpoint (on its worker thread).
     std::string metrics_page(const std::vector<InterfaceStatus>& interfaces) const;
 

@@ -125,6 +125,17 @@ void Daemon::start_fleet()
     fleet_->start();
 }
 
+void Daemon::stop_fleet()
+{
+    if (fleet_)
+        fleet_->stop();
+}
+
+std::optional<json> Daemon::fleet_refusal(const std::string& line) const
+{
+    return fleet_ ? fleet_->refusal(line) : std::nullopt;
+}
+
 json Daemon::fleet_status() const
 {
     json ifaces = json::array();
