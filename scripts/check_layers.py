@@ -24,7 +24,7 @@ ORDER = [
     ["lib/protocol"],
     ["lib/store"],
     ["lib/control"],
-    ["lib/metrics"],
+    ["lib/metrics", "lib/fleet"],
     ["apps"],  # each program is its own folder: apps/<name>
 ]
 RANK = {folder: rank for rank, line in enumerate(ORDER) for folder in line}

@@ -19,6 +19,9 @@ PKGS=(
   libhyperscan-dev
   # the tap (lib/tap): pcap files through libpcap; its test decodes them with tshark
   libpcap-dev tshark
+  # fleet mode: the etcd client's TLS and digests (OpenSSL), and the real etcd
+  # the fleet tests and benchmark start on loopback (docs/FLEET.md)
+  libssl-dev etcd-server etcd-client
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox

@@ -3,6 +3,7 @@
 #include "apps/xdpfwctl/cli.hpp"
 
 #include "apps/xdpfwctl/client.hpp"
+#include "apps/xdpfwctl/fleet_cli.hpp"
 #include "apps/xdpfwctl/format.hpp"
 #include "apps/xdpfwctl/monitor.hpp"
 #include "apps/xdpfwctl/requests.hpp"
@@ -362,6 +363,8 @@ void add_detach(Setup& s)
 
 int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
 {
+    if (wants_fleet(argc, argv)) // --etcd: the fleet's policy, not one daemon's
+        return run_fleet_ctl(argc, argv, out, err);
     Options o;
     Args a;
     Chosen chosen;

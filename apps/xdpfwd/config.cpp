@@ -260,6 +260,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             parse_capacity(v, source, c);
         } else if (key == "xsk") {
             parse_xsk(v, source, c);
+        } else if (key == "fleet") {
+            parse_fleet_section(v, source, c.fleet);
         } else {
             bad(source, key, "unknown key");
         }
@@ -415,6 +417,7 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_option("--xsk-cpu", f.xsk_cpus, "pin workers to these CPUs (repeatable)");
     app.add_option("--xsk-ring-size", c.xsk.socket.ring_size, "ring entries (power of two)");
     app.add_option("--xsk-batch", c.xsk.socket.batch, "frames per batch");
+    add_fleet_options(app, c.fleet);
 }
 
 // Throws std::invalid_argument naming the flag.
@@ -475,6 +478,7 @@ std::optional<DaemonConfig> parse_daemon_args(int argc, const char* const* argv,
         app.parse(argc, argv);
         apply_flags(f, c);
         validate_daemon_config(c);
+        validate_fleet_config(c.fleet);
     } catch (const CLI::ParseError& e) {
         *exit_code = app.exit(e);
         return std::nullopt;

@@ -3,6 +3,7 @@
 // set by a command-line flag, flags winning. docs/DAEMON.md lists the keys.
 #pragma once
 
+#include "apps/xdpfwd/fleet_config.hpp"
 #include "lib/model/policy.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/policy_maps.hpp"
@@ -52,6 +53,7 @@ struct DaemonConfig {
     // interfaces default to `interfaces`.
     bool xsk_enabled = false;
     xsk::EngineConfig xsk;
+    FleetConfig fleet;                      // `fleet:` section, --etcd... (docs/FLEET.md)
 
     std::filesystem::path state_file() const { return std::filesystem::path(state_dir) / (instance + ".json"); }
     std::filesystem::path lock_file() const { return std::filesystem::path(lock_dir) / (instance + ".lock"); }

@@ -50,6 +50,7 @@ Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)), started_(std::chrono::s
 
 Daemon::~Daemon()
 {
+    stop_fleet();
     if (tiering_)
         tiering_->stop();
     engine_.reset();
@@ -609,9 +610,12 @@ int Daemon::run()
     so.idle_timeout = std::chrono::seconds(cfg_.control_idle_timeout_seconds);
     std::atomic<bool> detached{false};
     boost::asio::steady_timer stop_timer(io);
+    start_fleet(); // before the server: its requests read fleet_
     ControlServer server(io, so, [&](const std::string& line, const PeerCred&) {
         bool exit_after = false;
         nlohmann::json r;
+        if (auto refused = fleet_refusal(line))
+            return *refused;
         {
             std::lock_guard lock(store_mu_);
             r = execute_line(line, *store_, *this, &exit_after);
@@ -659,6 +663,7 @@ int Daemon::run()
     spdlog::info("event=ready instance={} socket={} version={}", cfg_.instance, cfg_.socket,
                  store_->version());
     io.run();
+    stop_fleet();
     server.stop();
     if (exporter)
         exporter->stop();

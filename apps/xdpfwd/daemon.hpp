@@ -11,6 +11,7 @@
 #include "lib/store/policy_store.hpp"
 #include "apps/xdpfwd/config.hpp"
 #include "apps/xdpfwd/events.hpp"
+#include "apps/xdpfwd/fleet_node.hpp"
 #include "lib/base/unique_fd.hpp"
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/policy_maps.hpp"
@@ -97,6 +98,12 @@ private:
     void sample_loop();
     CounterSample rate(uint64_t packets_now, uint64_t bytes_now, const xdpfw_counter& prev_then,
                        const xdpfw_counter& prev_now) const;
+    // Fleet mode (fleet_node.cpp): follow etcd when configured; the node's report.
+    void start_fleet();
+    void stop_fleet();
+    nlohmann::json fleet_status() const;
+    // In fleet mode, the refusal of a request that would change the policy.
+    std::optional<nlohmann::json> fleet_refusal(const std::string& line) const;
     // One scrape of the metrics endpoint (on its worker thread).
     std::string metrics_page(const std::vector<InterfaceStatus>& interfaces) const;
 
@@ -135,6 +142,9 @@ private:
     std::thread sampler_;
     // Last: its worker stops first, before the links and objects it uses.
     std::unique_ptr<Tiering> tiering_;
+    // Fleet mode: stopped before anything it commits through.
+    std::atomic<uint64_t> fleet_version_{0};
+    std::unique_ptr<FleetNode> fleet_;
 };
 
 } // namespace xdpfw
