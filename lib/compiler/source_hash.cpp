@@ -57,6 +57,8 @@ void hash_rule(Hash64& h, const Rule& r)
     // them hashes as it did before they existed.
     if (r.match.ether)
         h.word(0x6574686572).word(*r.match.ether);
+    if (r.match.ct)
+        h.word(0x6374).word(*r.match.ct);
 }
 
 } // namespace
