@@ -58,6 +58,10 @@ public:
     bool xsk_engine_running() const override { return engine_ != nullptr; }
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
     nlohmann::json build_info() const override;
+    // Connection tracking (ct_view.cpp).
+    nlohmann::json ct_stats() const override;
+    nlohmann::json ct_list(size_t limit) const override;
+    nlohmann::json ct_flush() override;
     // Waits until the tier worker has acted on the last commit (tests).
     bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }
 

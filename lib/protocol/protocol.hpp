@@ -43,6 +43,8 @@ enum class Command : uint8_t {
     rollback,
     diff,
     stats,
+    ct_list,
+    ct_flush,
     detach,
 };
 
