@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "classify.h"
 #include "events.h"
+#include "ct.h"
 #ifdef XDPFW_SPEC_TIER
 #include "spec.h"
 #endif
@@ -64,7 +65,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	struct xdpfw_policy_hdr *hdr = 0;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
-	int verdict, bad;
+	int verdict, bad, ct_write = 0;
 
 	ctrl = bpf_map_lookup_elem(&xdpfw_ctrl, &zero);
 	if (!ctrl || !ctrl->committed) {
@@ -106,6 +107,8 @@ int xdpfw_main(struct xdp_md *ctx)
 	}
 	if (xdpfw_stop_after(XDPFW_STAGE_PARSE))
 		return XDP_DROP;
+	if (hdr->used_fields & (1u << XDPFW_FIELD_CT)) /* ct.h */
+		ct_write = xdpfw_ct_ingress(ctx, &pkt);
 
 #ifdef XDPFW_SPEC_TIER
 	index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
@@ -133,6 +136,8 @@ int xdpfw_main(struct xdp_md *ctx)
 		xdpfw_event_rule(ctx, ctrl, hdr, &rule, reason, verdict, len);
 
 out:
+	if (ct_write && verdict != XDP_DROP)
+		xdpfw_ct_commit();
 	/* A rule's normal outcome is in its rule counter already; the control
 	 * plane derives the rule_* reasons from those (abi.h). */
 	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)

@@ -10,6 +10,7 @@
 #include "lib/control/server.hpp"
 #include "lib/kernel/build_id.hpp"
 #include "lib/kernel/content_hash.hpp"
+#include "lib/kernel/egress.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/metrics/http_server.hpp"
 
@@ -378,6 +379,8 @@ void Daemon::attach_interfaces()
             spdlog::info("event=attached iface={} ifindex={} mode={} multiprog={} prog_id={}",
                          name, ifindex, link.status.mode, ai.multiprog, id);
         }
+        if (cfg_.ct_egress)
+            attach_egress(*obj_, int(ifindex)); // ct.h: the host's own flows
         std::lock_guard lock(links_mu_);
         links_.push_back(std::move(link));
     }
@@ -589,6 +592,7 @@ std::vector<std::string> Daemon::detach()
             l.owned->detach();
         else
             detach_all(int(l.status.ifindex));
+        detach_egress(int(l.status.ifindex));
         names.push_back(l.status.name);
         spdlog::info("event=detached iface={}", l.status.name);
     }

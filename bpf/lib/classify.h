@@ -387,6 +387,9 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 						 pkt->icmp));
 	if (used & (1u << XDPFW_FIELD_ETHER))
 		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt));
+	if (used & (1u << XDPFW_FIELD_CT))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS,
+						 pkt->ct < XDPFW_CT_SLOTS ? pkt->ct : XDPFW_CT_NONE));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 

@@ -40,5 +40,9 @@ static_assert(XDPFW_REASON_COUNT == 16);
 static_assert(XDPFW_REASON_FIRST_COUNTED == 4 && XDPFW_REASON_RULE_REDIRECT == 3);
 static_assert(XDPFW_IFINDEX_SLOTS % XDPFW_BLOCK_SLOTS == 0);
 static_assert(XDPFW_SCALAR_TOTAL < (1u << 20));
+static_assert(sizeof(xdpfw_ct_key) == 40 && offsetof(xdpfw_ct_key, addr_a) == 8);
+static_assert(sizeof(xdpfw_ct_entry) == 16);
+static_assert(sizeof(xdpfw_ct_info) == 32);
+static_assert(XDPFW_CT_NONE + 1 == XDPFW_CT_SLOTS);
 
 } // namespace xdpfw::abi

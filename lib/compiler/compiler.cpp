@@ -146,6 +146,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     detail::compile_tcp_flags(s);
     detail::compile_icmp(s);
     detail::compile_ether(s);
+    detail::compile_ct(s);
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d)
         detail::compile_addresses(s, d);
     out.source_hash = policy_source_hash(policy);

@@ -57,6 +57,9 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
         bool is_icmp = pkt.has_l4 && ((v4 && pkt.proto == 1) || (v6 && pkt.proto == 58));
         return p.icmp[is_icmp ? (uint32_t{pkt.icmp_type} << 8) | pkt.icmp_code : XDPFW_ICMP_NONE];
     });
+    apply(XDPFW_FIELD_CT, [&] {
+        return p.ct[ip ? static_cast<uint32_t>(pkt.ct) : uint32_t{XDPFW_CT_NONE}];
+    });
     apply(XDPFW_FIELD_ETHER, [&] {
         auto it = p.ether.find(ethertype(pkt));
         return it != p.ether.end() ? it->second : p.ether_default;

@@ -59,6 +59,8 @@ void hash_rule(Hash64& h, const Rule& r)
         h.word(0x6574686572).word(*r.match.ether);
     if (r.sample)
         h.word(0x73616d706c65).word(r.sample);
+    if (r.match.ct)
+        h.word(0x6374).word(*r.match.ct);
 }
 
 } // namespace

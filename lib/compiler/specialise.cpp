@@ -95,7 +95,7 @@ private:
 const char* field_name(unsigned f)
 {
     static const char* const names[XDPFW_FIELD_COUNT] = {
-        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp", "ether"};
+        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp", "ether", "ct"};
     return f < XDPFW_FIELD_COUNT ? names[f] : "?";
 }
 
@@ -116,7 +116,7 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {
         {XDPFW_FIELD_VLAN, &p.vlan},   {XDPFW_FIELD_PROTO, &p.proto},
         {XDPFW_FIELD_SPORT, &p.sport}, {XDPFW_FIELD_DPORT, &p.dport},
-        {XDPFW_FIELD_ICMP, &p.icmp}};
+        {XDPFW_FIELD_ICMP, &p.icmp},   {XDPFW_FIELD_CT, &p.ct}};
     s->base = p.n_rules == 64 ? ~0ull : (1ull << p.n_rules) - 1;
     auto add = [&](unsigned f, const std::vector<Run>& runs) {
         if (!Reducer::reduce(runs, s->f[f]))

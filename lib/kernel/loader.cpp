@@ -86,6 +86,10 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_xsks", 4, 4},
         {"xdpfw_xsk_ports", 4, 4},
         {"xdpfw_progs", 4, 4},
+        {"xdpfw_ct", 4, 4},
+        {"xdpfw_ct_stats", 4, 8},
+        {"xdpfw_ct_info", 4, sizeof(xdpfw_ct_info)},
+        {"xdpfw_ct_scratch", 4, 48},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
@@ -236,6 +240,11 @@ uint64_t XdpfwObject::map_bytes() const
         if (bpf_map_lookup_elem(outer, &k, &id) == 0 && id)
             ids.insert(id);
     }
+    // The flow table (inner map of xdpfw_ct), once a policy used ct=.
+    const uint32_t zero = 0;
+    uint32_t flows = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.xdpfw_ct), &zero, &flows) == 0 && flows)
+        ids.insert(flows);
     for (uint32_t id : ids) {
         const UniqueFd fd(bpf_map_get_fd_by_id(id));
         if (fd.get() >= 0)
@@ -300,6 +309,7 @@ LoadOptions small_load_options()
     o.caps.max_v4_hosts = 1024;
     o.caps.max_v6_prefixes = 1024;
     o.caps.max_queues = 4;
+    o.ct_max_flows = 4096;
     return o;
 }
 

@@ -2,6 +2,7 @@
 // Writes compiled policies into the inactive generation and switches it live.
 #include "lib/kernel/policy_maps.hpp"
 
+#include "lib/kernel/conntrack.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/rcu_barrier.hpp"
 #include "lib/kernel/table_slots.hpp"
@@ -21,6 +22,7 @@
 #include <future>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <set>
 
 namespace xdpfw {
@@ -119,6 +121,7 @@ template <typename Key> struct HashMapGen {
 
 struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
+    std::optional<FlowTable> flows; // made for the first policy that uses ct=
     Capacities o;
     uint32_t words;
     int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
@@ -181,6 +184,7 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         {p.dport, XDPFW_SCALAR_BASE_DPORT, XDPFW_PORT_SLOTS, "dport"},
         {p.tcp_flags, XDPFW_SCALAR_BASE_TCP_FLAGS, XDPFW_FLAGS_SLOTS, "tcp_flags"},
         {p.icmp, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS, "icmp"},
+        {p.ct, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS, "ct"},
     };
     for (const auto& t : scalar_tables) {
         uint32_t* dst = scalars.at<uint32_t>(4ull * (t.base + gen * t.slots));
@@ -289,6 +293,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
 {
     Impl& m = *impl_;
     m.skel = obj.skel();
+    m.flows.emplace(obj);
     m.o = obj.options().caps;
     m.words = m.o.max_rules / 64;
     auto* s = m.skel;
@@ -416,6 +421,8 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     const xdpfw_ctrl live = m.ctrl();
     const uint32_t gen = live.committed ? (live.active_gen ^ 1) & 1 : 0;
     const std::set<uint32_t> ports = m.add_ports(p);
+    if (p.used_fields & (1u << XDPFW_FIELD_CT))
+        m.flows->ensure(); // before any header asks the data path to track
 
     m.settle_retired_gen();
     try {

@@ -23,10 +23,10 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 18> known_keys = {
+constexpr std::array<std::string_view, 19> known_keys = {
     "priority",  "iif",       "vlan",      "ether",     "family", "src",      "dst",
-    "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action",
-    "fallback",  "id",        "sample",    "comment"};
+    "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "ct",
+    "action",    "fallback",  "id",        "sample",    "comment"};
 
 // Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
 constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
@@ -189,7 +189,7 @@ void check_ether(const Match& m, const std::string& where)
             {"proto", m.proto.has_value()}, {"sport", m.sport.has_value()},
             {"dport", m.dport.has_value()}, {"tcp_flags", m.tcp_flags.has_value()},
             {"icmp_type", m.icmp_type.has_value()}, {"icmp_code", m.icmp_code.has_value()},
-            {"family", m.family.has_value()}};
+            {"ct", m.ct.has_value()}, {"family", m.family.has_value()}};
         for (const auto& [key, present] : ip_fields)
             if (present)
                 throw PolicyError(where, key,
@@ -242,7 +242,44 @@ Family family_word(std::string_view v, const std::string& where)
     throw PolicyError(where, "family", single_quoted(v) + " is not ipv4 or ipv6");
 }
 
+// ct=: a comma list of connection tracking states.
+uint8_t ct_word(std::string_view v, const std::string& where)
+{
+    uint8_t mask = 0;
+    size_t pos = 0;
+    while (true) {
+        const size_t comma = v.find(',', pos);
+        const std::string_view item = v.substr(pos, comma == v.npos ? v.npos : comma - pos);
+        std::optional<uint8_t> bit;
+        for (unsigned i = 0; i < ct_state_count; i++)
+            if (item == ct_state_name(static_cast<CtState>(i)))
+                bit = static_cast<uint8_t>(1u << i);
+        if (!bit)
+            throw PolicyError(where, "ct",
+                              single_quoted(item) +
+                                  " is not a ct state (new, established, related, invalid)");
+        if (mask & *bit)
+            throw PolicyError(where, "ct", single_quoted(item) + " appears twice in " + single_quoted(v));
+        mask |= *bit;
+        if (comma == v.npos)
+            return mask;
+        pos = comma + 1;
+    }
+}
+
 } // namespace
+
+std::string format_ct(uint8_t mask)
+{
+    std::string s;
+    for (unsigned i = 0; i < ct_state_count; i++)
+        if (mask & (1u << i)) {
+            if (!s.empty())
+                s += ',';
+            s += ct_state_name(static_cast<CtState>(i));
+        }
+    return s;
+}
 
 const char* tcp_flag_name(uint8_t bit)
 {
@@ -404,6 +441,8 @@ void validate_rule(const Rule& rule, const std::string& where)
     }
     if (m.icmp_code && !m.icmp_type)
         throw PolicyError(where, "icmp_code", "needs icmp_type");
+    if (m.ct && (*m.ct == 0 || *m.ct >= (1u << ct_state_count)))
+        throw PolicyError(where, "ct", "names no state (new, established, related, invalid)");
     if (m.icmp_type) {
         if (m.proto && *m.proto != proto_icmp && *m.proto != proto_icmpv6)
             throw PolicyError(where, "icmp_type",
@@ -492,6 +531,8 @@ Rule parse_rule(std::string_view text, const std::string& where)
             m.icmp_type = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
         } else if (key == "icmp_code") {
             m.icmp_code = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
+        } else if (key == "ct") {
+            m.ct = ct_word(v, where);
         } else if (key == "action") {
             // Keep a fallback parsed before the action.
             ActionType fallback = rule.action.xsk_fallback;
@@ -578,6 +619,8 @@ std::string format_rule(const Rule& rule)
         add("icmp_type", std::to_string(*m.icmp_type));
     if (m.icmp_code)
         add("icmp_code", std::to_string(*m.icmp_code));
+    if (m.ct)
+        add("ct", format_ct(*m.ct));
     add("action", format_action(rule.action));
     if (rule.action.type == ActionType::xsk)
         add("fallback", action_name(rule.action.xsk_fallback));

@@ -67,6 +67,32 @@ void write_policy(Exposition& x, const LivePolicy& p, const HistogramSnapshot& c
         x.sample({{"set", name}}, uint64_t(size));
 }
 
+// Connection tracking's flow table (docs/PROTOCOL.md, `stats` "ct"); only
+// once a policy used ct= (before, there is no table to describe).
+void write_ct(Exposition& x, const nlohmann::json& ct)
+{
+    if (!ct.is_object() || !ct.value("table", false))
+        return;
+    const std::pair<const char*, const char*> gauges[] = {
+        {"entries", "Flows the connection tracking table holds (estimated)"},
+        {"max_flows", "Size of the connection tracking table (ct.max_flows)"},
+        {"table_bytes", "Kernel memory of the connection tracking table"}};
+    for (const auto& [key, help] : gauges) {
+        x.begin(std::string("xdpfw_ct_") + key, gauge, help);
+        x.sample({}, ct.value(key, uint64_t{0}));
+    }
+    const std::pair<const char*, const char*> counters[] = {
+        {"lookups", "Packets looked up in the connection tracking table"},
+        {"insertions", "Flows entered in the connection tracking table"},
+        {"evictions", "Flows the full table dropped for new ones (estimated, a lower bound)"},
+        {"failed", "Flows the table could not take"},
+        {"flushes", "Flushes of the connection tracking table"}};
+    for (const auto& [key, help] : counters) {
+        x.begin(std::string("xdpfw_ct_") + key + "_total", counter, help);
+        x.sample({}, ct.value(key, uint64_t{0}));
+    }
+}
+
 void write_daemon(Exposition& x, const DataplaneView& view,
                   const std::vector<InterfaceStatus>& interfaces)
 {
@@ -82,6 +108,7 @@ void write_daemon(Exposition& x, const DataplaneView& view,
     x.begin("xdpfw_interface_info", gauge, "An interface xdpfw filters, and its XDP attach mode");
     for (const InterfaceStatus& i : interfaces)
         x.sample({{"iface", i.name}, {"mode", i.mode}}, uint64_t(1));
+    write_ct(x, view.ct_stats());
 }
 
 // The event ring (docs/ARCHITECTURE.md, "Events"): kernel per-CPU counters

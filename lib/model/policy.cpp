@@ -154,6 +154,17 @@ const char* family_name(Family f)
     return "unknown";
 }
 
+const char* ct_state_name(CtState s)
+{
+    switch (s) {
+    case CtState::new_: return "new";
+    case CtState::established: return "established";
+    case CtState::related: return "related";
+    case CtState::invalid: return "invalid";
+    }
+    return "unknown";
+}
+
 Family ethertype_family(uint16_t ethertype)
 {
     return ethertype == ethertype_ipv4   ? Family::ipv4

@@ -55,6 +55,8 @@ bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pk
         return false;
     if (m.ether && *m.ether != ethertype(pkt))
         return false;
+    if (m.ct && (!is_ip(pkt.family) || !(*m.ct & (1u << static_cast<unsigned>(pkt.ct)))))
+        return false;
     if (m.src && !addr_matches(*m.src, policy, pkt.family, pkt.src))
         return false;
     if (m.dst && !addr_matches(*m.dst, policy, pkt.family, pkt.dst))

@@ -27,6 +27,9 @@ struct PacketFields {
     uint16_t sport = 0, dport = 0; // TCP and UDP
     uint8_t tcp_flags = 0;         // TCP
     uint8_t icmp_type = 0, icmp_code = 0; // ICMP for IPv4, ICMPv6 for IPv6
+    // The connection tracking state of the packet (an input: the flow
+    // table decides it, lib/reference/conntrack.hpp); IP packets only.
+    CtState ct = CtState::new_;
 };
 
 // The ethertype ether= compares: family's for IPv4/IPv6, else pkt.ether.

@@ -71,6 +71,7 @@ struct CompiledPolicy {
     uint32_t all_bitmap = 0;
     // Scalar field value -> bitmap index (sizes XDPFW_*_SLOTS).
     std::vector<uint32_t> vlan, proto, sport, dport, tcp_flags, icmp;
+    std::vector<uint32_t> ct; // XDPFW_CT_SLOTS, or empty when no rule uses ct=
     std::map<uint32_t, uint32_t> ifindex; // ingress ifindex -> bitmap index
     uint32_t ifindex_default = 0;
     std::map<uint32_t, uint32_t> ether;   // ethertype an ether= rule names -> bitmap index
