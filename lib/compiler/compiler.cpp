@@ -89,12 +89,41 @@ xdpfw_rule compile_rule(const CompileOptions& opts, const Rule& r,
     cr.xsk_fallback = XDPFW_ACT_PASS;
     if (r.action.type == ActionType::redirect)
         cr.redirect_slot = resolve_iface(opts, r, "action", r.action.redirect_iface);
+    if (r.match.limit)
+        cr.flags |= XDPFW_RULE_LIMIT;
     if (r.action.type == ActionType::xsk) {
         if (r.action.xsk_fallback != ActionType::pass && r.action.xsk_fallback != ActionType::drop)
             throw PolicyError(rule_where(r), "fallback", "xsk fallback must be pass or drop");
         cr.xsk_fallback = action_code(r.action.xsk_fallback);
     }
     return cr;
+}
+
+xdpfw_limit limit_entry(const RateLimit& limit)
+{
+    const LimitParams p = limit_params(limit);
+    xdpfw_limit l{};
+    l.cost_q16 = p.cost_q16;
+    l.tol_ns = p.tol_ns;
+    l.tag = p.tag;
+    l.bytes = p.bytes ? 1 : 0;
+    l.per = p.per == LimitPer::src   ? XDPFW_LIMIT_PER_SRC
+            : p.per == LimitPer::dst ? XDPFW_LIMIT_PER_DST
+                                     : XDPFW_LIMIT_PER_RULE;
+    return l;
+}
+
+// The limits of the rules that have one (rule_parser validated them), and
+// the header bit that has the program take the packet's address keys.
+void compile_limits(CompileState& s)
+{
+    for (size_t i = 0; i < s.rules.size(); ++i) {
+        if (!s.rules[i].match.limit)
+            continue;
+        s.out.limits.resize(s.rules.size());
+        s.out.limits[i] = limit_entry(*s.rules[i].match.limit);
+        s.out.used_fields |= XDPFW_USED_LIMITS;
+    }
 }
 
 } // namespace
@@ -111,6 +140,7 @@ void compile_rules(CompileState& s)
     out.rules.reserve(n);
     for (const Rule& r : s.rules)
         out.rules.push_back(compile_rule(s.opts, r, ids));
+    compile_limits(s);
 
     s.empty.assign(out.n_words, 0);
     Bits all = s.empty;

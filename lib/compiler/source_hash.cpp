@@ -57,6 +57,9 @@ void hash_rule(Hash64& h, const Rule& r)
     // them hashes as it did before they existed.
     if (r.match.ether)
         h.word(0x6574686572).word(*r.match.ether);
+    if (const auto& l = r.match.limit)
+        h.word(0x6c696d6974).word(l->amount).word(uint64_t(l->unit)).word(l->burst.value_or(0))
+            .word(l->burst.has_value()).word(uint64_t(l->per));
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include "lib/model/error.hpp"
 #include "lib/model/inspect_rule.hpp"
+#include "lib/model/rate_limit.hpp"
 
 #include <array>
 #include <compare>
@@ -92,6 +93,10 @@ struct Match {
     // Ethertype after the VLAN tags (0x0600..0xffff; 0x0806 ARP, 0x0800
     // IPv4, ...): the one field that names non-IP frames.
     std::optional<uint16_t> ether;
+    // With a limit the rule matches only the packets over it (nftables'
+    // "limit rate over"); a packet under it is charged and goes on to the
+    // later rules.
+    std::optional<RateLimit> limit;
     bool operator==(const Match&) const = default;
 };
 
