@@ -13,6 +13,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "classify.h"
+#include "syncookie.h"
 #ifdef XDPFW_SPEC_TIER
 #include "spec.h"
 #endif
@@ -20,7 +21,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
-				     __u32 *reason)
+				     const struct xdpfw_pkt *pkt, __u32 *reason)
 {
 	__u32 ifindex = ctx->ingress_ifindex, slot;
 	__u32 *base;
@@ -48,6 +49,8 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 		}
 		*reason = XDPFW_REASON_REDIRECT_FAILED;
 		return XDP_DROP;
+	case XDPFW_ACT_SYNCOOKIE:
+		return xdpfw_syncookie(ctx, pkt, r->counter_slot, reason);
 	}
 	*reason = XDPFW_REASON_RULE_DROP;
 	return XDP_DROP;
@@ -127,7 +130,7 @@ int xdpfw_main(struct xdp_md *ctx)
 		}
 		goto out;
 	}
-	verdict = xdpfw_act(ctx, &rule, &reason);
+	verdict = xdpfw_act(ctx, &rule, &pkt, &reason);
 
 out:
 	/* A rule's normal outcome is in its rule counter already; the control

@@ -18,6 +18,7 @@ uint8_t action_code(ActionType a)
     case ActionType::xsk: return XDPFW_ACT_XSK;
     case ActionType::redirect: return XDPFW_ACT_REDIRECT;
     case ActionType::count: return XDPFW_ACT_COUNT;
+    case ActionType::syncookie: return XDPFW_ACT_SYNCOOKIE;
     }
     return XDPFW_ACT_DROP;
 }
@@ -29,6 +30,7 @@ ActionType action_type(uint8_t code)
     case XDPFW_ACT_PASS: return ActionType::pass;
     case XDPFW_ACT_XSK: return ActionType::xsk;
     case XDPFW_ACT_REDIRECT: return ActionType::redirect;
+    case XDPFW_ACT_SYNCOOKIE: return ActionType::syncookie;
     default: return ActionType::count;
     }
 }

@@ -81,6 +81,8 @@ Action parse_action(std::string_view v, const std::string& where)
         a.type = ActionType::xsk;
     else if (v == "count")
         a.type = ActionType::count;
+    else if (v == "syncookie")
+        a.type = ActionType::syncookie;
     else if (v == "redirect" || v.starts_with("redirect:")) {
         a.type = ActionType::redirect;
         if (v == "redirect" || v.size() == 9)
@@ -91,7 +93,7 @@ Action parse_action(std::string_view v, const std::string& where)
                               single_quoted(a.redirect_iface) + " is not a valid interface name");
     } else
         throw PolicyError(where, "action",
-                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count");
+                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count, syncookie");
     return a;
 }
 
@@ -455,6 +457,8 @@ void validate_rule(const Rule& rule, const std::string& where)
                           std::string("an interface is set but the action is ") +
                               action_name(a.type));
     }
+    if (a.type == ActionType::syncookie && (!m.proto || *m.proto != proto_tcp))
+        throw PolicyError(where, "action", "syncookie needs proto=tcp (it answers TCP SYNs)");
     if (a.xsk_fallback != ActionType::pass && a.xsk_fallback != ActionType::drop)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)

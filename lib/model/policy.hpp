@@ -67,7 +67,8 @@ struct AddrMatch {
     bool operator==(const AddrMatch&) const = default;
 };
 
-enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4 };
+enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4,
+                                  syncookie = 5 };
 
 struct Action {
     ActionType type = ActionType::drop;

@@ -25,7 +25,8 @@ uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
         const Rule& r = p.evaluation_order()[size_t(v.rule_index)];
         return r.action.xsk_fallback == ActionType::drop ? XDP_DROP : XDP_PASS;
     }
-    case ActionType::count: break;
+    case ActionType::count:
+    case ActionType::syncookie: break; // random policies have none
     }
     return ~0u;
 }

@@ -613,3 +613,13 @@ TEST(RuleParser, RateLimitParams)
     EXPECT_NE(limit_params(other).tag, p.tag);
     EXPECT_EQ(limit_params(l).tag, p.tag);
 }
+
+TEST(RuleParser, SyncookieAction)
+{
+    Rule r = parse_rule("proto=tcp dport=80 tcp_flags=SYN,!ACK action=syncookie", "rule 1");
+    EXPECT_EQ(r.action.type, ActionType::syncookie);
+    EXPECT_EQ(r.text, "priority=0 proto=tcp dport=80 tcp_flags=SYN,!ACK action=syncookie");
+    expect_rule_error("dport=80 action=syncookie", "action", {"syncookie needs proto=tcp"});
+    expect_rule_error("proto=udp dport=80 action=syncookie", "action", {"syncookie needs proto=tcp"});
+    expect_rule_error("proto=tcp action=cookie", "action", {"count, syncookie"});
+}

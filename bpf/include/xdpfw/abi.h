@@ -226,7 +226,8 @@ enum xdpfw_action {
 	XDPFW_ACT_XSK = 2,      /* AF_XDP socket of the receiving queue */
 	XDPFW_ACT_REDIRECT = 3, /* out of another port through the devmap */
 	XDPFW_ACT_COUNT = 4,    /* count and continue */
-	XDPFW_ACT_MAX = 5,
+	XDPFW_ACT_SYNCOOKIE = 5, /* SYN: SYN-ACK with a cookie (XDP_TX); ACK: pass if its cookie checks */
+	XDPFW_ACT_MAX = 6,
 };
 
 /* Stages of the program, in order: the stage build (xdpfw_stages.bpf.c)
