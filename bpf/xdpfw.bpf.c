@@ -15,6 +15,7 @@
 #include "classify.h"
 #include "events.h"
 #include "ct.h"
+#include "syncookie.h"
 #ifdef XDPFW_SPEC_TIER
 #include "spec.h"
 #endif
@@ -22,7 +23,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
-				     __u32 *reason)
+				     const struct xdpfw_pkt *pkt, __u32 *reason)
 {
 	__u32 ifindex = ctx->ingress_ifindex, slot;
 	__u32 *base;
@@ -50,6 +51,8 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 		}
 		*reason = XDPFW_REASON_REDIRECT_FAILED;
 		return XDP_DROP;
+	case XDPFW_ACT_SYNCOOKIE:
+		return xdpfw_syncookie(ctx, pkt, r->counter_slot, reason);
 	}
 	*reason = XDPFW_REASON_RULE_DROP;
 	return XDP_DROP;
@@ -131,7 +134,7 @@ int xdpfw_main(struct xdp_md *ctx)
 		}
 		goto out;
 	}
-	verdict = xdpfw_act(ctx, &rule, &reason);
+	verdict = xdpfw_act(ctx, &rule, &pkt, &reason);
 	if (rule.sample) /* sample=N (events.h) */
 		xdpfw_event_rule(ctx, ctrl, hdr, &rule, reason, verdict, len);
 

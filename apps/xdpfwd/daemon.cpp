@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
 #include "apps/xdpfwd/daemon.hpp"
+#include "apps/xdpfwd/syncookie_check.hpp"
 
 #include "lib/base/proc.hpp"
 #include "lib/base/utc_time.hpp"
@@ -172,6 +173,8 @@ void Daemon::start()
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
     restore_policy();
+    if (auto w = syncookie_warning(store_->policy(), read_tcp_syncookies()))
+        spdlog::warn("event=syncookie_sysctl msg=\"{}\"", *w);
     metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
     events_->live(store_->policy());
     // A deadline that passed while no daemon ran: roll back now.

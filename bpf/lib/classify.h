@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "maps.h"
 #include "parse.h"
+#include "limits.h"
 
 /* Index of the lowest set bit of x (x != 0), by de Bruijn multiplication:
  * the BPF instruction set has no count-trailing-zeros. */
@@ -174,6 +175,7 @@ struct xdpfw_walk {
 	__u64 acc;          /* matching rules left in the current word */
 	__u32 winner;       /* rule index, XDPFW_NO_RULE while none */
 	struct xdpfw_rule rule;
+	struct xdpfw_limit_in lim; /* filled only when some rule has a limit */
 };
 
 static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
@@ -231,6 +233,9 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 	if (!r)
 		return 1;
 	key = r->counter_slot;
+	/* Under its rate limit the rule does not match: the walk goes on. */
+	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(&w->lim, w->gen, index, key))
+		return 0;
 	if (!xdpfw_stop_after(XDPFW_STAGE_WALK)) /* that stage leaves counting out */
 		xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
 	if (r->action == XDPFW_ACT_COUNT)
@@ -392,6 +397,8 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 						 pkt->ct < XDPFW_CT_SLOTS ? pkt->ct : XDPFW_CT_NONE));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
+	if (used & XDPFW_USED_LIMITS)
+		xdpfw_limit_take(&w.lim, pkt, pkt_len);
 
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP)) {
 		asm volatile("" : : "r"(&w) : "memory"); /* the lookups' results are kept */

@@ -69,6 +69,8 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
         for (uint64_t bits = acc[w]; bits; bits &= bits - 1) {
             uint32_t i = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
             const xdpfw_rule& r = p.rules[i];
+            if (r.flags & XDPFW_RULE_LIMIT) // no clock: under the limit, as classify()
+                continue;
             if (r.action == XDPFW_ACT_COUNT) {
                 v.counted.push_back(r.rule_id);
                 continue;

@@ -111,6 +111,12 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     if (p.n_rules > XDPFW_SPEC_MAX_RULES || p.rules.size() != p.n_rules)
         return fail(fmt::format("{} rules (the specialised tier takes up to {})", p.n_rules,
                                 XDPFW_SPEC_MAX_RULES));
+    // Rate limits charge a bucket per rule the walk reaches; the specialised
+    // walk takes the winner by one bit scan, so it would need the general
+    // walk's rule-by-rule loop back: limited policies stay general.
+    for (uint32_t i = 0; i < p.n_rules; i++)
+        if (p.rules[i].flags & XDPFW_RULE_LIMIT)
+            return fail(fmt::format("rule {} has a rate limit (limit=)", p.rules[i].rule_id));
     auto s = std::make_shared<xdpfw_spec>();
     const Reducer red(p);
     const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {

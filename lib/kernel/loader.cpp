@@ -90,6 +90,10 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_ct_stats", 4, 8},
         {"xdpfw_ct_info", 4, sizeof(xdpfw_ct_info)},
         {"xdpfw_ct_scratch", 4, 48},
+        {"xdpfw_limits", 4, sizeof(xdpfw_limit)},
+        {"xdpfw_limit_rule", 4, sizeof(xdpfw_bucket)},
+        {"xdpfw_limit_keys", sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket)},
+        {"xdpfw_syncookie_pass", 4, 8},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
@@ -382,6 +386,11 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
     check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
           "size xdpfw_rule_stats");
     check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_limits, gens * o.max_rules), "size xdpfw_limits");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_limit_rule, o.max_rules),
+          "size xdpfw_limit_rule");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_syncookie_pass, o.max_rules),
+          "size xdpfw_syncookie_pass");
     check_layout(s.get());
 
     if (!opts.pin_dir.empty()) {

@@ -124,7 +124,7 @@ struct PolicyMaps::Impl {
     std::optional<FlowTable> flows; // made for the first policy that uses ct=
     Capacities o;
     uint32_t words;
-    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
+    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_limits;
     MapView scalars, rules, addr_class, iif;
 
     HashMapGen<xdpfw_v6_key> v6;
@@ -201,6 +201,14 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
     auto* r = rules.at<xdpfw_rule>(sizeof(xdpfw_rule) * size_t(gen) * o.max_rules);
     for (uint32_t i = 0; i < p.n_rules; i++) {
         r[i] = p.rules[i];
+    }
+    // Only the limited rules' entries are read (XDPFW_RULE_LIMIT); their
+    // buckets are keyed by rule id and outlive the generation.
+    for (uint32_t i = 0; i < p.limits.size(); i++) {
+        const uint32_t key = gen * o.max_rules + i;
+        if ((p.rules[i].flags & XDPFW_RULE_LIMIT) &&
+            bpf_map_update_elem(fd_limits, &key, &p.limits[i], BPF_ANY))
+            throw BpfError(errno, "write xdpfw_limits");
     }
 
     slots->write_bitmaps(gen, p, xdpfw_bitmap_stride(p.n_summary, p.n_words));
@@ -302,6 +310,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
+    m.fd_limits = bpf_map__fd(s->maps.xdpfw_limits);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
     m.ether.fd = bpf_map__fd(s->maps.xdpfw_ether);
@@ -332,6 +341,8 @@ void check_fits(const CompiledPolicy& p, const Capacities& o, uint32_t words)
     capacity("rules", p.n_rules, o.max_rules);
     if (p.rules.size() != p.n_rules || p.n_words > words)
         throw PolicyError("compiled policy", "rules", "rule count and bitmap words disagree");
+    if (!p.limits.empty() && p.limits.size() != p.n_rules)
+        throw PolicyError("compiled policy", "limits", "limit table and rule count disagree");
     capacity("bitmaps", p.bitmaps.size(), o.max_bitmaps);
     if (p.all_bitmap >= p.bitmaps.size() && p.n_rules)
         throw PolicyError("compiled policy", "bitmaps", "all-rules bitmap out of range");

@@ -140,6 +140,7 @@ const char* action_name(ActionType a)
     case ActionType::xsk: return "xsk";
     case ActionType::redirect: return "redirect";
     case ActionType::count: return "count";
+    case ActionType::syncookie: return "syncookie";
     }
     return "unknown";
 }

@@ -6,6 +6,7 @@
 
 #include "lib/model/error.hpp"
 #include "lib/model/inspect_rule.hpp"
+#include "lib/model/rate_limit.hpp"
 
 #include <array>
 #include <compare>
@@ -71,7 +72,8 @@ enum class CtState : uint8_t { new_ = 0, established = 1, related = 2, invalid =
 constexpr unsigned ct_state_count = 4;
 const char* ct_state_name(CtState s);
 
-enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4 };
+enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4,
+                                  syncookie = 5 };
 
 struct Action {
     ActionType type = ActionType::drop;
@@ -100,6 +102,10 @@ struct Match {
     // Connection tracking states the packet may be in (bit 1 << CtState);
     // never 0. Matches IPv4/IPv6 packets only.
     std::optional<uint8_t> ct;
+    // With a limit the rule matches only the packets over it (nftables'
+    // "limit rate over"); a packet under it is charged and goes on to the
+    // later rules.
+    std::optional<RateLimit> limit;
     bool operator==(const Match&) const = default;
 };
 

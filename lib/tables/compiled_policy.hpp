@@ -65,6 +65,9 @@ struct CompiledPolicy {
     // (counter_slot == rule_id, since ids are < max_rules; redirect_slot is
     // the egress ifindex, the xdpfw_tx_ports key).
     std::vector<xdpfw_rule> rules;
+    // limits[i]: rule i's rate limit when rules[i].flags has
+    // XDPFW_RULE_LIMIT (else zero); empty when no rule has one.
+    std::vector<xdpfw_limit> limits;
     // Distinct rule bitmaps, n_words words each; index all_bitmap has every
     // rule's bit. Summary words are derived by the writer (bit w: word w != 0).
     std::vector<std::vector<uint64_t>> bitmaps;

@@ -230,7 +230,8 @@ enum xdpfw_action {
 	XDPFW_ACT_XSK = 2,      /* AF_XDP socket of the receiving queue */
 	XDPFW_ACT_REDIRECT = 3, /* out of another port through the devmap */
 	XDPFW_ACT_COUNT = 4,    /* count and continue */
-	XDPFW_ACT_MAX = 5,
+	XDPFW_ACT_SYNCOOKIE = 5, /* SYN: SYN-ACK with a cookie (XDP_TX); ACK: pass if its cookie checks */
+	XDPFW_ACT_MAX = 6,
 };
 
 /* Stages of the program, in order: the stage build (xdpfw_stages.bpf.c)
@@ -320,7 +321,10 @@ struct xdpfw_rule {
 	__u8 action;        /* enum xdpfw_action */
 	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
 	__u16 sample;       /* sample=N: 1 in N packets it decides make an event; 0: none */
+	__u8 flags;         /* XDPFW_RULE_* */
+	__u8 pad[3];
 };
+#define XDPFW_RULE_LIMIT 1u /* matches only over its rate limit (struct xdpfw_limit) */
 
 /* The specialised tier (docs/ARCHITECTURE.md, "Tiers"). A policy of at most
  * XDPFW_SPEC_MAX_RULES rules, whose scalar fields each admit one set of rules
@@ -553,6 +557,45 @@ struct xdpfw_ct_info {
 	__u64 flushes;
 	__u32 max_flows;       /* the table's size */
 	__u32 pad;
+};
+
+/* Rate limits (limit=, bpf/lib/limits.h). A rule with XDPFW_RULE_LIMIT
+ * matches only the packets over its limit. The limit is a GCRA token bucket:
+ * a bucket is the time `tat` at which it is full again; a packet costs `cost`
+ * ns of it and conforms while max(tat, now) + cost - now <= tol_ns. The
+ * compiler turns the rule text into these numbers (lib/model/rate_limit.hpp). */
+#define XDPFW_USED_LIMITS (1u << 15) /* in used_fields: some rule has a limit */
+#define XDPFW_LIMIT_KEYS 65536       /* per=src/dst buckets (LRU) */
+
+enum xdpfw_limit_per {
+	XDPFW_LIMIT_PER_RULE = 0, /* one bucket per rule: xdpfw_limit_rule[counter_slot] */
+	XDPFW_LIMIT_PER_SRC = 1,  /* per source /32 (IPv4) or /64 (IPv6): xdpfw_limit_keys */
+	XDPFW_LIMIT_PER_DST = 2,  /* per destination, likewise */
+};
+
+/* xdpfw_limits[gen * max_rules + i]: the limit of the i-th rule. */
+struct xdpfw_limit {
+	__u64 cost_q16; /* ns per unit, << 16; unit: a packet, or a byte when bytes */
+	__u64 tol_ns;   /* the burst, in ns */
+	__u64 tag;      /* hash of everything above and per; never 0 */
+	__u8 per;       /* enum xdpfw_limit_per */
+	__u8 bytes;     /* 1: the cost is per byte of the frame */
+	__u8 pad[6];
+};
+
+/* A bucket. One with another tag than its rule's limit (the limit changed)
+ * counts as full. */
+struct xdpfw_bucket {
+	__u64 tat; /* bpf_ktime_get_ns() time at which the bucket is full */
+	__u64 tag;
+};
+
+struct xdpfw_limit_key {
+	__u32 slot;   /* the rule's counter_slot */
+	__u8 family;  /* enum xdpfw_family; non-IP frames share the key of family 0 */
+	__u8 dir;     /* 0: per source, 1: per destination */
+	__u8 pad[2];
+	__u8 addr[8]; /* network order: IPv4 /32 (4 bytes, rest 0), IPv6 /64 */
 };
 
 #endif /* XDPFW_ABI_H */

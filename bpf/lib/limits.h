@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Rate limits (limit=): token buckets kept as GCRA times (abi.h, struct
+ * xdpfw_limit). The walk (classify.h) asks xdpfw_limit_over() only for a
+ * rule with XDPFW_RULE_LIMIT that the packet otherwise matches; a policy
+ * without limits never gets here.
+ *
+ * Buckets are shared by all CPUs and updated by compare-and-swap, so the
+ * limit holds exactly whichever CPUs the packets arrive on (a per-CPU bucket
+ * would let through the rate once per CPU). Aggregate buckets (per=rule) are
+ * an array indexed by the rule's counter slot; per-address buckets an LRU
+ * hash of XDPFW_LIMIT_KEYS entries (least recently used sources fall out
+ * and come back full). Both are keyed by rule id, not by generation: a
+ * commit keeps the buckets of a rule whose limit it does not change.
+ */
+#ifndef XDPFW_LIMITS_H
+#define XDPFW_LIMITS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xdpfw/abi.h>
+#include "maps.h"
+#include "pkt.h"
+
+/* [gen * cfg_max_rules + i]: the limit of rule i (set at load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, struct xdpfw_limit);
+} xdpfw_limits SEC(".maps");
+
+/* [counter_slot]: per=rule buckets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u32);
+	__type(value, struct xdpfw_bucket);
+} xdpfw_limit_rule SEC(".maps");
+
+/* per=src / per=dst buckets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPFW_LIMIT_KEYS);
+	__type(key, struct xdpfw_limit_key);
+	__type(value, struct xdpfw_bucket);
+} xdpfw_limit_keys SEC(".maps");
+
+/* The packet's address keys, taken before the walk when some rule has a
+ * limit (the walk's context may hold no pointers). */
+struct xdpfw_limit_in {
+	__u8 src[8];
+	__u8 dst[8];
+	__u32 family;
+	__u32 len;
+};
+
+static __always_inline void xdpfw_limit_take(struct xdpfw_limit_in *in,
+					     const struct xdpfw_pkt *pkt, __u32 len)
+{
+	in->family = pkt->family;
+	in->len = len;
+	if (pkt->family == XDPFW_FAMILY_IPV4) {
+		__builtin_memcpy(in->src, &pkt->src4, 4);
+		__builtin_memcpy(in->dst, &pkt->dst4, 4);
+	} else if (pkt->family == XDPFW_FAMILY_IPV6) {
+		__builtin_memcpy(in->src, pkt->src6, 8);
+		__builtin_memcpy(in->dst, pkt->dst6, 8);
+	}
+}
+
+/* 1 when the packet is over rule `index`'s limit (the rule matches), 0 when
+ * it conforms (it is charged and the walk goes on). A global function: the
+ * verifier checks it once, not once per place the walk takes a rule. */
+__attribute__((noinline)) int xdpfw_limit_over(const struct xdpfw_limit_in *in, __u32 gen,
+					       __u32 index, __u32 slot)
+{
+	struct xdpfw_limit_key k = {};
+	struct xdpfw_bucket *b, fresh;
+	struct xdpfw_limit *l;
+	__u64 now, cost, old, base, next;
+	__u32 key, i;
+
+	if (!in || index >= cfg_max_rules)
+		return 0;
+	key = gen * cfg_max_rules + index;
+	l = bpf_map_lookup_elem(&xdpfw_limits, &key);
+	if (!l)
+		return 0;
+	now = bpf_ktime_get_ns();
+	cost = ((l->bytes ? (__u64)in->len : 1) * l->cost_q16 + 0xffff) >> 16;
+	if (l->per == XDPFW_LIMIT_PER_RULE) {
+		b = bpf_map_lookup_elem(&xdpfw_limit_rule, &slot);
+	} else {
+		k.slot = slot;
+		k.family = in->family;
+		k.dir = l->per == XDPFW_LIMIT_PER_DST;
+		__builtin_memcpy(k.addr, k.dir ? in->dst : in->src, 8);
+		b = bpf_map_lookup_elem(&xdpfw_limit_keys, &k);
+		if (!b) {
+			/* A new address: its bucket starts full. Of two CPUs
+			 * adding it at once, one insert fails and the
+			 * other's bucket is charged below. */
+			fresh.tat = now;
+			fresh.tag = l->tag;
+			bpf_map_update_elem(&xdpfw_limit_keys, &k, &fresh, BPF_NOEXIST);
+			b = bpf_map_lookup_elem(&xdpfw_limit_keys, &k);
+		}
+	}
+	if (!b)
+		return 0;
+	if (b->tag != l->tag) {
+		/* The rule's limit changed (or the slot is new): full. */
+		b->tat = now;
+		b->tag = l->tag;
+	}
+	for (i = 0; i < 4; i++) {
+		old = *(volatile __u64 *)&b->tat;
+		base = old > now ? old : now;
+		next = base + cost;
+		if (next - now > l->tol_ns)
+			return 1;
+		if (__sync_val_compare_and_swap(&b->tat, old, next) == old)
+			return 0;
+	}
+	return 1; /* four CPUs raced past this one: count it over */
+}
+
+#endif /* XDPFW_LIMITS_H */
