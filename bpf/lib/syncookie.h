@@ -73,6 +73,16 @@ struct xdpfw_sc {
 	__u8 tcp[60];
 };
 
+/* [0]: the frame's headers while a SYN is answered, per CPU (one packet at a
+ * time on a CPU): on the stack they would push this function's frame and the
+ * main program's past the 512-byte limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpfw_sc);
+} xdpfw_sc_scratch SEC(".maps");
+
 /* s->tcp_len, bounded where the verifier can see it (20..60; 0 if not). */
 static __always_inline __u32 xdpfw_sc_len(const struct xdpfw_sc *s)
 {
@@ -250,38 +260,45 @@ static __always_inline int xdpfw_sc_store(struct xdp_md *ctx, struct xdpfw_sc *s
 __attribute__((noinline)) int xdpfw_syncookie(struct xdp_md *ctx, const struct xdpfw_pkt *pkt,
 					      __u32 slot, __u32 *reason)
 {
-	struct xdpfw_sc s = {};
-	__u32 flags;
+	struct xdpfw_sc *s;
+	__u32 flags, zero = 0, tcp_len;
 	__s64 cookie;
 	long bad;
 
 	if (!ctx || !pkt || !reason)
 		return XDP_DROP;
 	*reason = XDPFW_REASON_RULE_DROP;
+	s = bpf_map_lookup_elem(&xdpfw_sc_scratch, &zero);
+	if (!s)
+		return XDP_DROP;
+	__builtin_memset(s, 0, sizeof(*s));
 	flags = pkt->tcp_flags;
-	if (pkt->proto != IPPROTO_TCP || flags == XDPFW_FLAGS_NONE || xdpfw_sc_load(ctx, pkt, &s))
+	if (pkt->proto != IPPROTO_TCP || flags == XDPFW_FLAGS_NONE || xdpfw_sc_load(ctx, pkt, s))
 		return XDP_DROP;
 	if ((flags & (XDPFW_TCP_SYN | XDPFW_TCP_ACK | XDPFW_TCP_RST)) == XDPFW_TCP_SYN) {
 		if (xdpfw_sc_pass_due(slot)) {
 			*reason = XDPFW_REASON_RULE_PASS;
 			return XDP_PASS;
 		}
-		cookie = s.ipv6 ? bpf_tcp_raw_gen_syncookie_ipv6(&s.ip.v6, (struct tcphdr *)s.tcp,
-								 s.tcp_len)
-				: bpf_tcp_raw_gen_syncookie_ipv4(&s.ip.v4, (struct tcphdr *)s.tcp,
-								 s.tcp_len);
+		tcp_len = xdpfw_sc_len(s); /* bounded here, where the call needs it */
+		if (!tcp_len)
+			return XDP_DROP;
+		cookie = s->ipv6 ? bpf_tcp_raw_gen_syncookie_ipv6(&s->ip.v6, (struct tcphdr *)s->tcp,
+								 tcp_len)
+				: bpf_tcp_raw_gen_syncookie_ipv4(&s->ip.v4, (struct tcphdr *)s->tcp,
+								 tcp_len);
 		if (cookie < 0)
 			return XDP_DROP;
-		xdpfw_sc_reply(&s, cookie);
-		if (xdpfw_sc_store(ctx, &s))
+		xdpfw_sc_reply(s, cookie);
+		if (xdpfw_sc_store(ctx, s))
 			return XDP_DROP;
 		*reason = XDPFW_REASON_RULE_PASS;
 		return XDP_TX;
 	}
 	if ((flags & (XDPFW_TCP_SYN | XDPFW_TCP_ACK | XDPFW_TCP_RST | XDPFW_TCP_FIN)) ==
 	    XDPFW_TCP_ACK) {
-		bad = s.ipv6 ? bpf_tcp_raw_check_syncookie_ipv6(&s.ip.v6, (struct tcphdr *)s.tcp)
-			     : bpf_tcp_raw_check_syncookie_ipv4(&s.ip.v4, (struct tcphdr *)s.tcp);
+		bad = s->ipv6 ? bpf_tcp_raw_check_syncookie_ipv6(&s->ip.v6, (struct tcphdr *)s->tcp)
+			     : bpf_tcp_raw_check_syncookie_ipv4(&s->ip.v4, (struct tcphdr *)s->tcp);
 		if (!bad) {
 			*reason = XDPFW_REASON_RULE_PASS;
 			return XDP_PASS;

@@ -94,6 +94,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_limit_rule", 4, sizeof(xdpfw_bucket)},
         {"xdpfw_limit_keys", sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket)},
         {"xdpfw_syncookie_pass", 4, 8},
+        {"xdpfw_sc_scratch", 4, 116},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
