@@ -43,7 +43,7 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 			return bpf_redirect_map(&xdpfw_xsks, slot, XDP_PASS);
 		}
 		*reason = XDPFW_REASON_XSK_NO_SOCKET;
-		return r->xsk_fallback == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+		return r->flags & XDPFW_RULE_XSK_PASS ? XDP_PASS : XDP_DROP;
 	case XDPFW_ACT_REDIRECT:
 		if (bpf_redirect_map(&xdpfw_tx_ports, r->redirect_slot, 0) == XDP_REDIRECT) {
 			*reason = XDPFW_REASON_RULE_REDIRECT;

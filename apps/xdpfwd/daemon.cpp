@@ -312,7 +312,7 @@ bool Daemon::live_matches_state(uint64_t live)
     auto same_rule = [](const xdpfw_rule& a, const xdpfw_rule& b) {
         return a.rule_id == b.rule_id && a.counter_slot == b.counter_slot &&
                a.redirect_slot == b.redirect_slot && a.action == b.action &&
-               a.xsk_fallback == b.xsk_fallback && a.sample == b.sample;
+               a.flags == b.flags && a.sample == b.sample;
     };
     std::string differs;
     if (have == 0)

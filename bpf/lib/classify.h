@@ -175,7 +175,6 @@ struct xdpfw_walk {
 	__u64 acc;          /* matching rules left in the current word */
 	__u32 winner;       /* rule index, XDPFW_NO_RULE while none */
 	struct xdpfw_rule rule;
-	struct xdpfw_limit_in lim; /* filled only when some rule has a limit */
 };
 
 static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
@@ -234,7 +233,7 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 		return 1;
 	key = r->counter_slot;
 	/* Under its rate limit the rule does not match: the walk goes on. */
-	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(&w->lim, w->gen, index, key))
+	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(w->gen, index, key))
 		return 0;
 	if (!xdpfw_stop_after(XDPFW_STAGE_WALK)) /* that stage leaves counting out */
 		xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
@@ -398,7 +397,7 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
 	if (used & XDPFW_USED_LIMITS)
-		xdpfw_limit_take(&w.lim, pkt, pkt_len);
+		xdpfw_limit_take(pkt, pkt_len); /* limits.h */
 
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP)) {
 		asm volatile("" : : "r"(&w) : "memory"); /* the lookups' results are kept */

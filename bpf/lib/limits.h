@@ -46,7 +46,9 @@ struct {
 } xdpfw_limit_keys SEC(".maps");
 
 /* The packet's address keys, taken before the walk when some rule has a
- * limit (the walk's context may hold no pointers). */
+ * limit. They wait in a per-CPU slot (one packet at a time on a CPU): the
+ * walk's context may hold no pointers, and on the stack they would not fit
+ * beside the program's frame and connection tracking's. */
 struct xdpfw_limit_in {
 	__u8 src[8];
 	__u8 dst[8];
@@ -54,9 +56,22 @@ struct xdpfw_limit_in {
 	__u32 len;
 };
 
-static __always_inline void xdpfw_limit_take(struct xdpfw_limit_in *in,
-					     const struct xdpfw_pkt *pkt, __u32 len)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpfw_limit_in);
+} xdpfw_limit_scratch SEC(".maps");
+
+static __always_inline void xdpfw_limit_take(const struct xdpfw_pkt *pkt, __u32 len)
 {
+	struct xdpfw_limit_in *in;
+	__u32 zero = 0;
+
+	in = bpf_map_lookup_elem(&xdpfw_limit_scratch, &zero);
+	if (!in)
+		return;
+	__builtin_memset(in, 0, sizeof(*in)); /* non-IP frames share the zero key */
 	in->family = pkt->family;
 	in->len = len;
 	if (pkt->family == XDPFW_FAMILY_IPV4) {
@@ -71,15 +86,16 @@ static __always_inline void xdpfw_limit_take(struct xdpfw_limit_in *in,
 /* 1 when the packet is over rule `index`'s limit (the rule matches), 0 when
  * it conforms (it is charged and the walk goes on). A global function: the
  * verifier checks it once, not once per place the walk takes a rule. */
-__attribute__((noinline)) int xdpfw_limit_over(const struct xdpfw_limit_in *in, __u32 gen,
-					       __u32 index, __u32 slot)
+__attribute__((noinline)) int xdpfw_limit_over(__u32 gen, __u32 index, __u32 slot)
 {
 	struct xdpfw_limit_key k = {};
 	struct xdpfw_bucket *b, fresh;
+	struct xdpfw_limit_in *in;
 	struct xdpfw_limit *l;
 	__u64 now, cost, old, base, next;
-	__u32 key, i;
+	__u32 key, i, zero = 0;
 
+	in = bpf_map_lookup_elem(&xdpfw_limit_scratch, &zero);
 	if (!in || index >= cfg_max_rules)
 		return 0;
 	key = gen * cfg_max_rules + index;

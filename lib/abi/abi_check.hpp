@@ -13,9 +13,10 @@ static_assert(sizeof(xdpfw_ctrl) == 40);
 static_assert(sizeof(xdpfw_event) == 40 + XDPFW_EVENT_SNAP_MAX);
 static_assert(offsetof(xdpfw_event, data) == 40);
 static_assert(offsetof(xdpfw_ctrl, content_hash) == 16);
-static_assert(sizeof(xdpfw_rule) == 20);
+// The rules array is mmaped: its stride is the value size rounded up to 8.
+static_assert(sizeof(xdpfw_rule) == 16 && sizeof(xdpfw_rule) % 8 == 0);
 static_assert(offsetof(xdpfw_rule, action) == 12);
-static_assert(offsetof(xdpfw_rule, sample) == 14 && offsetof(xdpfw_rule, flags) == 16);
+static_assert(offsetof(xdpfw_rule, flags) == 13 && offsetof(xdpfw_rule, sample) == 14);
 static_assert(sizeof(xdpfw_limit) == 32 && sizeof(xdpfw_bucket) == 16);
 static_assert(sizeof(xdpfw_limit_key) == 16 && offsetof(xdpfw_limit_key, addr) == 8);
 static_assert(sizeof(xdpfw_counter) == 16);

@@ -88,7 +88,7 @@ xdpfw_rule compile_rule(const CompileOptions& opts, const Rule& r,
     cr.rule_id = r.id;
     cr.counter_slot = r.id;
     cr.action = action_code(r.action.type);
-    cr.xsk_fallback = XDPFW_ACT_PASS;
+    cr.flags = XDPFW_RULE_XSK_PASS; // only an xsk rule's fallback reads it
     cr.sample = static_cast<uint16_t>(r.sample); // the parser keeps it <= max_rule_sample
     if (r.action.type == ActionType::redirect)
         cr.redirect_slot = resolve_iface(opts, r, "action", r.action.redirect_iface);
@@ -97,7 +97,8 @@ xdpfw_rule compile_rule(const CompileOptions& opts, const Rule& r,
     if (r.action.type == ActionType::xsk) {
         if (r.action.xsk_fallback != ActionType::pass && r.action.xsk_fallback != ActionType::drop)
             throw PolicyError(rule_where(r), "fallback", "xsk fallback must be pass or drop");
-        cr.xsk_fallback = action_code(r.action.xsk_fallback);
+        if (r.action.xsk_fallback == ActionType::drop)
+            cr.flags = static_cast<uint8_t>(cr.flags & ~XDPFW_RULE_XSK_PASS);
     }
     return cr;
 }

@@ -93,6 +93,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_limits", 4, sizeof(xdpfw_limit)},
         {"xdpfw_limit_rule", 4, sizeof(xdpfw_bucket)},
         {"xdpfw_limit_keys", sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket)},
+        {"xdpfw_limit_scratch", 4, 24},
         {"xdpfw_syncookie_pass", 4, 8},
         {"xdpfw_sc_scratch", 4, 116},
     };

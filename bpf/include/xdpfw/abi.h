@@ -319,12 +319,15 @@ struct xdpfw_rule {
 	__u32 counter_slot; /* index into xdpfw_rule_stats; stable for the rule's life */
 	__u32 redirect_slot;/* XDPFW_ACT_REDIRECT: index into xdpfw_tx_ports */
 	__u8 action;        /* enum xdpfw_action */
-	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
-	__u16 sample;       /* sample=N: 1 in N packets it decides make an event; 0: none */
 	__u8 flags;         /* XDPFW_RULE_* */
-	__u8 pad[3];
+	__u16 sample;       /* sample=N: 1 in N packets it decides make an event; 0: none */
 };
-#define XDPFW_RULE_LIMIT 1u /* matches only over its rate limit (struct xdpfw_limit) */
+/* xdpfw_rule.flags. The rules array is mmaped, whose stride is the value
+ * size rounded up to 8 bytes: the struct stays 16 bytes. Bit 0 sits where
+ * the byte xsk_fallback (XDPFW_ACT_PASS = 1, XDPFW_ACT_DROP = 0) was, so
+ * rules written by an older build read the same. */
+#define XDPFW_RULE_XSK_PASS 1u /* action=xsk with no socket on the queue: pass (else drop) */
+#define XDPFW_RULE_LIMIT 2u    /* matches only over its rate limit (struct xdpfw_limit) */
 
 /* The specialised tier (docs/ARCHITECTURE.md, "Tiers"). A policy of at most
  * XDPFW_SPEC_MAX_RULES rules, whose scalar fields each admit one set of rules
