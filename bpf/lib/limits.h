@@ -21,28 +21,41 @@
 #include "maps.h"
 #include "pkt.h"
 
-/* [gen * cfg_max_rules + i]: the limit of rule i (set at load). */
+/* [gen * cfg_max_rules + i]: the limit of rule i, for the rules that have
+ * one. Hashes without preallocation: their memory follows the policy. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1); /* set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xdpfw_limit);
 } xdpfw_limits SEC(".maps");
 
-/* [counter_slot]: per=rule buckets. */
+/* [counter_slot]: per=rule buckets, made at the rule's first packet. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1); /* set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xdpfw_bucket);
 } xdpfw_limit_rule SEC(".maps");
 
-/* per=src / per=dst buckets. */
-struct {
+/* per=src / per=dst buckets: an LRU hash of XDPFW_LIMIT_KEYS entries,
+ * preallocated as an LRU hash must be, that the control plane makes and puts
+ * in slot 0 when a policy first has such a limit (PolicyMaps::commit), so a
+ * policy without one holds no bucket memory. This is its template. */
+struct xdpfw_limit_keys_map {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XDPFW_LIMIT_KEYS);
-	__type(key, struct xdpfw_limit_key);
-	__type(value, struct xdpfw_bucket);
+	__uint(max_entries, 64);
+	__uint(key_size, sizeof(struct xdpfw_limit_key));
+	__uint(value_size, sizeof(struct xdpfw_bucket));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct xdpfw_limit_keys_map);
 } xdpfw_limit_keys SEC(".maps");
 
 /* The packet's address keys, taken before the walk when some rule has a
@@ -83,15 +96,31 @@ static __always_inline void xdpfw_limit_take(const struct xdpfw_pkt *pkt, __u32 
 	}
 }
 
+/* The bucket under key in map, made full (tat = now) if there is none. Of
+ * two CPUs adding it at once, one insert fails and both charge the other's. */
+static __always_inline struct xdpfw_bucket *xdpfw_limit_bucket(void *map, const void *key,
+							       __u64 now, __u64 tag)
+{
+	struct xdpfw_bucket *b = bpf_map_lookup_elem(map, key), fresh;
+
+	if (b)
+		return b;
+	fresh.tat = now;
+	fresh.tag = tag;
+	bpf_map_update_elem(map, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
 /* 1 when the packet is over rule `index`'s limit (the rule matches), 0 when
  * it conforms (it is charged and the walk goes on). A global function: the
  * verifier checks it once, not once per place the walk takes a rule. */
 __attribute__((noinline)) int xdpfw_limit_over(__u32 gen, __u32 index, __u32 slot)
 {
 	struct xdpfw_limit_key k = {};
-	struct xdpfw_bucket *b, fresh;
+	struct xdpfw_bucket *b;
 	struct xdpfw_limit_in *in;
 	struct xdpfw_limit *l;
+	void *table;
 	__u64 now, cost, old, base, next;
 	__u32 key, i, zero = 0;
 
@@ -105,22 +134,16 @@ __attribute__((noinline)) int xdpfw_limit_over(__u32 gen, __u32 index, __u32 slo
 	now = bpf_ktime_get_ns();
 	cost = ((l->bytes ? (__u64)in->len : 1) * l->cost_q16 + 0xffff) >> 16;
 	if (l->per == XDPFW_LIMIT_PER_RULE) {
-		b = bpf_map_lookup_elem(&xdpfw_limit_rule, &slot);
+		b = xdpfw_limit_bucket(&xdpfw_limit_rule, &slot, now, l->tag);
 	} else {
 		k.slot = slot;
 		k.family = in->family;
 		k.dir = l->per == XDPFW_LIMIT_PER_DST;
 		__builtin_memcpy(k.addr, k.dir ? in->dst : in->src, 8);
-		b = bpf_map_lookup_elem(&xdpfw_limit_keys, &k);
-		if (!b) {
-			/* A new address: its bucket starts full. Of two CPUs
-			 * adding it at once, one insert fails and the
-			 * other's bucket is charged below. */
-			fresh.tat = now;
-			fresh.tag = l->tag;
-			bpf_map_update_elem(&xdpfw_limit_keys, &k, &fresh, BPF_NOEXIST);
-			b = bpf_map_lookup_elem(&xdpfw_limit_keys, &k);
-		}
+		table = bpf_map_lookup_elem(&xdpfw_limit_keys, &zero);
+		if (!table)
+			return 0;
+		b = xdpfw_limit_bucket(table, &k, now, l->tag);
 	}
 	if (!b)
 		return 0;

@@ -40,8 +40,9 @@
  * goes up: with net.ipv4.tcp_syncookies=2 the kernel answers it with a
  * cookie of its own, keeping no state, and so keeps accepting ours. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* set at load */
+	__uint(type, BPF_MAP_TYPE_HASH); /* entries made on use: memory follows the policy */
+	__uint(max_entries, 1);          /* set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, __u64);
 } xdpfw_syncookie_pass SEC(".maps");
@@ -50,10 +51,14 @@ struct {
 
 static __always_inline int xdpfw_sc_pass_due(__u32 slot)
 {
-	__u64 *last = bpf_map_lookup_elem(&xdpfw_syncookie_pass, &slot), now, old;
+	__u64 *last = bpf_map_lookup_elem(&xdpfw_syncookie_pass, &slot), now, old = 0;
 
-	if (!last)
-		return 0;
+	if (!last) { /* the rule's first SYN: due */
+		bpf_map_update_elem(&xdpfw_syncookie_pass, &slot, &old, BPF_NOEXIST);
+		last = bpf_map_lookup_elem(&xdpfw_syncookie_pass, &slot);
+		if (!last)
+			return 0;
+	}
 	now = bpf_ktime_get_ns();
 	old = *(volatile __u64 *)last;
 	if (now - old < XDPFW_SYNCOOKIE_PASS_NS)

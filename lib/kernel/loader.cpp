@@ -92,7 +92,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_ct_scratch", 4, 48},
         {"xdpfw_limits", 4, sizeof(xdpfw_limit)},
         {"xdpfw_limit_rule", 4, sizeof(xdpfw_bucket)},
-        {"xdpfw_limit_keys", sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket)},
+        {"xdpfw_limit_keys", 4, 4},
         {"xdpfw_limit_scratch", 4, 24},
         {"xdpfw_syncookie_pass", 4, 8},
         {"xdpfw_sc_scratch", 4, 116},
@@ -246,11 +246,14 @@ uint64_t XdpfwObject::map_bytes() const
         if (bpf_map_lookup_elem(outer, &k, &id) == 0 && id)
             ids.insert(id);
     }
-    // The flow table (inner map of xdpfw_ct), once a policy used ct=.
+    // The flow table (inner map of xdpfw_ct), once a policy used ct=, and
+    // the address buckets of limits (xdpfw_limit_keys), once one had per=.
     const uint32_t zero = 0;
-    uint32_t flows = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.xdpfw_ct), &zero, &flows) == 0 && flows)
-        ids.insert(flows);
+    for (const bpf_map* outer : {skel_->maps.xdpfw_ct, skel_->maps.xdpfw_limit_keys}) {
+        uint32_t id = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(outer), &zero, &id) == 0 && id)
+            ids.insert(id);
+    }
     for (uint32_t id : ids) {
         const UniqueFd fd(bpf_map_get_fd_by_id(id));
         if (fd.get() >= 0)
