@@ -2,15 +2,19 @@
 // xdpfwd's state outliving the process: SIGKILL while traffic flows (the
 // kernel keeps filtering, the restarted daemon adopts pins and attachment),
 // and a simulated reboot (pins and program gone, the state file restores
-// the policy).
+// the policy), and an upgrade under traffic onto another build's program.
 #include "lib/kernel/attach.hpp"
 #include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
+#include "testing/guarded_traffic.hpp"
+#include "testing/other_build.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <bpf/bpf.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -143,6 +147,69 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
     EXPECT_EQ(blocked.total(), 0u);
     EXPECT_EQ(d.rule_packets(count_id), to_allowed.sent());
     EXPECT_EQ(d.rule_packets(drop_id), to_blocked.sent());
+}
+
+// An upgrade (docs/DAEMON.md, "Upgrades"): the program attached and pinned
+// is another build's (OtherBuildProgram: the stage build of the source,
+// other instructions and kernel tag, the same pinned maps), as an older
+// xdpfwd leaves it, and this build's xdpfwd starts on it while traffic
+// flows. It adopts that program (no detach, no second attach), then puts its
+// own in its place in one atomic replace: no blocked datagram passes at any
+// moment, no allowed one is lost at the firewall, counters carry on.
+TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
+{
+    DaemonProcess& d = lab->daemon;
+    make_policy();
+    for (int i = 0; i < 200 && d.checked({{"cmd", "status"}}).at("tier").at("pending").get<bool>(); i++)
+        std::this_thread::sleep_for(50ms);
+    const uint32_t own_before = d.checked({{"cmd", "status"}}).at("tier").at("program_id").get<uint32_t>();
+
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
+    std::this_thread::sleep_for(200ms);
+    // The old daemon stops as systemd stops it: the program stays.
+    ASSERT_EQ(d.terminate(), 0);
+    // What it leaves is another build's program: in place atomically, and
+    // pinned where xdpfwd pins its own.
+    OtherBuildProgram old = OtherBuildProgram::load(d.pin_dir());
+    {
+        EnterNetns in(lab->dut);
+        const int ifindex = int(if_nametoindex("dut0"));
+        const UniqueFd running(bpf_prog_get_fd_by_id(own_before));
+        ASSERT_GE(running.get(), 0);
+        EXPECT_NE(prog_tag(old.fd()), prog_tag(running.get())) << "not a different build";
+        const XdpMode mode = attached_prog_id(ifindex, XdpMode::native) == own_before
+                                 ? XdpMode::native
+                                 : XdpMode::generic;
+        replace_program(ifindex, mode, running.get(), old.fd());
+        pin_program(old.fd(), d.pin_dir());
+    }
+    // `ip link` may list the program twice (for the mode and as attached).
+    const auto runs_only = [&](uint32_t id) {
+        const std::vector<uint32_t> ids = xdp_prog_ids(lab->dut, "dut0");
+        return !ids.empty() && std::all_of(ids.begin(), ids.end(), [&](uint32_t i) { return i == id; });
+    };
+    EXPECT_TRUE(runs_only(old.id()));
+    std::this_thread::sleep_for(300ms); // the other build filters alone
+
+    d.start();
+    EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
+    json tier;
+    for (int i = 0; i < 200; i++) {
+        tier = d.checked({{"cmd", "status"}}).at("tier");
+        if (!tier.at("pending").get<bool>() && !tier.contains("adopted_program"))
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_FALSE(tier.contains("adopted_program")) << tier.dump();
+    const uint32_t own = tier.at("program_id").get<uint32_t>();
+    EXPECT_NE(own, old.id());
+    EXPECT_TRUE(runs_only(own)) << run_in(lab->dut, "ip -d link show dev dut0").output;
+    const std::string log = d.log();
+    EXPECT_NE(log.find("event=adopted_attachment iface=dut0"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=tier_swapped"), std::string::npos) << log;
+
+    std::this_thread::sleep_for(200ms);
+    expect_filtered_throughout(traffic.finish(), "upgrade");
 }
 
 TEST_F(DaemonRestart, RebootRestoresThePolicyFromTheStateDir)
