@@ -39,8 +39,9 @@ public:
     // Stops both streams, waits (up to 5 s) until the counters and the sink
     // caught up with what was sent, and returns the ledger. Call once.
     TrafficLedger finish();
-    // Datagrams the allowed sink received so far.
+    // Datagrams each sink received so far.
     size_t allowed_received() const;
+    size_t blocked_received() const;
 
 private:
     DaemonLab& lab_;

@@ -76,8 +76,6 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
 {
     DaemonProcess& d = lab->daemon;
     make_policy();
-    UdpSink allowed(lab->dut, DaemonLab::dut4, kAllowed);
-    UdpSink blocked(lab->dut, DaemonLab::dut4, kBlocked);
 
     // The program on dut0 once the tier worker has swapped in the
     // specialised one for this policy (docs/DAEMON.md, "Program tiers").
@@ -88,8 +86,7 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
     const json st_before = d.checked({{"cmd", "status"}});
     const json snap_before = snapshot();
 
-    UdpStream to_allowed(lab->peer, "", DaemonLab::dut4, kAllowed);
-    UdpStream to_blocked(lab->peer, "", DaemonLab::dut4, kBlocked);
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 1ms);
     std::this_thread::sleep_for(300ms);
     const uint64_t count_before = d.rule_packets(count_id);
     const uint64_t drop_before = d.rule_packets(drop_id);
@@ -97,11 +94,12 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
     EXPECT_GT(drop_before, 0u);
 
     d.kill();
-    const size_t allowed_at_kill = allowed.total();
+    const size_t allowed_at_kill = traffic.allowed_received();
     std::this_thread::sleep_for(700ms);
     // The daemon is dead: the kernel still filters with the last policy.
-    EXPECT_GT(allowed.total(), allowed_at_kill + 100) << "allowed traffic stopped with the daemon";
-    EXPECT_EQ(blocked.total(), 0u);
+    EXPECT_GT(traffic.allowed_received(), allowed_at_kill + 100)
+        << "allowed traffic stopped with the daemon";
+    EXPECT_EQ(traffic.blocked_received(), 0u);
     EXPECT_EQ(xdp_prog_ids(lab->dut, "dut0"), progs_before);
 
     d.start();
@@ -140,13 +138,9 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
     EXPECT_EQ(d.rule_packets(extra), 5u);
 
     std::this_thread::sleep_for(200ms);
-    to_allowed.stop();
-    to_blocked.stop();
-    // Nothing allowed was lost across kill and restart, nothing blocked passed.
-    EXPECT_EQ(allowed.wait_for(to_allowed.sent(), 2s), to_allowed.sent());
-    EXPECT_EQ(blocked.total(), 0u);
-    EXPECT_EQ(d.rule_packets(count_id), to_allowed.sent());
-    EXPECT_EQ(d.rule_packets(drop_id), to_blocked.sent());
+    // Nothing allowed was lost across kill and restart, nothing blocked
+    // passed (counted from the rules' counts when the traffic started).
+    expect_filtered_throughout(traffic.finish(), "kill and restart");
 }
 
 // An upgrade (docs/DAEMON.md, "Upgrades"): the program attached and pinned
