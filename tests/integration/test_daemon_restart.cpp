@@ -69,6 +69,20 @@ protected:
         ASSERT_EQ(d.ctl({"rule", "del", std::to_string(spare)}).code, 0);
     }
 
+    // The status "tier" once the daemon runs its own program: no swap
+    // pending, the adopted one replaced (or 10 s passed).
+    json settled_own_program()
+    {
+        json tier;
+        for (int i = 0; i < 200; i++) {
+            tier = lab->daemon.checked({{"cmd", "status"}}).at("tier");
+            if (!tier.at("pending").get<bool>() && !tier.contains("adopted_program"))
+                break;
+            std::this_thread::sleep_for(50ms);
+        }
+        return tier;
+    }
+
     uint32_t count_id = 0, drop_id = 0, set_id = 0;
 };
 
@@ -112,13 +126,7 @@ TEST_F(DaemonRestart, SigkillKeepsFilteringAndRestartAdopts)
     // swapped its own program in (atomically, docs/DAEMON.md): once that
     // settles, dut0 runs the program status names.
     EXPECT_NE(d.log().find("event=adopted_attachment iface=dut0"), std::string::npos);
-    json tier;
-    for (int i = 0; i < 200; i++) {
-        tier = d.checked({{"cmd", "status"}}).at("tier");
-        if (!tier.at("pending").get<bool>() && !tier.contains("adopted_program"))
-            break;
-        std::this_thread::sleep_for(50ms);
-    }
+    const json tier = settled_own_program();
     const std::vector<uint32_t> progs_after = xdp_prog_ids(lab->dut, "dut0");
     ASSERT_FALSE(progs_after.empty());
     for (uint32_t id : progs_after)
@@ -187,13 +195,7 @@ TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
 
     d.start();
     EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
-    json tier;
-    for (int i = 0; i < 200; i++) {
-        tier = d.checked({{"cmd", "status"}}).at("tier");
-        if (!tier.at("pending").get<bool>() && !tier.contains("adopted_program"))
-            break;
-        std::this_thread::sleep_for(50ms);
-    }
+    const json tier = settled_own_program();
     EXPECT_FALSE(tier.contains("adopted_program")) << tier.dump();
     const uint32_t own = tier.at("program_id").get<uint32_t>();
     EXPECT_NE(own, old.id());
