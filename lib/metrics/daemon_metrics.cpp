@@ -168,19 +168,33 @@ void write_workers(Exposition& x, const xsk::EngineStats& st)
     worker_family(x, st, "xdpfw_xsk_tx_ring_empty_total",
                   "Times the kernel found the tx ring empty (not a drop)",
                   [](const W& w) { return w.kernel.tx_ring_empty; });
+    // Frames lost, each counted once: these reasons add up. The kernel's
+    // fill-ring-empty count is not among them: in copy mode every such frame
+    // is already in rx_dropped (net/xdp/xsk.c), so a sum over reasons would
+    // count it twice; it is a ring event below, like the retried fill and
+    // skipped fill descriptors.
     x.begin("xdpfw_xsk_drops_total", counter,
-            "The worker's drop counters, as `xdpfwctl stats` lists them under drops "
-            "(docs/DAEMON.md says which add up)");
+            "Frames the worker's socket lost, by reason; each frame once, so reasons add up "
+            "(docs/DAEMON.md, \"AF_XDP engine\")");
     for (const W& w : st.workers) {
         const std::pair<const char*, uint64_t> drops[] = {
             {"rx_ring_full", w.kernel.rx_ring_full}, {"rx_dropped", w.kernel.rx_dropped},
-            {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
-            {"rx_invalid_descs", w.kernel.rx_invalid_descs},
             {"tx_invalid_descs", w.kernel.tx_invalid_descs}, {"invalid_desc", w.invalid_desc},
-            {"fill_short", w.fill_short}, {"tx_busy", w.tx_busy}, {"tx_errors", w.tx_errors},
-            {"host_non_ip", w.host_non_ip}};
+            {"tx_busy", w.tx_busy}, {"tx_errors", w.tx_errors}, {"host_non_ip", w.host_non_ip}};
         for (const auto& [reason, n] : drops)
             x.sample({{"iface", w.ifname}, {"queue", std::to_string(w.queue)}, {"reason", reason}},
+                     n);
+    }
+    x.begin("xdpfw_xsk_ring_events_total", counter,
+            "Ring conditions that are not frames lost: fill ring found empty (its frames are in "
+            "rx_dropped), fill descriptors skipped as invalid, returned frames the fill ring had "
+            "no room for yet (retried)");
+    for (const W& w : st.workers) {
+        const std::pair<const char*, uint64_t> events[] = {
+            {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
+            {"rx_invalid_descs", w.kernel.rx_invalid_descs}, {"fill_short", w.fill_short}};
+        for (const auto& [event, n] : events)
+            x.sample({{"iface", w.ifname}, {"queue", std::to_string(w.queue)}, {"event", event}},
                      n);
     }
 }
