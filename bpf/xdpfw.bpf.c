@@ -14,6 +14,8 @@
 #include "parse.h"
 #include "classify.h"
 #include "events.h"
+#include "ct.h"
+#include "syncookie.h"
 #ifdef XDPFW_SPEC_TIER
 #include "spec.h"
 #endif
@@ -21,7 +23,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
-				     __u32 *reason)
+				     const struct xdpfw_pkt *pkt, __u32 *reason)
 {
 	__u32 ifindex = ctx->ingress_ifindex, slot;
 	__u32 *base;
@@ -41,7 +43,7 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 			return bpf_redirect_map(&xdpfw_xsks, slot, XDP_PASS);
 		}
 		*reason = XDPFW_REASON_XSK_NO_SOCKET;
-		return r->xsk_fallback == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+		return r->flags & XDPFW_RULE_XSK_PASS ? XDP_PASS : XDP_DROP;
 	case XDPFW_ACT_REDIRECT:
 		if (bpf_redirect_map(&xdpfw_tx_ports, r->redirect_slot, 0) == XDP_REDIRECT) {
 			*reason = XDPFW_REASON_RULE_REDIRECT;
@@ -49,6 +51,8 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 		}
 		*reason = XDPFW_REASON_REDIRECT_FAILED;
 		return XDP_DROP;
+	case XDPFW_ACT_SYNCOOKIE:
+		return xdpfw_syncookie(ctx, pkt, r->counter_slot, reason);
 	}
 	*reason = XDPFW_REASON_RULE_DROP;
 	return XDP_DROP;
@@ -64,7 +68,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	struct xdpfw_policy_hdr *hdr = 0;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
-	int verdict, bad;
+	int verdict, bad, ct_write = 0;
 
 	ctrl = bpf_map_lookup_elem(&xdpfw_ctrl, &zero);
 	if (!ctrl || !ctrl->committed) {
@@ -106,6 +110,8 @@ int xdpfw_main(struct xdp_md *ctx)
 	}
 	if (xdpfw_stop_after(XDPFW_STAGE_PARSE))
 		return XDP_DROP;
+	if (hdr->used_fields & (1u << XDPFW_FIELD_CT)) /* ct.h */
+		ct_write = xdpfw_ct_ingress(ctx, &pkt);
 
 #ifdef XDPFW_SPEC_TIER
 	index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
@@ -128,11 +134,13 @@ int xdpfw_main(struct xdp_md *ctx)
 		}
 		goto out;
 	}
-	verdict = xdpfw_act(ctx, &rule, &reason);
+	verdict = xdpfw_act(ctx, &rule, &pkt, &reason);
 	if (rule.sample) /* sample=N (events.h) */
 		xdpfw_event_rule(ctx, ctrl, hdr, &rule, reason, verdict, len);
 
 out:
+	if (ct_write && verdict != XDP_DROP)
+		xdpfw_ct_commit();
 	/* A rule's normal outcome is in its rule counter already; the control
 	 * plane derives the rule_* reasons from those (abi.h). */
 	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -514,6 +516,11 @@ UdpStream::UdpStream(const NetNs& ns, const std::string& src, const std::string&
                                     fmt::format("bind udp sender to {} in {}", src, ns.name()));
         }
     }
+    const int on = 1;
+    if (to.family == AF_INET6)
+        ::setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+    else
+        ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
     thread_ = std::thread([this, to, interval] {
         const std::string payload(64, 's');
         auto next = Clock::now();
@@ -522,6 +529,8 @@ UdpStream::UdpStream(const NetNs& ns, const std::string& src, const std::string&
                          reinterpret_cast<const sockaddr*>(&to.ss), to.len) ==
                 ssize_t(payload.size()))
                 ++sent_;
+            else if (errno == ENOBUFS)
+                ++local_drops_;
             // A fixed schedule, not a fixed sleep: the rate stays the same
             // when the machine is busy (loading the daemon).
             next += interval;
@@ -589,6 +598,28 @@ size_t UdpSink::from(const std::string& src) const
     std::lock_guard lock(mu_);
     auto it = by_source_.find(src);
     return it == by_source_.end() ? 0 : it->second;
+}
+
+uint64_t udp_snmp(const NetNs& ns, const std::string& name)
+{
+    // Two "Udp:" lines: the names, then the values.
+    std::istringstream in(run_in_checked(ns, "cat /proc/net/snmp"));
+    std::vector<std::string> names;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.starts_with("Udp: "))
+            continue;
+        std::istringstream words(line.substr(5));
+        std::vector<std::string> row{std::istream_iterator<std::string>(words), {}};
+        if (names.empty()) {
+            names = std::move(row);
+            continue;
+        }
+        for (size_t i = 0; i < names.size() && i < row.size(); i++)
+            if (names[i] == name)
+                return std::stoull(row[i]);
+        return 0;
+    }
+    return 0;
 }
 
 size_t UdpSink::wait_for(size_t want, std::chrono::milliseconds wait) const

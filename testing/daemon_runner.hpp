@@ -160,6 +160,12 @@ std::vector<uint32_t> xdp_prog_ids(const NetNs& ns, const std::string& ifname);
 
 // A thread sending one UDP datagram every `interval` from ns (bound to src
 // when given) to dst:port until stop(); counts what sendto() accepted.
+// The socket has IP_RECVERR, so a datagram the sending side dropped (a
+// veth whose peer runs XDP queues frames for the peer's NAPI in a ring of
+// 256; when the ring is full the frame is dropped and, only with
+// IP_RECVERR, sendto says ENOBUFS) is counted in local_drops(), not in
+// sent(): sent() is exactly the datagrams handed to the peer, which its XDP
+// program then sees, each one.
 class UdpStream {
 public:
     UdpStream(const NetNs& ns, const std::string& src, const std::string& dst, uint16_t port,
@@ -169,13 +175,19 @@ public:
     UdpStream& operator=(const UdpStream&) = delete;
     void stop();
     size_t sent() const { return sent_; }
+    size_t local_drops() const { return local_drops_; }
 
 private:
     int fd_ = -1;
     std::atomic<bool> stop_{false};
-    std::atomic<size_t> sent_{0};
+    std::atomic<size_t> sent_{0}, local_drops_{0};
     std::thread thread_;
 };
+
+// The kernel's UDP counters of ns (/proc/net/snmp, "Udp:"), e.g.
+// "RcvbufErrors": datagrams a full socket receive buffer dropped after the
+// XDP program passed them. 0 for a name the kernel does not list.
+uint64_t udp_snmp(const NetNs& ns, const std::string& name);
 
 // A thread receiving on a UDP socket bound to addr:port in ns, counting
 // datagrams per source address, until destruction.

@@ -324,6 +324,15 @@ Policy random_policy(Rng& rng, const RandomPolicyOptions& o)
         r.priority = uniform<int32_t>(rng, 0, std::max(o.priorities, 1) - 1);
         r.match = random_match(rng, o, set_names);
         r.action = random_action(rng, o);
+        if (chance(rng, o.limit_chance)) {
+            RateLimit l;
+            const bool never = chance(rng, 0.5);
+            l.amount = never ? max_rate_amount(RateUnit::per_second) : 1;
+            l.unit = never ? RateUnit::per_second : RateUnit::per_minute;
+            l.burst = never ? max_burst : 1;
+            l.per = pick(rng, std::vector<LimitPer>{LimitPer::rule, LimitPer::src, LimitPer::dst});
+            r.match.limit = l;
+        }
         r.text = format_rule(r);
         p.rules.push_back(std::move(r));
     }

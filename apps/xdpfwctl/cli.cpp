@@ -352,6 +352,18 @@ CLI::Option* add_stats(Setup& s)
     return watch;
 }
 
+void add_ct_commands(Setup& s)
+{
+    auto* ct = s.app.add_subcommand("ct", "connection tracking: list or flush the flow table");
+    ct->require_subcommand(1);
+    auto* list = s.command(ct, "list", "the tracked flows, as their opener sent them");
+    list->add_option("--limit", s.a.limit, "at most this many flows (daemon default 100000)")
+        ->check(CLI::PositiveNumber);
+    s.on_chosen(list, [&a = s.a] { return ct_list_request(a.limit); }, listing(format_ct_flows));
+    auto* flush = s.command(ct, "flush", "forget every flow (replies drop until flows reopen)");
+    s.on_chosen(flush, ct_flush_request, change);
+}
+
 void add_detach(Setup& s)
 {
     auto* detach = s.command(
@@ -393,6 +405,7 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_history(s);
     add_safe_operations(s);
     CLI::Option* watch = add_stats(s);
+    add_ct_commands(s);
     add_detach(s);
     // Not a request: a local capture by the helper program (tap_cli.hpp).
     TapArgs tap_args;

@@ -399,8 +399,43 @@ std::string format_stats(const json& st)
         t.add(std::move(row));
     }
     out += "\n" + t.str();
+    if (st.contains("ct") && st["ct"].is_object())
+        out += "\n" + format_ct_counters(st["ct"]);
     if (st.contains("xsk") && st["xsk"].is_object())
         out += "\n" + format_xsk(st["xsk"]);
+    return out;
+}
+
+std::string format_ct_counters(const json& ct)
+{
+    const std::string w = "stats ct";
+    if (!field(ct, w, "table").is_boolean() || !ct["table"].get<bool>())
+        return "connection tracking: no flow table (no policy used ct= yet)\n";
+    std::string out = "connection tracking: " + grouped(count(ct, w, "entries")) + " of " +
+                      grouped(count(ct, w, "max_flows")) + " flows (" +
+                      format_si(double(count(ct, w, "table_bytes"))) + "B)\n";
+    for (const char* k : {"lookups", "insertions", "evictions", "failed", "flushes"})
+        out += std::string("  ") + k + " " + grouped(count(ct, w, k)) + "\n";
+    return out;
+}
+
+std::string format_ct_flows(const json& list)
+{
+    const json& flows = array(list, "ct.list", "flows");
+    if (flows.empty())
+        return "no flows\n";
+    TextTable t({"proto", "src", "sport", "dst", "dport", "state", "expires in"});
+    for (size_t c : {2u, 4u, 6u})
+        t.set_numeric(c);
+    for (const json& f : flows) {
+        const std::string w = "ct.list flow";
+        t.add({text(f, w, "proto"), text(f, w, "src"), std::to_string(count(f, w, "sport")),
+               text(f, w, "dst"), std::to_string(count(f, w, "dport")), text(f, w, "state"),
+               std::to_string(count(f, w, "expires_in")) + " s"});
+    }
+    std::string out = t.str();
+    if (list.value("truncated", false))
+        out += "(more flows than listed: --limit)\n";
     return out;
 }
 
@@ -553,7 +588,11 @@ std::string format_change(const json& req, const json& result)
     case Command::inspect_list:
     case Command::policy_get:
     case Command::history:
+    case Command::ct_flush:
+        return "flushed " + grouped(count(result, cmd, "flushed")) +
+               " flows (estimated); replies drop until their flows are opened again\n";
     case Command::diff:
+    case Command::ct_list:
     case Command::stats: break; // not changes: their own format_* functions
     }
     return result.dump(2) + "\n";

@@ -24,6 +24,10 @@ std::string format_sets(const nlohmann::json& set_list);
 std::string format_history(const nlohmann::json& history);
 // stats: per-rule packets, bytes, pps and bit/s, then per-reason counters.
 std::string format_stats(const nlohmann::json& stats);
+// stats' "ct": the flow table's size and counters.
+std::string format_ct_counters(const nlohmann::json& ct);
+// ct.list: proto, src, sport, dst, dport (as the opener sent), state, expiry.
+std::string format_ct_flows(const nlohmann::json& list);
 // inspect.list: id, priority, action, packets, dropped, forwarded, rule.
 std::string format_inspect_rules(const nlohmann::json& inspect_list);
 // diff (and a dry run's "diff"): "+ rule", "- rule", "~ rule" lines, set

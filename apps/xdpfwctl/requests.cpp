@@ -206,6 +206,19 @@ nlohmann::json diff_request(uint64_t from, std::optional<uint64_t> to)
     return req;
 }
 
+nlohmann::json ct_list_request(std::optional<unsigned> limit)
+{
+    auto req = command(Command::ct_list);
+    if (limit)
+        req["limit"] = *limit;
+    return req;
+}
+
+nlohmann::json ct_flush_request()
+{
+    return command(Command::ct_flush);
+}
+
 nlohmann::json detach_request()
 {
     return command(Command::detach);

@@ -49,6 +49,8 @@ nlohmann::json rollback_request(std::optional<uint64_t> version);
 // to: the live version when nullopt.
 nlohmann::json diff_request(uint64_t from, std::optional<uint64_t> to);
 nlohmann::json detach_request();
+nlohmann::json ct_list_request(std::optional<unsigned> limit);
+nlohmann::json ct_flush_request();
 
 // The `policy` argument of `load`: default, malformed, rules as canonical
 // text with "id=N " in front (file order), sets as prefix strings: the

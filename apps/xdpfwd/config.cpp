@@ -148,6 +148,24 @@ void parse_xsk(const YAML::Node& v, const std::string& source, DaemonConfig& c)
     }
 }
 
+// `ct:` connection tracking: max_flows (flow table entries), egress.
+void parse_ct(const YAML::Node& v, const std::string& source, DaemonConfig& c)
+{
+    if (!v.IsMap())
+        bad(source, "ct", "expected a mapping (max_flows, egress)");
+    for (const auto& kv : v) {
+        const std::string k = kv.first.as<std::string>(), full = "ct." + k;
+        if (k == "max_flows")
+            c.load.ct_max_flows = scalar<uint32_t>(kv.second, source, full);
+        else if (k == "egress")
+            c.ct_egress = scalar<bool>(kv.second, source, full);
+        else
+            bad(source, full, "unknown key");
+    }
+    if (c.load.ct_max_flows < 1024)
+        bad(source, "ct.max_flows", "must be at least 1024");
+}
+
 void parse_capacity(const YAML::Node& v, const std::string& source, DaemonConfig& c)
 {
     if (!v.IsMap())
@@ -262,6 +280,8 @@ DaemonConfig parse_daemon_config(const std::string& yaml, const std::string& sou
             parse_xsk(v, source, c);
         } else if (key == "fleet") {
             parse_fleet_section(v, source, c.fleet);
+        } else if (key == "ct") {
+            parse_ct(v, source, c);
         } else {
             bad(source, key, "unknown key");
         }
@@ -397,6 +417,8 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_flag("--detach-on-exit", c.detach_on_exit, "remove the program at SIGTERM/SIGINT");
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");
+    app.add_option("--ct-max-flows", c.load.ct_max_flows, "connection tracking table size (ct.max_flows)")
+        ->check(CLI::Range(1024u, 1u << 30));
     app.add_option("--max-message-bytes", c.max_message_bytes, "largest control request");
     app.add_option("--max-connections", c.max_connections, "control socket clients at once");
     app.add_option("--control-idle-timeout", c.control_idle_timeout_seconds,

@@ -45,10 +45,13 @@ struct DaemonConfig {
     // The Prometheus endpoint (`metrics: 127.0.0.1:9469`, --metrics); off
     // unless configured.
     std::optional<metrics::ListenAddress> metrics;
-    LoadOptions load;                       // capacities (max_rules, ...)
+    LoadOptions load;                       // capacities (max_rules, ...), ct.max_flows
     // Events (sample_default, sample_malformed, event_snaplen): what the
     // program samples besides sample= rules.
     EventSampling events;
+    // `ct: {egress: false}`: no tc egress program, so the host's own
+    // connections are not tracked (inline two-port mode needs none).
+    bool ct_egress = true;
     // The AF_XDP engine (`xsk:` section); off unless configured. Its
     // interfaces default to `interfaces`.
     bool xsk_enabled = false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
 #include "apps/xdpfwd/daemon.hpp"
+#include "apps/xdpfwd/syncookie_check.hpp"
 
 #include "lib/base/proc.hpp"
 #include "lib/base/utc_time.hpp"
@@ -10,6 +11,7 @@
 #include "lib/control/server.hpp"
 #include "lib/kernel/build_id.hpp"
 #include "lib/kernel/content_hash.hpp"
+#include "lib/kernel/egress.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/metrics/http_server.hpp"
 
@@ -171,6 +173,8 @@ void Daemon::start()
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
     restore_policy();
+    if (auto w = syncookie_warning(store_->policy(), read_tcp_syncookies()))
+        spdlog::warn("event=syncookie_sysctl msg=\"{}\"", *w);
     metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
     events_->live(store_->policy());
     // A deadline that passed while no daemon ran: roll back now.
@@ -308,7 +312,7 @@ bool Daemon::live_matches_state(uint64_t live)
     auto same_rule = [](const xdpfw_rule& a, const xdpfw_rule& b) {
         return a.rule_id == b.rule_id && a.counter_slot == b.counter_slot &&
                a.redirect_slot == b.redirect_slot && a.action == b.action &&
-               a.xsk_fallback == b.xsk_fallback && a.sample == b.sample;
+               a.flags == b.flags && a.sample == b.sample;
     };
     std::string differs;
     if (have == 0)
@@ -378,6 +382,8 @@ void Daemon::attach_interfaces()
             spdlog::info("event=attached iface={} ifindex={} mode={} multiprog={} prog_id={}",
                          name, ifindex, link.status.mode, ai.multiprog, id);
         }
+        if (cfg_.ct_egress)
+            attach_egress(*obj_, int(ifindex)); // ct.h: the host's own flows
         std::lock_guard lock(links_mu_);
         links_.push_back(std::move(link));
     }
@@ -589,6 +595,7 @@ std::vector<std::string> Daemon::detach()
             l.owned->detach();
         else
             detach_all(int(l.status.ifindex));
+        detach_egress(int(l.status.ifindex));
         names.push_back(l.status.name);
         spdlog::info("event=detached iface={}", l.status.name);
     }

@@ -61,6 +61,10 @@ public:
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
     nlohmann::json build_info() const override;
     nlohmann::json events() const override { return events_ ? events_->stats() : nullptr; }
+    // Connection tracking (ct_view.cpp).
+    nlohmann::json ct_stats() const override;
+    nlohmann::json ct_list(size_t limit) const override;
+    nlohmann::json ct_flush() override;
     // Waits until the tier worker has acted on the last commit (tests).
     bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }
 

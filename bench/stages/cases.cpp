@@ -61,6 +61,9 @@ std::vector<std::vector<uint8_t>> frames()
 std::vector<StageCase> stage_cases()
 {
     const std::string rule = fmt::format("proto=udp dport={} action=drop", kPort);
+    auto rule_with = [](const std::string& limit) {
+        return fmt::format("proto=udp dport={} {} action=drop", kPort, limit);
+    };
     const Policy one = test::make_policy({rule});
     const Policy set_rule = test::make_policy({"src=@big " + rule}, ActionType::pass,
                                               {{"big", spread_set(100000)}});
@@ -69,6 +72,18 @@ std::vector<StageCase> stage_cases()
         {"rules-1000", with_decoys(one, 1000), frames()},
         {"rules-1000+set-100k", with_decoys(set_rule, 1000), frames()},
         {"rules-10000", with_decoys(one, 10000), frames()},
+        // A limited flood (docs/BENCHMARKS.md): every frame over the limit
+        // (1/m, burst 1: the first frame of a bucket conforms and meets the
+        // default drop), per rule and per source (8 sources: 8 buckets of
+        // the LRU hash); and every frame under it (charged, then default).
+        {"limit-over/rule", test::make_policy({rule_with("limit=1/m burst=1")}, ActionType::drop),
+         frames()},
+        {"limit-over/src",
+         test::make_policy({rule_with("limit=1/m burst=1 per=src")}, ActionType::drop), frames()},
+        {"limit-under/src",
+         test::make_policy({rule_with("limit=1000000000/s burst=4294967295 per=src")},
+                           ActionType::drop),
+         frames()},
     };
 }
 

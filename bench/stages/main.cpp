@@ -3,6 +3,7 @@
 // stops, LoadOptions::stop_after) in a BPF_PROG_RUN hot loop, per policy,
 // beside the XDP no-op. docs/BENCHMARKS.md, "Per-stage cost".
 #include "bench/stages/cases.hpp"
+#include "bench/stages/single_runs.hpp"
 
 #include "lib/compiler/compiler.hpp"
 #include "lib/kernel/loader.hpp"
@@ -37,6 +38,7 @@ struct Options {
     int runs = 5;              // timings per frame; the minimum counts
     int cpu = -1;              // pin to this CPU (-1: leave the affinity alone)
     std::string out;           // directory for stages.md and stages.json
+    int single_calls = 20000;  // single runs per program (single_runs.hpp)
 };
 
 // Cumulative columns: stop after each stage, then the whole program
@@ -208,7 +210,7 @@ int run(const Options& o)
     std::vector<Row> rows;
     for (const StageCase& c : cases)
         rows.push_back(run_case(c, o));
-    const std::string md = markdown(rows, o);
+    const std::string md = markdown(rows, o) + "\n" + single_run_table(o.single_calls);
     std::fputs(md.c_str(), stdout);
     if (!o.out.empty()) {
         std::filesystem::create_directories(o.out);
@@ -231,6 +233,9 @@ int main(int argc, char** argv)
         ->check(CLI::Range(1, 1000));
     app.add_option("--cpu", o.cpu, "CPU to run on (default: any)");
     app.add_option("--out", o.out, "directory for stages.md and stages.json");
+    app.add_option("--single-calls", o.single_calls,
+                   "single BPF_PROG_RUN calls per program for the SYN cookie table")
+        ->check(CLI::Range(1, 10000000));
     CLI11_PARSE(app, argc, argv);
     try {
         return xdpfw::bench::run(o);

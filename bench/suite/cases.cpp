@@ -56,6 +56,9 @@ std::vector<CaseSpec> all_cases()
         const std::string d = dut_name(k);
         for (size_t n : {1, 100, 1000})
             out.push_back({fmt::format("{}/rules-{}", d, n), k, Path::drop, n, 0, {}});
+        // Connection tracking's fast path: every frame's flow is tracked.
+        if (k == DutKind::xdpfw)
+            out.push_back({"xdpfw/ct-established", k, Path::drop, 1, 0, {}, true});
         for (size_t s : {1000, 100000, 1000000}) {
             std::string skip;
             if (s == 1000000 && k == DutKind::nftables)

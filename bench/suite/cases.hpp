@@ -25,6 +25,7 @@ struct CaseSpec {
     Path path = Path::drop;
     size_t rules = 0, set_size = 0; // 0 rules: the sink, which takes no workload
     std::string quick_skip;         // non-empty: not run with --quick, and why
+    bool ct = false;                // xdpfw: the tracked-flow fast path (Workload::ct_established)
 };
 
 // Every case of a full run, in run order: the ceilings first.

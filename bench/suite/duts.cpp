@@ -9,6 +9,7 @@
 
 #include "lib/compiler/compiler.hpp"
 #include "lib/kernel/attach.hpp"
+#include "lib/kernel/conntrack.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/log.hpp"
 #include "lib/kernel/policy_maps.hpp"
@@ -17,6 +18,7 @@
 #include "lib/xsk/rule_inspector.hpp"
 #include "xdpfw_bench_sink.skel.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -28,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -232,6 +235,37 @@ std::vector<std::string> xsk_inspect_rules()
     return rules;
 }
 
+// Every flow the generator sends (source i of the traffic's prefix, source
+// port 1024 + i % 256, to the DUT's port 5001; Runner::make_flow) as an
+// answered UDP flow in the flow table, for `xdpfw/ct-established`.
+void preset_flows(const XdpfwObject& obj, const V4Pfx& traffic)
+{
+    const FlowTable flows(obj);
+    flows.ensure();
+    const UniqueFd fd(flows.table_fd());
+    const uint64_t n = uint64_t{1} << (32 - traffic.len);
+    std::array<uint8_t, 16> dut{};
+    inet_pton(AF_INET, Lab::dut_addr, dut.data());
+    for (uint64_t i = 0; i < n; i++) {
+        std::array<uint8_t, 16> src{};
+        const uint32_t a = htonl(traffic.addr + uint32_t(i));
+        std::memcpy(src.data(), &a, 4);
+        const uint16_t sport = uint16_t(kTrafficSportFirst + i % kTrafficSportCount);
+        // The key's sides sorted as the data path sorts them.
+        const bool src_first = std::pair{src, sport} <= std::pair{dut, kTrafficDport};
+        xdpfw_ct_key k{};
+        k.family = XDPFW_FAMILY_IPV4;
+        k.proto = 17;
+        k.port_a = src_first ? sport : kTrafficDport;
+        k.port_b = src_first ? kTrafficDport : sport;
+        std::memcpy(k.addr_a, (src_first ? src : dut).data(), 16);
+        std::memcpy(k.addr_b, (src_first ? dut : src).data(), 16);
+        const xdpfw_ct_entry e{~0ull >> 1, XDPFW_CTF_REPLIED, uint8_t(src_first ? 0 : 1), {}};
+        if (bpf_map_update_elem(fd.get(), &k, &e, BPF_ANY))
+            throw std::system_error(errno, std::generic_category(), "preset the flow table");
+    }
+}
+
 class XdpfwDut : public Dut {
 public:
     explicit XdpfwDut(std::vector<int> worker_cpus) : worker_cpus_(std::move(worker_cpus)) {}
@@ -262,6 +296,8 @@ public:
                 throw std::logic_error("the compiled policy lost its last rule");
         }
         drop_ = w.drop;
+        if (w.ct_established)
+            preset_flows(x.obj, w.traffic);
         // What xdpfwd runs: the specialised tier's program when the policy
         // has a spec (docs/ARCHITECTURE.md, "Tiers"), else the general one.
         spec_.reset();

@@ -159,6 +159,7 @@ void Runner::measure(const CaseSpec& c, Row& row)
     Workload w = c.rules ? make_workload(c.rules, c.set_size, c.path != Path::pass, o_.sources)
                          : Workload{};
     w.xsk = c.path == Path::xsk;
+    w.ct_established = c.ct;
     DutOptions dopts;
     dopts.pass = c.path == Path::pass;
     dopts.iptables = o_.iptables;

@@ -139,6 +139,16 @@ Policy to_policy(const Workload& w)
         std::sort(s.prefixes.begin(), s.prefixes.end());
         p.sets.emplace(kSetName, std::move(s));
     }
+    if (w.ct_established) {
+        Rule r;
+        r.id = 1;
+        r.priority = 100;
+        r.match.ct = uint8_t(1u << unsigned(CtState::established));
+        r.action.type = ActionType::drop;
+        r.text = format_rule(r);
+        p.rules.push_back(std::move(r));
+        return p;
+    }
     uint32_t id = 0;
     for (const auto& br : w.rules) {
         Rule r;

@@ -51,6 +51,9 @@ struct Workload {
     bool xsk = false;
     std::vector<V4Pfx> set;      // "big": non-overlapping, holds `traffic` when drop
     V4Pfx traffic{};             // traffic_prefix() of the run's sources
+    // xdpfw only: the one rule is `ct=established action=drop` and the DUT
+    // presets every flow of the traffic as established (answered UDP).
+    bool ct_established = false;
     size_t n_rules() const { return rules.size(); }
 };
 

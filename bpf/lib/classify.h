@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "maps.h"
 #include "parse.h"
+#include "limits.h"
 
 /* Index of the lowest set bit of x (x != 0), by de Bruijn multiplication:
  * the BPF instruction set has no count-trailing-zeros. */
@@ -231,6 +232,9 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 	if (!r)
 		return 1;
 	key = r->counter_slot;
+	/* Under its rate limit the rule does not match: the walk goes on. */
+	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(w->gen, index, key))
+		return 0;
 	if (!xdpfw_stop_after(XDPFW_STAGE_WALK)) /* that stage leaves counting out */
 		xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
 	if (r->action == XDPFW_ACT_COUNT)
@@ -387,8 +391,13 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 						 pkt->icmp));
 	if (used & (1u << XDPFW_FIELD_ETHER))
 		xdpfw_use(&w, xdpfw_ether_index(hdr, gen, pkt));
+	if (used & (1u << XDPFW_FIELD_CT))
+		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS,
+						 pkt->ct < XDPFW_CT_SLOTS ? pkt->ct : XDPFW_CT_NONE));
 	if (!w.n_list)
 		xdpfw_use(&w, hdr->all_bitmap);
+	if (used & XDPFW_USED_LIMITS)
+		xdpfw_limit_take(pkt, pkt_len); /* limits.h */
 
 	if (xdpfw_stop_after(XDPFW_STAGE_LOOKUP)) {
 		asm volatile("" : : "r"(&w) : "memory"); /* the lookups' results are kept */

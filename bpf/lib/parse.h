@@ -45,6 +45,7 @@ static __always_inline int xdpfw_parse(void *data, void *data_end, struct xdpfw_
 	}
 	if (ret || !c.l4)
 		return ret;
+	pkt->l4_off = c.pos - data; /* connection tracking reads ICMP past 4 bytes */
 	return xdpfw_parse_l4(&c, pkt);
 }
 

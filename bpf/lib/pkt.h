@@ -29,6 +29,8 @@ struct xdpfw_pkt {
 	__u32 ether;     /* non-IP: ethertype after the VLAN tags, host order (IP: see family) */
 	__u32 src4, dst4;        /* network order, IPv4 */
 	__u8 src6[16], dst6[16]; /* network order, IPv6 */
+	__u32 l4_off;    /* offset of the L4 header in the frame, when there is one */
+	__u32 ct;        /* enum xdpfw_ct_state; set only when the policy uses ct= */
 };
 
 struct xdpfw_cursor {

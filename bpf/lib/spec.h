@@ -105,6 +105,7 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_ETHER, pkt->family == XDPFW_FAMILY_IPV4   ? ETH_P_IP
 					     : pkt->family == XDPFW_FAMILY_IPV6 ? ETH_P_IPV6
 										: pkt->ether);
+	XDPFW_SPEC_SCALAR(XDPFW_FIELD_CT, pkt->ct);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
 		acc &= xdpfw_spec_addr_word(pkt, gen, 0);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)

@@ -13,8 +13,12 @@ static_assert(sizeof(xdpfw_ctrl) == 40);
 static_assert(sizeof(xdpfw_event) == 40 + XDPFW_EVENT_SNAP_MAX);
 static_assert(offsetof(xdpfw_event, data) == 40);
 static_assert(offsetof(xdpfw_ctrl, content_hash) == 16);
-static_assert(sizeof(xdpfw_rule) == 16);
+// The rules array is mmaped: its stride is the value size rounded up to 8.
+static_assert(sizeof(xdpfw_rule) == 16 && sizeof(xdpfw_rule) % 8 == 0);
 static_assert(offsetof(xdpfw_rule, action) == 12);
+static_assert(offsetof(xdpfw_rule, flags) == 13 && offsetof(xdpfw_rule, sample) == 14);
+static_assert(sizeof(xdpfw_limit) == 32 && sizeof(xdpfw_bucket) == 16);
+static_assert(sizeof(xdpfw_limit_key) == 16 && offsetof(xdpfw_limit_key, addr) == 8);
 static_assert(sizeof(xdpfw_counter) == 16);
 static_assert(sizeof(xdpfw_ifindex_key) == 8);
 static_assert(sizeof(xdpfw_v6_key) == 20);
@@ -40,5 +44,9 @@ static_assert(XDPFW_REASON_COUNT == 16);
 static_assert(XDPFW_REASON_FIRST_COUNTED == 4 && XDPFW_REASON_RULE_REDIRECT == 3);
 static_assert(XDPFW_IFINDEX_SLOTS % XDPFW_BLOCK_SLOTS == 0);
 static_assert(XDPFW_SCALAR_TOTAL < (1u << 20));
+static_assert(sizeof(xdpfw_ct_key) == 40 && offsetof(xdpfw_ct_key, addr_a) == 8);
+static_assert(sizeof(xdpfw_ct_entry) == 16);
+static_assert(sizeof(xdpfw_ct_info) == 32);
+static_assert(XDPFW_CT_NONE + 1 == XDPFW_CT_SLOTS);
 
 } // namespace xdpfw::abi

@@ -18,6 +18,7 @@ uint8_t action_code(ActionType a)
     case ActionType::xsk: return XDPFW_ACT_XSK;
     case ActionType::redirect: return XDPFW_ACT_REDIRECT;
     case ActionType::count: return XDPFW_ACT_COUNT;
+    case ActionType::syncookie: return XDPFW_ACT_SYNCOOKIE;
     }
     return XDPFW_ACT_DROP;
 }
@@ -29,6 +30,7 @@ ActionType action_type(uint8_t code)
     case XDPFW_ACT_PASS: return ActionType::pass;
     case XDPFW_ACT_XSK: return ActionType::xsk;
     case XDPFW_ACT_REDIRECT: return ActionType::redirect;
+    case XDPFW_ACT_SYNCOOKIE: return ActionType::syncookie;
     default: return ActionType::count;
     }
 }
@@ -86,16 +88,46 @@ xdpfw_rule compile_rule(const CompileOptions& opts, const Rule& r,
     cr.rule_id = r.id;
     cr.counter_slot = r.id;
     cr.action = action_code(r.action.type);
-    cr.xsk_fallback = XDPFW_ACT_PASS;
+    cr.flags = XDPFW_RULE_XSK_PASS; // only an xsk rule's fallback reads it
     cr.sample = static_cast<uint16_t>(r.sample); // the parser keeps it <= max_rule_sample
     if (r.action.type == ActionType::redirect)
         cr.redirect_slot = resolve_iface(opts, r, "action", r.action.redirect_iface);
+    if (r.match.limit)
+        cr.flags |= XDPFW_RULE_LIMIT;
     if (r.action.type == ActionType::xsk) {
         if (r.action.xsk_fallback != ActionType::pass && r.action.xsk_fallback != ActionType::drop)
             throw PolicyError(rule_where(r), "fallback", "xsk fallback must be pass or drop");
-        cr.xsk_fallback = action_code(r.action.xsk_fallback);
+        if (r.action.xsk_fallback == ActionType::drop)
+            cr.flags = static_cast<uint8_t>(cr.flags & ~XDPFW_RULE_XSK_PASS);
     }
     return cr;
+}
+
+xdpfw_limit limit_entry(const RateLimit& limit)
+{
+    const LimitParams p = limit_params(limit);
+    xdpfw_limit l{};
+    l.cost_q16 = p.cost_q16;
+    l.tol_ns = p.tol_ns;
+    l.tag = p.tag;
+    l.bytes = p.bytes ? 1 : 0;
+    l.per = p.per == LimitPer::src   ? XDPFW_LIMIT_PER_SRC
+            : p.per == LimitPer::dst ? XDPFW_LIMIT_PER_DST
+                                     : XDPFW_LIMIT_PER_RULE;
+    return l;
+}
+
+// The limits of the rules that have one (rule_parser validated them), and
+// the header bit that has the program take the packet's address keys.
+void compile_limits(CompileState& s)
+{
+    for (size_t i = 0; i < s.rules.size(); ++i) {
+        if (!s.rules[i].match.limit)
+            continue;
+        s.out.limits.resize(s.rules.size());
+        s.out.limits[i] = limit_entry(*s.rules[i].match.limit);
+        s.out.used_fields |= XDPFW_USED_LIMITS;
+    }
 }
 
 } // namespace
@@ -112,6 +144,7 @@ void compile_rules(CompileState& s)
     out.rules.reserve(n);
     for (const Rule& r : s.rules)
         out.rules.push_back(compile_rule(s.opts, r, ids));
+    compile_limits(s);
 
     s.empty.assign(out.n_words, 0);
     Bits all = s.empty;
@@ -146,6 +179,7 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& opts)
     detail::compile_tcp_flags(s);
     detail::compile_icmp(s);
     detail::compile_ether(s);
+    detail::compile_ct(s);
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; ++d)
         detail::compile_addresses(s, d);
     out.source_hash = policy_source_hash(policy);

@@ -80,6 +80,7 @@ void compile_ports(CompileState& s);       // scalar_fields.cpp
 void compile_tcp_flags(CompileState& s);   // scalar_fields.cpp
 void compile_icmp(CompileState& s);        // scalar_fields.cpp
 void compile_ether(CompileState& s);       // scalar_fields.cpp
+void compile_ct(CompileState& s);          // scalar_fields.cpp
 void compile_addresses(CompileState& s, unsigned dir); // addresses.cpp
 
 } // namespace xdpfw::detail

@@ -57,6 +57,9 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
         bool is_icmp = pkt.has_l4 && ((v4 && pkt.proto == 1) || (v6 && pkt.proto == 58));
         return p.icmp[is_icmp ? (uint32_t{pkt.icmp_type} << 8) | pkt.icmp_code : XDPFW_ICMP_NONE];
     });
+    apply(XDPFW_FIELD_CT, [&] {
+        return p.ct[ip ? static_cast<uint32_t>(pkt.ct) : uint32_t{XDPFW_CT_NONE}];
+    });
     apply(XDPFW_FIELD_ETHER, [&] {
         auto it = p.ether.find(ethertype(pkt));
         return it != p.ether.end() ? it->second : p.ether_default;
@@ -66,6 +69,8 @@ Verdict evaluate(const CompiledPolicy& p, const PacketFields& pkt)
         for (uint64_t bits = acc[w]; bits; bits &= bits - 1) {
             uint32_t i = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
             const xdpfw_rule& r = p.rules[i];
+            if (r.flags & XDPFW_RULE_LIMIT) // no clock: under the limit, as classify()
+                continue;
             if (r.action == XDPFW_ACT_COUNT) {
                 v.counted.push_back(r.rule_id);
                 continue;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Scalar fields (ingress interface, VLAN, family+protocol, ports, TCP flags,
-// ICMP type/code, ethertype): per field, a table from packet value to bitmap
+// ICMP type/code, ethertype, ct state): per field, a table from packet value to bitmap
 // index.
 #include "lib/compiler/detail.hpp"
 
@@ -232,6 +232,26 @@ void compile_icmp(CompileState& s)
         }
     }
     s.out.icmp = build_scalar(XDPFW_ICMP_SLOTS, s.base_without(uses), spans, s.pool);
+}
+
+// Connection tracking state: one bit per state a rule names; a packet that
+// is not IP (XDPFW_CT_NONE) matches no ct= rule. Left empty (never read)
+// when no rule uses it.
+void compile_ct(CompileState& s)
+{
+    std::vector<Span> spans;
+    for (uint32_t i = 0; i < s.n(); ++i)
+        if (const auto& ct = s.rules[i].match.ct) {
+            s.use(XDPFW_FIELD_CT);
+            for (uint32_t st = 0; st < ct_state_count; ++st)
+                if (*ct & (1u << st))
+                    spans.push_back({st, st, i});
+        }
+    if (spans.empty())
+        return;
+    s.out.ct = build_scalar(XDPFW_CT_SLOTS,
+                            s.base_without([](const Match& m) { return m.ct.has_value(); }), spans,
+                            s.pool);
 }
 
 } // namespace xdpfw::detail

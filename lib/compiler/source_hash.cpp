@@ -59,6 +59,11 @@ void hash_rule(Hash64& h, const Rule& r)
         h.word(0x6574686572).word(*r.match.ether);
     if (r.sample)
         h.word(0x73616d706c65).word(r.sample);
+    if (r.match.ct)
+        h.word(0x6374).word(*r.match.ct);
+    if (const auto& l = r.match.limit)
+        h.word(0x6c696d6974).word(l->amount).word(uint64_t(l->unit)).word(l->burst.value_or(0))
+            .word(l->burst.has_value()).word(uint64_t(l->per));
 }
 
 } // namespace

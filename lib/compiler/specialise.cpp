@@ -95,7 +95,7 @@ private:
 const char* field_name(unsigned f)
 {
     static const char* const names[XDPFW_FIELD_COUNT] = {
-        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp", "ether"};
+        "iif", "vlan", "proto", "src", "dst", "sport", "dport", "tcp_flags", "icmp", "ether", "ct"};
     return f < XDPFW_FIELD_COUNT ? names[f] : "?";
 }
 
@@ -111,12 +111,18 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     if (p.n_rules > XDPFW_SPEC_MAX_RULES || p.rules.size() != p.n_rules)
         return fail(fmt::format("{} rules (the specialised tier takes up to {})", p.n_rules,
                                 XDPFW_SPEC_MAX_RULES));
+    // Rate limits charge a bucket per rule the walk reaches; the specialised
+    // walk takes the winner by one bit scan, so it would need the general
+    // walk's rule-by-rule loop back: limited policies stay general.
+    for (uint32_t i = 0; i < p.n_rules; i++)
+        if (p.rules[i].flags & XDPFW_RULE_LIMIT)
+            return fail(fmt::format("rule {} has a rate limit (limit=)", p.rules[i].rule_id));
     auto s = std::make_shared<xdpfw_spec>();
     const Reducer red(p);
     const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {
         {XDPFW_FIELD_VLAN, &p.vlan},   {XDPFW_FIELD_PROTO, &p.proto},
         {XDPFW_FIELD_SPORT, &p.sport}, {XDPFW_FIELD_DPORT, &p.dport},
-        {XDPFW_FIELD_ICMP, &p.icmp}};
+        {XDPFW_FIELD_ICMP, &p.icmp},   {XDPFW_FIELD_CT, &p.ct}};
     s->base = p.n_rules == 64 ? ~0ull : (1ull << p.n_rules) - 1;
     auto add = [&](unsigned f, const std::vector<Run>& runs) {
         if (!Reducer::reduce(runs, s->f[f]))

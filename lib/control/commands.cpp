@@ -517,12 +517,25 @@ json cmd_stats(Context& c)
                 {"reasons", std::move(reasons)}};
     if (json ev = c.view.events(); !ev.is_null())
         out["events"] = std::move(ev);
+    if (json ct = c.view.ct_stats(); !ct.is_null())
+        out["ct"] = std::move(ct);
     json xsk = c.view.xsk_stats();
     if (!xsk.is_null()) {
         xsk["rules"] = inspect_rules_json(c.store, xsk);
         out["xsk"] = std::move(xsk);
     }
     return out;
+}
+
+json cmd_ct_list(Context& c)
+{
+    const json* limit = argument(c.req, "limit");
+    return c.view.ct_list(limit ? unsigned_value(*limit, "limit", 10000000) : 100000);
+}
+
+json cmd_ct_flush(Context& c)
+{
+    return c.view.ct_flush();
 }
 
 json cmd_detach(Context& c)
@@ -559,12 +572,24 @@ json run_command(Command cmd, Context& c)
     case Command::rollback: return cmd_rollback(c);
     case Command::diff: return cmd_diff(c);
     case Command::stats: return cmd_stats(c);
+    case Command::ct_list: return cmd_ct_list(c);
+    case Command::ct_flush: return cmd_ct_flush(c);
     case Command::detach: return cmd_detach(c);
     }
     throw CommandError(ErrorCode::internal, "command without a handler");
 }
 
 } // namespace
+
+json DataplaneView::ct_list(size_t) const
+{
+    throw CommandError(ErrorCode::bad_request, "this daemon has no connection tracking");
+}
+
+json DataplaneView::ct_flush()
+{
+    throw CommandError(ErrorCode::bad_request, "this daemon has no connection tracking");
+}
 
 json execute_request(const json& request, PolicyStore& store, DataplaneView& view, bool* exit_after)
 {

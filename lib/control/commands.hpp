@@ -53,6 +53,12 @@ public:
     // What built the daemon (docs/PROTOCOL.md, `status`: "build"):
     // {"version","git","bpf_object"}, or null.
     virtual nlohmann::json build_info() const { return nullptr; }
+    // Connection tracking (docs/PROTOCOL.md): the flow table's counters for
+    // `stats` ("ct"), or null; its live flows, at most limit
+    // ({"flows": [...], "truncated": bool}); a flush ({"flushed": N}).
+    virtual nlohmann::json ct_stats() const { return nullptr; }
+    virtual nlohmann::json ct_list(size_t limit) const;
+    virtual nlohmann::json ct_flush();
     // Whether the AF_XDP engine runs (inspection rules and action=xsk need
     // it); a view that cannot tell says it does, so nothing warns.
     virtual bool xsk_engine_running() const { return true; }

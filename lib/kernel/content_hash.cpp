@@ -15,7 +15,7 @@ uint64_t content_hash(const CompiledPolicy& p)
     h.word(p.rules.size());
     for (const xdpfw_rule& r : p.rules) {
         h.word(uint64_t(r.rule_id) << 32 | r.counter_slot);
-        h.word(uint64_t(r.redirect_slot) << 16 | uint64_t(r.action) << 8 | r.xsk_fallback);
+        h.word(uint64_t(r.redirect_slot) << 16 | uint64_t(r.action) << 8 | r.flags);
         if (r.sample) // only when set, as below
             h.word(0x73616d706c65).word(r.sample);
     }

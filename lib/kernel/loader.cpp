@@ -86,6 +86,16 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_xsks", 4, 4},
         {"xdpfw_xsk_ports", 4, 4},
         {"xdpfw_progs", 4, 4},
+        {"xdpfw_ct", 4, 4},
+        {"xdpfw_ct_stats", 4, 8},
+        {"xdpfw_ct_info", 4, sizeof(xdpfw_ct_info)},
+        {"xdpfw_ct_scratch", 4, 48},
+        {"xdpfw_limits", 4, sizeof(xdpfw_limit)},
+        {"xdpfw_limit_rule", 4, sizeof(xdpfw_bucket)},
+        {"xdpfw_limit_keys", 4, 4},
+        {"xdpfw_limit_scratch", 4, 24},
+        {"xdpfw_syncookie_pass", 4, 8},
+        {"xdpfw_sc_scratch", 4, 116},
     };
     for (const auto& l : layouts) {
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
@@ -236,6 +246,14 @@ uint64_t XdpfwObject::map_bytes() const
         if (bpf_map_lookup_elem(outer, &k, &id) == 0 && id)
             ids.insert(id);
     }
+    // The flow table (inner map of xdpfw_ct), once a policy used ct=, and
+    // the address buckets of limits (xdpfw_limit_keys), once one had per=.
+    const uint32_t zero = 0;
+    for (const bpf_map* outer : {skel_->maps.xdpfw_ct, skel_->maps.xdpfw_limit_keys}) {
+        uint32_t id = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(outer), &zero, &id) == 0 && id)
+            ids.insert(id);
+    }
     for (uint32_t id : ids) {
         const UniqueFd fd(bpf_map_get_fd_by_id(id));
         if (fd.get() >= 0)
@@ -300,6 +318,7 @@ LoadOptions small_load_options()
     o.caps.max_v4_hosts = 1024;
     o.caps.max_v6_prefixes = 1024;
     o.caps.max_queues = 4;
+    o.ct_max_flows = 4096;
     return o;
 }
 
@@ -372,6 +391,11 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
     check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
           "size xdpfw_rule_stats");
     check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_limits, gens * o.max_rules), "size xdpfw_limits");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_limit_rule, o.max_rules),
+          "size xdpfw_limit_rule");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_syncookie_pass, o.max_rules),
+          "size xdpfw_syncookie_pass");
     check_layout(s.get());
 
     if (!opts.pin_dir.empty()) {

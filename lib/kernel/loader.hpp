@@ -31,6 +31,9 @@ struct LoadOptions {
     // When set, every map is pinned in this bpffs directory and maps already
     // pinned there are reused (re-adoption after a daemon restart).
     std::string pin_dir;
+    // Flow table entries (ct.max_flows): the table is made when a policy
+    // first uses ct= (lib/kernel/conntrack.hpp).
+    uint32_t ct_max_flows = 1u << 20;
 };
 
 // How xdpfw_tables is cut for capacities c (abi.h, xdpfw_table_slot).

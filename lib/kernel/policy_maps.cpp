@@ -2,6 +2,8 @@
 // Writes compiled policies into the inactive generation and switches it live.
 #include "lib/kernel/policy_maps.hpp"
 
+#include "lib/base/unique_fd.hpp"
+#include "lib/kernel/conntrack.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/kernel/rcu_barrier.hpp"
 #include "lib/kernel/table_slots.hpp"
@@ -21,6 +23,7 @@
 #include <future>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <set>
 
 namespace xdpfw {
@@ -119,9 +122,11 @@ template <typename Key> struct HashMapGen {
 
 struct PolicyMaps::Impl {
     xdpfw_bpf* skel;
+    std::optional<FlowTable> flows; // made for the first policy that uses ct=
     Capacities o;
     uint32_t words;
-    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx;
+    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_limits;
+    std::set<uint32_t> limit_keys[XDPFW_GENERATIONS]; // xdpfw_limits entries this daemon wrote
     MapView scalars, rules, addr_class, iif;
 
     HashMapGen<xdpfw_v6_key> v6;
@@ -151,6 +156,8 @@ struct PolicyMaps::Impl {
     std::vector<xdpfw_rule> rules_of(const xdpfw_ctrl& c) const;
 
     void write_tables(const CompiledPolicy& p, uint32_t gen);
+    void write_limits(const CompiledPolicy& p, uint32_t gen);
+    void ensure_limit_buckets(const CompiledPolicy& p) const;
     void write_hashes(const CompiledPolicy& p, uint32_t gen);
     // Grace periods (rcu_barrier.hpp). After a switch, `settling` waits for
     // one in the background; the next commit joins it before it writes the
@@ -167,6 +174,53 @@ struct PolicyMaps::Impl {
     void remove_ports_except(const std::set<uint32_t>& ports);
 };
 
+// The limits of generation gen's limited rules (only those are read:
+// XDPFW_RULE_LIMIT). xdpfw_limits is a hash made on use, so the entries of
+// rules that lost their limit are deleted; entries left by an earlier
+// daemon are never read and are overwritten when their index has a limit.
+// Buckets are keyed by rule id and outlive the generation.
+void PolicyMaps::Impl::write_limits(const CompiledPolicy& p, uint32_t gen)
+{
+    std::set<uint32_t> now;
+    for (uint32_t i = 0; i < p.limits.size(); i++) {
+        if (!(p.rules[i].flags & XDPFW_RULE_LIMIT))
+            continue;
+        const uint32_t key = gen * o.max_rules + i;
+        if (bpf_map_update_elem(fd_limits, &key, &p.limits[i], BPF_ANY))
+            throw BpfError(errno, "write xdpfw_limits");
+        now.insert(key);
+    }
+    for (uint32_t key : limit_keys[gen])
+        if (!now.count(key) && bpf_map_delete_elem(fd_limits, &key) && errno != ENOENT)
+            throw BpfError(errno, "delete from xdpfw_limits");
+    limit_keys[gen] = std::move(now);
+}
+
+// The per=src/dst buckets (bpf/lib/limits.h) are made for the first policy
+// that has such a limit and kept from then on, also across daemons (the
+// outer map is pinned): buckets outlive commits, as the limits' tags say.
+void PolicyMaps::Impl::ensure_limit_buckets(const CompiledPolicy& p) const
+{
+    bool per_address = false;
+    for (const xdpfw_limit& l : p.limits)
+        per_address = per_address || (l.tag && l.per != XDPFW_LIMIT_PER_RULE);
+    if (!per_address)
+        return;
+    const int outer = bpf_map__fd(skel->maps.xdpfw_limit_keys);
+    const uint32_t zero = 0;
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(outer, &zero, &id) == 0 && id)
+        return;
+    const UniqueFd table(bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "xdpfw_limit_bkt",
+                                        sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket),
+                                        XDPFW_LIMIT_KEYS, nullptr));
+    if (table.get() < 0)
+        throw BpfError(errno, "create the rate limit buckets");
+    const int fd = table.get();
+    if (bpf_map_update_elem(outer, &zero, &fd, BPF_ANY))
+        throw BpfError(errno, "install the rate limit buckets");
+}
+
 void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
 {
     struct Scalar {
@@ -181,6 +235,7 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         {p.dport, XDPFW_SCALAR_BASE_DPORT, XDPFW_PORT_SLOTS, "dport"},
         {p.tcp_flags, XDPFW_SCALAR_BASE_TCP_FLAGS, XDPFW_FLAGS_SLOTS, "tcp_flags"},
         {p.icmp, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS, "icmp"},
+        {p.ct, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS, "ct"},
     };
     for (const auto& t : scalar_tables) {
         uint32_t* dst = scalars.at<uint32_t>(4ull * (t.base + gen * t.slots));
@@ -198,6 +253,7 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
     for (uint32_t i = 0; i < p.n_rules; i++) {
         r[i] = p.rules[i];
     }
+    write_limits(p, gen);
 
     slots->write_bitmaps(gen, p, xdpfw_bitmap_stride(p.n_summary, p.n_words));
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
@@ -289,6 +345,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
 {
     Impl& m = *impl_;
     m.skel = obj.skel();
+    m.flows.emplace(obj);
     m.o = obj.options().caps;
     m.words = m.o.max_rules / 64;
     auto* s = m.skel;
@@ -297,6 +354,7 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
+    m.fd_limits = bpf_map__fd(s->maps.xdpfw_limits);
     m.v6.fd = bpf_map__fd(s->maps.xdpfw_v6_prefixes);
     m.ifindex.fd = bpf_map__fd(s->maps.xdpfw_ifindex);
     m.ether.fd = bpf_map__fd(s->maps.xdpfw_ether);
@@ -327,6 +385,8 @@ void check_fits(const CompiledPolicy& p, const Capacities& o, uint32_t words)
     capacity("rules", p.n_rules, o.max_rules);
     if (p.rules.size() != p.n_rules || p.n_words > words)
         throw PolicyError("compiled policy", "rules", "rule count and bitmap words disagree");
+    if (!p.limits.empty() && p.limits.size() != p.n_rules)
+        throw PolicyError("compiled policy", "limits", "limit table and rule count disagree");
     capacity("bitmaps", p.bitmaps.size(), o.max_bitmaps);
     if (p.all_bitmap >= p.bitmaps.size() && p.n_rules)
         throw PolicyError("compiled policy", "bitmaps", "all-rules bitmap out of range");
@@ -416,6 +476,9 @@ void PolicyMaps::commit(const CompiledPolicy& p, uint64_t version)
     const xdpfw_ctrl live = m.ctrl();
     const uint32_t gen = live.committed ? (live.active_gen ^ 1) & 1 : 0;
     const std::set<uint32_t> ports = m.add_ports(p);
+    if (p.used_fields & (1u << XDPFW_FIELD_CT))
+        m.flows->ensure(); // before any header asks the data path to track
+    m.ensure_limit_buckets(p);
 
     m.settle_retired_gen();
     try {

@@ -12,6 +12,7 @@ uint32_t normal_reason(uint8_t action)
 {
     switch (action) {
     case XDPFW_ACT_COUNT: return ~0u;
+    case XDPFW_ACT_SYNCOOKIE: return ~0u; // answered, passed or dropped: the rule counter says
     case XDPFW_ACT_PASS: return XDPFW_REASON_RULE_PASS;
     case XDPFW_ACT_XSK: return XDPFW_REASON_RULE_XSK;
     case XDPFW_ACT_REDIRECT: return XDPFW_REASON_RULE_REDIRECT;

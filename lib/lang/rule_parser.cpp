@@ -23,10 +23,11 @@ constexpr uint8_t proto_icmpv6 = 58;
 constexpr std::array<const char*, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
                                                        "ACK", "URG", "ECE", "CWR"};
 
-constexpr std::array<std::string_view, 18> known_keys = {
+constexpr std::array<std::string_view, 22> known_keys = {
     "priority",  "iif",       "vlan",      "ether",     "family", "src",      "dst",
-    "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "action",
-    "fallback",  "id",        "sample",    "comment"};
+    "proto",     "sport",     "dport",     "tcp_flags", "icmp_type", "icmp_code", "ct",
+    "limit",     "burst",     "per",       "action",    "fallback", "id",       "sample",
+    "comment"};
 
 // Ethertypes the parser never leaves in the ether field: it walks VLAN tags.
 constexpr uint16_t tpid_8021q = 0x8100, tpid_8021ad = 0x88a8;
@@ -81,6 +82,8 @@ Action parse_action(std::string_view v, const std::string& where)
         a.type = ActionType::xsk;
     else if (v == "count")
         a.type = ActionType::count;
+    else if (v == "syncookie")
+        a.type = ActionType::syncookie;
     else if (v == "redirect" || v.starts_with("redirect:")) {
         a.type = ActionType::redirect;
         if (v == "redirect" || v.size() == 9)
@@ -91,7 +94,7 @@ Action parse_action(std::string_view v, const std::string& where)
                               single_quoted(a.redirect_iface) + " is not a valid interface name");
     } else
         throw PolicyError(where, "action",
-                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count");
+                          single_quoted(v) + " is not one of drop, pass, xsk, redirect:IFACE, count, syncookie");
     return a;
 }
 
@@ -189,7 +192,7 @@ void check_ether(const Match& m, const std::string& where)
             {"proto", m.proto.has_value()}, {"sport", m.sport.has_value()},
             {"dport", m.dport.has_value()}, {"tcp_flags", m.tcp_flags.has_value()},
             {"icmp_type", m.icmp_type.has_value()}, {"icmp_code", m.icmp_code.has_value()},
-            {"family", m.family.has_value()}};
+            {"ct", m.ct.has_value()}, {"family", m.family.has_value()}};
         for (const auto& [key, present] : ip_fields)
             if (present)
                 throw PolicyError(where, key,
@@ -242,7 +245,85 @@ Family family_word(std::string_view v, const std::string& where)
     throw PolicyError(where, "family", single_quoted(v) + " is not ipv4 or ipv6");
 }
 
+// ct=: a comma list of connection tracking states.
+uint8_t ct_word(std::string_view v, const std::string& where)
+{
+    uint8_t mask = 0;
+    size_t pos = 0;
+    while (true) {
+        const size_t comma = v.find(',', pos);
+        const std::string_view item = v.substr(pos, comma == v.npos ? v.npos : comma - pos);
+        std::optional<uint8_t> bit;
+        for (unsigned i = 0; i < ct_state_count; i++)
+            if (item == ct_state_name(static_cast<CtState>(i)))
+                bit = static_cast<uint8_t>(1u << i);
+        if (!bit)
+            throw PolicyError(where, "ct",
+                              single_quoted(item) +
+                                  " is not a ct state (new, established, related, invalid)");
+        if (mask & *bit)
+            throw PolicyError(where, "ct", single_quoted(item) + " appears twice in " + single_quoted(v));
+        mask |= *bit;
+        if (comma == v.npos)
+            return mask;
+        pos = comma + 1;
+    }
+}
+
+// limit=, burst= and per=, in any order: burst and per fill the limit,
+// whatever the order (parse_rule checks limit= was there).
+void limit_word(Match& m, const std::string& key, const std::string& v, const std::string& where)
+{
+    if (!m.limit) {
+        m.limit = RateLimit{};
+        m.limit->amount = 0;
+    }
+    if (key == "limit") {
+        std::optional<RateLimit> rate = parse_rate(v);
+        if (!rate)
+            throw PolicyError(where, key,
+                              single_quoted(v) + " is not a rate: N/s, N/m, Nkbit/s or Nmbit/s");
+        m.limit->amount = rate->amount;
+        m.limit->unit = rate->unit;
+    } else if (key == "burst") {
+        m.limit->burst = parse_rule_unsigned(v, max_burst, where, key);
+    } else {
+        std::optional<LimitPer> per = parse_limit_per(v);
+        if (!per)
+            throw PolicyError(where, key, single_quoted(v) + " is not src, dst or rule");
+        m.limit->per = *per;
+    }
+}
+
+void check_limit(const RateLimit& l, const std::string& where)
+{
+    const uint64_t max = max_rate_amount(l.unit);
+    if (l.amount < 1 || l.amount > max)
+        throw PolicyError(where, "limit",
+                          format_rate(l) + ": the rate must be 1-" + std::to_string(max) +
+                              (l.bytes() ? "" : " packets") + " per " +
+                              (l.unit == RateUnit::per_minute ? "minute" : "second") +
+                              (l.bytes() ? " in its unit" : ""));
+    if (l.burst && (*l.burst < 1 || *l.burst > max_burst))
+        throw PolicyError(where, "burst",
+                          std::to_string(*l.burst) + " is out of range 1-" + std::to_string(max_burst));
+    if (l.per != LimitPer::rule && l.per != LimitPer::src && l.per != LimitPer::dst)
+        throw PolicyError(where, "per", "must be src, dst or rule");
+}
+
 } // namespace
+
+std::string format_ct(uint8_t mask)
+{
+    std::string s;
+    for (unsigned i = 0; i < ct_state_count; i++)
+        if (mask & (1u << i)) {
+            if (!s.empty())
+                s += ',';
+            s += ct_state_name(static_cast<CtState>(i));
+        }
+    return s;
+}
 
 const char* tcp_flag_name(uint8_t bit)
 {
@@ -404,6 +485,8 @@ void validate_rule(const Rule& rule, const std::string& where)
     }
     if (m.icmp_code && !m.icmp_type)
         throw PolicyError(where, "icmp_code", "needs icmp_type");
+    if (m.ct && (*m.ct == 0 || *m.ct >= (1u << ct_state_count)))
+        throw PolicyError(where, "ct", "names no state (new, established, related, invalid)");
     if (m.icmp_type) {
         if (m.proto && *m.proto != proto_icmp && *m.proto != proto_icmpv6)
             throw PolicyError(where, "icmp_type",
@@ -417,6 +500,8 @@ void validate_rule(const Rule& rule, const std::string& where)
             throw PolicyError(where, "icmp_type",
                               "cannot be combined with tcp_flags (that needs tcp)");
     }
+    if (m.limit)
+        check_limit(*m.limit, where);
     const Action& a = rule.action;
     if (a.type == ActionType::redirect) {
         if (!valid_iface_name(a.redirect_iface))
@@ -427,6 +512,8 @@ void validate_rule(const Rule& rule, const std::string& where)
                           std::string("an interface is set but the action is ") +
                               action_name(a.type));
     }
+    if (a.type == ActionType::syncookie && (!m.proto || *m.proto != proto_tcp))
+        throw PolicyError(where, "action", "syncookie needs proto=tcp (it answers TCP SYNs)");
     if (a.xsk_fallback != ActionType::pass && a.xsk_fallback != ActionType::drop)
         throw PolicyError(where, "fallback", "must be pass or drop");
     if (a.type != ActionType::xsk && a.xsk_fallback != ActionType::pass)
@@ -453,7 +540,7 @@ Rule parse_rule(std::string_view text, const std::string& where)
     Rule rule;
     Match& m = rule.match;
     std::optional<Family> explicit_family;
-    bool have_action = false, have_fallback = false;
+    bool have_action = false, have_fallback = false, have_limit = false;
 
     for (RuleWord& w : split_known_rule_words(text, where, known_keys)) {
         const std::string& key = w.key;
@@ -492,6 +579,11 @@ Rule parse_rule(std::string_view text, const std::string& where)
             m.icmp_type = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
         } else if (key == "icmp_code") {
             m.icmp_code = static_cast<uint8_t>(parse_rule_unsigned(v, 255, where, key));
+        } else if (key == "ct") {
+            m.ct = ct_word(v, where);
+        } else if (key == "limit" || key == "burst" || key == "per") {
+            limit_word(m, key, v, where);
+            have_limit = have_limit || key == "limit";
         } else if (key == "action") {
             // Keep a fallback parsed before the action.
             ActionType fallback = rule.action.xsk_fallback;
@@ -512,6 +604,8 @@ Rule parse_rule(std::string_view text, const std::string& where)
             rule.sample = parse_sample(v, where);
         }
     }
+    if (m.limit && !have_limit)
+        throw PolicyError(where, m.limit->burst ? "burst" : "per", "needs limit=RATE");
     if (!have_action)
         throw PolicyError(where, "action",
                           "missing; every rule needs one (drop, pass, xsk, redirect:IFACE, count)");
@@ -578,6 +672,15 @@ std::string format_rule(const Rule& rule)
         add("icmp_type", std::to_string(*m.icmp_type));
     if (m.icmp_code)
         add("icmp_code", std::to_string(*m.icmp_code));
+    if (m.ct)
+        add("ct", format_ct(*m.ct));
+    if (m.limit) {
+        add("limit", format_rate(*m.limit));
+        if (m.limit->burst)
+            add("burst", std::to_string(*m.limit->burst));
+        if (m.limit->per != LimitPer::rule)
+            add("per", limit_per_name(m.limit->per));
+    }
     add("action", format_action(rule.action));
     if (rule.action.type == ActionType::xsk)
         add("fallback", action_name(rule.action.xsk_fallback));

@@ -37,6 +37,10 @@ std::string format_tcp_flags(const TcpFlagsMatch& flags);
 
 // "tcp", "udp", "icmp", "icmpv6", or the decimal number for other protocols.
 std::string proto_name(uint8_t proto);
+
+// "established,related": the ct= states of a mask (bit 1 << CtState), in
+// the order new, established, related, invalid.
+std::string format_ct(uint8_t mask);
 // Accepts the names above and decimal numbers 0-255; nullopt otherwise.
 std::optional<uint8_t> parse_proto(std::string_view text);
 

@@ -67,6 +67,32 @@ void write_policy(Exposition& x, const LivePolicy& p, const HistogramSnapshot& c
         x.sample({{"set", name}}, uint64_t(size));
 }
 
+// Connection tracking's flow table (docs/PROTOCOL.md, `stats` "ct"); only
+// once a policy used ct= (before, there is no table to describe).
+void write_ct(Exposition& x, const nlohmann::json& ct)
+{
+    if (!ct.is_object() || !ct.value("table", false))
+        return;
+    const std::pair<const char*, const char*> gauges[] = {
+        {"entries", "Flows the connection tracking table holds (estimated)"},
+        {"max_flows", "Size of the connection tracking table (ct.max_flows)"},
+        {"table_bytes", "Kernel memory of the connection tracking table"}};
+    for (const auto& [key, help] : gauges) {
+        x.begin(std::string("xdpfw_ct_") + key, gauge, help);
+        x.sample({}, ct.value(key, uint64_t{0}));
+    }
+    const std::pair<const char*, const char*> counters[] = {
+        {"lookups", "Packets looked up in the connection tracking table"},
+        {"insertions", "Flows entered in the connection tracking table"},
+        {"evictions", "Flows the full table dropped for new ones (estimated, a lower bound)"},
+        {"failed", "Flows the table could not take"},
+        {"flushes", "Flushes of the connection tracking table"}};
+    for (const auto& [key, help] : counters) {
+        x.begin(std::string("xdpfw_ct_") + key + "_total", counter, help);
+        x.sample({}, ct.value(key, uint64_t{0}));
+    }
+}
+
 void write_daemon(Exposition& x, const DataplaneView& view,
                   const std::vector<InterfaceStatus>& interfaces)
 {
@@ -82,6 +108,7 @@ void write_daemon(Exposition& x, const DataplaneView& view,
     x.begin("xdpfw_interface_info", gauge, "An interface xdpfw filters, and its XDP attach mode");
     for (const InterfaceStatus& i : interfaces)
         x.sample({{"iface", i.name}, {"mode", i.mode}}, uint64_t(1));
+    write_ct(x, view.ct_stats());
 }
 
 // The event ring (docs/ARCHITECTURE.md, "Events"): kernel per-CPU counters
@@ -141,19 +168,33 @@ void write_workers(Exposition& x, const xsk::EngineStats& st)
     worker_family(x, st, "xdpfw_xsk_tx_ring_empty_total",
                   "Times the kernel found the tx ring empty (not a drop)",
                   [](const W& w) { return w.kernel.tx_ring_empty; });
+    // Frames lost, each counted once: these reasons add up. The kernel's
+    // fill-ring-empty count is not among them: in copy mode every such frame
+    // is already in rx_dropped (net/xdp/xsk.c), so a sum over reasons would
+    // count it twice; it is a ring event below, like the retried fill and
+    // skipped fill descriptors.
     x.begin("xdpfw_xsk_drops_total", counter,
-            "The worker's drop counters, as `xdpfwctl stats` lists them under drops "
-            "(docs/DAEMON.md says which add up)");
+            "Frames the worker's socket lost, by reason; each frame once, so reasons add up "
+            "(docs/DAEMON.md, \"AF_XDP engine\")");
     for (const W& w : st.workers) {
         const std::pair<const char*, uint64_t> drops[] = {
             {"rx_ring_full", w.kernel.rx_ring_full}, {"rx_dropped", w.kernel.rx_dropped},
-            {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
-            {"rx_invalid_descs", w.kernel.rx_invalid_descs},
             {"tx_invalid_descs", w.kernel.tx_invalid_descs}, {"invalid_desc", w.invalid_desc},
-            {"fill_short", w.fill_short}, {"tx_busy", w.tx_busy}, {"tx_errors", w.tx_errors},
-            {"host_non_ip", w.host_non_ip}};
+            {"tx_busy", w.tx_busy}, {"tx_errors", w.tx_errors}, {"host_non_ip", w.host_non_ip}};
         for (const auto& [reason, n] : drops)
             x.sample({{"iface", w.ifname}, {"queue", std::to_string(w.queue)}, {"reason", reason}},
+                     n);
+    }
+    x.begin("xdpfw_xsk_ring_events_total", counter,
+            "Ring conditions that are not frames lost: fill ring found empty (its frames are in "
+            "rx_dropped), fill descriptors skipped as invalid, returned frames the fill ring had "
+            "no room for yet (retried)");
+    for (const W& w : st.workers) {
+        const std::pair<const char*, uint64_t> events[] = {
+            {"fill_ring_empty", w.kernel.rx_fill_ring_empty},
+            {"rx_invalid_descs", w.kernel.rx_invalid_descs}, {"fill_short", w.fill_short}};
+        for (const auto& [event, n] : events)
+            x.sample({{"iface", w.ifname}, {"queue", std::to_string(w.queue)}, {"event", event}},
                      n);
     }
 }

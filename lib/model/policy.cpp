@@ -140,6 +140,7 @@ const char* action_name(ActionType a)
     case ActionType::xsk: return "xsk";
     case ActionType::redirect: return "redirect";
     case ActionType::count: return "count";
+    case ActionType::syncookie: return "syncookie";
     }
     return "unknown";
 }
@@ -150,6 +151,17 @@ const char* family_name(Family f)
     case Family::ipv4: return "ipv4";
     case Family::ipv6: return "ipv6";
     case Family::other: return "other";
+    }
+    return "unknown";
+}
+
+const char* ct_state_name(CtState s)
+{
+    switch (s) {
+    case CtState::new_: return "new";
+    case CtState::established: return "established";
+    case CtState::related: return "related";
+    case CtState::invalid: return "invalid";
     }
     return "unknown";
 }

@@ -6,6 +6,7 @@
 
 #include "lib/model/error.hpp"
 #include "lib/model/inspect_rule.hpp"
+#include "lib/model/rate_limit.hpp"
 
 #include <array>
 #include <compare>
@@ -66,7 +67,13 @@ struct AddrMatch {
     bool operator==(const AddrMatch&) const = default;
 };
 
-enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4 };
+// A packet's connection tracking state (ct=; abi.h enum xdpfw_ct_state).
+enum class CtState : uint8_t { new_ = 0, established = 1, related = 2, invalid = 3 };
+constexpr unsigned ct_state_count = 4;
+const char* ct_state_name(CtState s);
+
+enum class ActionType : uint8_t { drop = 0, pass = 1, xsk = 2, redirect = 3, count = 4,
+                                  syncookie = 5 };
 
 struct Action {
     ActionType type = ActionType::drop;
@@ -92,6 +99,13 @@ struct Match {
     // Ethertype after the VLAN tags (0x0600..0xffff; 0x0806 ARP, 0x0800
     // IPv4, ...): the one field that names non-IP frames.
     std::optional<uint16_t> ether;
+    // Connection tracking states the packet may be in (bit 1 << CtState);
+    // never 0. Matches IPv4/IPv6 packets only.
+    std::optional<uint8_t> ct;
+    // With a limit the rule matches only the packets over it (nftables'
+    // "limit rate over"); a packet under it is charged and goes on to the
+    // later rules.
+    std::optional<RateLimit> limit;
     bool operator==(const Match&) const = default;
 };
 

@@ -37,6 +37,8 @@ constexpr EnumNames<Command, command_count> command_names = {{{
     {Command::rollback, "rollback"},
     {Command::diff, "diff"},
     {Command::stats, "stats"},
+    {Command::ct_list, "ct.list"},
+    {Command::ct_flush, "ct.flush"},
     {Command::detach, "detach"},
 }}};
 static_assert(command_names.in_order(), "command_names must list the commands in enum order");

@@ -46,6 +46,8 @@ enum class Command : uint8_t {
     rollback,
     diff,
     stats,
+    ct_list,
+    ct_flush,
     detach,
 };
 

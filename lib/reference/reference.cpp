@@ -55,6 +55,8 @@ bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pk
         return false;
     if (m.ether && *m.ether != ethertype(pkt))
         return false;
+    if (m.ct && (!is_ip(pkt.family) || !(*m.ct & (1u << static_cast<unsigned>(pkt.ct)))))
+        return false;
     if (m.src && !addr_matches(*m.src, policy, pkt.family, pkt.src))
         return false;
     if (m.dst && !addr_matches(*m.dst, policy, pkt.family, pkt.dst))
@@ -87,7 +89,27 @@ bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pk
     return true;
 }
 
-Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve)
+bool LimitState::over(const Rule& rule, const PacketFields& pkt, uint64_t now_ns, uint32_t len)
+{
+    const RateLimit& limit = *rule.match.limit;
+    const LimitParams p = limit_params(limit);
+    Key key{rule.id, 0, 0, {}};
+    if (limit.per != LimitPer::rule) {
+        const bool dst = limit.per == LimitPer::dst;
+        std::get<1>(key) = static_cast<uint8_t>(pkt.family);
+        std::get<2>(key) = dst;
+        // IPv4 /32, IPv6 /64; non-IP frames share the all-zero key.
+        const size_t n = pkt.family == Family::ipv4 ? 4 : pkt.family == Family::ipv6 ? 8 : 0;
+        std::copy_n((dst ? pkt.dst : pkt.src).begin(), n, std::get<3>(key).begin());
+    }
+    auto [it, added] = buckets_.try_emplace(key, Bucket{now_ns, p.tag});
+    if (it->second.tag != p.tag)
+        it->second = Bucket{now_ns, p.tag};
+    return limit_step(p, it->second.tat, now_ns, len);
+}
+
+Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve,
+                 LimitClock* clock)
 {
     Verdict v;
     v.action = is_ip(pkt.family) ? policy.default_action : policy.default_non_ip_action;
@@ -95,6 +117,9 @@ Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResol
     for (size_t i = 0; i < order.size(); ++i) {
         const Rule& rule = order[i];
         if (!rule_matches(rule, policy, pkt, resolve))
+            continue;
+        if (rule.match.limit &&
+            (!clock || !clock->state.over(rule, pkt, clock->now_ns, clock->len)))
             continue;
         if (!rule.action.terminal()) {
             v.counted.push_back(rule.id);

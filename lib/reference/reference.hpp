@@ -5,8 +5,11 @@
 
 #include "lib/model/policy.hpp"
 
+#include <array>
 #include <functional>
+#include <map>
 #include <optional>
+#include <tuple>
 
 namespace xdpfw {
 
@@ -27,6 +30,9 @@ struct PacketFields {
     uint16_t sport = 0, dport = 0; // TCP and UDP
     uint8_t tcp_flags = 0;         // TCP
     uint8_t icmp_type = 0, icmp_code = 0; // ICMP for IPv4, ICMPv6 for IPv6
+    // The connection tracking state of the packet (an input: the flow
+    // table decides it, lib/reference/conntrack.hpp); IP packets only.
+    CtState ct = CtState::new_;
 };
 
 // The ethertype ether= compares: family's for IPv4/IPv6, else pkt.ether.
@@ -47,8 +53,36 @@ using IfaceResolver = std::function<uint32_t(const std::string&)>;
 bool rule_matches(const Rule& rule, const Policy& policy, const PacketFields& pkt,
                   const IfaceResolver& resolve);
 
+// Rate limit buckets as the XDP program keeps them (bpf/lib/limits.h): per
+// rule id, and for per=src/dst per address (IPv4 /32, IPv6 /64); a bucket
+// made for other limit parameters (the rule's limit changed) starts full.
+class LimitState {
+public:
+    // True when the packet (len bytes of frame, at now_ns) is over the
+    // rule's limit; false when it conforms, and is charged.
+    bool over(const Rule& rule, const PacketFields& pkt, uint64_t now_ns, uint32_t len);
+    size_t buckets() const { return buckets_.size(); }
+
+private:
+    struct Bucket {
+        uint64_t tat = 0, tag = 0;
+    };
+    using Key = std::tuple<uint32_t, uint8_t, uint8_t, std::array<uint8_t, 8>>;
+    std::map<Key, Bucket> buckets_;
+};
+
+// The clock and bucket state a classification with rate limits runs on.
+struct LimitClock {
+    LimitState& state;
+    uint64_t now_ns = 0;
+    uint32_t len = 0; // the frame's bytes (what bit rates count)
+};
+
 // First match by (priority, id); count rules are counted and passed. No
-// match: default_action for IPv4/IPv6, default_non_ip_action otherwise.
-Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve);
+// match: default_action for IPv4/IPv6, default_non_ip_action otherwise. A
+// rule with a limit matches only over it: with a clock, as its buckets say;
+// without one, never (every packet is taken as under the limit).
+Verdict classify(const Policy& policy, const PacketFields& pkt, const IfaceResolver& resolve,
+                 LimitClock* clock = nullptr);
 
 } // namespace xdpfw

@@ -65,12 +65,16 @@ struct CompiledPolicy {
     // (counter_slot == rule_id, since ids are < max_rules; redirect_slot is
     // the egress ifindex, the xdpfw_tx_ports key).
     std::vector<xdpfw_rule> rules;
+    // limits[i]: rule i's rate limit when rules[i].flags has
+    // XDPFW_RULE_LIMIT (else zero); empty when no rule has one.
+    std::vector<xdpfw_limit> limits;
     // Distinct rule bitmaps, n_words words each; index all_bitmap has every
     // rule's bit. Summary words are derived by the writer (bit w: word w != 0).
     std::vector<std::vector<uint64_t>> bitmaps;
     uint32_t all_bitmap = 0;
     // Scalar field value -> bitmap index (sizes XDPFW_*_SLOTS).
     std::vector<uint32_t> vlan, proto, sport, dport, tcp_flags, icmp;
+    std::vector<uint32_t> ct; // XDPFW_CT_SLOTS, or empty when no rule uses ct=
     std::map<uint32_t, uint32_t> ifindex; // ingress ifindex -> bitmap index
     uint32_t ifindex_default = 0;
     std::map<uint32_t, uint32_t> ether;   // ethertype an ether= rule names -> bitmap index

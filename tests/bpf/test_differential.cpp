@@ -25,7 +25,8 @@ uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
         const Rule& r = p.evaluation_order()[size_t(v.rule_index)];
         return r.action.xsk_fallback == ActionType::drop ? XDP_DROP : XDP_PASS;
     }
-    case ActionType::count: break;
+    case ActionType::count:
+    case ActionType::syncookie: break; // random policies have none
     }
     return ~0u;
 }
@@ -33,7 +34,8 @@ uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
 // Runs `packets` generated frames through the program and checks verdict,
 // winning rule and rule counters against the reference. Counts hits.
 void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, int packets,
-                   const std::string& context, size_t& rule_hits, size_t& default_hits)
+                   const std::string& context, size_t& rule_hits, size_t& default_hits,
+                   LimitState* limits = nullptr)
 {
     auto resolve = h.compile_options().resolve;
     std::map<uint32_t, uint64_t> expect_counts, base;
@@ -50,8 +52,12 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
              pkt.proto == 60))
             pkt.proto = 59;
         FrameSpec spec = spec_from_fields(pkt, rng);
-        Verdict want = classify(policy, pkt, resolve);
-        RunResult got = h.run(build_frame(spec));
+        const std::vector<uint8_t> frame = build_frame(spec);
+        // Limits that do not depend on the clock (limit_chance): time 0.
+        LimitState unused;
+        LimitClock clock{limits ? *limits : unused, 0, static_cast<uint32_t>(frame.size())};
+        Verdict want = classify(policy, pkt, resolve, limits ? &clock : nullptr);
+        RunResult got = h.run(frame);
         const uint32_t want_index = want.rule_index < 0 ? XDPFW_NO_RULE : uint32_t(want.rule_index);
         ASSERT_EQ(got.verdict.rule_index, want_index)
             << context << " packet " << k << ": " << describe(pkt) << "\nwant " << describe(want)
@@ -101,6 +107,31 @@ TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
     // The generator must exercise rules, not only defaults.
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
     EXPECT_GT(default_hits, 0u);
+}
+
+// Rate limits whose outcome does not depend on the clock (rules that no
+// packet exceeds, rules every packet after a bucket's first is over), per
+// rule, source and destination: the bucket keys, the walk going on past a
+// rule under its limit, and buckets kept across commits (by rule id, while
+// the limit stays) equal the reference's.
+TEST(Differential, RateLimitsEqualReference)
+{
+    enter_private_netns();
+    BpfHarness h;
+    std::mt19937_64 rng(0x5eed'11a1);
+    LimitState limits; // one for the run: the program's buckets outlive commits
+    size_t rule_hits = 0, default_hits = 0;
+    for (int pi = 0; pi < 20; pi++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = 30;
+        opts.limit_chance = 0.4;
+        Policy policy = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 500, "policy " + std::to_string(pi),
+                                              rule_hits, default_hits, &limits));
+    }
+    EXPECT_GT(rule_hits, 0u);
+    EXPECT_GT(limits.buckets(), 20u);
 }
 
 // Small edits one after another, as an operator makes them: each commit

@@ -2,15 +2,18 @@
 // The program tiers in a running daemon (docs/ARCHITECTURE.md, "Tiers"):
 // after a commit the specialised program for the live policy replaces the
 // program on the interface in the background, a policy without a spec goes
-// back to the general program, traffic is filtered right through every swap,
-// and a restarted daemon puts its own program in place.
+// back to the general program, traffic is filtered right through every swap
+// (no blocked datagram passes, no allowed one is lost at the firewall), and
+// a restarted daemon puts its own program in place.
 #include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
+#include "testing/guarded_traffic.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 namespace xdpfw::test {
@@ -48,6 +51,19 @@ protected:
         return ids.empty() ? 0 : ids[0];
     }
 
+    // add() returning the new rule's id.
+    uint32_t add_id(const std::string& rule)
+    {
+        std::vector<std::string> args{"rule", "add", "--json"};
+        std::istringstream words(rule);
+        for (std::string w; words >> w;)
+            args.push_back(w);
+        const CtlResult r = lab->daemon.ctl(args);
+        if (r.code != 0)
+            throw std::runtime_error(rule + ": " + r.err);
+        return r.json().at("rule_id").get<uint32_t>();
+    }
+
     void add(const std::string& rule)
     {
         std::vector<std::string> args{"rule", "add"};
@@ -68,20 +84,18 @@ protected:
 TEST_F(DaemonTier, SpecialisedAfterCommitsGeneralWithoutSpecFilteringThroughout)
 {
     DaemonProcess& d = lab->daemon;
-    add(fmt::format("priority=10 proto=udp dport={} action=drop", kBlocked));
+    const uint32_t drop_id = add_id(fmt::format("priority=10 proto=udp dport={} action=drop", kBlocked));
+    const uint32_t count_id = add_id(fmt::format("priority=5 proto=udp dport={} action=count", kAllowed));
     json t = settled_tier("specialised");
     ASSERT_EQ(t.at("live"), "specialised") << t.dump();
     const uint32_t first = t.at("program_id").get<uint32_t>();
     EXPECT_EQ(attached_id(), first);
 
-    // Traffic on both ports while the policy changes shape: 70 rules (no
+    // Traffic on both ports while the policy changes shape: 71 rules (no
     // spec: the general program), then back to a few (a new spec). No
-    // blocked datagram may pass at any moment.
-    UdpSink allowed(lab->dut, DaemonLab::dut4, kAllowed);
-    UdpSink blocked(lab->dut, DaemonLab::dut4, kBlocked);
-    UdpStream to_allowed(lab->peer, "", DaemonLab::dut4, kAllowed, 200us);
-    UdpStream to_blocked(lab->peer, "", DaemonLab::dut4, kBlocked, 200us);
-    for (int i = 0; i < 70; i++)
+    // blocked datagram may pass and no allowed one be lost at any moment.
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
+    for (int i = 0; i < 69; i++)
         add(fmt::format("priority=20 proto=tcp dport={} action=drop", 20000 + i));
     t = settled_tier("general");
     ASSERT_EQ(t.at("live"), "general") << t.dump();
@@ -101,28 +115,20 @@ TEST_F(DaemonTier, SpecialisedAfterCommitsGeneralWithoutSpecFilteringThroughout)
     EXPECT_EQ(attached_id(), t.at("program_id").get<uint32_t>());
     EXPECT_GE(t.at("swaps").get<uint64_t>(), 3u);
 
-    // The pin follows the interface: what a restarted daemon adopts.
     std::this_thread::sleep_for(200ms);
-    to_allowed.stop();
-    to_blocked.stop();
-    const size_t sent = to_allowed.sent();
-    EXPECT_GT(sent, 1000u);
-    EXPECT_GE(allowed.wait_for(sent, 1s), sent * 99 / 100) << "allowed traffic lost in swaps";
-    EXPECT_EQ(blocked.total(), 0u) << "blocked traffic passed during a swap";
+    expect_filtered_throughout(traffic.finish(), "tier swaps");
 }
 
 TEST_F(DaemonTier, RestartAdoptsAndPutsItsOwnProgramInPlace)
 {
     DaemonProcess& d = lab->daemon;
-    add(fmt::format("priority=10 proto=udp dport={} action=drop", kBlocked));
+    const uint32_t drop_id = add_id(fmt::format("priority=10 proto=udp dport={} action=drop", kBlocked));
+    const uint32_t count_id = add_id(fmt::format("priority=5 proto=udp dport={} action=count", kAllowed));
     json t = settled_tier("specialised");
     ASSERT_EQ(t.at("live"), "specialised") << t.dump();
     const uint32_t before = t.at("program_id").get<uint32_t>();
 
-    UdpSink blocked(lab->dut, DaemonLab::dut4, kBlocked);
-    UdpSink allowed(lab->dut, DaemonLab::dut4, kAllowed);
-    UdpStream to_blocked(lab->peer, "", DaemonLab::dut4, kBlocked, 200us);
-    UdpStream to_allowed(lab->peer, "", DaemonLab::dut4, kAllowed, 200us);
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
     d.kill();
     std::this_thread::sleep_for(200ms);
     d.start();
@@ -134,10 +140,7 @@ TEST_F(DaemonTier, RestartAdoptsAndPutsItsOwnProgramInPlace)
     EXPECT_NE(t.at("program_id").get<uint32_t>(), before);
     EXPECT_EQ(attached_id(), t.at("program_id").get<uint32_t>());
     std::this_thread::sleep_for(200ms);
-    to_blocked.stop();
-    to_allowed.stop();
-    EXPECT_EQ(blocked.total(), 0u);
-    EXPECT_GE(allowed.wait_for(to_allowed.sent(), 1s), to_allowed.sent() * 99 / 100);
+    expect_filtered_throughout(traffic.finish(), "tier swaps");
 }
 
 } // namespace

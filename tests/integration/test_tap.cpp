@@ -245,6 +245,49 @@ TEST_F(Tap, StopsAfterCountAndRefusesWordsItCannotHonour)
     EXPECT_NE(r.output.find("interface nosuch0"), std::string::npos) << r.output;
 }
 
+// A tap the kernel refuses, for real: `xdpfwctl tap` run without
+// CAP_PERFMON (and CAP_SYS_ADMIN, which stands for it) is verified as an
+// unprivileged program, and the verifier refuses the parser's variable
+// offsets into its frame buffer ("prohibited for !root"). The error names
+// the program and the missing capability and carries the verifier's log,
+// as a refused XDP program's does (docs/TAP.md); without CAP_BPF the kernel
+// refuses before verifying, and the error says that capability is missing.
+TEST(TapLoadError, RefusedProgramShowsTheVerifierLog)
+{
+    NetNs ns;
+    TempDir dir("xdpfw-tapv");
+    const auto tap_without = [&](const std::string& caps) {
+        return run_in(ns, fmt::format("setpriv --bounding-set={} {} tap -i lo -w {} --count 1 "
+                                      "--duration 1 proto=udp dport=53 2>&1",
+                                      caps, kXdpfwctl, dir / "never.pcap"));
+    };
+    CmdResult r = tap_without("-perfmon,-sys_admin");
+    if (r.status == 0)
+        GTEST_SKIP() << "this kernel's verifier accepts the tap without CAP_PERFMON: no refusal "
+                        "to observe\n"
+                     << r.output;
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("xdpfwctl: tap: load xdpfw tap socket filter (this process lacks "
+                            "CAP_PERFMON;"),
+              std::string::npos)
+        << r.output;
+    const size_t log_at = r.output.find("\nverifier log:\n");
+    ASSERT_NE(log_at, std::string::npos) << r.output;
+    const std::string log = r.output.substr(log_at);
+    // The verifier's own lines: the instructions it walked and its summary.
+    EXPECT_NE(log.find("xdpfw_tap"), std::string::npos) << log;
+    EXPECT_NE(log.find("processed "), std::string::npos) << log;
+    EXPECT_NE(log.find(" insns (limit "), std::string::npos) << log;
+    EXPECT_NE(log.find("Permission denied"), std::string::npos) << log;
+
+    r = tap_without("-bpf,-sys_admin");
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("load xdpfw tap socket filter (this process lacks CAP_BPF;"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("Operation not permitted"), std::string::npos) << r.output;
+}
+
 // A rule's match as tap words: its canonical text without what is not a
 // match word.
 std::vector<std::string> match_words(const Rule& r)

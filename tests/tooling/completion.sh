@@ -54,7 +54,8 @@ expect()
 
 expect "xdpfwctl st" status stats
 expect "xdpfwctl rule " add del replace list
-expect "xdpfwctl rule replace 3 c" comment=
+expect "xdpfwctl rule replace 3 c" comment= ct=
+expect "xdpfwctl rule add proto=udp l" limit=
 expect "xdpfwctl rule add d" dport= dst=
 expect "xdpfwctl rule add src=10.0.0.0/8 ac" action=
 expect "xdpfwctl rule add src=10.0.0.0/8 i" iif= icmp_type= icmp_code=

@@ -168,7 +168,8 @@ TEST(Compiler, RulesInEvaluationOrderWithActions)
     EXPECT_EQ(c.rules[0].action, XDPFW_ACT_PASS);
     EXPECT_EQ(c.rules[1].rule_id, 9u);
     EXPECT_EQ(c.rules[1].action, XDPFW_ACT_XSK);
-    EXPECT_EQ(c.rules[1].xsk_fallback, XDPFW_ACT_DROP);
+    EXPECT_EQ(c.rules[1].flags & XDPFW_RULE_XSK_PASS, 0u); // fallback=drop
+    EXPECT_EQ(c.rules[0].flags, XDPFW_RULE_XSK_PASS);
     EXPECT_EQ(c.rules[2].rule_id, 3u); // priority tie: lower id first
     EXPECT_EQ(c.rules[2].action, XDPFW_ACT_COUNT);
     EXPECT_EQ(c.rules[3].rule_id, 5u);

@@ -258,6 +258,9 @@ TEST(MetricsDaemon, RendersEngineCounters)
     w.running = true;
     w.rx_packets = 11;
     w.kernel.rx_ring_full = 2;
+    w.kernel.rx_dropped = 6;
+    w.kernel.rx_fill_ring_empty = 6; // copy mode: the same 6 frames as rx_dropped
+    w.fill_short = 3;
     w.tx_busy = 1;
     e.engine.workers.push_back(w);
     e.engine.rules.push_back({4, 9, 900, 0, 9});
@@ -270,10 +273,18 @@ TEST(MetricsDaemon, RendersEngineCounters)
           "xdpfw_xsk_rx_packets_total{iface=\"eth0\",queue=\"3\"} 11\n",
           "xdpfw_xsk_drops_total{iface=\"eth0\",queue=\"3\",reason=\"rx_ring_full\"} 2\n",
           "xdpfw_xsk_drops_total{iface=\"eth0\",queue=\"3\",reason=\"tx_busy\"} 1\n",
+          "xdpfw_xsk_drops_total{iface=\"eth0\",queue=\"3\",reason=\"rx_dropped\"} 6\n",
+          "xdpfw_xsk_ring_events_total{iface=\"eth0\",queue=\"3\",event=\"fill_ring_empty\"} 6\n",
+          "xdpfw_xsk_ring_events_total{iface=\"eth0\",queue=\"3\",event=\"fill_short\"} 3\n",
           "xdpfw_inspect_rule_packets_total{id=\"4\",priority=\"1\",action=\"forward\"} 9\n",
           "xdpfw_inspect_rule_forwarded_packets_total{id=\"4\",priority=\"1\",action=\"forward\"} 9\n",
           "xdpfw_inspect_packets_total 11\n"})
         EXPECT_TRUE(contains(page, line)) << line << "\n" << page;
+    // The drops add up to the frames lost (2 + 6 + 1): the fill ring's
+    // empties and retries are ring events, not a second count of a frame.
+    for (const char* event : {"fill_ring_empty", "fill_short", "rx_invalid_descs"})
+        EXPECT_FALSE(contains(page, std::string("reason=\"") + event + "\"")) << event << "\n"
+                                                                           << page;
     const std::string dns_reason =
         std::string("xdpfw_inspect_dns_malformed_total{reason=\"") +
         inspect::dns_status_name(inspect::DnsStatus(1)) + "\"} 5\n";

@@ -88,7 +88,7 @@ TEST(ProtocolCommands, UnknownCommandIsRefusedNamingTheKnownOnes)
         EXPECT_EQ(std::string(e.what()), "unknown command 'rule.frobnicate' (known: " +
                                              known_commands() + ")");
     }
-    EXPECT_EQ(known_commands().rfind("confirm, detach, diff, history, inspect.add", 0), 0u);
+    EXPECT_EQ(known_commands().rfind("confirm, ct.flush, ct.list, detach, diff, history, inspect.add", 0), 0u);
     try {
         request_command(json::array());
         FAIL() << "no error";

@@ -248,3 +248,61 @@ TEST(Reference, EmptyPolicyUsesDefault)
     p.default_non_ip_action = ActionType::drop;
     EXPECT_EQ(classify(p, PacketFields{}, resolve_lab).action, ActionType::drop);
 }
+
+TEST(Reference, RateLimitMatchesOverTheLimitOnly)
+{
+    Policy p = policy_of(R"(
+default: pass
+rules:
+  - priority=1 proto=tcp limit=10/s burst=2 per=src action=drop
+  - priority=2 proto=tcp action=count
+)");
+    LimitState state;
+    LimitClock clock{state, 1'000'000'000, 64};
+    const PacketFields a = v4_tcp("192.0.2.1", "198.51.100.1", 1000, 80);
+    const PacketFields b = v4_tcp("192.0.2.2", "198.51.100.1", 1000, 80);
+    // The burst conforms: rule 1 does not match, the walk goes on to rule 2.
+    for (int i = 0; i < 2; i++) {
+        Verdict v = classify(p, a, resolve_lab, &clock);
+        EXPECT_EQ(v.action, ActionType::pass);
+        EXPECT_EQ(v.counted, (std::vector<uint32_t>{2}));
+    }
+    Verdict v = classify(p, a, resolve_lab, &clock);
+    EXPECT_EQ(v.action, ActionType::drop);
+    EXPECT_EQ(v.rule_id, 1u);
+    EXPECT_TRUE(v.counted.empty());
+    // Another source has its own bucket.
+    EXPECT_EQ(classify(p, b, resolve_lab, &clock).action, ActionType::pass);
+    // 100 ms later one packet's worth has come back.
+    clock.now_ns += 100'000'000;
+    EXPECT_EQ(classify(p, a, resolve_lab, &clock).action, ActionType::pass);
+    EXPECT_EQ(classify(p, a, resolve_lab, &clock).action, ActionType::drop);
+    EXPECT_EQ(state.buckets(), 2u);
+    // Without a clock a limited rule never matches.
+    EXPECT_EQ(classify(p, a, resolve_lab).action, ActionType::pass);
+}
+
+TEST(Reference, RateLimitKeysAndAggregates)
+{
+    Policy p = policy_of(R"(
+rules:
+  - limit=1/m burst=1 per=src action=drop
+  - limit=1/m burst=1 per=rule action=xsk
+)");
+    LimitState state;
+    LimitClock clock{state, 0, 64};
+    // IPv6 sources share a bucket per /64; the first packet of each takes
+    // it, the second is over.
+    PacketFields x = v6_icmp("2001:db8:1:2::1", 128, 0), y = v6_icmp("2001:db8:1:2::ffff", 128, 0);
+    PacketFields z = v6_icmp("2001:db8:1:3::1", 128, 0);
+    EXPECT_EQ(classify(p, x, resolve_lab, &clock).rule_index, -1); // both conform
+    EXPECT_EQ(classify(p, y, resolve_lab, &clock).rule_id, 1u); // same /64: over
+    // z: its own /64 conforms to rule 1; rule 2's aggregate bucket was
+    // charged by x, so z is over it.
+    Verdict v = classify(p, z, resolve_lab, &clock);
+    EXPECT_EQ(v.rule_id, 2u);
+    EXPECT_EQ(v.action, ActionType::xsk);
+    // A changed limit (another tag) starts full.
+    p.rules[0].match.limit->amount = 2;
+    EXPECT_NE(classify(p, y, resolve_lab, &clock).rule_id, 1u);
+}

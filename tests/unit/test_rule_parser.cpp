@@ -576,3 +576,85 @@ TEST(RuleParser, Comments)
     EXPECT_EQ(parse_rule("action=drop comment=\"" + std::string(128, 'x') + "\"", "t").comment.size(),
               128u);
 }
+
+TEST(RuleParser, RateLimits)
+{
+    Rule r = parse_rule("proto=udp dport=53 limit=1000/s burst=200 per=src action=drop", "rule 1");
+    ASSERT_TRUE(r.match.limit);
+    EXPECT_EQ(r.match.limit->amount, 1000u);
+    EXPECT_EQ(r.match.limit->unit, RateUnit::per_second);
+    EXPECT_EQ(r.match.limit->burst, 200u);
+    EXPECT_EQ(r.match.limit->per, LimitPer::src);
+    EXPECT_EQ(r.text, "priority=0 proto=udp dport=53 limit=1000/s burst=200 per=src action=drop");
+
+    // Defaults: per rule, burst unset (default_burst), and not printed.
+    r = parse_rule("per=rule limit=5/m action=pass", "rule 1");
+    EXPECT_EQ(r.text, "priority=0 limit=5/m action=pass");
+    EXPECT_EQ(default_burst(*r.match.limit), 5u);
+    for (const char* rate : {"300kbit/s", "10mbit/s", "1/s", "60000000000/m"})
+        EXPECT_EQ(format_rate(*parse_rule(std::string("limit=") + rate + " action=drop", "r")
+                                   .match.limit),
+                  rate);
+    EXPECT_EQ(parse_rule("limit=10mbit/s per=dst action=drop", "r").text,
+              "priority=0 limit=10mbit/s per=dst action=drop");
+    EXPECT_EQ(default_burst(*parse_rule("limit=10mbit/s action=drop", "r").match.limit), 125000u);
+    EXPECT_EQ(default_burst(*parse_rule("limit=8kbit/s action=drop", "r").match.limit), 9216u);
+
+    expect_rule_error("limit=10 action=drop", "limit", {"'10'", "N/s, N/m, Nkbit/s or Nmbit/s"});
+    expect_rule_error("limit=10/h action=drop", "limit", {"'10/h'", "not a rate"});
+    expect_rule_error("limit=0/s action=drop", "limit", {"0/s", "1-1000000000"});
+    expect_rule_error("limit=2000000/mbit/s action=drop", "limit", {"not a rate"});
+    expect_rule_error("limit=2000000mbit/s action=drop", "limit", {"2000000mbit/s", "1-1000000"});
+    expect_rule_error("limit=1/s burst=0 action=drop", "burst", {"0 is out of range 1-4294967295"});
+    expect_rule_error("limit=1/s burst=x action=drop", "burst", {"'x'"});
+    expect_rule_error("limit=1/s per=host action=drop", "per", {"'host'", "src, dst or rule"});
+    expect_rule_error("burst=5 action=drop", "burst", {"needs limit=RATE"});
+    expect_rule_error("per=src action=drop", "per", {"needs limit=RATE"});
+    expect_rule_error("limit=1/s limit=2/s action=drop", "limit", {"twice"});
+}
+
+TEST(RuleParser, RateLimitParams)
+{
+    RateLimit l;
+    l.amount = 1000;
+    l.burst = 10;
+    LimitParams p = limit_params(l);
+    EXPECT_EQ(p.cost_ns(1500), 1'000'000u); // packets: the frame size does not count
+    EXPECT_EQ(p.tol_ns, 10'000'000u);
+    uint64_t tat = 0;
+    int passed = 0;
+    for (int i = 0; i < 100; i++) // 100 at once: the burst conforms
+        passed += !limit_step(p, tat, 5'000'000'000, 64);
+    EXPECT_EQ(passed, 10);
+    // A second later another 1000 have accrued, capped at the burst.
+    passed = 0;
+    for (int i = 0; i < 100; i++)
+        passed += !limit_step(p, tat, 6'000'000'000, 64);
+    EXPECT_EQ(passed, 10);
+
+    l.unit = RateUnit::mbit_per_second; // 1000 Mbit/s: 8 ns per byte
+    l.amount = 1000;
+    l.burst = 1500;
+    p = limit_params(l);
+    EXPECT_EQ(p.cost_ns(1500), 12'000u);
+    EXPECT_EQ(p.tol_ns, 12'000u);
+    tat = 0;
+    EXPECT_FALSE(limit_step(p, tat, 1'000'000, 1500));
+    EXPECT_TRUE(limit_step(p, tat, 1'000'000, 64));
+    EXPECT_FALSE(limit_step(p, tat, 1'012'000, 1500));
+    // The tag follows the parameters, so a changed limit starts a new bucket.
+    RateLimit other = l;
+    other.per = LimitPer::src;
+    EXPECT_NE(limit_params(other).tag, p.tag);
+    EXPECT_EQ(limit_params(l).tag, p.tag);
+}
+
+TEST(RuleParser, SyncookieAction)
+{
+    Rule r = parse_rule("proto=tcp dport=80 tcp_flags=SYN,!ACK action=syncookie", "rule 1");
+    EXPECT_EQ(r.action.type, ActionType::syncookie);
+    EXPECT_EQ(r.text, "priority=0 proto=tcp dport=80 tcp_flags=SYN,!ACK action=syncookie");
+    expect_rule_error("dport=80 action=syncookie", "action", {"syncookie needs proto=tcp"});
+    expect_rule_error("proto=udp dport=80 action=syncookie", "action", {"syncookie needs proto=tcp"});
+    expect_rule_error("proto=tcp action=cookie", "action", {"count, syncookie"});
+}

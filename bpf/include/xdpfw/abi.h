@@ -34,6 +34,7 @@
 #define XDPFW_FLAGS_SLOTS 257
 #define XDPFW_ICMP_NONE 65536       /* not ICMP/ICMPv6, or a non-first fragment */
 #define XDPFW_ICMP_SLOTS 65537      /* index = type << 8 | code */
+#define XDPFW_CT_SLOTS 5            /* enum xdpfw_ct_state; XDPFW_CT_NONE for non-IP */
 
 /* IPv4 address table: DIR-24 first level; a /24 block holding longer
  * prefixes is either a 256-entry chunk or, when they are all /32s, a HOSTS
@@ -199,7 +200,8 @@ enum xdpfw_field {
 	XDPFW_FIELD_TCP_FLAGS = 7,
 	XDPFW_FIELD_ICMP = 8,
 	XDPFW_FIELD_ETHER = 9, /* ethertype after the VLAN tags (xdpfw_ether) */
-	XDPFW_FIELD_COUNT = 10,
+	XDPFW_FIELD_CT = 10,   /* connection tracking state (bpf/lib/ct.h) */
+	XDPFW_FIELD_COUNT = 11,
 };
 
 /* Scalar tables share one array: table index = base + generation * slots + value. */
@@ -210,7 +212,8 @@ enum xdpfw_scalar {
 	XDPFW_SCALAR_DPORT = 3,
 	XDPFW_SCALAR_TCP_FLAGS = 4,
 	XDPFW_SCALAR_ICMP = 5,
-	XDPFW_SCALAR_COUNT = 6,
+	XDPFW_SCALAR_CT = 6,
+	XDPFW_SCALAR_COUNT = 7,
 };
 #define XDPFW_SCALAR_BASE_VLAN 0
 #define XDPFW_SCALAR_BASE_PROTO (XDPFW_SCALAR_BASE_VLAN + XDPFW_GENERATIONS * XDPFW_VLAN_SLOTS)
@@ -218,7 +221,8 @@ enum xdpfw_scalar {
 #define XDPFW_SCALAR_BASE_DPORT (XDPFW_SCALAR_BASE_SPORT + XDPFW_GENERATIONS * XDPFW_PORT_SLOTS)
 #define XDPFW_SCALAR_BASE_TCP_FLAGS (XDPFW_SCALAR_BASE_DPORT + XDPFW_GENERATIONS * XDPFW_PORT_SLOTS)
 #define XDPFW_SCALAR_BASE_ICMP (XDPFW_SCALAR_BASE_TCP_FLAGS + XDPFW_GENERATIONS * XDPFW_FLAGS_SLOTS)
-#define XDPFW_SCALAR_TOTAL (XDPFW_SCALAR_BASE_ICMP + XDPFW_GENERATIONS * XDPFW_ICMP_SLOTS)
+#define XDPFW_SCALAR_BASE_CT (XDPFW_SCALAR_BASE_ICMP + XDPFW_GENERATIONS * XDPFW_ICMP_SLOTS)
+#define XDPFW_SCALAR_TOTAL (XDPFW_SCALAR_BASE_CT + XDPFW_GENERATIONS * XDPFW_CT_SLOTS)
 
 enum xdpfw_action {
 	XDPFW_ACT_DROP = 0,
@@ -226,7 +230,8 @@ enum xdpfw_action {
 	XDPFW_ACT_XSK = 2,      /* AF_XDP socket of the receiving queue */
 	XDPFW_ACT_REDIRECT = 3, /* out of another port through the devmap */
 	XDPFW_ACT_COUNT = 4,    /* count and continue */
-	XDPFW_ACT_MAX = 5,
+	XDPFW_ACT_SYNCOOKIE = 5, /* SYN: SYN-ACK with a cookie (XDP_TX); ACK: pass if its cookie checks */
+	XDPFW_ACT_MAX = 6,
 };
 
 /* Stages of the program, in order: the stage build (xdpfw_stages.bpf.c)
@@ -314,9 +319,15 @@ struct xdpfw_rule {
 	__u32 counter_slot; /* index into xdpfw_rule_stats; stable for the rule's life */
 	__u32 redirect_slot;/* XDPFW_ACT_REDIRECT: index into xdpfw_tx_ports */
 	__u8 action;        /* enum xdpfw_action */
-	__u8 xsk_fallback;  /* XDPFW_ACT_PASS or XDPFW_ACT_DROP when no socket */
+	__u8 flags;         /* XDPFW_RULE_* */
 	__u16 sample;       /* sample=N: 1 in N packets it decides make an event; 0: none */
 };
+/* xdpfw_rule.flags. The rules array is mmaped, whose stride is the value
+ * size rounded up to 8 bytes: the struct stays 16 bytes. Bit 0 sits where
+ * the byte xsk_fallback (XDPFW_ACT_PASS = 1, XDPFW_ACT_DROP = 0) was, so
+ * rules written by an older build read the same. */
+#define XDPFW_RULE_XSK_PASS 1u /* action=xsk with no socket on the queue: pass (else drop) */
+#define XDPFW_RULE_LIMIT 2u    /* matches only over its rate limit (struct xdpfw_limit) */
 
 /* The specialised tier (docs/ARCHITECTURE.md, "Tiers"). A policy of at most
  * XDPFW_SPEC_MAX_RULES rules, whose scalar fields each admit one set of rules
@@ -474,6 +485,120 @@ enum xdpfw_evstat {
 	XDPFW_EVSTAT_SENT = 0,
 	XDPFW_EVSTAT_LOST = 1, /* ring full: the event was dropped, the packet was not */
 	XDPFW_EVSTAT_COUNT = 2,
+};
+
+/* Connection tracking (bpf/lib/ct.h, docs/ARCHITECTURE.md "Connection
+ * tracking"). The packet's state, the value of the ct= field: */
+enum xdpfw_ct_state {
+	XDPFW_CT_NEW = 0,         /* no flow yet (or still one-way, UDP/ICMP) */
+	XDPFW_CT_ESTABLISHED = 1, /* a flow the table holds, seen both ways */
+	XDPFW_CT_RELATED = 2,     /* an ICMP error quoting a tracked flow */
+	XDPFW_CT_INVALID = 3,     /* fits no flow: TCP without SYN and no flow, fragment, ... */
+	XDPFW_CT_NONE = 4,        /* not IP: no ct= rule matches */
+};
+
+/* The flow table: an LRU hash, the only inner map of xdpfw_ct (created by
+ * the control plane, ct.max_flows entries, when a policy first uses ct=;
+ * replaced by an empty one on `ct flush`). Keys are normalised: side a is
+ * the (address, port) pair that sorts first, so both directions of a flow
+ * find one entry. ICMP echo flows use the echo identifier as both ports. */
+struct xdpfw_ct_key {
+	__u8 family;   /* enum xdpfw_family */
+	__u8 proto;    /* IP protocol */
+	__u16 pad;
+	__u16 port_a;  /* host order */
+	__u16 port_b;
+	__u8 addr_a[16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 addr_b[16];
+};
+
+/* enum xdpfw_ct_flow: xdpfw_ct_entry.state. */
+enum xdpfw_ct_flow {
+	XDPFW_CTF_SYN_SENT = 1,
+	XDPFW_CTF_SYN_RECV = 2,
+	XDPFW_CTF_ESTABLISHED = 3,
+	XDPFW_CTF_FIN_WAIT = 4,
+	XDPFW_CTF_CLOSE = 5,
+	XDPFW_CTF_UNREPLIED = 6, /* UDP, ICMP echo, other protocols: one way so far */
+	XDPFW_CTF_REPLIED = 7,   /* ... seen both ways */
+};
+
+struct xdpfw_ct_entry {
+	__u64 expires_ns; /* bpf_ktime_get_ns() clock; past it the entry is gone */
+	__u8 state;       /* enum xdpfw_ct_flow */
+	__u8 orig;        /* side (0: a, 1: b) that sent the first packet */
+	__u8 pad[6];
+};
+
+/* Seconds a flow lives after its last packet, by state (the kernel's
+ * nf_conntrack defaults). */
+#define XDPFW_CT_TIMEOUT_SYN_SENT 120
+#define XDPFW_CT_TIMEOUT_SYN_RECV 60
+#define XDPFW_CT_TIMEOUT_ESTABLISHED 432000 /* 5 days */
+#define XDPFW_CT_TIMEOUT_FIN_WAIT 120
+#define XDPFW_CT_TIMEOUT_CLOSE 10
+#define XDPFW_CT_TIMEOUT_UDP 30          /* one way */
+#define XDPFW_CT_TIMEOUT_UDP_STREAM 120  /* seen both ways */
+#define XDPFW_CT_TIMEOUT_ICMP 30
+#define XDPFW_CT_TIMEOUT_GENERIC 600     /* other protocols */
+
+/* xdpfw_ct_stats[i], per CPU: what the data path did to the flow table. */
+enum xdpfw_ct_stat {
+	XDPFW_CT_STAT_LOOKUPS = 0,    /* packets looked up (XDP ingress and tc egress) */
+	XDPFW_CT_STAT_INSERTIONS = 1, /* entries created */
+	XDPFW_CT_STAT_FULL = 2,       /* insertions that failed (table locked or out of memory) */
+	XDPFW_CT_STAT_COUNT = 3,
+};
+
+/* xdpfw_ct_info[0]: the control plane's notes on the flow table (the data
+ * path never reads it), kept in a map so they outlive a daemon restart. An
+ * LRU hash does not count its entries or evictions; they are estimated from
+ * the insertions since the table was made (lib/kernel/conntrack.hpp). */
+struct xdpfw_ct_info {
+	__u64 insertions_base; /* XDPFW_CT_STAT_INSERTIONS when the table was made */
+	__u64 evictions_before; /* estimated evictions of the tables before it */
+	__u64 flushes;
+	__u32 max_flows;       /* the table's size */
+	__u32 pad;
+};
+
+/* Rate limits (limit=, bpf/lib/limits.h). A rule with XDPFW_RULE_LIMIT
+ * matches only the packets over its limit. The limit is a GCRA token bucket:
+ * a bucket is the time `tat` at which it is full again; a packet costs `cost`
+ * ns of it and conforms while max(tat, now) + cost - now <= tol_ns. The
+ * compiler turns the rule text into these numbers (lib/model/rate_limit.hpp). */
+#define XDPFW_USED_LIMITS (1u << 15) /* in used_fields: some rule has a limit */
+#define XDPFW_LIMIT_KEYS 65536       /* per=src/dst buckets (LRU) */
+
+enum xdpfw_limit_per {
+	XDPFW_LIMIT_PER_RULE = 0, /* one bucket per rule: xdpfw_limit_rule[counter_slot] */
+	XDPFW_LIMIT_PER_SRC = 1,  /* per source /32 (IPv4) or /64 (IPv6): xdpfw_limit_keys */
+	XDPFW_LIMIT_PER_DST = 2,  /* per destination, likewise */
+};
+
+/* xdpfw_limits[gen * max_rules + i]: the limit of the i-th rule. */
+struct xdpfw_limit {
+	__u64 cost_q16; /* ns per unit, << 16; unit: a packet, or a byte when bytes */
+	__u64 tol_ns;   /* the burst, in ns */
+	__u64 tag;      /* hash of everything above and per; never 0 */
+	__u8 per;       /* enum xdpfw_limit_per */
+	__u8 bytes;     /* 1: the cost is per byte of the frame */
+	__u8 pad[6];
+};
+
+/* A bucket. One with another tag than its rule's limit (the limit changed)
+ * counts as full. */
+struct xdpfw_bucket {
+	__u64 tat; /* bpf_ktime_get_ns() time at which the bucket is full */
+	__u64 tag;
+};
+
+struct xdpfw_limit_key {
+	__u32 slot;   /* the rule's counter_slot */
+	__u8 family;  /* enum xdpfw_family; non-IP frames share the key of family 0 */
+	__u8 dir;     /* 0: per source, 1: per destination */
+	__u8 pad[2];
+	__u8 addr[8]; /* network order: IPv4 /32 (4 bytes, rest 0), IPv6 /64 */
 };
 
 #endif /* XDPFW_ABI_H */
