@@ -60,6 +60,7 @@ public:
     bool xsk_engine_running() const override { return engine_ != nullptr; }
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
     nlohmann::json build_info() const override;
+    nlohmann::json fleet() const override { return fleet_ ? fleet_->state() : nullptr; }
     nlohmann::json events() const override { return events_ ? events_->stats() : nullptr; }
     // Waits until the tier worker has acted on the last commit (tests).
     bool wait_tier_idle(std::chrono::milliseconds timeout) { return tiering_->wait_idle(timeout); }

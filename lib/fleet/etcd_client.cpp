@@ -78,10 +78,17 @@ beast::error_code run_op(asio::io_context& ioc, Start&& start)
 
 std::string where(const Endpoint& e)
 {
-    return fmt::format("{}://{}:{}", e.tls ? "https" : "http", e.host, e.port);
+    return endpoint_url(e);
 }
 
 } // namespace
+
+std::string endpoint_url(const Endpoint& e)
+{
+    const bool v6 = e.host.find(':') != std::string::npos;
+    return fmt::format("{}://{}{}{}:{}", e.tls ? "https" : "http", v6 ? "[" : "", e.host,
+                       v6 ? "]" : "", e.port);
+}
 
 // One connection to one endpoint, plain or TLS.
 struct Connection {

@@ -51,6 +51,21 @@ json Follower::state() const
     return s;
 }
 
+json Follower::local_state() const
+{
+    json s = state();
+    json urls = json::array();
+    for (const Endpoint& e : opts_.etcd.endpoints)
+        urls.push_back(endpoint_url(e));
+    s["endpoints"] = std::move(urls);
+    s["lease_ttl_seconds"] = opts_.lease_ttl_seconds;
+    std::lock_guard lock(mu_);
+    s["lease_alive"] = lease_id_ != 0 && Clock::now() < lease_until_;
+    s["etcd_error"] = etcd_error_.empty() ? json(nullptr) : json(etcd_error_);
+    s["etcd_error_at"] = etcd_error_at_.empty() ? json(nullptr) : json(etcd_error_at_);
+    return s;
+}
+
 bool Follower::pause(std::chrono::milliseconds d)
 {
     std::unique_lock lock(wake_mu_);
@@ -71,6 +86,8 @@ void Follower::run()
                 std::lock_guard lock(mu_);
                 was = connected_;
                 connected_ = false;
+                etcd_error_ = e.what();
+                etcd_error_at_ = format_utc_time(std::chrono::system_clock::now());
             }
             // Said once per outage (and again when the reason changes);
             // the policy live on the node stays.
@@ -133,15 +150,23 @@ void Follower::session()
 
 void Follower::keep_lease(EtcdClient& c)
 {
-    if (lease_ && c.lease_keepalive(lease_) > 0) {
+    const auto kept = [this](int64_t ttl) {
         last_keepalive_ = Clock::now();
-        return;
+        std::lock_guard lock(mu_);
+        lease_id_ = lease_;
+        lease_until_ = last_keepalive_ + std::chrono::seconds(ttl);
+    };
+    if (lease_) {
+        if (const int64_t ttl = c.lease_keepalive(lease_); ttl > 0) {
+            kept(ttl);
+            return;
+        }
     }
     // None yet, or it expired (etcd was away longer than the TTL): a new
     // one, and the node's key again under it.
     const bool had = lease_ != 0;
     lease_ = c.lease_grant(opts_.lease_ttl_seconds);
-    last_keepalive_ = Clock::now();
+    kept(opts_.lease_ttl_seconds);
     if (had)
         publish_status(c);
 }
