@@ -7,6 +7,7 @@
 #include "testing/daemon_lab_test.hpp"
 #include "testing/fleet_lab.hpp"
 #include "testing/temp_dir.hpp"
+#include "testing/test_pki.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -164,6 +165,68 @@ TEST_F(Fleet, EtcdDownNodesKeepEnforcingThenConverge)
     EXPECT_EQ(log0.find(fmt::format("event=fleet_applied node=node0 revision={} ", rev),
                         log0.find("---- test: starting xdpfwd", 1)),
               std::string::npos);
+}
+
+// Client TLS end to end: etcd on https wanting client certificates (a
+// throwaway CA); xdpfwctl pushes with --etcd-ca/--etcd-cert/--etcd-key and
+// node0 applies it, its `status` saying so in "fleet"; node1 trusts
+// another CA and says why it cannot reach etcd; xdpfwctl with the wrong
+// CA or no client certificate is refused with an error naming it.
+TEST_F(Fleet, ClientCertificatesEndToEnd)
+{
+    TestPki pki({"127.0.0.1", FleetLab::hub_address(0), FleetLab::hub_address(1)});
+    lab = std::make_unique<FleetLab>(
+        kXdpfwd, 2, std::vector<std::vector<std::string>>{{}, {"--etcd-ca", pki.other_ca}},
+        std::vector<size_t>{}, EtcdServerOptions::Tls{pki.ca, pki.server, pki.client});
+    const int64_t rev = lab->load(dir.write("p1.yaml", drop_port(7001)).string());
+    ASSERT_TRUE(lab->wait_revision(rev, 10s, {0})) << lab->status().dump(2);
+    EXPECT_EQ(udp_through(*lab->nodes[0], 7001, 5, 300ms), 0u);
+
+    const json f0 = lab->nodes[0]->daemon.ctl({"status", "--json"}).json().at("fleet");
+    EXPECT_EQ(f0["node"], "node0") << f0.dump();
+    EXPECT_EQ(f0["prefix"], FleetLab::prefix);
+    EXPECT_EQ(f0["revision"], rev);
+    EXPECT_TRUE(f0["connected"].get<bool>()) << f0.dump();
+    EXPECT_TRUE(f0["lease_alive"].get<bool>()) << f0.dump();
+    EXPECT_TRUE(f0["error"].is_null()) << f0.dump();
+    EXPECT_EQ(f0["endpoints"],
+              json::array({fmt::format("https://{}:{}", FleetLab::hub_address(0), lab->etcd.client_port())}));
+    const CtlResult human = lab->nodes[0]->daemon.ctl({"status"});
+    EXPECT_NE(human.out.find("(connected, lease alive)"), std::string::npos) << human.out;
+
+    // node1 does not trust etcd's certificate: it keeps its (empty) policy
+    // and its status says why.
+    json f1;
+    for (const auto end = std::chrono::steady_clock::now() + 10s;;) {
+        f1 = lab->nodes[1]->daemon.ctl({"status", "--json"}).json().at("fleet");
+        if (f1["etcd_error"].is_string() || std::chrono::steady_clock::now() >= end)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_FALSE(f1["connected"].get<bool>()) << f1.dump();
+    EXPECT_FALSE(f1["lease_alive"].get<bool>()) << f1.dump();
+    EXPECT_EQ(f1["revision"], 0);
+    EXPECT_NE(f1.value("etcd_error", json()).dump().find("certificate verify failed"),
+              std::string::npos)
+        << f1.dump();
+    EXPECT_NE(lab->nodes[1]->daemon.log().find("certificate verify failed"), std::string::npos);
+
+    // xdpfwctl with another CA, or without its certificate: refused, exit 2.
+    const std::vector<std::string> base = {"--etcd", lab->etcd.url(), "--etcd-prefix",
+                                           FleetLab::prefix};
+    auto ctl = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), base.begin(), base.end());
+        args.insert(args.end(), {"fleet", "status"});
+        EnterNetns in(lab->hub);
+        return run_ctl(args);
+    };
+    CtlResult r = ctl({"--etcd-ca", pki.other_ca, "--etcd-cert", pki.client.cert, "--etcd-key",
+                       pki.client.key});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("TLS handshake: certificate verify failed"), std::string::npos) << r.err;
+    r = ctl({"--etcd-ca", pki.ca});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("certificate"), std::string::npos) << r.err;
 }
 
 } // namespace

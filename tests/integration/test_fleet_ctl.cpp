@@ -2,15 +2,12 @@
 // xdpfwctl --etcd without nodes: load, rule and set changes land in etcd as
 // whole policies (read back with lib/fleet), bad input never does, and an
 // unchanged set's chunks are not written again.
-#include "apps/xdpfwctl/cli.hpp"
 #include "lib/fleet/publish.hpp"
 #include "testing/daemon_runner.hpp"
 #include "testing/etcd_server.hpp"
 #include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
-
-#include <sstream>
 
 namespace xdpfw::test {
 namespace {
@@ -19,18 +16,9 @@ class FleetCtl : public ::testing::Test {
 protected:
     CtlResult ctl(std::vector<std::string> args)
     {
-        std::vector<std::string> all = {"xdpfwctl", "--etcd", etcd.url(), "--etcd-prefix", "/xdpfw/c"};
+        std::vector<std::string> all = {"--etcd", etcd.url(), "--etcd-prefix", "/xdpfw/c"};
         all.insert(all.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : all)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::ostringstream out, err;
-        CtlResult r;
-        r.code = ctl::run_xdpfwctl(int(all.size()), argv.data(), out, err);
-        r.out = out.str();
-        r.err = err.str();
-        return r;
+        return run_ctl(all);
     }
     Policy live()
     {
