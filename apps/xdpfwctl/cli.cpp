@@ -402,6 +402,9 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_tap_options(*tap, tap_args);
     StreamArgs stream;
     add_stream_commands(app, stream, o.json);
+    // The --etcd commands have a parser of their own (fleet_cli.cpp); the
+    // help, and the man page made from it, name them too.
+    app.footer(fleet_help());
 
     try {
         app.parse(argc, argv);
