@@ -190,7 +190,7 @@ void Follower::consider(EtcdClient& c, const KeyValue& kv)
     }
     const auto begun = Clock::now();
     try {
-        FleetPolicy fp = open_policy(c, opts_.keys, kv);
+        FleetPolicy fp = open_policy(c, opts_.keys, kv, &chunks_);
         const auto read = Clock::now();
         hooks_.apply(fp.policy, fp.revision, fp.summary);
         std::lock_guard lock(mu_);
@@ -203,9 +203,9 @@ void Follower::consider(EtcdClient& c, const KeyValue& kv)
         // read_ms: the manifest's chunks from etcd, checked and parsed;
         // commit_ms: the daemon's commit (compile, maps, state file).
         spdlog::info("event=fleet_applied node={} revision={} ms={} read_ms={} commit_ms={} "
-                     "summary=\"{}\"",
+                     "chunks_read={} chunks_reused={} summary=\"{}\"",
                      opts_.node, kv.mod_revision, ms(Clock::now() - begun), ms(read - begun),
-                     ms(Clock::now() - read), fp.summary);
+                     ms(Clock::now() - read), fp.chunks_read, fp.chunks_reused, fp.summary);
     } catch (const EtcdError&) {
         throw; // etcd went away mid-read: the session starts again
     } catch (const std::exception& e) {

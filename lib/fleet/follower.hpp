@@ -7,6 +7,7 @@
 
 #include "lib/fleet/bundle.hpp"
 #include "lib/fleet/etcd_client.hpp"
+#include "lib/fleet/publish.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,8 @@ private:
     int64_t lease_id_ = 0;                   // lease_ as last kept alive
     std::chrono::steady_clock::time_point lease_until_; // when it expires unless renewed
 
+    // The chunks of the last manifest opened (follower thread only).
+    ChunkCache chunks_;
     // The session's lease (follower thread only).
     int64_t lease_ = 0;
     std::chrono::steady_clock::time_point last_keepalive_, last_status_;

@@ -78,3 +78,37 @@ TEST_F(FleetCtl, ChangesArePushedWhole)
 
 } // namespace
 } // namespace xdpfw::test
+
+namespace xdpfw::test {
+namespace {
+
+// What a node does with its chunk cache (lib/fleet/publish.hpp): the first
+// manifest reads every chunk; after a one-prefix change only the changed
+// chunk is read, the rest come from the cache, and the policy is the same
+// as one read without it.
+TEST_F(FleetCtl, NodesReadOnlyNewChunks)
+{
+    std::string big = "sets:\n  big:\n";
+    for (int i = 0; i < 50000; ++i)
+        big += "    - 20." + std::to_string(i >> 8) + "." + std::to_string(i & 0xff) + ".0/24\n";
+    big += "rules:\n  - priority=10 src=@big action=drop\n";
+    ASSERT_EQ(ctl({"load", dir.write("p.yaml", big).string()}).code, 0);
+    fleet::EtcdClient c(etcd.client_options());
+    const fleet::FleetKeys keys{"/xdpfw/c"};
+    fleet::ChunkCache cache;
+    fleet::FleetPolicy first = fleet::open_policy(c, keys, *c.get(keys.policy()), &cache);
+    EXPECT_EQ(first.chunks_reused, 0u);
+    ASSERT_GE(first.chunks_read, 2u);
+    EXPECT_EQ(cache.size(), first.chunks_read);
+    // 198.51.100.0/24 sorts last: only the last chunk changes.
+    ASSERT_EQ(ctl({"set", "add", "big", "198.51.100.0/24"}).code, 0);
+    fleet::FleetPolicy next = fleet::open_policy(c, keys, *c.get(keys.policy()), &cache);
+    EXPECT_EQ(next.chunks_read, 1u);
+    EXPECT_EQ(next.chunks_reused, first.chunks_read - 1);
+    EXPECT_EQ(next.policy, fleet::read_policy(c, keys)->policy);
+    EXPECT_EQ(next.policy.sets.at("big").prefixes.size(), 50001u);
+    EXPECT_EQ(cache.size(), first.chunks_read);
+}
+
+} // namespace
+} // namespace xdpfw::test
