@@ -40,8 +40,8 @@ FleetNode::FleetNode(int index, const EtcdServer& etcd, const std::string& xdpfw
           o.ns = &dut;
           o.interfaces = {"dut0"};
           o.extra_args = {"--etcd",
-                          fmt::format("{}://{}:{}", etcd.scheme(), FleetLab::hub_address(size_t(index)),
-                                      etcd.client_port()),
+                          fmt::format("{}://{}:{}", etcd.scheme(),
+                                      FleetLab::hub_address(size_t(index)), etcd.client_port()),
                           "--etcd-prefix", prefix, "--node", name, "--etcd-lease-ttl", "3"};
           // The lab's TLS flags, unless extra gives the flag itself.
           const std::vector<std::string> tls = etcd.tls_flags();

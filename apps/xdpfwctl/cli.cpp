@@ -370,6 +370,7 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     Chosen chosen;
     CLI::App app{"xdpfwctl: control the xdpfwd XDP firewall daemon (docs/PROTOCOL.md)"};
     app.name("xdpfwctl");
+    app.footer(fleet_help()); // the --etcd commands (fleet_cli.cpp): in the man page too
     // Options of the top level (--socket, --timeout) also work after the
     // subcommand; set before the subcommands exist, which inherit it.
     app.fallthrough();
@@ -402,9 +403,6 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     add_tap_options(*tap, tap_args);
     StreamArgs stream;
     add_stream_commands(app, stream, o.json);
-    // The --etcd commands have a parser of their own (fleet_cli.cpp); the
-    // help, and the man page made from it, name them too.
-    app.footer(fleet_help());
 
     try {
         app.parse(argc, argv);

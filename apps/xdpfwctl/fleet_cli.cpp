@@ -290,21 +290,24 @@ struct FleetCli {
         app.add_option("--etcd-ca", a.ca,
                        "CA certificate (PEM) to trust for https endpoints (default: the system's)")
             ->type_name("FILE");
-        app.add_option("--etcd-cert", a.cert, "client certificate (PEM), for etcd's --client-cert-auth")
+        app.add_option("--etcd-cert", a.cert,
+                       "client certificate (PEM), for etcd's --client-cert-auth")
             ->type_name("FILE");
         app.add_option("--etcd-key", a.key, "the client certificate's key (PEM)")->type_name("FILE");
         app.add_option("--timeout", a.timeout, "seconds to wait for each etcd call")
             ->check(CLI::PositiveNumber)
             ->type_name("SECONDS");
         app.add_flag("--json", a.json, "print JSON");
-        load = app.add_subcommand("load", "validate and compile a YAML policy locally, then push it");
+        load = app.add_subcommand("load",
+                                  "validate and compile a YAML policy locally, then push it");
         load->add_option("file", a.file, "YAML policy file")->required();
         load->add_option("--max-rules", a.max_rules,
                          "rule capacity to check against (the nodes' --max-rules)")
             ->type_name("N");
         auto* fleet_cmd = app.add_subcommand("fleet", "the fleet's nodes");
         fleet_cmd->require_subcommand(1);
-        status = fleet_cmd->add_subcommand("status", "every node: revision live, version, lag, error");
+        status = fleet_cmd->add_subcommand("status",
+                                           "every node: revision live, version, lag, error");
         add_change_commands(app, a, change);
     }
 };
@@ -318,7 +321,8 @@ std::string usage_words(const CLI::App& cmd)
             continue;
         std::string w = o->get_name();
         if (!o->nonpositional()) {
-            std::transform(w.begin(), w.end(), w.begin(), [](unsigned char c) { return std::toupper(c); });
+            std::transform(w.begin(), w.end(), w.begin(),
+                           [](unsigned char c) { return std::toupper(c); });
             if (o->get_expected_max() > 1)
                 w += "...";
         } else if (!o->get_type_name().empty()) {

@@ -85,7 +85,8 @@ int main(int argc, char** argv)
             for (uint32_t p = 1; p < big_prefixes; ++p)
                 tail += fmt::format("{}.{}.{}.0/24\n", 20 + (p >> 16), (p >> 8) & 0xff, p & 0xff);
             time_pushes(lab, dir, "big-set", big_pushes, [&](size_t i) {
-                dir.write("big.txt", fmt::format("200.{}.{}.0/24\n", (i >> 8) & 0xff, i & 0xff) + tail);
+                const std::string first = fmt::format("200.{}.{}.0/24\n", (i >> 8) & 0xff, i & 0xff);
+                dir.write("big.txt", first + tail);
                 return std::string("sets:\n  big:\n    file: big.txt\nrules:\n"
                                    "  - priority=10 proto=udp src=@big action=drop\n");
             });

@@ -182,8 +182,9 @@ struct Connection {
         ssl_ctx->set_verify_mode(asio::ssl::verify_peer);
         tls.emplace(ioc, *ssl_ctx);
         SSL_set_tlsext_host_name(tls->native_handle(), e.host.c_str());
-        tls->set_verify_callback([this, host = e.host, check = asio::ssl::host_name_verification(e.host)](
-                                     bool preverified, asio::ssl::verify_context& ctx) mutable {
+        auto check = asio::ssl::host_name_verification(e.host);
+        auto verify = [this, host = e.host, check](bool preverified,
+                                                   asio::ssl::verify_context& ctx) mutable {
             if (!preverified) {
                 const int err = X509_STORE_CTX_get_error(ctx.native_handle());
                 verify_error = fmt::format("{} (not signed by the CA of --etcd-ca/fleet.ca, or "
@@ -197,7 +198,8 @@ struct Connection {
                 return false;
             }
             return true;
-        });
+        };
+        tls->set_verify_callback(verify);
     }
 
     template <class Msg>

@@ -190,7 +190,8 @@ TEST_F(Fleet, ClientCertificatesEndToEnd)
     EXPECT_TRUE(f0["lease_alive"].get<bool>()) << f0.dump();
     EXPECT_TRUE(f0["error"].is_null()) << f0.dump();
     EXPECT_EQ(f0["endpoints"],
-              json::array({fmt::format("https://{}:{}", FleetLab::hub_address(0), lab->etcd.client_port())}));
+              json::array({fmt::format("https://{}:{}", FleetLab::hub_address(0),
+                                       lab->etcd.client_port())}));
     const CtlResult human = lab->nodes[0]->daemon.ctl({"status"});
     EXPECT_NE(human.out.find("(connected, lease alive)"), std::string::npos) << human.out;
 
@@ -258,10 +259,13 @@ TEST_F(Fleet, MillionPrefixSetReachesEveryNode)
     const auto pushed = std::chrono::steady_clock::now();
     ASSERT_TRUE(lab->wait_revision(rev, 60s)) << lab->status().dump(2);
     const auto live = std::chrono::steady_clock::now();
-    const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    const auto ms = [](auto d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
     std::cerr << fmt::format("1M-prefix push: lab up {} ms, file {} ms, load {} ms, then all 3 "
                              "nodes live after {} ms\n",
-                             ms(lab_up - started), ms(begun - lab_up), ms(pushed - begun), ms(live - pushed));
+                             ms(lab_up - started), ms(begun - lab_up), ms(pushed - begun),
+                             ms(live - pushed));
     for (auto& node : lab->nodes) {
         EXPECT_EQ(udp_through(*node, 7001, 5, 300ms), 0u) << node->name;
         const json st = node->daemon.ctl({"set", "list", "--json"}).json();
