@@ -22,6 +22,8 @@ PKGS=(
   # fleet mode: the etcd client's TLS and digests (OpenSSL), and the real etcd
   # the fleet tests and benchmark start on loopback (docs/FLEET.md)
   libssl-dev etcd-server etcd-client
+  # the TLS tests make a throwaway CA and certificates (testing/test_pki.cpp)
+  openssl
   # lab, baselines and tests
   iproute2 iputils-ping netcat-openbsd nftables iptables ipset xdp-tools
   python3 python3-scapy tcpdump procps util-linux gnuplot-nox

@@ -434,7 +434,14 @@ uint64_t DaemonProcess::rule_packets(uint32_t rule_id)
 
 CtlResult DaemonProcess::ctl(const std::vector<std::string>& args)
 {
-    std::vector<std::string> all = {"xdpfwctl", "--socket", socket_};
+    std::vector<std::string> all = {"--socket", socket_};
+    all.insert(all.end(), args.begin(), args.end());
+    return run_ctl(all);
+}
+
+CtlResult run_ctl(const std::vector<std::string>& args)
+{
+    std::vector<std::string> all = {"xdpfwctl"};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : all)

@@ -45,6 +45,9 @@ struct CtlResult {
     nlohmann::json json() const;
 };
 
+// xdpfwctl ARGS... (args without the program name) run in-process.
+CtlResult run_ctl(const std::vector<std::string>& args);
+
 // A control connection that speaks raw bytes: for requests xdpfwctl would
 // never send (bad JSON, unknown keys, oversize lines).
 class ControlConnection {

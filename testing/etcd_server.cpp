@@ -68,9 +68,22 @@ EtcdServer::~EtcdServer()
 fleet::EtcdOptions EtcdServer::client_options() const
 {
     fleet::EtcdOptions o;
-    o.endpoints = {{"127.0.0.1", std::to_string(client_port_), false}};
+    o.endpoints = {{"127.0.0.1", std::to_string(client_port_), opts_.tls.has_value()}};
     o.timeout = std::chrono::milliseconds(2000);
+    if (opts_.tls) {
+        o.ca_file = opts_.tls->ca;
+        o.cert_file = opts_.tls->client.cert;
+        o.key_file = opts_.tls->client.key;
+    }
     return o;
+}
+
+std::vector<std::string> EtcdServer::tls_flags() const
+{
+    if (!opts_.tls)
+        return {};
+    return {"--etcd-ca", opts_.tls->ca, "--etcd-cert", opts_.tls->client.cert, "--etcd-key",
+            opts_.tls->client.key};
 }
 
 std::string EtcdServer::log() const
@@ -85,7 +98,7 @@ void EtcdServer::start(std::chrono::milliseconds timeout)
 {
     if (running())
         throw std::logic_error("etcd is already running");
-    const std::string client = fmt::format("http://{}:{}", opts_.listen, client_port_);
+    const std::string client = fmt::format("{}://{}:{}", scheme(), opts_.listen, client_port_);
     const std::string peer = fmt::format("http://127.0.0.1:{}", peer_port_);
     std::vector<std::string> args;
     if (opts_.ns)
@@ -97,6 +110,12 @@ void EtcdServer::start(std::chrono::milliseconds timeout)
           std::string("--initial-advertise-peer-urls"), peer, std::string("--initial-cluster"),
           "xdpfwtest=" + peer, std::string("--log-level"), std::string("warn")})
         args.push_back(a);
+    if (opts_.tls)
+        for (const std::string& a :
+             {std::string("--cert-file"), opts_.tls->server.cert.string(), std::string("--key-file"),
+              opts_.tls->server.key.string(), std::string("--client-cert-auth"),
+              std::string("--trusted-ca-file"), opts_.tls->ca.string()})
+            args.push_back(a);
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     // Its own process group: kill() takes nsenter's child with it.
     pid_ = spawn_logged(args, dir_ / "etcd.log", true, "etcd");

@@ -9,10 +9,12 @@
 #include "lib/fleet/etcd_client.hpp"
 #include "testing/netns.hpp"
 #include "testing/temp_dir.hpp"
+#include "testing/test_pki.hpp"
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace xdpfw::test {
@@ -21,6 +23,14 @@ struct EtcdServerOptions {
     const NetNs* ns = nullptr;          // nullptr: the root namespace
     std::string listen = "127.0.0.1";   // the client address ("0.0.0.0": every one in ns)
     std::vector<std::string> extra_args; // e.g. {"--max-request-bytes", "..."}
+    // https on the client URL with server's certificate, and only clients
+    // with a certificate ca signed (--client-cert-auth); the fixture's own
+    // calls (readiness, client_options()) present client.
+    struct Tls {
+        std::filesystem::path ca;
+        CertPair server, client;
+    };
+    std::optional<Tls> tls;
 };
 
 class EtcdServer {
@@ -36,8 +46,11 @@ public:
     void kill();       // SIGKILL and reap (a crash)
     bool running() const { return pid_ > 0; }
 
-    // http://127.0.0.1:PORT (reached from ns when there is one).
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+    // http://127.0.0.1:PORT, https:// with tls (reached from ns when there is one).
+    std::string url() const { return scheme() + "://127.0.0.1:" + std::to_string(client_port_); }
+    std::string scheme() const { return opts_.tls ? "https" : "http"; }
+    // The xdpfwctl/xdpfwd flags for tls (--etcd-ca, --etcd-cert, --etcd-key); none without.
+    std::vector<std::string> tls_flags() const;
     uint16_t client_port() const { return client_port_; }
     fleet::EtcdOptions client_options() const;
     std::string log() const;

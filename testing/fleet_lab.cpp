@@ -2,26 +2,29 @@
 // FleetLab: namespaces, links, etcd and the nodes' daemons.
 #include "testing/fleet_lab.hpp"
 
-#include "apps/xdpfwctl/cli.hpp"
-
 #include <fmt/format.h>
 
-#include <sstream>
 #include <thread>
 
 namespace xdpfw::test {
 
 namespace {
 
-EtcdServerOptions hub_etcd(const NetNs& hub)
+EtcdServerOptions hub_etcd(const NetNs& hub, std::optional<EtcdServerOptions::Tls> tls)
 {
     EtcdServerOptions o;
     o.ns = &hub;
     o.listen = "0.0.0.0";
+    o.tls = std::move(tls);
     return o;
 }
 
 } // namespace
+
+std::string FleetLab::hub_address(size_t i)
+{
+    return fmt::format("10.99.{}.1", 20 + i);
+}
 
 FleetNode::FleetNode(int index, const EtcdServer& etcd, const std::string& xdpfwd,
                      const NetNs& hub, const std::string& prefix, std::vector<std::string> extra,
@@ -29,7 +32,7 @@ FleetNode::FleetNode(int index, const EtcdServer& etcd, const std::string& xdpfw
     : name(fmt::format("node{}", index)),
       link({&dut, "dut0", DaemonLab::dut4, DaemonLab::dut6},
            {&peer, "peer0", DaemonLab::peer4, DaemonLab::peer6}),
-      ctl({&hub, fmt::format("hub{}", index), fmt::format("10.99.{}.1", 20 + index), ""},
+      ctl({&hub, fmt::format("hub{}", index), FleetLab::hub_address(size_t(index)), ""},
           {&dut, "ctl0", fmt::format("10.99.{}.2", 20 + index), ""}),
       daemon([&] {
           DaemonOptions o;
@@ -37,8 +40,14 @@ FleetNode::FleetNode(int index, const EtcdServer& etcd, const std::string& xdpfw
           o.ns = &dut;
           o.interfaces = {"dut0"};
           o.extra_args = {"--etcd",
-                          fmt::format("http://10.99.{}.1:{}", 20 + index, etcd.client_port()),
+                          fmt::format("{}://{}:{}", etcd.scheme(),
+                                      FleetLab::hub_address(size_t(index)), etcd.client_port()),
                           "--etcd-prefix", prefix, "--node", name, "--etcd-lease-ttl", "3"};
+          // The lab's TLS flags, unless extra gives the flag itself.
+          const std::vector<std::string> tls = etcd.tls_flags();
+          for (size_t i = 0; i + 1 < tls.size(); i += 2)
+              if (std::find(extra.begin(), extra.end(), tls[i]) == extra.end())
+                  o.extra_args.insert(o.extra_args.end(), {tls[i], tls[i + 1]});
           o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
           o.autostart = autostart;
           return o;
@@ -47,8 +56,8 @@ FleetNode::FleetNode(int index, const EtcdServer& etcd, const std::string& xdpfw
 }
 
 FleetLab::FleetLab(const std::string& xdpfwd, size_t n, std::vector<std::vector<std::string>> extra,
-                   std::vector<size_t> late)
-    : etcd(hub_etcd(hub))
+                   std::vector<size_t> late, std::optional<EtcdServerOptions::Tls> tls)
+    : etcd(hub_etcd(hub, std::move(tls)))
 {
     extra.resize(n);
     for (size_t i = 0; i < n; ++i) {
@@ -60,19 +69,12 @@ FleetLab::FleetLab(const std::string& xdpfwd, size_t n, std::vector<std::vector<
 
 CtlResult FleetLab::ctl(const std::vector<std::string>& args)
 {
-    std::vector<std::string> all = {"xdpfwctl", "--etcd", etcd.url(), "--etcd-prefix", prefix};
+    std::vector<std::string> all = {"--etcd", etcd.url(), "--etcd-prefix", prefix};
+    const std::vector<std::string> tls = etcd.tls_flags();
+    all.insert(all.end(), tls.begin(), tls.end());
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::ostringstream out, err;
-    CtlResult r;
     EnterNetns in(hub);
-    r.code = ctl::run_xdpfwctl(int(all.size()), argv.data(), out, err);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return run_ctl(all);
 }
 
 nlohmann::json FleetLab::status()

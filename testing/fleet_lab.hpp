@@ -32,9 +32,17 @@ public:
     static constexpr const char* prefix = "/xdpfw/test";
 
     // nodes daemons; extra[i] (when given) are node i's extra xdpfwd
-    // arguments; the nodes listed in late are created but not started.
+    // arguments; the nodes listed in late are created but not started. With
+    // tls, etcd serves https and wants client certificates; the nodes and
+    // ctl() present tls's client certificate (the server's must name
+    // 127.0.0.1 and each hub address, hub_address()) unless a node's extra
+    // gives --etcd-ca, --etcd-cert or --etcd-key itself.
     FleetLab(const std::string& xdpfwd, size_t nodes,
-             std::vector<std::vector<std::string>> extra = {}, std::vector<size_t> late = {});
+             std::vector<std::vector<std::string>> extra = {}, std::vector<size_t> late = {},
+             std::optional<EtcdServerOptions::Tls> tls = std::nullopt);
+
+    // The hub's address on node i's control link: where node i reaches etcd.
+    static std::string hub_address(size_t i);
 
     // xdpfwctl --etcd URL --etcd-prefix PREFIX ARGS..., from the hub.
     CtlResult ctl(const std::vector<std::string>& args);

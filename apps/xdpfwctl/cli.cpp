@@ -382,6 +382,7 @@ int run_xdpfwctl(int argc, char** argv, std::ostream& out, std::ostream& err)
     Chosen chosen;
     CLI::App app{"xdpfwctl: control the xdpfwd XDP firewall daemon (docs/PROTOCOL.md)"};
     app.name("xdpfwctl");
+    app.footer(fleet_help()); // the --etcd commands (fleet_cli.cpp): in the man page too
     // Options of the top level (--socket, --timeout) also work after the
     // subcommand; set before the subcommands exist, which inherit it.
     app.fallthrough();

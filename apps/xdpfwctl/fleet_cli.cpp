@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -151,8 +152,9 @@ void add_change_commands(CLI::App& app, FleetArgs& a, std::function<int(std::ost
     set->require_subcommand(1);
     for (const char* verb : {"add", "del", "load"}) {
         const std::string v = verb;
-        auto* cmd = set->add_subcommand(v, v == "load" ? "replace a set with a file's prefixes"
-                                                       : v + " prefixes to/from a set");
+        auto* cmd = set->add_subcommand(v, v == "load"  ? "replace a set with a file's prefixes"
+                                           : v == "add" ? "add prefixes to a set"
+                                                        : "delete prefixes from a set");
         cmd->add_option("name", a.set_name, "set name")->required();
         if (v == "load")
             cmd->add_option("file", a.file, "prefix file")->required();
@@ -258,30 +260,120 @@ bool wants_fleet(int argc, char** argv)
     return false;
 }
 
-int run_fleet_ctl(int argc, char** argv, std::ostream& out, std::ostream& err)
-{
+namespace {
+
+// The fleet commands' parser: run_fleet_ctl parses with it, fleet_help()
+// describes it.
+struct FleetCli {
     FleetArgs a;
     CLI::App app{"xdpfwctl --etcd: push to and watch a fleet of xdpfwd nodes (docs/FLEET.md)"};
-    app.name("xdpfwctl");
-    app.fallthrough();
-    app.require_subcommand(1);
-    app.add_option("--etcd", a.etcd, "etcd endpoints: URL[,URL...]")->required();
-    app.add_option("--etcd-prefix", a.prefix, "the fleet's prefix, e.g. /xdpfw/prod")->required();
-    app.add_option("--etcd-user", a.user, "etcd user (password from --etcd-password-file)");
-    app.add_option("--etcd-password-file", a.password_file, "file holding the etcd password");
-    app.add_option("--etcd-ca", a.ca, "CA certificate for https endpoints");
-    app.add_option("--etcd-cert", a.cert, "client certificate");
-    app.add_option("--etcd-key", a.key, "client key");
-    app.add_option("--timeout", a.timeout, "seconds to wait for each etcd call")->check(CLI::PositiveNumber);
-    app.add_flag("--json", a.json, "print JSON");
-    auto* load = app.add_subcommand("load", "validate and compile a YAML policy locally, then push it");
-    load->add_option("file", a.file, "YAML policy file")->required();
-    load->add_option("--max-rules", a.max_rules, "rule capacity to check against (the nodes' --max-rules)");
-    auto* fleet_cmd = app.add_subcommand("fleet", "the fleet's nodes");
-    fleet_cmd->require_subcommand(1);
-    auto* status = fleet_cmd->add_subcommand("status", "every node: revision live, version, lag, error");
+    CLI::App* load = nullptr;
+    CLI::App* status = nullptr;
     std::function<int(std::ostream&)> change;
-    add_change_commands(app, a, change);
+
+    FleetCli()
+    {
+        app.name("xdpfwctl");
+        app.fallthrough();
+        app.require_subcommand(1);
+        app.add_option("--etcd", a.etcd, "etcd endpoints (http:// or https://)")
+            ->required()
+            ->type_name("URL[,URL...]");
+        app.add_option("--etcd-prefix", a.prefix, "the fleet's prefix, e.g. /xdpfw/prod")
+            ->required()
+            ->type_name("PREFIX");
+        app.add_option("--etcd-user", a.user, "etcd user (password from --etcd-password-file)")
+            ->type_name("USER");
+        app.add_option("--etcd-password-file", a.password_file,
+                       "file whose first line is the etcd password")
+            ->type_name("FILE");
+        app.add_option("--etcd-ca", a.ca,
+                       "CA certificate (PEM) to trust for https endpoints (default: the system's)")
+            ->type_name("FILE");
+        app.add_option("--etcd-cert", a.cert,
+                       "client certificate (PEM), for etcd's --client-cert-auth")
+            ->type_name("FILE");
+        app.add_option("--etcd-key", a.key, "the client certificate's key (PEM)")->type_name("FILE");
+        app.add_option("--timeout", a.timeout, "seconds to wait for each etcd call")
+            ->check(CLI::PositiveNumber)
+            ->type_name("SECONDS");
+        app.add_flag("--json", a.json, "print JSON");
+        load = app.add_subcommand("load",
+                                  "validate and compile a YAML policy locally, then push it");
+        load->add_option("file", a.file, "YAML policy file")->required();
+        load->add_option("--max-rules", a.max_rules,
+                         "rule capacity to check against (the nodes' --max-rules)")
+            ->type_name("N");
+        auto* fleet_cmd = app.add_subcommand("fleet", "the fleet's nodes");
+        fleet_cmd->require_subcommand(1);
+        status = fleet_cmd->add_subcommand("status",
+                                           "every node: revision live, version, lag, error");
+        add_change_commands(app, a, change);
+    }
+};
+
+// "NAME ARG..." of a subcommand's positionals and options, for fleet_help().
+std::string usage_words(const CLI::App& cmd)
+{
+    std::string words;
+    for (const CLI::Option* o : cmd.get_options()) {
+        if (o->get_name() == "--help")
+            continue;
+        std::string w = o->get_name();
+        if (!o->nonpositional()) {
+            std::transform(w.begin(), w.end(), w.begin(),
+                           [](unsigned char c) { return std::toupper(c); });
+            if (o->get_expected_max() > 1)
+                w += "...";
+        } else if (!o->get_type_name().empty()) {
+            w += " " + o->get_type_name(); // not a flag
+        }
+        words += " " + (o->get_required() ? w : "[" + w + "]");
+    }
+    return words;
+}
+
+void list_commands(const CLI::App& parent, const std::string& path, std::string& out)
+{
+    for (const CLI::App* sub : parent.get_subcommands({})) {
+        const std::string name = path + sub->get_name();
+        if (sub->get_subcommands({}).empty())
+            out += fmt::format("  {:<34} {}\n", name + usage_words(*sub), sub->get_description());
+        else
+            list_commands(*sub, name + " ", out);
+    }
+}
+
+} // namespace
+
+std::string fleet_help()
+{
+    FleetCli cli;
+    std::string out =
+        "Fleet mode (docs/FLEET.md): with --etcd, xdpfwctl changes the policy a fleet of\n"
+        "xdpfwd nodes follows in etcd instead of one daemon's, and shows the nodes:\n"
+        "  xdpfwctl --etcd URL[,URL...] --etcd-prefix PREFIX [ETCD OPTIONS] COMMAND\n"
+        "\nFleet commands:\n";
+    list_commands(cli.app, "", out);
+    out += "\nEtcd options:\n";
+    for (const CLI::Option* o : cli.app.get_options()) {
+        if (o->get_name() == "--help")
+            continue;
+        const std::string name =
+            o->get_name() + (o->get_type_name().empty() ? "" : " " + o->get_type_name());
+        out += fmt::format("  {:<34} {}\n", name, o->get_description());
+    }
+    return out;
+}
+
+int run_fleet_ctl(int argc, char** argv, std::ostream& out, std::ostream& err)
+{
+    FleetCli cli;
+    FleetArgs& a = cli.a;
+    CLI::App& app = cli.app;
+    CLI::App* load = cli.load;
+    CLI::App* status = cli.status;
+    std::function<int(std::ostream&)>& change = cli.change;
     try {
         app.parse(argc, argv);
         fleet::check_prefix(a.prefix);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ostream>
+#include <string>
 
 namespace xdpfw::ctl {
 
@@ -14,5 +15,9 @@ bool wants_fleet(int argc, char** argv);
 // [--json]`. Exit codes as run_xdpfwctl: 0 done, 1 the policy or etcd
 // refused, 2 etcd could not be reached, 64 bad usage.
 int run_fleet_ctl(int argc, char** argv, std::ostream& out, std::ostream& err);
+
+// The fleet commands and their options, for the end of `xdpfwctl --help`
+// (and so its man page): generated from the parser run_fleet_ctl uses.
+std::string fleet_help();
 
 } // namespace xdpfw::ctl

@@ -114,6 +114,37 @@ std::string prefix_list(const json& req)
     return std::to_string(n) + (n == 1 ? " prefix" : " prefixes");
 }
 
+// A string field of an informational object, or "?".
+std::string string_or(const json& j, const char* key, const std::string& otherwise = "?")
+{
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : otherwise;
+}
+
+// `status`'s "fleet" (the daemon follows etcd): which fleet, what is live,
+// whether etcd is reachable now, and the last errors.
+void add_fleet_lines(const json& f, std::vector<std::pair<std::string, std::string>>& kv)
+{
+    const auto num = [&](const char* key) {
+        return f.contains(key) && f[key].is_number_integer() ? f[key].get<int64_t>() : int64_t(0);
+    };
+    kv.emplace_back("fleet", fmt::format("{} as node {}: etcd revision {} live (latest seen {})",
+                                         string_or(f, "prefix"), string_or(f, "node"),
+                                         num("revision"), num("latest_revision")));
+    std::string urls;
+    for (const json& u : f.value("endpoints", json::array()))
+        if (u.is_string())
+            urls += (urls.empty() ? "" : ",") + u.get<std::string>();
+    kv.emplace_back("fleet etcd",
+                    fmt::format("{} ({}, lease {})", urls.empty() ? "?" : urls,
+                                f.value("connected", false) ? "connected" : "not connected",
+                                f.value("lease_alive", false) ? "alive" : "not alive"));
+    if (f.contains("error") && f["error"].is_string())
+        kv.emplace_back("fleet error", f["error"].get<std::string>());
+    if (f.contains("etcd_error") && f["etcd_error"].is_string())
+        kv.emplace_back("fleet etcd error", f["etcd_error"].get<std::string>() + " (at " +
+                                                string_or(f, "etcd_error_at") + ")");
+}
+
 } // namespace
 
 std::string format_si(double value)
@@ -214,6 +245,8 @@ std::string format_status(const json& st)
         std::string p = format_pending(st["pending_confirm"]);
         kv.emplace_back("pending confirm", p.substr(0, p.find('\n')));
     }
+    if (st.contains("fleet") && st["fleet"].is_object())
+        add_fleet_lines(st["fleet"], kv);
     const json& ifaces = array(st, what, "interfaces");
     if (ifaces.empty()) {
         kv.emplace_back("interfaces", "none attached");

@@ -60,6 +60,7 @@ public:
     bool xsk_engine_running() const override { return engine_ != nullptr; }
     nlohmann::json tier() const override { return tiering_ ? tiering_->status() : nullptr; }
     nlohmann::json build_info() const override;
+    nlohmann::json fleet() const override { return fleet_ ? fleet_->state() : nullptr; }
     nlohmann::json events() const override { return events_ ? events_->stats() : nullptr; }
     // Connection tracking (ct_view.cpp).
     nlohmann::json ct_stats() const override;

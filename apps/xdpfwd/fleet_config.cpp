@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -120,6 +121,13 @@ void validate_fleet_config(FleetConfig& f)
         throw std::invalid_argument("fleet: an etcd user needs a password file");
     if (f.cert_file.empty() != f.key_file.empty())
         throw std::invalid_argument("fleet: an etcd client certificate needs its key, and back");
+    // Unreadable TLS files stop the start, rather than every retry failing.
+    for (const auto& [key, file] : {std::pair<const char*, const std::string&>{"ca", f.ca_file},
+                                    {"cert", f.cert_file},
+                                    {"key", f.key_file}})
+        if (!file.empty() && ::access(file.c_str(), R_OK) != 0)
+            throw std::invalid_argument(std::string("fleet: ") + key + " " + file + ": " +
+                                        std::strerror(errno));
     if (f.lease_ttl_seconds < 2)
         throw std::invalid_argument("fleet: lease_ttl_seconds must be at least 2");
 }

@@ -29,7 +29,8 @@ public:
 
     void start() { follower_->start(); }
     void stop() { follower_->stop(); }
-    nlohmann::json state() const { return follower_->state(); }
+    // The daemon's `status`, "fleet" (docs/PROTOCOL.md).
+    nlohmann::json state() const { return follower_->local_state(); }
 
     // An error response for a control request that would change the policy
     // (the fleet's policy is changed through etcd: `xdpfwctl --etcd`); a dry

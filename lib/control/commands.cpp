@@ -196,6 +196,8 @@ json cmd_status(Context& c)
         st["tier"] = std::move(tier);
     if (json build = c.view.build_info(); !build.is_null())
         st["build"] = std::move(build);
+    if (json fleet = c.view.fleet(); !fleet.is_null())
+        st["fleet"] = std::move(fleet);
     return st;
 }
 

@@ -62,6 +62,9 @@ public:
     // Whether the AF_XDP engine runs (inspection rules and action=xsk need
     // it); a view that cannot tell says it does, so nothing warns.
     virtual bool xsk_engine_running() const { return true; }
+    // Fleet mode's follower (docs/PROTOCOL.md, `status`: "fleet"), or null
+    // when the daemon does not follow etcd.
+    virtual nlohmann::json fleet() const { return nullptr; }
     // The event ring and its monitors (docs/PROTOCOL.md, `stats`:
     // "events"), or null.
     virtual nlohmann::json events() const { return nullptr; }

@@ -10,6 +10,11 @@
 #include <boost/beast/ssl.hpp>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace xdpfw::fleet {
 
@@ -78,10 +83,42 @@ beast::error_code run_op(asio::io_context& ioc, Start&& start)
 
 std::string where(const Endpoint& e)
 {
-    return fmt::format("{}://{}:{}", e.tls ? "https" : "http", e.host, e.port);
+    return endpoint_url(e);
+}
+
+// An error's words, and what to check when etcd refused our certificate
+// (with TLS 1.3 its alert comes with the first answer, not the handshake).
+std::string why(const beast::error_code& ec)
+{
+    std::string m = ec.message();
+    if (m.find("alert") != std::string::npos && m.find("certificate") != std::string::npos)
+        m += " (etcd refused the client certificate: --client-cert-auth wants --etcd-cert and "
+             "--etcd-key, signed by its --trusted-ca-file CA)";
+    return m;
+}
+
+// Loads one PEM file into ctx; an error names the option and the file.
+template <class Load>
+void load_pem(const char* option, const std::string& file, Load&& load)
+{
+    if (::access(file.c_str(), R_OK) != 0)
+        throw std::invalid_argument(
+            fmt::format("etcd TLS: {} {}: {}", option, file, std::strerror(errno)));
+    beast::error_code ec;
+    load(ec);
+    if (ec)
+        throw std::invalid_argument(fmt::format("etcd TLS: {} {}: not usable PEM ({})", option,
+                                                file, ERR_error_string(ec.value(), nullptr)));
 }
 
 } // namespace
+
+std::string endpoint_url(const Endpoint& e)
+{
+    const bool v6 = e.host.find(':') != std::string::npos;
+    return fmt::format("{}://{}{}{}:{}", e.tls ? "https" : "http", v6 ? "[" : "", e.host,
+                       v6 ? "]" : "", e.port);
+}
 
 // One connection to one endpoint, plain or TLS.
 struct Connection {
@@ -91,6 +128,7 @@ struct Connection {
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;
     Endpoint endpoint;
+    std::string verify_error; // why etcd's certificate did not verify
 
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
@@ -104,19 +142,7 @@ struct Connection {
         if (ec)
             throw EtcdError(fmt::format("etcd {}: resolve: {}", where(e), ec.message()));
         if (e.tls) {
-            ssl_ctx.emplace(asio::ssl::context::tls_client);
-            if (!o.ca_file.empty())
-                ssl_ctx->load_verify_file(o.ca_file);
-            else
-                ssl_ctx->set_default_verify_paths();
-            if (!o.cert_file.empty()) {
-                ssl_ctx->use_certificate_chain_file(o.cert_file);
-                ssl_ctx->use_private_key_file(o.key_file, asio::ssl::context::pem);
-            }
-            ssl_ctx->set_verify_mode(asio::ssl::verify_peer);
-            tls.emplace(ioc, *ssl_ctx);
-            SSL_set_tlsext_host_name(tls->native_handle(), e.host.c_str());
-            tls->set_verify_callback(asio::ssl::host_name_verification(e.host));
+            start_tls(e, o);
         } else {
             plain.emplace(ioc);
         }
@@ -127,8 +153,53 @@ struct Connection {
         if (tls) {
             ec = run_op(ioc, [&](auto h) { tls->async_handshake(asio::ssl::stream_base::client, h); });
             if (ec)
-                throw EtcdError(fmt::format("etcd {}: TLS handshake: {}", where(e), ec.message()));
+                throw EtcdError(fmt::format("etcd {}: TLS handshake: {}{}", where(e), why(ec),
+                                            verify_error.empty() ? "" : ": " + verify_error));
         }
+    }
+
+    // The TLS context and stream: the CA to trust (or the system's), the
+    // client certificate, and a check of etcd's certificate that says what
+    // failed.
+    void start_tls(const Endpoint& e, const EtcdOptions& o)
+    {
+        if (o.cert_file.empty() != o.key_file.empty())
+            throw std::invalid_argument("etcd TLS: a client certificate (--etcd-cert, fleet.cert) "
+                                        "needs its key (--etcd-key, fleet.key), and back");
+        ssl_ctx.emplace(asio::ssl::context::tls_client);
+        if (!o.ca_file.empty())
+            load_pem("CA file (--etcd-ca, fleet.ca)", o.ca_file,
+                     [&](auto& ec) { ssl_ctx->load_verify_file(o.ca_file, ec); });
+        else
+            ssl_ctx->set_default_verify_paths();
+        if (!o.cert_file.empty()) {
+            load_pem("client certificate (--etcd-cert, fleet.cert)", o.cert_file,
+                     [&](auto& ec) { ssl_ctx->use_certificate_chain_file(o.cert_file, ec); });
+            load_pem("client key (--etcd-key, fleet.key)", o.key_file, [&](auto& ec) {
+                ssl_ctx->use_private_key_file(o.key_file, asio::ssl::context::pem, ec);
+            });
+        }
+        ssl_ctx->set_verify_mode(asio::ssl::verify_peer);
+        tls.emplace(ioc, *ssl_ctx);
+        SSL_set_tlsext_host_name(tls->native_handle(), e.host.c_str());
+        auto check = asio::ssl::host_name_verification(e.host);
+        auto verify = [this, host = e.host, check](bool preverified,
+                                                   asio::ssl::verify_context& ctx) mutable {
+            if (!preverified) {
+                const int err = X509_STORE_CTX_get_error(ctx.native_handle());
+                verify_error = fmt::format("{} (not signed by the CA of --etcd-ca/fleet.ca, or "
+                                           "the system's without one)",
+                                           X509_verify_cert_error_string(err));
+                return false;
+            }
+            if (!check(preverified, ctx)) {
+                verify_error = "etcd's certificate does not name " + host +
+                               " (its subjectAltName must hold the endpoint's host)";
+                return false;
+            }
+            return true;
+        };
+        tls->set_verify_callback(verify);
     }
 
     template <class Msg>
@@ -193,7 +264,7 @@ json EtcdClient::call_once(const std::string& path, const std::string& body)
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);
     if (auto ec = conn_->read(parser))
-        throw EtcdError(fmt::format("etcd {}: receive: {}", where(conn_->endpoint), ec.message()));
+        throw EtcdError(fmt::format("etcd {}: receive: {}", where(conn_->endpoint), why(ec)));
     auto& res = parser.get();
     if (!res.keep_alive())
         conn_.reset();
@@ -356,7 +427,7 @@ EtcdWatch::EtcdWatch(const EtcdOptions& opts, std::string_view key, std::string_
         throw EtcdError(fmt::format("etcd watch: send: {}", ec.message()));
     s_->parser.body_limit(boost::none);
     if (auto ec = s_->read_header(s_->parser))
-        throw EtcdError(fmt::format("etcd watch: receive: {}", ec.message()));
+        throw EtcdError(fmt::format("etcd watch: receive: {}", why(ec)));
     if (s_->parser.get().result() != http::status::ok)
         throw EtcdError(fmt::format("etcd watch: HTTP {}", s_->parser.get().result_int()));
     s_->lowest().expires_never();
@@ -393,7 +464,7 @@ std::optional<WatchMessage> EtcdWatch::next(std::chrono::milliseconds wait)
             continue;
         s_->reading = false;
         if (s_->result && s_->result != http::error::need_buffer)
-            throw EtcdError("etcd watch: " + s_->result.message());
+            throw EtcdError("etcd watch: " + why(s_->result));
         const size_t got = s_->chunk.size() - s_->parser.get().body().size;
         s_->pending.append(s_->chunk.data(), got);
     }

@@ -23,6 +23,8 @@ struct Endpoint {
 // "http://host:port" or "https://host:port" (IPv6 hosts in brackets);
 // throws std::invalid_argument otherwise.
 Endpoint parse_endpoint(const std::string& url);
+// The URL again (parse_endpoint's inverse).
+std::string endpoint_url(const Endpoint& e);
 // A comma-separated list of them.
 std::vector<Endpoint> parse_endpoints(const std::string& urls);
 

@@ -51,6 +51,21 @@ json Follower::state() const
     return s;
 }
 
+json Follower::local_state() const
+{
+    json s = state();
+    json urls = json::array();
+    for (const Endpoint& e : opts_.etcd.endpoints)
+        urls.push_back(endpoint_url(e));
+    s["endpoints"] = std::move(urls);
+    s["lease_ttl_seconds"] = opts_.lease_ttl_seconds;
+    std::lock_guard lock(mu_);
+    s["lease_alive"] = lease_id_ != 0 && Clock::now() < lease_until_;
+    s["etcd_error"] = etcd_error_.empty() ? json(nullptr) : json(etcd_error_);
+    s["etcd_error_at"] = etcd_error_at_.empty() ? json(nullptr) : json(etcd_error_at_);
+    return s;
+}
+
 bool Follower::pause(std::chrono::milliseconds d)
 {
     std::unique_lock lock(wake_mu_);
@@ -71,6 +86,8 @@ void Follower::run()
                 std::lock_guard lock(mu_);
                 was = connected_;
                 connected_ = false;
+                etcd_error_ = e.what();
+                etcd_error_at_ = format_utc_time(std::chrono::system_clock::now());
             }
             // Said once per outage (and again when the reason changes);
             // the policy live on the node stays.
@@ -133,15 +150,23 @@ void Follower::session()
 
 void Follower::keep_lease(EtcdClient& c)
 {
-    if (lease_ && c.lease_keepalive(lease_) > 0) {
+    const auto kept = [this](int64_t ttl) {
         last_keepalive_ = Clock::now();
-        return;
+        std::lock_guard lock(mu_);
+        lease_id_ = lease_;
+        lease_until_ = last_keepalive_ + std::chrono::seconds(ttl);
+    };
+    if (lease_) {
+        if (const int64_t ttl = c.lease_keepalive(lease_); ttl > 0) {
+            kept(ttl);
+            return;
+        }
     }
     // None yet, or it expired (etcd was away longer than the TTL): a new
     // one, and the node's key again under it.
     const bool had = lease_ != 0;
     lease_ = c.lease_grant(opts_.lease_ttl_seconds);
-    last_keepalive_ = Clock::now();
+    kept(opts_.lease_ttl_seconds);
     if (had)
         publish_status(c);
 }
@@ -165,16 +190,22 @@ void Follower::consider(EtcdClient& c, const KeyValue& kv)
     }
     const auto begun = Clock::now();
     try {
-        FleetPolicy fp = open_policy(c, opts_.keys, kv);
+        FleetPolicy fp = open_policy(c, opts_.keys, kv, &chunks_);
+        const auto read = Clock::now();
         hooks_.apply(fp.policy, fp.revision, fp.summary);
         std::lock_guard lock(mu_);
         applied_ = kv.mod_revision;
         failed_ = 0;
         error_.clear();
-        spdlog::info("event=fleet_applied node={} revision={} ms={} summary=\"{}\"", opts_.node,
-                     kv.mod_revision,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begun).count(),
-                     fp.summary);
+        const auto ms = [](Clock::duration d) {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+        };
+        // read_ms: the manifest's chunks from etcd, checked and parsed;
+        // commit_ms: the daemon's commit (compile, maps, state file).
+        spdlog::info("event=fleet_applied node={} revision={} ms={} read_ms={} commit_ms={} "
+                     "chunks_read={} chunks_reused={} summary=\"{}\"",
+                     opts_.node, kv.mod_revision, ms(Clock::now() - begun), ms(read - begun),
+                     ms(Clock::now() - read), fp.chunks_read, fp.chunks_reused, fp.summary);
     } catch (const EtcdError&) {
         throw; // etcd went away mid-read: the session starts again
     } catch (const std::exception& e) {

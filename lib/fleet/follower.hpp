@@ -7,6 +7,7 @@
 
 #include "lib/fleet/bundle.hpp"
 #include "lib/fleet/etcd_client.hpp"
+#include "lib/fleet/publish.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,8 +52,13 @@ public:
     void start();
     void stop();
 
-    // {"revision", "error", "failed_revision", "connected"}: for `status`.
+    // What the node's key reports of the follower: {"node", "prefix",
+    // "revision", "latest_revision", "connected", "error", "failed_revision"}.
     nlohmann::json state() const;
+    // state() and what only the node itself can say (the daemon's `status`,
+    // "fleet"): "endpoints", "lease_alive", "lease_ttl_seconds",
+    // "etcd_error" and "etcd_error_at" (the last failure reaching etcd).
+    nlohmann::json local_state() const;
 
 private:
     void run();
@@ -75,7 +81,12 @@ private:
     int64_t applied_ = 0, failed_ = 0, latest_ = 0;
     std::string error_;
     bool connected_ = false;
+    std::string etcd_error_, etcd_error_at_;
+    int64_t lease_id_ = 0;                   // lease_ as last kept alive
+    std::chrono::steady_clock::time_point lease_until_; // when it expires unless renewed
 
+    // The chunks of the last manifest opened (follower thread only).
+    ChunkCache chunks_;
     // The session's lease (follower thread only).
     int64_t lease_ = 0;
     std::chrono::steady_clock::time_point last_keepalive_, last_status_;

@@ -47,17 +47,30 @@ PushResult push_policy(EtcdClient& c, const FleetKeys& keys, const Policy& polic
     return r;
 }
 
-FleetPolicy open_policy(EtcdClient& c, const FleetKeys& keys, const KeyValue& manifest)
+FleetPolicy open_policy(EtcdClient& c, const FleetKeys& keys, const KeyValue& manifest,
+                        ChunkCache* cache)
 {
     FleetPolicy out;
     out.revision = manifest.mod_revision;
+    ChunkCache used;
     out.policy = open_bundle(manifest.value, [&](const std::string& id) -> std::optional<std::string> {
+        if (cache) {
+            if (auto it = cache->find(id); it != cache->end()) {
+                ++out.chunks_reused;
+                return used.emplace(id, it->second).first->second;
+            }
+        }
         // At the manifest's revision: a later push may have collected it.
         auto kv = c.get(keys.chunk(id), manifest.mod_revision);
         if (!kv)
             return std::nullopt;
+        ++out.chunks_read;
+        if (cache)
+            used.emplace(id, kv->value);
         return std::move(kv->value);
     });
+    if (cache)
+        *cache = std::move(used);
     const auto m = nlohmann::json::parse(manifest.value, nullptr, false);
     if (m.is_object())
         out.summary = m.value("summary", "");

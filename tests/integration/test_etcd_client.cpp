@@ -3,7 +3,10 @@
 // 127.0.0.1 (testing/etcd_server.hpp): every call the fleet uses, watches
 // that stream, and what a killed etcd looks like to them.
 #include "lib/fleet/etcd_client.hpp"
+#include "testing/daemon_runner.hpp"
 #include "testing/etcd_server.hpp"
+#include "testing/temp_dir.hpp"
+#include "testing/test_pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -138,4 +141,83 @@ TEST(EtcdClient, UserPasswordAuthentication)
         m = w.next(200ms);
     ASSERT_TRUE(m && !m->events.empty());
     EXPECT_EQ(m->events[0].kv.value, "x");
+
+    // xdpfwctl --etcd-user with --etcd-password-file (what xdpfwd reads too).
+    test::TempDir dir("xdpfw-auth");
+    const std::string policy = dir.write("p.yaml", "rules:\n  - proto=udp dport=53 action=drop\n");
+    const std::vector<std::string> base = {"--etcd", etcd.url(), "--etcd-prefix", "/xdpfw/p",
+                                           "--etcd-user", "fw", "--etcd-password-file"};
+    auto xdpfwctl = [&](const std::string& password, const std::vector<std::string>& args) {
+        std::vector<std::string> all = base;
+        all.push_back(dir.write("pw", password + "\n"));
+        all.insert(all.end(), args.begin(), args.end());
+        return test::run_ctl(all);
+    };
+    test::CtlResult res = xdpfwctl("fwpw", {"load", policy});
+    EXPECT_EQ(res.code, 0) << res.err;
+    res = xdpfwctl("fwpw", {"fleet", "status", "--json"});
+    ASSERT_EQ(res.code, 0) << res.err;
+    EXPECT_GT(res.json()["revision"].get<int64_t>(), 0);
+    res = xdpfwctl("wrong", {"load", policy});
+    EXPECT_EQ(res.code, 1);
+    EXPECT_NE(res.err.find("authentication failed"), std::string::npos) << res.err;
+}
+
+namespace {
+
+std::string error_of(const EtcdOptions& o)
+{
+    try {
+        EtcdClient(o).range("/xdpfw/");
+    } catch (const EtcdError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+} // namespace
+
+// Client TLS: etcd on https wanting client certificates (--client-cert-auth
+// with --trusted-ca-file); a throwaway CA from testing/test_pki.hpp. Calls
+// and watches work with the CA and a certificate it signed; a server the
+// configured CA did not sign, and a client without a good certificate, are
+// refused with errors that say so.
+TEST(EtcdClient, ClientCertificates)
+{
+    test::TestPki pki;
+    test::EtcdServerOptions so;
+    so.tls = test::EtcdServerOptions::Tls{pki.ca, pki.server, pki.client};
+    test::EtcdServer etcd(so);
+    ASSERT_EQ(etcd.url().rfind("https://127.0.0.1:", 0), 0u) << etcd.url();
+    const EtcdOptions good = etcd.client_options();
+    EtcdClient c(good);
+    const int64_t r = c.put("/xdpfw/a", "x");
+    EXPECT_EQ(c.get("/xdpfw/a")->value, "x");
+    EtcdWatch w(good, "/xdpfw/", prefix_end("/xdpfw/"), r);
+    std::optional<WatchMessage> m;
+    for (int i = 0; i < 20 && !(m && !m->events.empty()); ++i)
+        m = w.next(200ms);
+    ASSERT_TRUE(m && !m->events.empty());
+    EXPECT_EQ(m->events[0].kv.value, "x");
+
+    // Another CA to trust: the server's certificate does not verify.
+    EtcdOptions o = good;
+    o.ca_file = pki.other_ca;
+    std::string e = error_of(o);
+    EXPECT_NE(e.find("TLS handshake: certificate verify failed"), std::string::npos) << e;
+    EXPECT_THROW(EtcdWatch(o, "/xdpfw/", prefix_end("/xdpfw/"), r), EtcdError);
+    // No client certificate, or one from another CA: etcd refuses.
+    o = good;
+    o.cert_file.clear();
+    o.key_file.clear();
+    e = error_of(o);
+    EXPECT_NE(e.find("certificate"), std::string::npos) << e;
+    o.cert_file = pki.other_client.cert;
+    o.key_file = pki.other_client.key;
+    e = error_of(o);
+    EXPECT_NE(e.find("certificate"), std::string::npos) << e;
+    // http:// to the https port: an error, not a hang.
+    o = good;
+    o.endpoints[0].tls = false;
+    EXPECT_FALSE(error_of(o).empty());
 }

@@ -2,15 +2,12 @@
 // xdpfwctl --etcd without nodes: load, rule and set changes land in etcd as
 // whole policies (read back with lib/fleet), bad input never does, and an
 // unchanged set's chunks are not written again.
-#include "apps/xdpfwctl/cli.hpp"
 #include "lib/fleet/publish.hpp"
 #include "testing/daemon_runner.hpp"
 #include "testing/etcd_server.hpp"
 #include "testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
-
-#include <sstream>
 
 namespace xdpfw::test {
 namespace {
@@ -19,18 +16,9 @@ class FleetCtl : public ::testing::Test {
 protected:
     CtlResult ctl(std::vector<std::string> args)
     {
-        std::vector<std::string> all = {"xdpfwctl", "--etcd", etcd.url(), "--etcd-prefix", "/xdpfw/c"};
+        std::vector<std::string> all = {"--etcd", etcd.url(), "--etcd-prefix", "/xdpfw/c"};
         all.insert(all.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : all)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::ostringstream out, err;
-        CtlResult r;
-        r.code = ctl::run_xdpfwctl(int(all.size()), argv.data(), out, err);
-        r.out = out.str();
-        r.err = err.str();
-        return r;
+        return run_ctl(all);
     }
     Policy live()
     {
@@ -86,6 +74,40 @@ TEST_F(FleetCtl, ChangesArePushedWhole)
     // etcd gone: exit 2.
     etcd.kill();
     EXPECT_EQ(ctl({"fleet", "status"}).code, 2);
+}
+
+} // namespace
+} // namespace xdpfw::test
+
+namespace xdpfw::test {
+namespace {
+
+// What a node does with its chunk cache (lib/fleet/publish.hpp): the first
+// manifest reads every chunk; after a one-prefix change only the changed
+// chunk is read, the rest come from the cache, and the policy is the same
+// as one read without it.
+TEST_F(FleetCtl, NodesReadOnlyNewChunks)
+{
+    std::string big = "sets:\n  big:\n";
+    for (int i = 0; i < 50000; ++i)
+        big += "    - 20." + std::to_string(i >> 8) + "." + std::to_string(i & 0xff) + ".0/24\n";
+    big += "rules:\n  - priority=10 src=@big action=drop\n";
+    ASSERT_EQ(ctl({"load", dir.write("p.yaml", big).string()}).code, 0);
+    fleet::EtcdClient c(etcd.client_options());
+    const fleet::FleetKeys keys{"/xdpfw/c"};
+    fleet::ChunkCache cache;
+    fleet::FleetPolicy first = fleet::open_policy(c, keys, *c.get(keys.policy()), &cache);
+    EXPECT_EQ(first.chunks_reused, 0u);
+    ASSERT_GE(first.chunks_read, 2u);
+    EXPECT_EQ(cache.size(), first.chunks_read);
+    // 198.51.100.0/24 sorts last: only the last chunk changes.
+    ASSERT_EQ(ctl({"set", "add", "big", "198.51.100.0/24"}).code, 0);
+    fleet::FleetPolicy next = fleet::open_policy(c, keys, *c.get(keys.policy()), &cache);
+    EXPECT_EQ(next.chunks_read, 1u);
+    EXPECT_EQ(next.chunks_reused, first.chunks_read - 1);
+    EXPECT_EQ(next.policy, fleet::read_policy(c, keys)->policy);
+    EXPECT_EQ(next.policy.sets.at("big").prefixes.size(), 50001u);
+    EXPECT_EQ(cache.size(), first.chunks_read);
 }
 
 } // namespace

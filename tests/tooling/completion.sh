@@ -76,7 +76,7 @@ COMP_WORDS+=("")
 COMP_CWORD=1
 COMPREPLY=()
 _xdpfwctl
-subcommands=$("$ctl" --help | sed -n '/^Subcommands:/,$p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
+subcommands=$("$ctl" --help | sed -n '/^Subcommands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 for sub in $subcommands; do
     if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qx "$sub"; then
         echo "FAIL 'xdpfwctl ': subcommand $sub (from --help) not offered"

@@ -60,6 +60,8 @@ public:
         return {{"kernel_map_bytes", 1u << 20}, {"daemon_rss_bytes", 2u << 20}};
     }
     bool memory_known = false;
+    nlohmann::json fleet() const override { return fleet_state; }
+    nlohmann::json fleet_state; // null: the daemon does not follow etcd
     std::vector<std::string> detach() override
     {
         if (detach_fails)
@@ -284,6 +286,13 @@ TEST_F(Commands, StatusCarriesMemoryWhenTheDaemonKnowsIt)
     view.memory_known = true;
     EXPECT_EQ(ok({{"cmd", "status"}})["memory"],
               (json{{"kernel_map_bytes", 1u << 20}, {"daemon_rss_bytes", 2u << 20}}));
+}
+
+TEST_F(Commands, StatusCarriesFleetWhenTheDaemonFollowsEtcd)
+{
+    EXPECT_FALSE(ok({{"cmd", "status"}}).contains("fleet"));
+    view.fleet_state = {{"node", "fw1"}, {"prefix", "/xdpfw/prod"}, {"revision", 42}};
+    EXPECT_EQ(ok({{"cmd", "status"}})["fleet"], view.fleet_state);
 }
 
 TEST_F(Commands, Rules)

@@ -201,6 +201,41 @@ TEST(XdpfwctlFormat, Status)
     EXPECT_NE(format_status(none).find("interfaces  none attached\n"), std::string::npos);
 }
 
+TEST(XdpfwctlFormat, StatusOfAFleetNode)
+{
+    json st = sample_status();
+    st["fleet"] = {{"node", "fw1"},
+                   {"prefix", "/xdpfw/prod"},
+                   {"revision", 42},
+                   {"latest_revision", 43},
+                   {"connected", false},
+                   {"error", "revision 43: too many rules"},
+                   {"failed_revision", 43},
+                   {"endpoints", {"https://10.0.0.10:2379", "https://10.0.0.11:2379"}},
+                   {"lease_alive", false},
+                   {"lease_ttl_seconds", 10},
+                   {"etcd_error", "etcd https://10.0.0.10:2379: connect: Connection refused"},
+                   {"etcd_error_at", "2026-12-06T17:00:00Z"}};
+    const std::string text = format_status(st);
+    EXPECT_NE(text.find("fleet             /xdpfw/prod as node fw1: etcd revision 42 live (latest "
+                        "seen 43)\n"
+                        "fleet etcd        https://10.0.0.10:2379,https://10.0.0.11:2379 (not "
+                        "connected, lease not alive)\n"
+                        "fleet error       revision 43: too many rules\n"
+                        "fleet etcd error  etcd https://10.0.0.10:2379: connect: Connection refused "
+                        "(at 2026-12-06T17:00:00Z)\n"),
+              std::string::npos)
+        << text;
+    st["fleet"]["connected"] = true;
+    st["fleet"]["lease_alive"] = true;
+    st["fleet"]["error"] = nullptr;
+    st["fleet"]["etcd_error"] = nullptr;
+    const std::string ok = format_status(st);
+    EXPECT_NE(ok.find("(connected, lease alive)\n"), std::string::npos) << ok;
+    EXPECT_EQ(ok.find("fleet error"), std::string::npos) << ok;
+    EXPECT_EQ(format_status(sample_status()).find("fleet"), std::string::npos);
+}
+
 TEST(XdpfwctlFormat, Rules)
 {
     json list = {{"version", 4},
