@@ -329,6 +329,31 @@ bool Daemon::live_matches_state(uint64_t live)
     return false;
 }
 
+// An xdpfw program on the interface that is not the pinned one: a daemon
+// killed between swapping a program in and pinning it (install_program).
+// When it reads this instance's maps it is replaced by the pinned program
+// in one atomic step, so the interface is never without a filter; any other
+// program is left to the attach below, which refuses it.
+std::optional<XdpMode> Daemon::replace_unpinned_program(const std::string& name,
+                                                        unsigned ifindex)
+{
+    for (XdpMode m : {XdpMode::native, XdpMode::generic}) {
+        const uint32_t other = attached_prog_id(int(ifindex), m);
+        if (!other)
+            continue;
+        const UniqueFd fd(bpf_prog_get_fd_by_id(other));
+        if (fd.get() < 0 || !obj_->program_mismatch(fd.get()).empty())
+            return std::nullopt;
+        replace_program(int(ifindex), m, fd.get(), prog_fd_.get());
+        spdlog::warn("event=replaced_unpinned_program iface={} mode={} old_prog_id={} prog_id={} "
+                     "msg=\"a program of this instance that was never pinned (the last daemon "
+                     "stopped during a program swap) replaced by the pinned one\"",
+                     name, xdp_mode_name(m), other, prog_id_of(prog_fd_.get()));
+        return m;
+    }
+    return std::nullopt;
+}
+
 void Daemon::attach_interfaces()
 {
     // The program on the interfaces is the pinned one when an earlier xdpfwd
@@ -367,6 +392,8 @@ void Daemon::attach_interfaces()
         for (XdpMode m : {XdpMode::native, XdpMode::generic})
             if (id && attached_prog_id(int(ifindex), m) == id)
                 found = m;
+        if (!found)
+            found = replace_unpinned_program(name, ifindex);
         if (found) {
             link.mode = *found;
             link.status.mode = xdp_mode_name(*found);

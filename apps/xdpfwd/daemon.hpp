@@ -84,6 +84,7 @@ private:
     };
 
     void attach_interfaces();
+    std::optional<XdpMode> replace_unpinned_program(const std::string& name, unsigned ifindex);
     // Tiering's install: program fd in place of the live one on every
     // interface (atomic per interface), pinned as the instance's program.
     void install_program(int fd);

@@ -208,6 +208,50 @@ TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
     expect_filtered_throughout(traffic.finish(), "upgrade");
 }
 
+// A daemon killed during a program swap (install_program: the interface
+// already runs the new program, the pin still names the old one) leaves an
+// instance program nobody pinned. The next daemon replaces it by the pinned
+// one atomically instead of failing to attach (EBUSY) or detaching.
+TEST_F(DaemonRestart, RestartReplacesAnUnpinnedProgramOfTheInstance)
+{
+    DaemonProcess& d = lab->daemon;
+    make_policy();
+    for (int i = 0; i < 200 && d.checked({{"cmd", "status"}}).at("tier").at("pending").get<bool>(); i++)
+        std::this_thread::sleep_for(50ms);
+    const uint32_t own_before = d.checked({{"cmd", "status"}}).at("tier").at("program_id").get<uint32_t>();
+
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
+    std::this_thread::sleep_for(200ms);
+    d.kill();
+    OtherBuildProgram unpinned = OtherBuildProgram::load(d.pin_dir());
+    {
+        EnterNetns in(lab->dut);
+        const int ifindex = int(if_nametoindex("dut0"));
+        const UniqueFd running(bpf_prog_get_fd_by_id(own_before));
+        ASSERT_GE(running.get(), 0);
+        const XdpMode mode = attached_prog_id(ifindex, XdpMode::native) == own_before
+                                 ? XdpMode::native
+                                 : XdpMode::generic;
+        replace_program(ifindex, mode, running.get(), unpinned.fd()); // and no pin
+    }
+    std::this_thread::sleep_for(200ms);
+
+    d.start();
+    EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
+    const json tier = settled_own_program();
+    const uint32_t own = tier.at("program_id").get<uint32_t>();
+    EXPECT_NE(own, unpinned.id());
+    const std::vector<uint32_t> ids = xdp_prog_ids(lab->dut, "dut0");
+    ASSERT_FALSE(ids.empty());
+    for (uint32_t id : ids)
+        EXPECT_EQ(id, own) << run_in(lab->dut, "ip -d link show dev dut0").output;
+    const std::string log = d.log();
+    EXPECT_NE(log.find("event=replaced_unpinned_program iface=dut0"), std::string::npos) << log;
+
+    std::this_thread::sleep_for(200ms);
+    expect_filtered_throughout(traffic.finish(), "restart after an unpinned swap");
+}
+
 TEST_F(DaemonRestart, RebootRestoresThePolicyFromTheStateDir)
 {
     DaemonProcess& d = lab->daemon;

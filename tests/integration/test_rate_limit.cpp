@@ -128,8 +128,11 @@ TEST_F(RateLimitTest, PerSourceLimitsTheFloodOnly)
     EXPECT_NEAR(rate, 1000, 100) << r.fast_passed << " of " << r.fast_sent << " in "
                                  << r.fast_seconds << " s";
     // The slow source is under its own limit: every packet that reached
-    // xdpfw passes (and nearly all reach it).
-    EXPECT_GT(r.slow_arrived, 0.9 * r.slow_sent);
+    // xdpfw passes. How many reach it is the lab's business: the flood
+    // shares the veth queue, which drops before XDP when the generator's CPU
+    // is busy (84% arrived in one loaded run), so only most must arrive for
+    // the check to see enough of them.
+    EXPECT_GT(r.slow_arrived, 0.5 * r.slow_sent);
     EXPECT_EQ(r.slow_passed, r.slow_arrived);
 }
 
