@@ -83,6 +83,29 @@ protected:
         return tier;
     }
 
+    // The live program id once the daemon settled on its own program.
+    uint32_t own_program_id()
+    {
+        for (int i = 0; i < 200 && lab->daemon.checked({{"cmd", "status"}}).at("tier").at("pending").get<bool>(); i++)
+            std::this_thread::sleep_for(50ms);
+        return lab->daemon.checked({{"cmd", "status"}}).at("tier").at("program_id").get<uint32_t>();
+    }
+
+    // Puts program fd on dut0 in place of program `running` (atomically, in
+    // the mode that one runs in), as a daemon's swap does.
+    void swap_on_dut0(uint32_t running, int fd)
+    {
+        EnterNetns in(lab->dut);
+        const int ifindex = int(if_nametoindex("dut0"));
+        const UniqueFd old(bpf_prog_get_fd_by_id(running));
+        ASSERT_GE(old.get(), 0);
+        EXPECT_NE(prog_tag(fd), prog_tag(old.get())) << "not a different build";
+        const XdpMode mode = attached_prog_id(ifindex, XdpMode::native) == running
+                                 ? XdpMode::native
+                                 : XdpMode::generic;
+        replace_program(ifindex, mode, old.get(), fd);
+    }
+
     uint32_t count_id = 0, drop_id = 0, set_id = 0;
 };
 
@@ -162,9 +185,7 @@ TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
 {
     DaemonProcess& d = lab->daemon;
     make_policy();
-    for (int i = 0; i < 200 && d.checked({{"cmd", "status"}}).at("tier").at("pending").get<bool>(); i++)
-        std::this_thread::sleep_for(50ms);
-    const uint32_t own_before = d.checked({{"cmd", "status"}}).at("tier").at("program_id").get<uint32_t>();
+    const uint32_t own_before = own_program_id();
 
     GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
     std::this_thread::sleep_for(200ms);
@@ -173,18 +194,8 @@ TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
     // What it leaves is another build's program: in place atomically, and
     // pinned where xdpfwd pins its own.
     OtherBuildProgram old = OtherBuildProgram::load(d.pin_dir());
-    {
-        EnterNetns in(lab->dut);
-        const int ifindex = int(if_nametoindex("dut0"));
-        const UniqueFd running(bpf_prog_get_fd_by_id(own_before));
-        ASSERT_GE(running.get(), 0);
-        EXPECT_NE(prog_tag(old.fd()), prog_tag(running.get())) << "not a different build";
-        const XdpMode mode = attached_prog_id(ifindex, XdpMode::native) == own_before
-                                 ? XdpMode::native
-                                 : XdpMode::generic;
-        replace_program(ifindex, mode, running.get(), old.fd());
-        pin_program(old.fd(), d.pin_dir());
-    }
+    ASSERT_NO_FATAL_FAILURE(swap_on_dut0(own_before, old.fd()));
+    pin_program(old.fd(), d.pin_dir());
     // `ip link` may list the program twice (for the mode and as attached).
     const auto runs_only = [&](uint32_t id) {
         const std::vector<uint32_t> ids = xdp_prog_ids(lab->dut, "dut0");
@@ -216,24 +227,13 @@ TEST_F(DaemonRestart, RestartReplacesAnUnpinnedProgramOfTheInstance)
 {
     DaemonProcess& d = lab->daemon;
     make_policy();
-    for (int i = 0; i < 200 && d.checked({{"cmd", "status"}}).at("tier").at("pending").get<bool>(); i++)
-        std::this_thread::sleep_for(50ms);
-    const uint32_t own_before = d.checked({{"cmd", "status"}}).at("tier").at("program_id").get<uint32_t>();
+    const uint32_t own_before = own_program_id();
 
     GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
     std::this_thread::sleep_for(200ms);
     d.kill();
     OtherBuildProgram unpinned = OtherBuildProgram::load(d.pin_dir());
-    {
-        EnterNetns in(lab->dut);
-        const int ifindex = int(if_nametoindex("dut0"));
-        const UniqueFd running(bpf_prog_get_fd_by_id(own_before));
-        ASSERT_GE(running.get(), 0);
-        const XdpMode mode = attached_prog_id(ifindex, XdpMode::native) == own_before
-                                 ? XdpMode::native
-                                 : XdpMode::generic;
-        replace_program(ifindex, mode, running.get(), unpinned.fd()); // and no pin
-    }
+    ASSERT_NO_FATAL_FAILURE(swap_on_dut0(own_before, unpinned.fd())); // and no pin
     std::this_thread::sleep_for(200ms);
 
     d.start();
