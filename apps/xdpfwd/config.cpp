@@ -414,6 +414,10 @@ void add_daemon_options(CLI::App& app, DaemonConfig& c, Flags& f)
     app.add_flag("--replace-live", c.replace_live,
                  "commit the rules file (or an empty policy) over a live policy whose saved state "
                  "cannot be loaded, instead of refusing to start");
+    app.add_flag("--upgrade-maps", c.upgrade_maps,
+                 "when the pinned maps were made by another xdpfw version or for other "
+                 "capacities, load new maps, commit the saved policy into them, carry the "
+                 "counters over and replace the running program atomically");
     app.add_flag("--detach-on-exit", c.detach_on_exit, "remove the program at SIGTERM/SIGINT");
     app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error");
     app.add_option("--max-rules", c.load.caps.max_rules, "rule capacity (multiple of 64)");

@@ -37,6 +37,11 @@ struct DaemonConfig {
     // one start): commit the rules file over a live policy whose saved
     // state cannot be loaded, instead of refusing to start.
     bool replace_live = false;
+    // --upgrade-maps (a flag only, like --replace-live): when the pinned
+    // maps do not fit this build or these capacities, move the saved policy
+    // and the counters to new maps and swap the program atomically
+    // (lib/kernel/map_upgrade.hpp) instead of refusing to start.
+    bool upgrade_maps = false;
     bool detach_on_exit = false;
     std::string log_level = "info";
     size_t max_message_bytes = 32u << 20;

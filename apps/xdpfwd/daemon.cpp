@@ -158,12 +158,66 @@ void Daemon::start()
     } catch (const BpfError& e) {
         if (!had_pins)
             throw;
-        throw BpfError(e.code().value(),
-                       std::string(e.what()) + "\n(the maps pinned in " + pin_dir_ +
-                           " do not fit this configuration's capacities, or were made by another "
-                           "xdpfw version; run `xdpfwctl detach` with the old daemon, or remove "
-                           "the pins, to start afresh)");
+        if (!cfg_.upgrade_maps)
+            throw BpfError(e.code().value(),
+                           std::string(e.what()) + "\n(the maps pinned in " + pin_dir_ +
+                               " do not fit this configuration's capacities, or were made by "
+                               "another xdpfw version; start with --upgrade-maps to move the "
+                               "saved policy and the counters to new maps and replace the "
+                               "running program atomically, or run `xdpfwctl detach` with the "
+                               "old daemon, or remove the pins, to start afresh)");
+        spdlog::warn("event=upgrade_maps pins={} reason=\"{}\"", pin_dir_, e.what());
+        begin_map_upgrade(lo);
     }
+    try {
+        start_on_maps(had_pins && !upgrade_);
+    } catch (...) {
+        if (upgrade_)
+            upgrade_->abort(); // the old program still filters on its maps
+        throw;
+    }
+    if (upgrade_) {
+        upgrade_->finish();
+        spdlog::info("event=maps_upgraded pins={} old_prog_id={} prog_id={}", pin_dir_,
+                     upgrade_->old_program_id(), prog_id_of(prog_fd_.get()));
+        upgrade_.reset();
+    }
+    if (cfg_.xsk_enabled)
+        start_xsk();
+
+    last_.time = prev_.time = std::chrono::steady_clock::now();
+    last_.rules = prev_.rules = maps_->all_rule_counters();
+    last_.reasons = prev_.reasons = maps_->reason_counters();
+    sampler_ = std::thread([this] { sample_loop(); });
+    events_->start();
+}
+
+// The pinned maps do not fit: new ones beside the old (MapUpgrade), sharing
+// the counters' maps when this build can reuse them.
+void Daemon::begin_map_upgrade(const LoadOptions& lo)
+{
+    upgrade_.emplace(MapUpgrade::begin(pin_dir_));
+    try {
+        try {
+            obj_.emplace(XdpfwObject::load(lo));
+        } catch (const BpfError& e) {
+            spdlog::warn("event=upgrade_maps msg=\"counters not shared: {}\"", e.what());
+            upgrade_->unlink_carried();
+            obj_.emplace(XdpfwObject::load(lo));
+        }
+    } catch (...) {
+        upgrade_->abort();
+        upgrade_.reset();
+        throw;
+    }
+    spdlog::info("event=upgrade_maps old_pins={} shared=\"{}\"", upgrade_->old_dir(),
+                 fmt::join(upgrade_->shared_maps(*obj_), ","));
+}
+
+// The rest of start(), on the loaded object: adopted says whether its maps
+// are the pinned ones an earlier daemon left.
+void Daemon::start_on_maps(bool had_pins)
+{
     maps_ = std::make_unique<PolicyMaps>(*obj_);
     events_ = std::make_unique<EventService>(*obj_, *maps_, cfg_.events);
     tiering_ = std::make_unique<Tiering>(*obj_, [this](int fd) { install_program(fd); });
@@ -172,6 +226,9 @@ void Daemon::start()
     store_->on_rule_created = [this](uint32_t id) { maps_->reset_rule_counter(id); };
     store_->on_warning = [](const std::string& what) { spdlog::warn("event=state_warning {}", what); };
 
+    if (upgrade_) // before the commit, which would make empty ones
+        spdlog::info("event=upgrade_tables carried=\"{}\"",
+                     fmt::join(upgrade_->carry_inner_tables(*obj_), ","));
     restore_policy();
     if (auto w = syncookie_warning(store_->policy(), read_tcp_syncookies()))
         spdlog::warn("event=syncookie_sysctl msg=\"{}\"", *w);
@@ -186,16 +243,20 @@ void Daemon::start()
         ip.rules = store_->policy().inspect;
         inspection_.publish(compile_inspect_policy(ip));
     }
+    if (upgrade_)
+        copy_upgrade_counters();
     attach_interfaces();
     tiering_->start(adopted_program_ ? prog_fd_.get() : -1);
-    if (cfg_.xsk_enabled)
-        start_xsk();
+}
 
-    last_.time = prev_.time = std::chrono::steady_clock::now();
-    last_.rules = prev_.rules = maps_->all_rule_counters();
-    last_.reasons = prev_.reasons = maps_->reason_counters();
-    sampler_ = std::thread([this] { sample_loop(); });
-    events_->start();
+// Counters of maps the upgrade could not share, after the policy is in.
+void Daemon::copy_upgrade_counters()
+{
+    std::vector<uint32_t> ids;
+    for (const Rule& r : store_->policy().rules)
+        ids.push_back(r.id);
+    const size_t copied = upgrade_->copy_counters(*obj_, ids);
+    spdlog::info("event=upgrade_counters rule_counters_copied={}", copied);
 }
 
 void Daemon::restore_policy()
@@ -207,14 +268,16 @@ void Daemon::restore_policy()
     try {
         restored = store_->restore();
     } catch (const CommandError& e) {
-        if (!adopted_)
+        if (!adopted_ && !upgrade_)
             throw;
         unusable = e.what();
     }
-    if (adopted_ && unusable.empty()) {
+    // An upgrade's live policy runs on the old maps: only the saved state
+    // may stand for it, as for an adoption.
+    if ((adopted_ || upgrade_) && unusable.empty()) {
         if (!restored)
             unusable = missing_state();
-        else if (store_->version() < live)
+        else if (adopted_ && store_->version() < live)
             unusable = fmt::format("state file {} holds version {}, older than the live version",
                                    cfg_.state_file().string(), store_->version());
     }
@@ -341,6 +404,13 @@ std::optional<XdpMode> Daemon::replace_unpinned_program(const std::string& name,
         const uint32_t other = attached_prog_id(int(ifindex), m);
         if (!other)
             continue;
+        if (upgrade_ && other == upgrade_->old_program_id()) {
+            // --upgrade-maps: the old build's program, on the old maps.
+            replace_program(int(ifindex), m, upgrade_->old_program_fd(), prog_fd_.get());
+            spdlog::info("event=upgrade_swapped iface={} mode={} old_prog_id={} prog_id={}", name,
+                         xdp_mode_name(m), other, prog_id_of(prog_fd_.get()));
+            return m;
+        }
         const UniqueFd fd(bpf_prog_get_fd_by_id(other));
         if (fd.get() < 0 || !obj_->program_mismatch(fd.get()).empty())
             return std::nullopt;

@@ -14,6 +14,7 @@
 #include "apps/xdpfwd/fleet_node.hpp"
 #include "lib/base/unique_fd.hpp"
 #include "lib/kernel/attach.hpp"
+#include "lib/kernel/map_upgrade.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "apps/xdpfwd/tiering.hpp"
 #include "lib/metrics/daemon_metrics.hpp"
@@ -83,6 +84,9 @@ private:
         std::array<xdpfw_counter, XDPFW_REASON_COUNT> reasons{};
     };
 
+    void begin_map_upgrade(const LoadOptions& lo);
+    void start_on_maps(bool had_pins);
+    void copy_upgrade_counters();
     void attach_interfaces();
     std::optional<XdpMode> replace_unpinned_program(const std::string& name, unsigned ifindex);
     // Tiering's install: program fd in place of the live one on every
@@ -132,6 +136,7 @@ private:
     std::vector<Link> links_;
     UniqueFd prog_fd_; // the program on the interfaces (pinned at <pin_dir>/prog)
     bool adopted_program_ = false; // prog_fd_ is the pin an earlier xdpfwd left
+    std::optional<MapUpgrade> upgrade_; // --upgrade-maps, while start() moves to new maps
 
     // Inspection rules published to the AF_XDP workers; declared before the
     // engine, whose workers hold inspectors it made.

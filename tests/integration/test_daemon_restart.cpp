@@ -8,6 +8,7 @@
 #include "testing/daemon_runner.hpp"
 #include "testing/guarded_traffic.hpp"
 #include "testing/other_build.hpp"
+#include "testing/temp_dir.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -250,6 +252,54 @@ TEST_F(DaemonRestart, RestartReplacesAnUnpinnedProgramOfTheInstance)
 
     std::this_thread::sleep_for(200ms);
     expect_filtered_throughout(traffic.finish(), "restart after an unpinned swap");
+}
+
+// Pinned maps of another layout (here other capacities; a build whose
+// kernel/user ABI changed is the same case): without --upgrade-maps the
+// daemon refuses and the old program keeps filtering; with it, the saved
+// policy moves to new maps, the counters' maps are shared by both programs,
+// and the program is replaced atomically: under traffic, nothing allowed is
+// lost and nothing blocked passes.
+TEST_F(DaemonRestart, UpgradeMapsUnderTraffic)
+{
+    DaemonProcess& d = lab->daemon;
+    make_policy();
+    const uint32_t own_before = own_program_id();
+    TempDir dir("xdpfw-upgrade");
+    const std::string cfg = (dir.path() / "xdpfwd.yaml").string();
+    {
+        std::ofstream f(cfg);
+        f << "capacity:\n  max_v6_prefixes: 32768\n";
+    }
+
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, count_id, drop_id, 200us);
+    std::this_thread::sleep_for(200ms);
+    ASSERT_EQ(d.terminate(), 0);
+    EXPECT_THROW(d.start_with({"--config", cfg}), std::exception) << "other maps, no --upgrade-maps";
+    EXPECT_NE(d.log().find("--upgrade-maps"), std::string::npos) << d.log();
+    for (uint32_t id : xdp_prog_ids(lab->dut, "dut0"))
+        EXPECT_EQ(id, own_before) << "the old program filters on";
+    std::this_thread::sleep_for(200ms);
+
+    d.start_with({"--config", cfg, "--upgrade-maps"});
+    const json tier = settled_own_program();
+    const uint32_t own = tier.at("program_id").get<uint32_t>();
+    EXPECT_NE(own, own_before);
+    const std::vector<uint32_t> ids = xdp_prog_ids(lab->dut, "dut0");
+    ASSERT_FALSE(ids.empty());
+    for (uint32_t id : ids)
+        EXPECT_EQ(id, own) << run_in(lab->dut, "ip -d link show dev dut0").output;
+    const std::string log = d.log();
+    EXPECT_NE(log.find("event=maps_upgraded"), std::string::npos) << log;
+    EXPECT_NE(log.find("shared=\"xdpfw_rule_stats,xdpfw_reason_stats"), std::string::npos) << log;
+    EXPECT_FALSE(std::filesystem::exists(d.pin_dir() + "-old"));
+    std::this_thread::sleep_for(200ms);
+    expect_filtered_throughout(traffic.finish(), "map upgrade");
+
+    // The new pins are whole: the next start adopts them.
+    ASSERT_EQ(d.terminate(), 0);
+    d.start_with({"--config", cfg});
+    EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
 }
 
 TEST_F(DaemonRestart, RebootRestoresThePolicyFromTheStateDir)

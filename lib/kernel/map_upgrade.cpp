@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// MapUpgrade: an instance's pins moved aside for maps of another layout.
+#include "lib/kernel/map_upgrade.hpp"
+
+#include <xdpfw/abi.h>
+
+#include "lib/kernel/attach.hpp"
+#include "lib/kernel/loader.hpp"
+#include "xdpfw_bpf.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace xdpfw {
+namespace {
+
+// Counters and the notes kept beside them: what both programs may share
+// (never a policy table, which the new daemon rewrites while the old
+// program still reads it).
+constexpr const char* kCarried[] = {"xdpfw_rule_stats", "xdpfw_reason_stats", "xdpfw_ct_stats",
+                                    "xdpfw_ct_info"};
+
+uint32_t map_id(int fd)
+{
+    bpf_map_info mi{};
+    uint32_t len = sizeof(mi);
+    return bpf_obj_get_info_by_fd(fd, &mi, &len) == 0 ? mi.id : 0;
+}
+
+UniqueFd pinned(const std::string& path)
+{
+    return UniqueFd(std::filesystem::exists(path) ? bpf_obj_get(path.c_str()) : -1);
+}
+
+} // namespace
+
+MapUpgrade::MapUpgrade(std::string pin_dir, std::string old_dir)
+    : pin_dir_(std::move(pin_dir)), old_dir_(std::move(old_dir))
+{
+}
+
+MapUpgrade MapUpgrade::begin(const std::string& pin_dir)
+{
+    MapUpgrade u(pin_dir, pin_dir + "-old");
+    if (std::filesystem::exists(u.old_dir_))
+        throw BpfError(EEXIST, u.old_dir_ + " exists: an earlier upgrade did not finish; remove "
+                                            "it once no program uses its maps");
+    u.old_prog_ = pinned(pin_dir + "/prog");
+    u.old_prog_id_ = u.old_prog_.get() >= 0 ? prog_id_of(u.old_prog_.get()) : 0;
+    if (::rename(pin_dir.c_str(), u.old_dir_.c_str()) != 0)
+        throw BpfError(errno, "move the pins of " + pin_dir + " to " + u.old_dir_);
+    try {
+        make_pin_dir(pin_dir);
+        for (const char* name : kCarried) {
+            const std::string from = u.old_dir_ + "/" + name, to = pin_dir + "/" + name;
+            if (std::filesystem::exists(from)) {
+                if (::link(from.c_str(), to.c_str()) != 0)
+                    throw BpfError(errno, "link the pin " + from + " to " + to);
+                u.linked_.push_back(name);
+            }
+        }
+    } catch (...) {
+        u.abort();
+        throw;
+    }
+    return u;
+}
+
+void MapUpgrade::unlink_carried()
+{
+    for (const std::string& name : linked_)
+        ::unlink((pin_dir_ + "/" + name).c_str());
+    linked_.clear();
+}
+
+std::vector<std::string> MapUpgrade::shared_maps(const XdpfwObject& obj) const
+{
+    std::vector<std::string> shared;
+    for (const char* name : kCarried) {
+        const bpf_map* m = bpf_object__find_map_by_name(obj.skel()->obj, name);
+        const UniqueFd old = pinned(old_dir_ + "/" + name);
+        if (m && old.get() >= 0 && map_id(old.get()) == map_id(bpf_map__fd(m)))
+            shared.push_back(name);
+    }
+    return shared;
+}
+
+size_t MapUpgrade::copy_counters(const XdpfwObject& obj, const std::vector<uint32_t>& rule_ids) const
+{
+    const int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0)
+        return 0;
+    size_t copied = 0;
+    const std::vector<std::string> shared = shared_maps(obj);
+    const auto is_shared = [&](const std::string& n) {
+        return std::find(shared.begin(), shared.end(), n) != shared.end();
+    };
+    std::vector<xdpfw_counter> v(static_cast<size_t>(ncpus));
+    const auto copy = [&](const char* name, uint32_t key) {
+        const UniqueFd old = pinned(old_dir_ + "/" + name);
+        const bpf_map* m = bpf_object__find_map_by_name(obj.skel()->obj, name);
+        if (old.get() < 0 || !m || bpf_map_lookup_elem(old.get(), &key, v.data()) != 0)
+            return false;
+        return bpf_map_update_elem(bpf_map__fd(m), &key, v.data(), BPF_ANY) == 0;
+    };
+    if (!is_shared("xdpfw_rule_stats"))
+        for (uint32_t id : rule_ids)
+            copied += copy("xdpfw_rule_stats", id) ? 1 : 0;
+    if (!is_shared("xdpfw_reason_stats"))
+        for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
+            copy("xdpfw_reason_stats", r);
+    return copied;
+}
+
+std::vector<std::string> MapUpgrade::carry_inner_tables(const XdpfwObject& obj) const
+{
+    struct Inner {
+        const char* outer;
+        uint32_t key_size, value_size;
+    };
+    const Inner inners[] = {
+        {"xdpfw_ct", sizeof(xdpfw_ct_key), sizeof(xdpfw_ct_entry)},
+        {"xdpfw_limit_keys", sizeof(xdpfw_limit_key), sizeof(xdpfw_bucket)},
+    };
+    std::vector<std::string> carried;
+    const uint32_t zero = 0;
+    for (const Inner& in : inners) {
+        const UniqueFd old_outer = pinned(old_dir_ + "/" + in.outer);
+        const bpf_map* m = bpf_object__find_map_by_name(obj.skel()->obj, in.outer);
+        uint32_t id = 0;
+        if (old_outer.get() < 0 || !m || bpf_map_lookup_elem(old_outer.get(), &zero, &id) || !id)
+            continue;
+        const UniqueFd table(bpf_map_get_fd_by_id(id));
+        bpf_map_info mi{};
+        uint32_t len = sizeof(mi);
+        if (table.get() < 0 || bpf_obj_get_info_by_fd(table.get(), &mi, &len) ||
+            mi.key_size != in.key_size || mi.value_size != in.value_size)
+            continue;
+        const int fd = table.get();
+        if (bpf_map_update_elem(bpf_map__fd(m), &zero, &fd, BPF_ANY) == 0)
+            carried.push_back(in.outer);
+    }
+    return carried;
+}
+
+void MapUpgrade::finish()
+{
+    remove_pin_dir(old_dir_);
+}
+
+void MapUpgrade::abort() noexcept
+{
+    try {
+        remove_pin_dir(pin_dir_);
+    } catch (const std::exception& e) {
+        spdlog::error("event=upgrade_abort dir={} error=\"{}\"", pin_dir_, e.what());
+    }
+    if (::rename(old_dir_.c_str(), pin_dir_.c_str()) != 0)
+        spdlog::error("event=upgrade_abort msg=\"cannot move {} back to {}: {}\"", old_dir_,
+                      pin_dir_, std::strerror(errno));
+}
+
+} // namespace xdpfw
