@@ -206,16 +206,23 @@ TEST(EtcdClient, ClientCertificates)
     std::string e = error_of(o);
     EXPECT_NE(e.find("TLS handshake: certificate verify failed"), std::string::npos) << e;
     EXPECT_THROW(EtcdWatch(o, "/xdpfw/", prefix_end("/xdpfw/"), r), EtcdError);
-    // No client certificate, or one from another CA: etcd refuses.
+    // No client certificate, or one from another CA: etcd refuses. Under
+    // TLS 1.3 the client's handshake ends before the server checks the
+    // certificate, so the refusal arrives as the server's alert or, when
+    // the server has already closed, as a reset on the first write.
+    const auto refused = [](const std::string& err) {
+        return err.find("certificate") != std::string::npos ||
+               err.find("Connection reset by peer") != std::string::npos;
+    };
     o = good;
     o.cert_file.clear();
     o.key_file.clear();
     e = error_of(o);
-    EXPECT_NE(e.find("certificate"), std::string::npos) << e;
+    EXPECT_TRUE(refused(e)) << e;
     o.cert_file = pki.other_client.cert;
     o.key_file = pki.other_client.key;
     e = error_of(o);
-    EXPECT_NE(e.find("certificate"), std::string::npos) << e;
+    EXPECT_TRUE(refused(e)) << e;
     // http:// to the https port: an error, not a hang.
     o = good;
     o.endpoints[0].tls = false;
