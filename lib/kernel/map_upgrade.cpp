@@ -98,26 +98,29 @@ size_t MapUpgrade::copy_counters(const XdpfwObject& obj, const std::vector<uint3
     const int ncpus = libbpf_num_possible_cpus();
     if (ncpus <= 0)
         return 0;
-    size_t copied = 0;
     const std::vector<std::string> shared = shared_maps(obj);
     const auto is_shared = [&](const std::string& n) {
         return std::find(shared.begin(), shared.end(), n) != shared.end();
     };
     std::vector<xdpfw_counter> v(static_cast<size_t>(ncpus));
-    const auto copy = [&](const char* name, uint32_t key) {
+    // Copies keys of map name that is not shared; returns how many.
+    const auto copy = [&](const char* name, const std::vector<uint32_t>& keys) {
         const UniqueFd old = pinned(old_dir_ + "/" + name);
         const bpf_map* m = bpf_object__find_map_by_name(obj.skel()->obj, name);
-        if (old.get() < 0 || !m || bpf_map_lookup_elem(old.get(), &key, v.data()) != 0)
-            return false;
-        return bpf_map_update_elem(bpf_map__fd(m), &key, v.data(), BPF_ANY) == 0;
+        size_t n = 0;
+        if (old.get() < 0 || !m || is_shared(name))
+            return n;
+        for (uint32_t key : keys)
+            if (bpf_map_lookup_elem(old.get(), &key, v.data()) == 0 &&
+                bpf_map_update_elem(bpf_map__fd(m), &key, v.data(), BPF_ANY) == 0)
+                ++n;
+        return n;
     };
-    if (!is_shared("xdpfw_rule_stats"))
-        for (uint32_t id : rule_ids)
-            copied += copy("xdpfw_rule_stats", id) ? 1 : 0;
-    if (!is_shared("xdpfw_reason_stats"))
-        for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
-            copy("xdpfw_reason_stats", r);
-    return copied;
+    std::vector<uint32_t> reasons(XDPFW_REASON_COUNT);
+    for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
+        reasons[r] = r;
+    copy("xdpfw_reason_stats", reasons);
+    return copy("xdpfw_rule_stats", rule_ids);
 }
 
 std::vector<std::string> MapUpgrade::carry_inner_tables(const XdpfwObject& obj) const
