@@ -64,17 +64,20 @@ static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, 
 
 	if (!hdr->v4_table[dir & 1])
 		return 0;
-	if (buckets) {
-		if (buckets > cfg_host_buckets)
-			return 0;
+	if (buckets > cfg_host_buckets)
+		return 0;
+	/* In a /16 that holds host routes, touch the bucket before the DIR-24
+	 * entry is read: its address needs nothing from that entry, so both
+	 * cache misses are in flight at once (a host route then costs about
+	 * what a /24 entry does). Elsewhere the entry decides first, and the
+	 * bucket is read only for a HOSTS block. */
+	if (buckets && (hdr->v4_host_hint[dir & 1][addr >> 21] >> ((addr >> 16) & 31) & 1)) {
 		h = xdpfw_v4_block(gen, dir, XDPFW_V4_HOSTS, xdpfw_host_bucket(addr, buckets));
-		/* Touch the bucket before the DIR-24 entry is read: its
-		 * address needs nothing from that entry, so both cache misses
-		 * are in flight at once (a host route then costs about what a
-		 * /24 entry does). */
 		if (h)
 			(void)*(volatile __u32 *)&h->v[0];
 	}
+	/* (h is looked up again below rather than kept: fewer live values
+	 * through the DIR-24 lookup, which the stack budget needs.) */
 	e = xdpfw_v4_slot(gen, dir, XDPFW_V4_TOP, addr >> 8);
 	if (!e)
 		return 0;
@@ -89,7 +92,10 @@ static __always_inline __u32 xdpfw_v4_class(const struct xdpfw_policy_hdr *hdr, 
 				  value * XDPFW_CHUNK_SLOTS + (addr & 0xff));
 		return c ? *c : 0;
 	}
-	if (kind == XDPFW_TBL24_HOSTS && h) {
+	if (kind == XDPFW_TBL24_HOSTS && buckets) {
+		h = xdpfw_v4_block(gen, dir, XDPFW_V4_HOSTS, xdpfw_host_bucket(addr, buckets));
+		if (!h)
+			return value;
 #pragma unroll
 		for (k = 0; k < XDPFW_HOST_SLOTS; k++)
 			if (h->v[2 * k] == addr && (h->v[2 * k + 1] & XDPFW_HOST_VALID))

@@ -31,6 +31,7 @@ void init_hosts(V4Table& t, uint32_t buckets)
     t.host_buckets = buckets;
     t.hosts = PagedTable::uniform(size_t{buckets} * XDPFW_BLOCK_SLOTS, 0);
     t.n_hosts = 0;
+    t.host_hint.fill(0);
 }
 
 void host_erase(V4Table& t, uint32_t addr)
@@ -53,6 +54,7 @@ bool host_insert(V4Table& t, uint32_t addr, uint32_t cls)
             t.hosts.mut(b + 2 * k) = addr;
             t.hosts.mut(b + 2 * k + 1) = XDPFW_HOST_VALID | cls;
             ++t.n_hosts;
+            t.host_hint[addr >> 21] |= uint32_t{1} << ((addr >> 16) & 31);
             return true;
         }
     return false;

@@ -428,6 +428,9 @@ xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
         const bool v4 = !p.addr[dir].v4->tbl24.empty();
         hdr.v4_table[dir] = v4 ? 1 : 0;
         hdr.v4_host_buckets[dir] = v4 ? p.addr[dir].v4->host_buckets : 0;
+        if (v4)
+            std::copy(p.addr[dir].v4->host_hint.begin(), p.addr[dir].v4->host_hint.end(),
+                      hdr.v4_host_hint[dir]);
     }
     hdr.bitmap_stride = xdpfw_bitmap_stride(p.n_summary, p.n_words);
     hdr.spec_key = p.spec ? p.spec->key : 0;

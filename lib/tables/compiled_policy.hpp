@@ -29,6 +29,9 @@ struct V4Table {
     PagedTable hosts;
     uint32_t host_buckets = 0;
     size_t n_hosts = 0; // pairs in use
+    // The /16s that hold host routes (abi.h, XDPFW_HOST_HINT_WORDS): set by
+    // every insert, cleared only when the host table is built afresh.
+    std::array<uint32_t, XDPFW_HOST_HINT_WORDS> host_hint{};
     uint32_t lookup(uint32_t addr_host_order) const; // address class
     // Index in hosts of host route addr's pair (in its bucket), or nullopt.
     std::optional<size_t> find_host(uint32_t addr_host_order) const;

@@ -4,14 +4,18 @@
 #include "testing/bpf_harness.hpp"
 #include "testing/policy_text.hpp"
 #include "testing/private_netns.hpp"
+#include "xdpfw_bpf.skel.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <net/if.h>
 
 #include <cstdlib>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace xdpfw::test {
 namespace {
@@ -134,6 +138,22 @@ TEST_F(Classifier, V4SetsOfEveryTableKind)
         EXPECT_EQ(r.xdp_action, c.action) << c.src;
         EXPECT_EQ(r.verdict.rule_id, c.rule) << c.src;
     }
+    // The live header's host hint (abi.h) names the /16s of the two HOSTS
+    // blocks, 192.0.2.0/24 and 203.0.113.0/24, in the source direction only.
+    xdpfw_bpf* s = h->object().skel();
+    uint32_t zero = 0;
+    xdpfw_ctrl ctrl{};
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(s->maps.xdpfw_ctrl), &zero, &ctrl), 0);
+    auto hdr = std::make_unique<xdpfw_policy_hdr>();
+    uint32_t gen = ctrl.active_gen & 1;
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(s->maps.xdpfw_policy), &gen, hdr.get()), 0);
+    std::vector<std::pair<uint32_t, uint32_t>> hinted, want; // (direction, /16)
+    for (uint32_t d = 0; d < XDPFW_DIRECTIONS; d++)
+        for (uint32_t n = 0; n < 65536; n++)
+            if (hdr->v4_host_hint[d][n / 32] >> (n % 32) & 1)
+                hinted.emplace_back(d, n);
+    want = {{0u, (192u << 8) | 0u}, {0u, (203u << 8) | 0u}};
+    EXPECT_EQ(hinted, want);
 }
 
 TEST_F(Classifier, V6PrefixesOfManyLengths)

@@ -543,6 +543,18 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     for (size_t i = 1; i < t.hosts.size(); i += 2)
         used += (t.hosts[i] & XDPFW_HOST_VALID) != 0;
     EXPECT_EQ(used, 2u);
+    // The host hint names 192.0/16, the one /16 with host routes, and no other.
+    auto hinted = [](const V4Table& v, const char* a) {
+        const uint32_t x = host_order(a);
+        return (v.host_hint[x >> 21] >> ((x >> 16) & 31) & 1) != 0;
+    };
+    EXPECT_TRUE(hinted(t, "192.0.2.0"));
+    EXPECT_TRUE(hinted(t, "192.0.255.255")); // the same /16
+    size_t hint_bits = 0;
+    for (uint32_t w : t.host_hint)
+        hint_bits += static_cast<size_t>(__builtin_popcount(w));
+    EXPECT_EQ(hint_bits, 1u);
+    EXPECT_FALSE(hinted(t, "203.0.113.0")); // its /32s went to a chunk
 
     EXPECT_EQ(kind_of(entry("198.51.100.0")), XDPFW_TBL24_CHUNK);
     EXPECT_EQ(kind_of(entry("203.0.113.0")), XDPFW_TBL24_CHUNK);
@@ -580,6 +592,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
     CompiledPolicy c40 = compile(p, o);
     EXPECT_EQ(kind_of(c40.addr[1].v4->tbl24[host_order("203.0.113.0") >> 8]), XDPFW_TBL24_HOSTS);
     EXPECT_EQ(c40.addr[1].v4->n_hosts, 42u);
+    EXPECT_TRUE(hinted(*c40.addr[1].v4, "203.0.113.0"));
     for (uint32_t low = 0; low < 256; ++low)
         EXPECT_EQ(c40.addr[1].v4->lookup(host_order("203.0.113.0") | low) != 0, low >= 1 && low <= 40)
             << low;
@@ -922,8 +935,16 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
                 // The host table holds exactly n_hosts routes.
                 const PagedTable& h = c.addr[d].v4->hosts;
                 size_t valid = 0;
-                for (size_t w = 1; w < h.size(); w += 2)
-                    valid += (h[w] & XDPFW_HOST_VALID) != 0;
+                for (size_t w = 1; w < h.size(); w += 2) {
+                    if (!(h[w] & XDPFW_HOST_VALID))
+                        continue;
+                    ++valid;
+                    // Its /16 is hinted (abi.h), or the program would not
+                    // load the bucket early for it.
+                    const uint32_t a = h[w - 1];
+                    ASSERT_TRUE(c.addr[d].v4->host_hint[a >> 21] >> ((a >> 16) & 31) & 1)
+                        << std::hex << a << "\n" << log;
+                }
                 ASSERT_EQ(valid, c.addr[d].v4->n_hosts) << log;
             }
             test::PacketGenerator gen(p);

@@ -153,8 +153,11 @@ static inline __u32 xdpfw_bitmap_stride(__u32 n_summary, __u32 n_words)
 /* The host table: the /32s of HOSTS blocks, hashed by address into buckets
  * of one cache line, XDPFW_HOST_SLOTS (address, XDPFW_HOST_VALID | class)
  * pairs each (v[2k], v[2k + 1]; address in host order; an all-zero pair is
- * free). The bucket depends on the address alone, so the program loads it
- * alongside the DIR-24 entry and the two cache misses overlap. A table uses
+ * free). The bucket depends on the address alone, so the program can load
+ * it alongside the DIR-24 entry and the two cache misses overlap; it does
+ * so only for an address whose /16 holds a HOSTS block (the policy header's
+ * v4_host_hint), as a bucket load is a miss of its own that every other
+ * address would pay for nothing. A table uses
  * the first v4_host_buckets[dir] buckets of its region (policy header; 0: no
  * host routes, no load), chosen by the compiler at about four slots per
  * route, so a small table stays in cache; the region has room for
@@ -164,6 +167,11 @@ static inline __u32 xdpfw_bitmap_stride(__u32 n_summary, __u32 n_words)
 #define XDPFW_HOST_VALID (1u << 31)
 #define XDPFW_HOST_BLOCK_MAX 256      /* /32s of one /24 at most */
 #define XDPFW_MAX_V4_HOSTS (1u << 24) /* host routes per direction and generation */
+/* v4_host_hint: bit (a >> 16) % 32 of word a >> 21 is set when the /16 of
+ * address a (host order) may hold a HOSTS block. Only a hint: a clear bit
+ * makes the program read the bucket after the DIR-24 entry instead of
+ * alongside it, a set one a bucket load that may not be needed. */
+#define XDPFW_HOST_HINT_WORDS ((1u << 16) / 32)
 
 static inline __u32 xdpfw_host_buckets(__u32 max_hosts)
 {
@@ -311,6 +319,8 @@ struct xdpfw_policy_hdr {
 	 * matched, so it sits past the fields every packet reads. */
 	__u8 default_non_ip_action; /* non-IP, no rule: XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u8 pad3[7];
+	/* Read only for an address whose direction has host routes. */
+	__u32 v4_host_hint[XDPFW_DIRECTIONS][XDPFW_HOST_HINT_WORDS];
 };
 
 /* xdpfw_rules[gen * max_rules + i]: the i-th rule in evaluation order. */
