@@ -4,8 +4,9 @@
  * policy before the load, the verifier then knows every value in it, keeps
  * only the ranges and fields the policy has and drops the rest as dead
  * code. Scalar fields become compares against constants, no table is read
- * for them; address fields read their bitmap's one word from the live
- * generation (set changes need no new program).
+ * for them; so do IPv4 addresses of a direction with few prefixes
+ * (v4_inline); other address fields read their bitmap's one word from the
+ * live generation (their set changes need no new program).
  */
 #ifndef XDPFW_SPEC_H
 #define XDPFW_SPEC_H
@@ -106,10 +107,22 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 					     : pkt->family == XDPFW_FAMILY_IPV6 ? ETH_P_IPV6
 										: pkt->ether);
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_CT, pkt->ct);
-	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
-		acc &= xdpfw_spec_addr_word(pkt, gen, 0);
-	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)
-		acc &= xdpfw_spec_addr_word(pkt, gen, 1);
+	/* Addresses: IPv4 by ranges when the spec has them (v4_inline), else
+	 * and for IPv6 through the live tables. */
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc) {
+		if ((cfg_spec.v4_inline & (1u << XDPFW_FIELD_SRC)) &&
+		    pkt->family == XDPFW_FAMILY_IPV4)
+			acc &= xdpfw_spec_field(XDPFW_FIELD_SRC, bpf_ntohl(pkt->src4));
+		else
+			acc &= xdpfw_spec_addr_word(pkt, gen, 0);
+	}
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc) {
+		if ((cfg_spec.v4_inline & (1u << XDPFW_FIELD_DST)) &&
+		    pkt->family == XDPFW_FAMILY_IPV4)
+			acc &= xdpfw_spec_field(XDPFW_FIELD_DST, bpf_ntohl(pkt->dst4));
+		else
+			acc &= xdpfw_spec_addr_word(pkt, gen, 1);
+	}
 
 	win = acc & cfg_spec.terminal;
 	if (cfg_spec.n_count) {
@@ -125,7 +138,12 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 	}
 	if (!win)
 		return XDPFW_NO_RULE;
-	i = xdpfw_ctz64(win) & 63;
+	/* One terminal rule: the winner is known before the packet is, so its
+	 * counter's address does not wait for the bit scan. */
+	if (cfg_spec.one_terminal)
+		i = (cfg_spec.one_terminal - 1) & 63;
+	else
+		i = xdpfw_ctz64(win) & 63;
 	__builtin_memcpy(rule, (const void *)&cfg_spec.rules[i], sizeof(*rule));
 	key = rule->counter_slot;
 	xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), pkt_len);

@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 namespace xdpfw {
 
@@ -63,6 +65,59 @@ public:
         }
         out.push_back({next, ~0u, other});
         return out;
+    }
+
+    // The IPv4 table of one direction as runs of equal class words, or
+    // false once it has more than `limit` runs (then more than
+    // XDPFW_SPEC_MAX_RANGES of them differ from any `other`: two runs of one
+    // word are never adjacent). Pages of the DIR-24 table that are one LEAF
+    // value throughout (shared pages, most of them) are one run each,
+    // checked once per distinct page.
+    bool v4_runs(const AddrTables& t, size_t limit, std::vector<Run>& out) const
+    {
+        out.clear();
+        auto cls_word = [&](uint32_t cls) {
+            return cls < t.class_bitmap.size() ? word(t.class_bitmap[cls]) : 0;
+        };
+        auto emit = [&](uint32_t lo, uint32_t hi, uint64_t bits) {
+            if (!out.empty() && out.back().bits == bits && out.back().hi + 1 == lo)
+                out.back().hi = hi;
+            else
+                out.push_back({lo, hi, bits});
+            return out.size() <= limit;
+        };
+        const V4Table& v4 = *t.v4;
+        if (v4.tbl24.empty())
+            return emit(0, ~0u, cls_word(0));
+        constexpr size_t slots = PagedTable::page_slots;
+        std::map<const PagedTable::Page*, std::optional<uint32_t>> uniform; // page -> its one entry
+        const auto& pages = v4.tbl24.pages();
+        for (size_t pg = 0; pg < pages.size(); pg++) {
+            const PagedTable::Page& page = *pages[pg];
+            auto [it, fresh] = uniform.try_emplace(&page);
+            if (fresh && page[0] >> XDPFW_TBL24_KIND_SHIFT == XDPFW_TBL24_LEAF &&
+                std::all_of(page.begin(), page.end(), [&](uint32_t e) { return e == page[0]; }))
+                it->second = page[0];
+            const auto b0 = static_cast<uint32_t>(pg * slots);
+            if (it->second) {
+                if (!emit(b0 << 8, ((b0 + uint32_t{slots}) << 8) - 1,
+                          cls_word(*it->second & XDPFW_TBL24_VALUE_MASK)))
+                    return false;
+                continue;
+            }
+            for (uint32_t k = 0; k < slots; k++) {
+                const uint32_t b = b0 + k, e = page[k];
+                if (e >> XDPFW_TBL24_KIND_SHIFT == XDPFW_TBL24_LEAF) {
+                    if (!emit(b << 8, (b << 8) | 0xff, cls_word(e & XDPFW_TBL24_VALUE_MASK)))
+                        return false;
+                    continue;
+                }
+                for (uint32_t low = 0; low < 256; low++) // a chunk or a HOSTS block
+                    if (!emit((b << 8) | low, (b << 8) | low, cls_word(v4.lookup((b << 8) | low))))
+                        return false;
+            }
+        }
+        return true;
     }
 
     // Reduces runs to `other` (the word of the most runs) plus ranges.
@@ -153,9 +208,22 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
             for (uint32_t v = r.lo; v <= r.hi && v < XDPFW_FLAGS_SLOTS; v++)
                 s->tcp_flags[v] = r.bits;
     }
-    for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++)
-        if (p.used_fields & (1u << (XDPFW_FIELD_SRC + d)))
-            s->lookup |= 1u << (XDPFW_FIELD_SRC + d);
+    // Address fields: IPv4 as ranges of host-order addresses when the
+    // direction's table has few enough (a few prefixes), so the program
+    // compares instead of looking up; IPv6 (and a direction with too many
+    // IPv4 ranges) through the live tables.
+    std::vector<Run> runs;
+    for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++) {
+        const unsigned f = XDPFW_FIELD_SRC + d;
+        if (!(p.used_fields & (1u << f)))
+            continue;
+        s->lookup |= 1u << f;
+        if (red.v4_runs(p.addr[d], 2 * XDPFW_SPEC_MAX_RANGES + 1, runs) &&
+            Reducer::reduce(runs, s->f[f]))
+            s->v4_inline |= 1u << f;
+        else
+            s->f[f] = {};
+    }
     s->n_rules = p.n_rules;
     for (uint32_t i = 0; i < p.n_rules; i++) {
         s->rules[i] = p.rules[i];
@@ -164,6 +232,8 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
         else
             s->terminal |= 1ull << i;
     }
+    if (s->terminal && !(s->terminal & (s->terminal - 1)))
+        s->one_terminal = static_cast<uint32_t>(__builtin_ctzll(s->terminal)) + 1;
     // The key covers everything the program takes from the spec; the
     // header's default and malformed actions are read live.
     const uint64_t key = Hash64().bytes(s.get(), sizeof(*s)).digest();

@@ -192,8 +192,9 @@ TEST(Differential, SpecialisedTierEqualsReference)
 
 // A specialised program whose policy is no longer live (a commit landed
 // before the daemon swapped in the next program) must classify by the live
-// policy: it takes the general path. Also each step of an edit walk, whose
-// set edits keep the spec (the address tables are read live).
+// policy: it takes the general path. Also each step of an edit walk (set
+// edits keep the spec where the addresses are read live, and make a new one
+// where its IPv4 ranges change).
 TEST(Differential, StaleSpecialisedProgramFollowsTheLivePolicy)
 {
     enter_private_netns();

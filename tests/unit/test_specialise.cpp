@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The specialised tier's form of a policy (lib/compiler/specialise.hpp):
 // which policies fit, the ranges and constants it derives, and a key that
-// follows the rules but not the sets.
+// follows the rules and the IPv4 prefixes it holds, not what it reads live.
 #include "lib/compiler/compiler.hpp"
 #include "lib/compiler/specialise.hpp"
 #include "testing/policy_text.hpp"
@@ -26,6 +26,7 @@ TEST(Specialise, OneRuleBecomesRangesAndConstants)
     EXPECT_NE(s.key, 0u);
     EXPECT_EQ(s.n_rules, 1u);
     EXPECT_EQ(s.terminal, 1u);
+    EXPECT_EQ(s.one_terminal, 1u); // rule 0
     EXPECT_EQ(s.n_count, 0u);
     EXPECT_EQ(s.lookup, 0u);
     EXPECT_EQ(s.rules[0].rule_id, 1u);
@@ -58,7 +59,21 @@ TEST(Specialise, CountRulesAddressesAndFlags)
     const xdpfw_spec& s = *c.spec;
     EXPECT_EQ(s.n_count, 1u);
     EXPECT_EQ(s.terminal, 0b110u);
+    EXPECT_EQ(s.one_terminal, 0u); // two terminal rules
     EXPECT_EQ(s.lookup, (1u << XDPFW_FIELD_SRC) | (1u << XDPFW_FIELD_DST));
+    // One prefix per direction: IPv4 as one range each. Outside it a field
+    // admits the rules that do not name it; inside, all three.
+    EXPECT_EQ(s.v4_inline, (1u << XDPFW_FIELD_SRC) | (1u << XDPFW_FIELD_DST));
+    const xdpfw_spec_field& src = s.f[XDPFW_FIELD_SRC];
+    ASSERT_EQ(src.n_ranges, 1u);
+    EXPECT_EQ(src.other, 0b110u);
+    EXPECT_EQ(src.r[0].lo, (198u << 24) | (51u << 16) | (100u << 8));
+    EXPECT_EQ(src.r[0].span, 255u);
+    EXPECT_EQ(src.r[0].bits, 0b111u);
+    const xdpfw_spec_field& dst = s.f[XDPFW_FIELD_DST];
+    ASSERT_EQ(dst.n_ranges, 1u);
+    EXPECT_EQ(dst.other, 0b011u);
+    EXPECT_EQ(dst.r[0].lo, (192u << 24) | (2u << 8));
     ASSERT_EQ(s.flags_table, 1u);
     EXPECT_EQ(s.tcp_flags[0x02] & 0b010, 0b010u); // SYN
     EXPECT_EQ(s.tcp_flags[0x12] & 0b010, 0u);     // SYN+ACK
@@ -66,19 +81,40 @@ TEST(Specialise, CountRulesAddressesAndFlags)
     EXPECT_EQ(s.tcp_flags[0x12] & 0b101, 0b101u); // the others do not look at flags
 }
 
-TEST(Specialise, KeyFollowsRulesNotSets)
+// The key covers what the program takes from the spec: the rules, and a
+// direction's IPv4 prefixes while they are few enough to be ranges; IPv6
+// prefixes and large sets are read from the live tables.
+TEST(Specialise, KeyFollowsRulesAndInlinedPrefixes)
 {
     const auto with_set = [](std::vector<std::string> prefixes, const std::string& port) {
         return compiled(test::make_policy({"src=@s action=drop", "proto=tcp dport=" + port + " action=pass"},
                                           ActionType::drop, {{"s", prefixes}}));
     };
     const CompiledPolicy a = with_set({"10.0.0.0/8"}, "22");
-    const CompiledPolicy b = with_set({"10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"}, "22");
+    const CompiledPolicy b = with_set({"10.0.0.0/8", "2001:db8::/32"}, "22");
+    const CompiledPolicy b4 = with_set({"10.0.0.0/8", "192.0.2.0/24"}, "22");
     const CompiledPolicy c = with_set({"10.0.0.0/8"}, "23");
-    ASSERT_TRUE(a.spec && b.spec && c.spec);
-    EXPECT_EQ(a.spec->key, b.spec->key); // the sets are read live
+    ASSERT_TRUE(a.spec && b.spec && b4.spec && c.spec);
+    EXPECT_EQ(a.spec->v4_inline, 1u << XDPFW_FIELD_SRC);
+    EXPECT_EQ(a.spec->key, b.spec->key);  // IPv6 prefixes are read live
+    EXPECT_NE(a.spec->key, b4.spec->key); // IPv4 ones are in the program
     EXPECT_NE(a.spec->key, c.spec->key);
     EXPECT_EQ(a.spec->key, with_set({"10.0.0.0/8"}, "22").spec->key); // deterministic
+
+    // Seventeen separate /24s: too many ranges, so IPv4 is read live too,
+    // and two such sets share a key.
+    std::vector<std::string> many, other;
+    for (int i = 0; i < 17; i++) {
+        many.push_back(fmt::format("10.{}.0.0/24", 2 * i));
+        other.push_back(fmt::format("10.{}.0.0/24", 2 * i + 1));
+    }
+    const CompiledPolicy m = with_set(many, "22"), o = with_set(other, "22");
+    ASSERT_TRUE(m.spec && o.spec);
+    EXPECT_EQ(m.spec->v4_inline, 0u);
+    EXPECT_EQ(m.spec->lookup, 1u << XDPFW_FIELD_SRC);
+    EXPECT_EQ(m.spec->f[XDPFW_FIELD_SRC].n_ranges, 0u);
+    EXPECT_EQ(m.spec->key, o.spec->key);
+    EXPECT_NE(m.spec->key, a.spec->key);
 }
 
 TEST(Specialise, PoliciesThatDoNotFitSayWhy)
@@ -105,11 +141,12 @@ TEST(Specialise, PoliciesThatDoNotFitSayWhy)
 
 // The spec against the compiled tables, value by value: the rules a field
 // admits in the spec (range or other, or base for folded fields) are the
-// rules its table entry admits.
+// rules its table entry admits; for inlined IPv4 addresses, the rules of
+// the address's class.
 TEST(Specialise, RangesReproduceTheTablesOnRandomPolicies)
 {
     std::mt19937_64 rng(0x5bec);
-    int fitted = 0;
+    int fitted = 0, inlined = 0;
     for (int pi = 0; pi < 40; pi++) {
         test::RandomPolicyOptions o;
         o.max_rules = 12;
@@ -136,8 +173,28 @@ TEST(Specialise, RangesReproduceTheTablesOnRandomPolicies)
             for (uint32_t v = 0; v < table->size(); v++)
                 ASSERT_EQ(admits(f, v) & s.base, word((*table)[v]) & s.base)
                     << "policy " << pi << " field " << f << " value " << v;
+        // Inlined IPv4 addresses: every range's edges and random addresses
+        // against the table lookup.
+        for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++) {
+            const unsigned f = XDPFW_FIELD_SRC + d;
+            if (!(s.v4_inline & (1u << f)))
+                continue;
+            inlined++;
+            std::vector<uint32_t> probe;
+            for (uint32_t i = 0; i < s.f[f].n_ranges; i++)
+                for (uint32_t e : {s.f[f].r[i].lo, s.f[f].r[i].lo + s.f[f].r[i].span})
+                    for (uint32_t delta : {0u, 1u, ~0u})
+                        probe.push_back(e + delta);
+            for (int i = 0; i < 2000; i++)
+                probe.push_back(static_cast<uint32_t>(rng()));
+            for (uint32_t a : probe)
+                ASSERT_EQ(admits(f, a) & s.base,
+                          word(c.addr[d].class_bitmap[c.addr[d].v4->lookup(a)]) & s.base)
+                    << "policy " << pi << " direction " << d << " address " << std::hex << a;
+        }
     }
     EXPECT_GE(fitted, 20);
+    EXPECT_GE(inlined, 5);
 }
 
 } // namespace

@@ -345,8 +345,12 @@ struct xdpfw_rule {
  * this struct; a program built
  * from xdpfw_spec.bpf.c carries it in .rodata (cfg_spec), so the verifier
  * sees every value as a constant: the scalar fields become compares, the
- * rules' actions and counter slots constants. Address fields are still looked
- * up in the live tables (their bitmaps' only word). The program uses it only
+ * rules' actions and counter slots constants. An address field whose IPv4
+ * table has at most XDPFW_SPEC_MAX_RANGES ranges of one rule word (a few
+ * prefixes) becomes ranges of host-order addresses too (v4_inline; the key
+ * then changes with the prefixes, so a set change makes a new program);
+ * IPv6, and IPv4 with more ranges, are looked up in the live tables (their
+ * bitmaps' only word). The program uses it only
  * while the live generation's header has spec_key == key; otherwise (a newer
  * commit) it runs the general classifier, so a commit never waits for a new
  * program. */
@@ -375,7 +379,10 @@ struct xdpfw_spec {
 	__u32 n_count;    /* count rules: the walk counts those before the winner */
 	__u32 lookup;     /* bit (1 << XDPFW_FIELD_SRC/DST): looked up in the live tables */
 	__u32 flags_table; /* 1: TCP flags through tcp_flags[] (flag masks make many ranges) */
-	struct xdpfw_spec_field f[XDPFW_FIELD_COUNT]; /* scalar fields only */
+	__u32 v4_inline;  /* bit (1 << XDPFW_FIELD_SRC/DST): IPv4 by f[field]'s ranges */
+	__u32 one_terminal; /* i + 1 when rule i is the only terminal rule, else 0 */
+	/* Scalar fields, and for src/dst with v4_inline the IPv4 ranges. */
+	struct xdpfw_spec_field f[XDPFW_FIELD_COUNT];
 	struct xdpfw_rule rules[XDPFW_SPEC_MAX_RULES];
 	__u64 tcp_flags[XDPFW_FLAGS_SLOTS + 7]; /* flags_table: TCP flags value -> rules */
 };
