@@ -74,6 +74,18 @@ __attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt
 	return xdpfw_spec_bitmap_word(gen, index * hdr->bitmap_stride + hdr->n_summary);
 }
 
+/* What the packet's source (dir 0) or destination (dir 1) address admits:
+ * IPv4 by the spec's ranges when it has them (v4_inline), otherwise, and
+ * for IPv6, through the live tables. */
+static __always_inline __u64 xdpfw_spec_addr(const struct xdpfw_pkt *pkt, __u32 gen, __u32 dir)
+{
+	__u32 f = XDPFW_FIELD_SRC + dir;
+
+	if ((cfg_spec.v4_inline & (1u << f)) && pkt->family == XDPFW_FAMILY_IPV4)
+		return xdpfw_spec_field(f, bpf_ntohl(dir ? pkt->dst4 : pkt->src4));
+	return xdpfw_spec_addr_word(pkt, gen, dir);
+}
+
 #define XDPFW_SPEC_SCALAR(field, value)                               \
 	do {                                                          \
 		if (cfg_spec.f[field].n_ranges)                       \
@@ -107,22 +119,10 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 					     : pkt->family == XDPFW_FAMILY_IPV6 ? ETH_P_IPV6
 										: pkt->ether);
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_CT, pkt->ct);
-	/* Addresses: IPv4 by ranges when the spec has them (v4_inline), else
-	 * and for IPv6 through the live tables. */
-	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc) {
-		if ((cfg_spec.v4_inline & (1u << XDPFW_FIELD_SRC)) &&
-		    pkt->family == XDPFW_FAMILY_IPV4)
-			acc &= xdpfw_spec_field(XDPFW_FIELD_SRC, bpf_ntohl(pkt->src4));
-		else
-			acc &= xdpfw_spec_addr_word(pkt, gen, 0);
-	}
-	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc) {
-		if ((cfg_spec.v4_inline & (1u << XDPFW_FIELD_DST)) &&
-		    pkt->family == XDPFW_FAMILY_IPV4)
-			acc &= xdpfw_spec_field(XDPFW_FIELD_DST, bpf_ntohl(pkt->dst4));
-		else
-			acc &= xdpfw_spec_addr_word(pkt, gen, 1);
-	}
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
+		acc &= xdpfw_spec_addr(pkt, gen, 0);
+	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)
+		acc &= xdpfw_spec_addr(pkt, gen, 1);
 
 	win = acc & cfg_spec.terminal;
 	if (cfg_spec.n_count) {
