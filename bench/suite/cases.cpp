@@ -83,4 +83,11 @@ std::vector<CaseSpec> all_cases()
     return out;
 }
 
+std::string ceiling_of(const CaseSpec& c)
+{
+    if (c.kind == DutKind::sink)
+        return "";
+    return c.path == Path::pass ? "xdp-noop-pass" : "xdp-noop-drop";
+}
+
 } // namespace xdpfw::bench

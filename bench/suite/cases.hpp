@@ -28,6 +28,9 @@ struct CaseSpec {
     bool ct = false;                // xdpfw: the tracked-flow fast path (Workload::ct_established)
 };
 
+// The row a case's ratio is taken against ("" for the ceilings themselves).
+std::string ceiling_of(const CaseSpec& c);
+
 // Every case of a full run, in run order: the ceilings first.
 std::vector<CaseSpec> all_cases();
 

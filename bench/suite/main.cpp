@@ -82,6 +82,9 @@ void add_options(CLI::App& app, Options& o)
                    "--sources prefix, so a range outside it checks that a miss is reported as an "
                    "error");
     app.add_flag("--list", o.list, "list the cases and exit");
+    app.add_flag("--paired", o.paired,
+                 "measure each row's ceiling again right before the row and take its ratio "
+                 "against that (for hosts whose speed drifts during a run)");
 }
 
 // The traffic's sources: --traffic-src, or the first --sources addresses
@@ -140,12 +143,17 @@ void install_signal_handlers()
     sigaction(SIGUSR1, &cut, nullptr);
 }
 
-// Ratios against the ceilings of this run.
+// Ratios against the ceilings of this run: the paired measurement where
+// there is one (--paired), else the ceiling's own row.
 void set_ratios(std::vector<Row>& rows)
 {
     for (auto& r : rows) {
         if (!r.measured() || r.ceiling.empty())
             continue;
+        if (r.paired_ceiling_mpps) {
+            r.ratio = r.mpps / *r.paired_ceiling_mpps;
+            continue;
+        }
         for (const auto& c : rows)
             if (c.name == r.ceiling && c.measured())
                 r.ratio = r.mpps / c.mpps;
@@ -155,15 +163,34 @@ void set_ratios(std::vector<Row>& rows)
             r.ratio = 1.0;
 }
 
-// Runs every case, printing a line for each as it ends.
-std::vector<Row> run_cases(Runner& runner, const std::vector<CaseSpec>& cases)
+// The case named `name` (a ceiling), or nullptr.
+const CaseSpec* find_case(const std::vector<CaseSpec>& all, const std::string& name)
 {
+    for (const auto& c : all)
+        if (c.name == name)
+            return &c;
+    return nullptr;
+}
+
+// Runs every case, printing a line for each as it ends. With paired, each
+// row with a ceiling has that ceiling measured again just before it.
+std::vector<Row> run_cases(Runner& runner, const std::vector<CaseSpec>& cases, bool paired)
+{
+    const std::vector<CaseSpec> all = all_cases();
     std::vector<Row> rows;
     for (const auto& c : cases) {
         if (g_stop)
             break;
         const auto c0 = Clock::now();
+        std::optional<Row> ceiling;
+        if (paired && !ceiling_of(c).empty())
+            if (const CaseSpec* s = find_case(all, ceiling_of(c)))
+                ceiling = runner.run_case(*s);
         Row r = runner.run_case(c);
+        if (ceiling && ceiling->measured()) {
+            r.paired_ceiling_mpps = ceiling->mpps;
+            r.paired_ceiling_trials = ceiling->trials;
+        }
         std::cout << fmt::format("  {:<30} {:>8}  {}  ({:.1f} s)", r.name,
                                  r.measured() ? fmt::format("{:.3f} Mpps", r.mpps) : r.status,
                                  r.measured() ? "" : r.note,
@@ -201,6 +228,7 @@ RunInfo run_info(int argc, char** argv, const Options& o, int gen_cpu, int cpus)
         info.command += (i ? " " : "") + std::string(argv[i]);
     info.started_utc = utc_now();
     info.quick = o.quick;
+    info.paired = o.paired;
     info.gen_cpu = gen_cpu;
     info.cpus = cpus;
     info.trials = o.trials;
@@ -238,7 +266,7 @@ int run_all(const std::vector<CaseSpec>& cases, const Options& o, const pktgen::
                                  "generator on CPU {}, AF_XDP worker on CPU {}\n",
                                  cases.size(), o.trials, info.sources, info.traffic_src, gen_cpu,
                                  others.front());
-        std::vector<Row> rows = run_cases(runner, cases);
+        std::vector<Row> rows = run_cases(runner, cases, o.paired);
         release_shared_duts();
         info.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         return report(rows, info, o);

@@ -47,6 +47,9 @@ nlohmann::json row_json(const Row& r)
             j[k] = nullptr;
     }
     j["ceiling"] = r.ceiling;
+    j["paired_ceiling_mpps"] =
+        r.paired_ceiling_mpps ? nlohmann::json(*r.paired_ceiling_mpps) : nlohmann::json();
+    j["paired_ceiling_trials_mpps"] = r.paired_ceiling_trials;
     j["setup_seconds"] = r.setup_seconds;
     j["sources"] = r.sources;
     auto bytes = [](const std::optional<uint64_t>& b) { return b ? nlohmann::json(*b) : nlohmann::json(); };
@@ -222,6 +225,9 @@ std::string markdown_table(const std::vector<Row>& rows, const RunInfo& info)
                       "kernel {}, load average {:.2f} before / {:.2f} after, {:.0f} s in all.\n",
                       info.trials, info.window, info.gen_cpu, info.cpus, info.kernel,
                       info.load_before, info.load_after, info.seconds);
+    if (info.paired)
+        md += "Ratios (--paired): each against its ceiling measured right before its row "
+              "(results.json: paired_ceiling_mpps); the ceiling rows are their own runs.\n";
     return md;
 }
 
@@ -235,7 +241,7 @@ std::vector<std::string> write_reports(const std::vector<Row>& rows, const RunIn
     write_text(dir + "/results.json", list.dump(2) + "\n");
 
     nlohmann::json run = {{"command", info.command},   {"started_utc", info.started_utc},
-                          {"seconds", info.seconds},   {"quick", info.quick},
+                          {"seconds", info.seconds},   {"quick", info.quick}, {"paired", info.paired},
                           {"gen_cpu", info.gen_cpu},   {"cpus", info.cpus},
                           {"kernel", info.kernel},     {"load_before", info.load_before},
                           {"load_after", info.load_after}, {"trials", info.trials},

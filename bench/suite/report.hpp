@@ -24,6 +24,10 @@ struct Row {
     double ns_per_packet = 0;    // 1000 / mpps: CPU time per packet, generator included
     std::optional<double> ratio; // mpps / ceiling's mpps
     std::string ceiling;         // the row the ratio is taken against
+    // --paired: the ceiling's Mpps measured right before this row (the
+    // ratio's denominator then), and its trials.
+    std::optional<double> paired_ceiling_mpps;
+    std::vector<double> paired_ceiling_trials;
     double reached = 0;          // lowest fraction of generated frames the DUT counted
     double delivered = 0;        // pass path: lowest fraction a socket received
     uint64_t generated = 0;      // frames sent over all trials
@@ -42,6 +46,7 @@ struct RunInfo {
     std::string started_utc;
     double seconds = 0;
     bool quick = false;
+    bool paired = false; // ratios against a ceiling measured right before each row
     int gen_cpu = 0;
     int cpus = 0;
     std::string kernel;

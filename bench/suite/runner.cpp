@@ -135,7 +135,7 @@ Row Runner::run_case(const CaseSpec& c)
     row.rules = c.rules;
     row.set_size = c.set_size;
     row.sources = traffic_.count;
-    row.ceiling = c.kind == DutKind::sink ? "" : (c.path == Path::pass ? "xdp-noop-pass" : "xdp-noop-drop");
+    row.ceiling = ceiling_of(c);
     if (o_.quick && !c.quick_skip.empty()) {
         row.status = "skipped";
         row.note = c.quick_skip;

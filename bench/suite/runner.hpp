@@ -38,6 +38,7 @@ struct Options {
     uint32_t sources = kDefaultSources; // the policies' traffic prefix, and the default traffic
     std::string traffic_src;            // empty: the first `sources` addresses from kTrafficSrc
     bool list = false;
+    bool paired = false; // run the row's ceiling again right before each row, for its ratio
 };
 
 // Set by SIGINT and SIGTERM: the run stops after the current trial.
