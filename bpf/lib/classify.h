@@ -151,16 +151,21 @@ static __always_inline __u32 xdpfw_v6_class(const struct xdpfw_policy_hdr *hdr, 
 	return w.class;
 }
 
+/* The address class of the packet's source (dir 0) or destination. */
+static __always_inline __u32 xdpfw_pkt_addr_class(const struct xdpfw_policy_hdr *hdr, __u32 gen,
+						  __u32 dir, const struct xdpfw_pkt *pkt)
+{
+	if (pkt->family == XDPFW_FAMILY_IPV4)
+		return xdpfw_v4_class(hdr, gen, dir, dir ? pkt->dst4 : pkt->src4);
+	if (pkt->family == XDPFW_FAMILY_IPV6)
+		return xdpfw_v6_class(hdr, gen, dir, dir ? pkt->dst6 : pkt->src6);
+	return 0;
+}
+
 static __always_inline __u32 xdpfw_addr_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
 					       __u32 dir, const struct xdpfw_pkt *pkt)
 {
-	__u32 class = 0;
-
-	if (pkt->family == XDPFW_FAMILY_IPV4)
-		class = xdpfw_v4_class(hdr, gen, dir, dir ? pkt->dst4 : pkt->src4);
-	else if (pkt->family == XDPFW_FAMILY_IPV6)
-		class = xdpfw_v6_class(hdr, gen, dir, dir ? pkt->dst6 : pkt->src6);
-	return xdpfw_class_index(gen, dir, class);
+	return xdpfw_class_index(gen, dir, xdpfw_pkt_addr_class(hdr, gen, dir, pkt));
 }
 
 /* State of the bitmap walk, shared with the bpf_loop callback. The used

@@ -61,14 +61,21 @@ __attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt
 						     __u32 dir)
 {
 	struct xdpfw_policy_hdr *hdr;
-	__u32 index;
+	__u32 index, class;
 
 	if (!pkt)
 		return 0;
 	hdr = bpf_map_lookup_elem(&xdpfw_policy, &gen);
 	if (!hdr)
 		return 0;
-	index = xdpfw_addr_index(hdr, gen, dir & 1, pkt);
+	class = xdpfw_pkt_addr_class(hdr, gen, dir & 1, pkt);
+	/* Few classes: their rule words are in the spec (class_table). */
+	if (cfg_spec.class_table & (1u << (dir & 1))) {
+		if (class >= cfg_spec.n_classes[dir & 1])
+			return 0;
+		return cfg_spec.class_bits[dir & 1][class & (XDPFW_SPEC_MAX_CLASSES - 1)];
+	}
+	index = xdpfw_class_index(gen, dir & 1, class);
 	if (index == XDPFW_NO_RULE)
 		return 0;
 	return xdpfw_spec_bitmap_word(gen, index * hdr->bitmap_stride + hdr->n_summary);

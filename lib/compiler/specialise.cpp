@@ -218,6 +218,17 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
         if (!(p.used_fields & (1u << f)))
             continue;
         s->lookup |= 1u << f;
+        // Few address classes (a few prefixes or small sets, whatever their
+        // size in prefixes): their words go into the spec, so a lookup ends
+        // at the class instead of reading the class's bitmap from the
+        // tables. The key then follows the class numbering and words.
+        const std::vector<uint32_t>& cb = p.addr[d].class_bitmap;
+        if (!cb.empty() && cb.size() <= XDPFW_SPEC_MAX_CLASSES) {
+            s->class_table |= 1u << d;
+            s->n_classes[d] = static_cast<uint32_t>(cb.size());
+            for (size_t c = 0; c < cb.size(); c++)
+                s->class_bits[d][c] = red.word(cb[c]);
+        }
         if (red.v4_runs(p.addr[d], 2 * XDPFW_SPEC_MAX_RANGES + 1, runs) &&
             Reducer::reduce(runs, s->f[f]))
             s->v4_inline |= 1u << f;

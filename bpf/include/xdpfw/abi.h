@@ -356,6 +356,7 @@ struct xdpfw_rule {
  * program. */
 #define XDPFW_SPEC_MAX_RULES 64 /* one rule word */
 #define XDPFW_SPEC_MAX_RANGES 16 /* per scalar field */
+#define XDPFW_SPEC_MAX_CLASSES 64 /* address classes per direction with class_bits */
 
 /* Values lo .. lo + span of a field admit `bits` (rule i: bit i). */
 struct xdpfw_spec_range {
@@ -381,10 +382,17 @@ struct xdpfw_spec {
 	__u32 flags_table; /* 1: TCP flags through tcp_flags[] (flag masks make many ranges) */
 	__u32 v4_inline;  /* bit (1 << XDPFW_FIELD_SRC/DST): IPv4 by f[field]'s ranges */
 	__u32 one_terminal; /* i + 1 when rule i is the only terminal rule, else 0 */
+	__u32 class_table; /* bit dir: address classes -> rules through class_bits[dir] */
+	__u32 n_classes[XDPFW_DIRECTIONS];
+	__u32 pad;
 	/* Scalar fields, and for src/dst with v4_inline the IPv4 ranges. */
 	struct xdpfw_spec_field f[XDPFW_FIELD_COUNT];
 	struct xdpfw_rule rules[XDPFW_SPEC_MAX_RULES];
 	__u64 tcp_flags[XDPFW_FLAGS_SLOTS + 7]; /* flags_table: TCP flags value -> rules */
+	/* class_table: what an address of class c admits (the class's word in
+	 * the live tables, which the spec's key then covers); the classes come
+	 * from the live address tables. */
+	__u64 class_bits[XDPFW_DIRECTIONS][XDPFW_SPEC_MAX_CLASSES];
 };
 
 /* Per-CPU packet and byte counters (rules and reasons). */
