@@ -5,8 +5,11 @@
  * only the ranges and fields the policy has and drops the rest as dead
  * code. Scalar fields become compares against constants, no table is read
  * for them; so do IPv4 addresses of a direction with few prefixes
- * (v4_inline); other address fields read their bitmap's one word from the
- * live generation (their set changes need no new program).
+ * (v4_inline). Other addresses are looked up in the live generation down to
+ * their class, and the class's rule word comes from the spec when it has at
+ * most XDPFW_SPEC_MAX_CLASSES classes (class_table), else from the live
+ * bitmaps; a set change keeps the program unless it changes what the spec
+ * holds (its key).
  */
 #ifndef XDPFW_SPEC_H
 #define XDPFW_SPEC_H
