@@ -116,6 +116,17 @@ protected:
         return !ids.empty() && std::all_of(ids.begin(), ids.end(), [&](uint32_t i) { return i == id; });
     }
 
+    // Once the daemon settles: dut0 runs the daemon's own program, and only
+    // it, in place of program `replaced`. Returns status's tier.
+    json settled_in_place_of(uint32_t replaced)
+    {
+        const json tier = settled_own_program();
+        const uint32_t own = tier.at("program_id").get<uint32_t>();
+        EXPECT_NE(own, replaced);
+        EXPECT_TRUE(runs_only(own)) << run_in(lab->dut, "ip -d link show dev dut0").output;
+        return tier;
+    }
+
     uint32_t count_id = 0, drop_id = 0, set_id = 0;
 };
 
@@ -211,11 +222,8 @@ TEST_F(DaemonRestart, UpgradeReplacesAnotherBuildsProgramUnderTraffic)
 
     d.start();
     EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
-    const json tier = settled_own_program();
+    const json tier = settled_in_place_of(old.id());
     EXPECT_FALSE(tier.contains("adopted_program")) << tier.dump();
-    const uint32_t own = tier.at("program_id").get<uint32_t>();
-    EXPECT_NE(own, old.id());
-    EXPECT_TRUE(runs_only(own)) << run_in(lab->dut, "ip -d link show dev dut0").output;
     const std::string log = d.log();
     EXPECT_NE(log.find("event=adopted_attachment iface=dut0"), std::string::npos) << log;
     EXPECT_NE(log.find("event=tier_swapped"), std::string::npos) << log;
@@ -243,10 +251,7 @@ TEST_F(DaemonRestart, RestartReplacesAnUnpinnedProgramOfTheInstance)
 
     d.start();
     EXPECT_TRUE(d.checked({{"cmd", "status"}}).at("adopted").get<bool>());
-    const json tier = settled_own_program();
-    const uint32_t own = tier.at("program_id").get<uint32_t>();
-    EXPECT_NE(own, unpinned.id());
-    EXPECT_TRUE(runs_only(own)) << run_in(lab->dut, "ip -d link show dev dut0").output;
+    settled_in_place_of(unpinned.id());
     const std::string log = d.log();
     EXPECT_NE(log.find("event=replaced_unpinned_program iface=dut0"), std::string::npos) << log;
 
@@ -282,10 +287,7 @@ TEST_F(DaemonRestart, UpgradeMapsUnderTraffic)
     std::this_thread::sleep_for(200ms);
 
     d.start_with({"--config", cfg, "--upgrade-maps"});
-    const json tier = settled_own_program();
-    const uint32_t own = tier.at("program_id").get<uint32_t>();
-    EXPECT_NE(own, own_before);
-    EXPECT_TRUE(runs_only(own)) << run_in(lab->dut, "ip -d link show dev dut0").output;
+    settled_in_place_of(own_before);
     const std::string log = d.log();
     EXPECT_NE(log.find("event=maps_upgraded"), std::string::npos) << log;
     EXPECT_NE(log.find("shared=\"xdpfw_rule_stats,xdpfw_reason_stats"), std::string::npos) << log;
