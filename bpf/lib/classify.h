@@ -7,7 +7,12 @@
  * The AND of the field bitmaps holds the rules that match; the lowest set
  * bit whose rule is terminal wins. Each bitmap carries summary words (bit w:
  * word w is not zero), so only words where every field has a candidate are
- * visited: the walk costs O(words with candidates), not O(rules).
+ * visited: the walk costs O(words with candidates), not O(rules). And each
+ * reference to a bitmap carries a lower bound of its first non-zero word
+ * (abi.h, xdpfw_ref): the walk opens the word at the largest bound of the
+ * used fields first, which holds the winner whenever one field is selective
+ * (an address prefix: the rule words of a 1,000-rule policy read once per
+ * field, no summary word, no bpf_loop), and reads summary words only past it.
  */
 #ifndef XDPFW_CLASSIFY_H
 #define XDPFW_CLASSIFY_H
@@ -31,8 +36,9 @@ static __always_inline __u32 xdpfw_ctz64(__u64 x)
 	return xdpfw_debruijn64[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
-/* Field lookups return a bitmap index; XDPFW_NO_RULE when a table entry is
- * missing (a policy the control plane never writes), which ends the walk. */
+/* Field lookups return a bitmap reference (xdpfw_ref); XDPFW_NO_RULE when a
+ * table entry is missing (a policy the control plane never writes), which
+ * ends the walk. */
 static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
 {
 	__u32 *b = xdpfw_slot(&xdpfw_scalars, base + gen * slots + value);
@@ -176,11 +182,13 @@ struct xdpfw_walk {
 	__u32 n_list;
 	__u32 gen;
 	__u32 pkt_len;
-	__u32 next_summary; /* next summary word to load */
+	/* The used fields' largest first-word bound (xdpfw_use); once the walk
+	 * opened that word, the first word the summary words may still name. */
+	__u32 min_word;
+	__u32 next_summary; /* next summary word to load; the one before covers cand */
 	__u32 n_summary;    /* summary words the policy uses (<= cfg_summary_words) */
 	__u32 stride;       /* words per bitmap (policy header) */
 	__u32 n_words;      /* rule words the policy uses */
-	__u32 word_base;    /* first word covered by cand */
 	__u32 bit_base;     /* first rule covered by acc */
 	__u64 cand;         /* candidate words left */
 	__u64 acc;          /* matching rules left in the current word */
@@ -255,11 +263,29 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 	return 1;
 }
 
+/* Loads the next summary word's AND into w->cand, less the words before
+ * w->min_word (the walk has opened those, or none of them can match).
+ * Returns 1 when there is none left (the walk ends). */
+static __always_inline long xdpfw_load_summary(struct xdpfw_walk *w)
+{
+	__u32 s = w->next_summary, skip;
+
+	if (s >= w->n_summary || s >= cfg_summary_words)
+		return 1;
+	w->cand = xdpfw_and_word(w, s);
+	if (w->min_word > s * 64) {
+		skip = w->min_word - s * 64;
+		w->cand = skip < 64 ? w->cand & (~0ULL << skip) : 0;
+	}
+	w->next_summary = s + 1;
+	return 0;
+}
+
 /* Opens the next candidate word (w->cand != 0): its matching rules go to
  * w->acc. Returns 1 if the word is out of range (the walk ends). */
 static __always_inline long xdpfw_open_word(struct xdpfw_walk *w)
 {
-	__u32 word = w->word_base + xdpfw_ctz64(w->cand);
+	__u32 word = (w->next_summary - 1) * 64 + xdpfw_ctz64(w->cand);
 
 	w->cand &= w->cand - 1;
 	if (word >= cfg_words)
@@ -277,14 +303,8 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 	struct xdpfw_walk *w = arg;
 
 	if (!w->acc) {
-		if (!w->cand) {
-			if (w->next_summary >= w->n_summary || w->next_summary >= cfg_summary_words)
-				return 1;
-			w->word_base = w->next_summary * 64;
-			w->cand = xdpfw_and_word(w, w->next_summary);
-			w->next_summary++;
-			return 0;
-		}
+		if (!w->cand)
+			return xdpfw_load_summary(w);
 		return xdpfw_open_word(w);
 	}
 	return xdpfw_take_rule(w);
@@ -293,23 +313,29 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 /* The walk, as a global function: the verifier checks it once, whatever the
  * field lookups before it did (inlined, it was verified again for every
  * distinct state they leave, past the 1M-instruction limit). The common case
- * runs straight through, without bpf_loop's indirect calls: the first summary
- * word (skipped when the policy has one rule word), its first candidate word
+ * runs straight through, without bpf_loop's indirect calls: the rule word at
+ * the fields' largest first-word bound (the only word of a policy of up to
+ * 64 rules), else the first candidate word the summary word after it names,
  * and that word's first two matching rules (a count rule, then the one that
  * decides). Returns 1 when the walk must go on
  * (the caller resumes it in bpf_loop, whose context must be on its stack). */
 __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 {
+	__u32 word;
+
 	if (!w)
 		return 0;
-	if (w->n_words == 1) {
-		/* Up to 64 rules: the summary word says only whether the one
-		 * rule word is zero, so the AND goes straight to that word. */
-		w->acc = xdpfw_and_word(w, w->n_summary);
-		w->next_summary = w->n_summary;
-	} else {
-		w->cand = xdpfw_and_word(w, 0);
-		w->next_summary = 1;
+	word = w->min_word;
+	if (word >= w->n_words || word >= cfg_words)
+		return 0; /* some field admits no rule at all */
+	w->bit_base = word * 64;
+	w->acc = xdpfw_and_word(w, w->n_summary + word);
+	/* Summary words resume after the opened word. */
+	w->min_word = word + 1;
+	w->next_summary = w->min_word / 64;
+	if (!w->acc && w->min_word < w->n_words) {
+		if (xdpfw_load_summary(w))
+			return 0;
 		if (w->cand && xdpfw_open_word(w))
 			return 0;
 	}
@@ -317,7 +343,8 @@ __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 		return 0;
 	if (w->acc && xdpfw_take_rule(w))
 		return 0;
-	return w->acc || w->cand || w->next_summary < w->n_summary;
+	return w->acc || w->cand ||
+	       (w->next_summary < w->n_summary && w->min_word < w->n_words);
 }
 
 /* The ingress interface's bitmap: a direct array slot below
@@ -353,12 +380,20 @@ static __always_inline __u32 xdpfw_ether_index(const struct xdpfw_policy_hdr *hd
 	return b ? *b : hdr->ether_default;
 }
 
-static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 index)
+static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 ref)
 {
-	/* A missing entry (XDPFW_NO_RULE) stays ~0: its page slot is past
-	 * xdpfw_tables, so the AND is 0 and the walk ends. */
-	if (w->n_list < XDPFW_FIELD_COUNT)
-		w->list[w->n_list++] = index == XDPFW_NO_RULE ? ~0u : index * w->stride;
+	if (w->n_list >= XDPFW_FIELD_COUNT)
+		return;
+	/* A missing entry (XDPFW_NO_RULE): no word can match. Its list entry
+	 * ~0 is a page slot past xdpfw_tables, so an AND with it is 0 too. */
+	if (ref == XDPFW_NO_RULE) {
+		w->list[w->n_list++] = ~0u;
+		w->min_word = XDPFW_REF_HINT_MAX + 1;
+		return;
+	}
+	w->list[w->n_list++] = xdpfw_ref_index(ref) * w->stride;
+	if (xdpfw_ref_hint(ref) > w->min_word)
+		w->min_word = xdpfw_ref_hint(ref);
 }
 
 /* Classifies a parsed packet against generation gen. Returns the winning

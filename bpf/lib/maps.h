@@ -39,7 +39,7 @@ struct {
 	__type(value, struct xdpfw_policy_hdr);
 } xdpfw_policy SEC(".maps");
 
-/* Scalar field value -> bitmap index; layout XDPFW_SCALAR_BASE_*. */
+/* Scalar field value -> bitmap reference (xdpfw_ref); layout XDPFW_SCALAR_BASE_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -57,7 +57,7 @@ struct {
 	__type(value, struct xdpfw_rule);
 } xdpfw_rules SEC(".maps");
 
-/* [(gen * 2 + dir) * cfg_addr_class_cap + class] -> bitmap index. */
+/* [(gen * 2 + dir) * cfg_addr_class_cap + class] -> bitmap reference. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -92,7 +92,7 @@ struct {
 	__type(value, __u32);
 } xdpfw_v6_prefixes SEC(".maps");
 
-/* [gen * XDPFW_IFINDEX_SLOTS + ifindex] -> bitmap index (abi.h). */
+/* [gen * XDPFW_IFINDEX_SLOTS + ifindex] -> bitmap reference (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -101,7 +101,7 @@ struct {
 	__type(value, struct xdpfw_block);
 } xdpfw_iif SEC(".maps");
 
-/* Interfaces with an ifindex >= XDPFW_IFINDEX_SLOTS -> bitmap index. */
+/* Interfaces with an ifindex >= XDPFW_IFINDEX_SLOTS -> bitmap reference. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -109,7 +109,7 @@ struct {
 	__type(value, __u32);
 } xdpfw_ifindex SEC(".maps");
 
-/* Ethertypes named by ether= rules -> bitmap index (abi.h). */
+/* Ethertypes named by ether= rules -> bitmap reference (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPFW_ETHER_ENTRIES);

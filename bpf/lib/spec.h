@@ -81,6 +81,7 @@ __attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt
 	index = xdpfw_class_index(gen, dir & 1, class);
 	if (index == XDPFW_NO_RULE)
 		return 0;
+	index = xdpfw_ref_index(index);
 	return xdpfw_spec_bitmap_word(gen, index * hdr->bitmap_stride + hdr->n_summary);
 }
 

@@ -237,12 +237,17 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         {p.icmp, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS, "icmp"},
         {p.ct, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS, "ct"},
     };
+    // The tables hold bitmap references (abi.h, xdpfw_ref), not indices.
+    const std::vector<uint32_t> refs = p.bitmap_refs();
+    auto ref = [&](uint32_t index) {
+        return index < refs.size() ? refs[index] : p.bitmap_ref(index);
+    };
     for (const auto& t : scalar_tables) {
         uint32_t* dst = scalars.at<uint32_t>(4ull * (t.base + gen * t.slots));
         if (t.values.size() == t.slots)
-            std::memcpy(dst, t.values.data(), 4ull * t.slots);
+            std::transform(t.values.begin(), t.values.end(), dst, ref);
         else if (t.values.empty()) // field unused: never read by the program
-            std::fill_n(dst, t.slots, p.all_bitmap);
+            std::fill_n(dst, t.slots, ref(p.all_bitmap));
         else
             throw PolicyError("compiled policy", t.name,
                               fmt::format("table has {} slots, expected {}", t.values.size(),
@@ -260,7 +265,7 @@ void PolicyMaps::Impl::write_tables(const CompiledPolicy& p, uint32_t gen)
         const AddrTables& a = p.addr[dir];
         const uint32_t table = gen * XDPFW_DIRECTIONS + dir;
         uint32_t* classes = addr_class.at<uint32_t>(4ull * table * o.max_addr_classes);
-        std::copy(a.class_bitmap.begin(), a.class_bitmap.end(), classes);
+        std::transform(a.class_bitmap.begin(), a.class_bitmap.end(), classes, ref);
         slots->stage_v4(gen, dir, *a.v4);
     }
 }
@@ -294,17 +299,18 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
 
     // Interfaces below XDPFW_IFINDEX_SLOTS take a slot of the direct array
     // (every slot written), larger ones an entry of the hash.
+    // (Bitmap references, as in write_tables.)
     uint32_t* slots = iif.at<uint32_t>(4ull * gen * XDPFW_IFINDEX_SLOTS);
-    std::fill_n(slots, XDPFW_IFINDEX_SLOTS, p.ifindex_default);
+    std::fill_n(slots, XDPFW_IFINDEX_SLOTS, p.bitmap_ref(p.ifindex_default));
     std::vector<xdpfw_ifindex_key> ik;
     std::vector<uint32_t> iv;
     for (const auto& [idx, bm] : p.ifindex) {
         if (idx < XDPFW_IFINDEX_SLOTS) {
-            slots[idx] = bm;
+            slots[idx] = p.bitmap_ref(bm);
             continue;
         }
         ik.push_back(xdpfw_ifindex_key{idx, gen});
-        iv.push_back(bm);
+        iv.push_back(p.bitmap_ref(bm));
     }
     ifindex.insert(gen, ik, iv, "xdpfw_ifindex");
 
@@ -313,7 +319,7 @@ void PolicyMaps::Impl::write_hashes(const CompiledPolicy& p, uint32_t gen)
     std::vector<uint32_t> ev;
     for (const auto& [type, bm] : p.ether) {
         ek.push_back(xdpfw_ether_key{type, gen});
-        ev.push_back(bm);
+        ev.push_back(p.bitmap_ref(bm));
     }
     ether.insert(gen, ek, ev, "xdpfw_ether");
 }
@@ -417,9 +423,9 @@ xdpfw_policy_hdr policy_header(const CompiledPolicy& p, uint64_t version)
     hdr.default_action = p.default_action;
     hdr.malformed_action = p.malformed_action;
     hdr.default_non_ip_action = p.default_non_ip_action;
-    hdr.all_bitmap = p.all_bitmap;
-    hdr.ifindex_default = p.ifindex_default;
-    hdr.ether_default = p.ether_default;
+    hdr.all_bitmap = p.bitmap_ref(p.all_bitmap);
+    hdr.ifindex_default = p.bitmap_ref(p.ifindex_default);
+    hdr.ether_default = p.bitmap_ref(p.ether_default);
     for (uint32_t dir = 0; dir < XDPFW_DIRECTIONS; dir++) {
         uint32_t n = 0;
         for (const auto& [plen, entries] : p.addr[dir].v6->by_len)

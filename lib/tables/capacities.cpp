@@ -20,8 +20,8 @@ void check_table_capacities(const Capacities& o)
         throw bad("max_rules", "must be a non-zero multiple of 64 up to " +
                                    std::to_string(XDPFW_MAX_RULES) + ", got " +
                                    std::to_string(o.max_rules));
-    if (o.max_bitmaps == 0)
-        throw bad("max_bitmaps", "must be at least 1");
+    if (o.max_bitmaps == 0 || o.max_bitmaps > XDPFW_REF_INDEX_MASK)
+        throw bad("max_bitmaps", "must be 1.." + std::to_string(XDPFW_REF_INDEX_MASK));
     if (o.max_addr_classes == 0 || o.max_addr_classes > XDPFW_TBL24_VALUE_MASK + 1)
         throw bad("max_addr_classes", "must be 1.." + std::to_string(XDPFW_TBL24_VALUE_MASK + 1));
     if (o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK + 1)
@@ -40,8 +40,8 @@ void check_map_capacities(const Capacities& o)
     if (o.max_rules == 0 || o.max_rules % 64 || o.max_rules > XDPFW_MAX_RULES)
         bad("max_rules " + std::to_string(o.max_rules) + " must be a multiple of 64 in 64.." +
             std::to_string(XDPFW_MAX_RULES));
-    if (o.max_bitmaps < 2)
-        bad("max_bitmaps must be at least 2");
+    if (o.max_bitmaps < 2 || o.max_bitmaps > XDPFW_REF_INDEX_MASK)
+        bad("max_bitmaps must be in 2.." + std::to_string(XDPFW_REF_INDEX_MASK));
     if (o.max_addr_classes < 1 || o.max_addr_classes > XDPFW_TBL24_VALUE_MASK)
         bad("max_addr_classes must be in 1.." + value_max);
     if (o.max_v4_chunks < 1 || o.max_v4_chunks > XDPFW_TBL24_VALUE_MASK)

@@ -1,9 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Address table lookups: the C++ side of the DIR-24 + host table walk and
-// the IPv6 longest-prefix probe the XDP program does.
+// the IPv6 longest-prefix probe the XDP program does; bitmap references.
 #include "lib/tables/compiled_policy.hpp"
 
+#include <algorithm>
+
 namespace xdpfw {
+
+uint32_t CompiledPolicy::bitmap_ref(uint32_t index) const
+{
+    if (index >= bitmaps.size()) // no rules: no bitmap, and no word is read
+        return xdpfw_ref(index, 0);
+    const std::vector<uint64_t>& b = bitmaps[index];
+    const auto first = std::find_if(b.begin(), b.end(), [](uint64_t w) { return w != 0; });
+    return xdpfw_ref(index, first == b.end() ? XDPFW_REF_HINT_MAX : uint32_t(first - b.begin()));
+}
+
+std::vector<uint32_t> CompiledPolicy::bitmap_refs() const
+{
+    std::vector<uint32_t> refs(bitmaps.size());
+    for (uint32_t i = 0; i < refs.size(); ++i)
+        refs[i] = bitmap_ref(i);
+    return refs;
+}
 
 std::optional<size_t> V4Table::find_host(uint32_t addr) const
 {

@@ -90,6 +90,11 @@ struct CompiledPolicy {
     // or null when the policy does not fit it; its key goes in the header.
     std::shared_ptr<const xdpfw_spec> spec;
     std::string spec_why_not; // when spec is null: what does not fit
+
+    // What the program's tables hold for bitmap `index` (abi.h, xdpfw_ref):
+    // the index and its first non-zero word. bitmap_refs(): every bitmap's.
+    uint32_t bitmap_ref(uint32_t index) const;
+    std::vector<uint32_t> bitmap_refs() const;
 };
 
 } // namespace xdpfw

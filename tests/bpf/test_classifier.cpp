@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The XDP classifier through BPF_PROG_RUN: first match, counters, sets of
 // every table kind, actions, generation switches and large rule counts.
+#include "lib/lang/policy_file.hpp"
+#include "lib/lang/rule_parser.hpp"
 #include "testing/bpf_harness.hpp"
 #include "testing/policy_text.hpp"
 #include "testing/private_netns.hpp"
@@ -351,6 +353,56 @@ TEST_F(Classifier, ThousandsOfRulesAcrossSummaryWords)
         EXPECT_EQ(r.xdp_action, port % 2 ? uint32_t(XDP_DROP) : uint32_t(XDP_PASS)) << port;
     }
     EXPECT_EQ(run(frame("10.0.0.1", "10.0.0.2", 17, 1, 5001)).verdict.rule_id, XDPFW_NO_RULE);
+}
+
+// The walk opens the word at the fields' largest first-word bound first
+// (abi.h, xdpfw_ref). Where that word holds no rule every field admits, it
+// goes on through the summary words past it, into the second summary word,
+// counting count rules on the way; where one field's rules start late, the
+// walk starts there.
+TEST_F(Classifier, WalkStartsAtTheFieldsFirstWordThenFollowsSummaryWords)
+{
+    Policy p;
+    auto add = [&](const std::string& text) {
+        Rule r = parse_rule(text, "rule");
+        r.id = uint32_t(p.rules.size() + 1);
+        r.priority = int32_t(r.id);
+        p.rules.push_back(std::move(r));
+    };
+    add("src=10.9.0.0/16 proto=tcp action=drop");         // id 1, word 0
+    while (p.rules.size() < 4200)                          // udp, word 0 on: no src
+        add(fmt::format("proto=udp dport={} action=pass", 20000 + p.rules.size()));
+    add("src=10.9.0.0/16 proto=udp action=count");         // id 4201, word 65
+    while (p.rules.size() < 4300)
+        add(fmt::format("proto=udp dport={} action=pass", 20000 + p.rules.size()));
+    add("src=10.9.0.0/16 proto=udp dport=53 action=drop"); // id 4301, word 67
+    add("proto=udp dport=4444 action=drop");               // id 4302: dport 4444 starts here
+    add("proto=udp dport=4444 src=10.9.0.0/16 action=pass"); // id 4303, shadowed
+    validate_policy(p);
+    h->commit(p);
+    auto packets = [&](uint32_t id) { return h->maps().rule_counter(id).packets; };
+    const uint64_t counted = packets(4201);
+
+    // src and dport=53 admit word 0 (rule 1), proto=udp too, but not together:
+    // the summary words lead on to words 65 (count) and 67 (the winner).
+    auto r = run(frame("10.9.1.1", "10.0.0.2", 17, 5000, 53));
+    EXPECT_EQ(r.verdict.rule_id, 4301u);
+    EXPECT_EQ(r.xdp_action, uint32_t(XDP_DROP));
+    EXPECT_EQ(packets(4201), counted + 1);
+    // No terminal rule after the count rule: counted, then the default.
+    r = run(frame("10.9.1.1", "10.0.0.2", 17, 5000, 54));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    EXPECT_EQ(packets(4201), counted + 2);
+    // dport=4444's first rule is in word 67: the walk starts there.
+    r = run(frame("10.8.1.1", "10.0.0.2", 17, 5000, 4444));
+    EXPECT_EQ(r.verdict.rule_id, 4302u);
+    r = run(frame("10.9.1.1", "10.0.0.2", 17, 5000, 4444));
+    EXPECT_EQ(r.verdict.rule_id, 4302u); // after the count rule, before 4303
+    EXPECT_EQ(packets(4201), counted + 3);
+    // TCP from the prefix: rule 1, in the word the bounds name.
+    EXPECT_EQ(run(frame("10.9.1.1", "10.0.0.2", 6, 5000, 53)).verdict.rule_id, 1u);
+    // A filler's port: word 0 on for proto and dport, the rule is in word 32.
+    EXPECT_EQ(run(frame("10.8.1.1", "10.0.0.2", 17, 5000, 22048)).verdict.rule_id, 2049u);
 }
 
 } // namespace

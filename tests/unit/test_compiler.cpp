@@ -5,6 +5,7 @@
 #include "lib/lang/policy_file.hpp"
 #include "lib/reference/reference.hpp"
 #include "lib/lang/rule_parser.hpp"
+#include "lib/tables/capacities.hpp"
 #include "testing/random_policy.hpp"
 
 #include <arpa/inet.h>
@@ -154,6 +155,30 @@ TEST(Compiler, EmptyPolicyGivesDefault)
     Verdict v = evaluate(c, tcp4("10.0.0.1", "10.0.0.2", 1, 2));
     EXPECT_EQ(v.action, ActionType::drop);
     EXPECT_EQ(v.rule_index, -1);
+}
+
+// The program's tables hold references: index, and the first non-zero
+// word as the walk's lower bound (abi.h, xdpfw_ref).
+TEST(Compiler, BitmapReferencesCarryTheFirstNonZeroWord)
+{
+    CompiledPolicy c;
+    c.bitmaps = {{0, 0, 4}, {1, 0, 0}, {0, 0, 0}, std::vector<uint64_t>(300, 0)};
+    c.bitmaps[3][299] = 1;
+    EXPECT_EQ(c.bitmap_ref(0), xdpfw_ref(0, 2));
+    EXPECT_EQ(xdpfw_ref_index(c.bitmap_ref(0)), 0u);
+    EXPECT_EQ(xdpfw_ref_hint(c.bitmap_ref(0)), 2u);
+    EXPECT_EQ(xdpfw_ref_hint(c.bitmap_ref(1)), 0u);
+    EXPECT_EQ(xdpfw_ref_hint(c.bitmap_ref(2)), XDPFW_REF_HINT_MAX); // empty: nothing matches
+    EXPECT_EQ(xdpfw_ref_hint(c.bitmap_ref(3)), XDPFW_REF_HINT_MAX); // capped: still a bound
+    EXPECT_EQ(xdpfw_ref_index(c.bitmap_ref(3)), 3u);
+    EXPECT_EQ(c.bitmap_ref(7), xdpfw_ref(7, 0)); // no such bitmap (no rules): bound 0
+    EXPECT_EQ(c.bitmap_refs(), (std::vector<uint32_t>{c.bitmap_ref(0), c.bitmap_ref(1),
+                                                       c.bitmap_ref(2), c.bitmap_ref(3)}));
+    // No reference is XDPFW_NO_RULE: indices stay below XDPFW_REF_INDEX_MASK.
+    EXPECT_NE(xdpfw_ref(XDPFW_REF_INDEX_MASK - 1, XDPFW_REF_HINT_MAX), XDPFW_NO_RULE);
+    Capacities caps;
+    caps.max_bitmaps = XDPFW_REF_INDEX_MASK + 1;
+    EXPECT_THROW(check_table_capacities(caps), PolicyError);
 }
 
 TEST(Compiler, RulesInEvaluationOrderWithActions)

@@ -139,6 +139,35 @@ struct xdpfw_words {
 	__u64 w[8];
 };
 
+/* A bitmap reference, as the index tables (scalars, address classes,
+ * interfaces, ethertypes) and the header's *_default / all_bitmap fields
+ * hold it: the bitmap's index in the low 24 bits and, in the high 8, a
+ * lower bound of its first rule word that is not zero (the first such word,
+ * capped at 255; 255 for an empty bitmap). The walk starts at the largest
+ * bound of the fields it ANDs: no word before it can hold a rule every
+ * field admits, so a selective field (an address) takes the walk straight
+ * to its rules' word, past summary words. XDPFW_NO_RULE is no reference. */
+#define XDPFW_REF_INDEX_MASK 0x00ffffffu
+#define XDPFW_REF_HINT_SHIFT 24
+#define XDPFW_REF_HINT_MAX 255u
+
+static inline __u32 xdpfw_ref(__u32 index, __u32 first_word)
+{
+	if (first_word > XDPFW_REF_HINT_MAX)
+		first_word = XDPFW_REF_HINT_MAX;
+	return (index & XDPFW_REF_INDEX_MASK) | (first_word << XDPFW_REF_HINT_SHIFT);
+}
+
+static inline __u32 xdpfw_ref_index(__u32 ref)
+{
+	return ref & XDPFW_REF_INDEX_MASK;
+}
+
+static inline __u32 xdpfw_ref_hint(__u32 ref)
+{
+	return ref >> XDPFW_REF_HINT_SHIFT;
+}
+
 static inline __u32 xdpfw_bitmap_stride(__u32 n_summary, __u32 n_words)
 {
 	__u32 n = n_summary + n_words, s = 1;
@@ -306,13 +335,13 @@ struct xdpfw_policy_hdr {
 	__u16 used_fields;       /* bit (1 << enum xdpfw_field): some rule matches it */
 	__u8 default_action;     /* IPv4/IPv6, no rule: XDPFW_ACT_DROP or XDPFW_ACT_PASS */
 	__u8 malformed_action;   /* XDPFW_ACT_DROP or XDPFW_ACT_PASS */
-	__u32 all_bitmap;        /* bitmap index with every rule's bit set */
-	__u32 ifindex_default;   /* bitmap index for an ingress interface no iif rule names */
+	__u32 all_bitmap;        /* bitmap reference (xdpfw_ref): every rule's bit set */
+	__u32 ifindex_default;   /* bitmap reference for an ingress interface no iif rule names */
 	__u32 v6_nlens[XDPFW_DIRECTIONS]; /* distinct IPv6 prefix lengths per direction */
 	__u32 v4_host_buckets[XDPFW_DIRECTIONS]; /* buckets of the host table in use */
 	__u32 v4_table[XDPFW_DIRECTIONS]; /* 1: an IPv4 table; 0: every address is class 0 */
 	__u32 bitmap_stride;     /* words per bitmap (xdpfw_bitmap_stride) */
-	__u32 ether_default;     /* bitmap index for an ethertype no ether= rule names */
+	__u32 ether_default;     /* bitmap reference for an ethertype no ether= rule names */
 	__u8 v6_lens[XDPFW_DIRECTIONS][XDPFW_V6_MAX_LENS + 3]; /* longest first */
 	__u64 spec_key;          /* struct xdpfw_spec.key of this policy; 0: no specialised tier */
 	/* Read only for a frame that is neither IPv4 nor IPv6 and that no rule
@@ -401,8 +430,8 @@ struct xdpfw_counter {
 	__u64 bytes;
 };
 
-/* Ingress interface -> bitmap index. Interfaces below XDPFW_IFINDEX_SLOTS
- * are a direct slot of xdpfw_iif (a block table: [gen * XDPFW_IFINDEX_SLOTS +
+/* Ingress interface -> bitmap reference (xdpfw_ref). Interfaces below
+ * XDPFW_IFINDEX_SLOTS are a direct slot of xdpfw_iif (a block table: [gen * XDPFW_IFINDEX_SLOTS +
  * ifindex], every slot written, ifindex_default where no rule names the
  * interface); the rare larger ifindex (hosts with much namespace churn) is an
  * entry of the xdpfw_ifindex hash, looked up only for those. */
@@ -413,7 +442,7 @@ struct xdpfw_ifindex_key {
 	__u32 gen;
 };
 
-/* Ethertype -> bitmap index, for the ethertypes ether= rules name (few:
+/* Ethertype -> bitmap reference, for the ethertypes ether= rules name (few:
  * a hash, not a 65,536-slot table per generation); any other ethertype
  * takes the header's ether_default. Looked up only when some rule of the
  * generation uses ether= (used_fields). */
