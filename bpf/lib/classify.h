@@ -205,31 +205,30 @@ static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
 }
 
 /* AND of u64 number `word` of the listed bitmaps (summary words first, then
- * rule words); 0 if a bitmap is missing. */
+ * rule words); 0 if a bitmap is missing. A page is looked up once for the
+ * fields whose words follow each other in it (most policies' bitmaps all
+ * fit in one page). */
 static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 word)
 {
+	struct xdpfw_kpage *pg = 0;
+	__u32 k, at, page, cur = ~0u;
 	__u64 acc = ~0ULL;
-	__u32 k;
 
 	for (k = 0; k < XDPFW_FIELD_COUNT; k++) {
-		struct xdpfw_words *b;
-		__u32 at, key;
-		void *page;
-
 		if (k >= w->n_list)
 			break;
 		/* A slot past the bitmap pages is another table's page, or
 		 * none: never out of bounds, and never asked for, since the
 		 * control plane writes word offsets of its own bitmaps. */
 		at = w->list[k] + word;
-		page = xdpfw_table(xdpfw_bitmap_slot(w->gen, at / XDPFW_KPAGE_WORDS));
-		if (!page)
-			return 0;
-		key = (at % XDPFW_KPAGE_WORDS) / 8;
-		b = bpf_map_lookup_elem(page, &key);
-		if (!b)
-			return 0;
-		acc &= b->w[at % 8];
+		page = at / XDPFW_KPAGE_WORDS;
+		if (page != cur || !pg) {
+			pg = xdpfw_page(xdpfw_bitmap_slot(w->gen, page));
+			if (!pg)
+				return 0;
+			cur = page;
+		}
+		acc &= ((__u64 *)pg)[at % XDPFW_KPAGE_WORDS];
 	}
 	return acc;
 }

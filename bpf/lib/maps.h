@@ -66,13 +66,15 @@ struct {
 	__type(value, struct xdpfw_block);
 } xdpfw_addr_class SEC(".maps");
 
-/* The inner maps of xdpfw_tables: pages, all of one size (abi.h). */
+/* The inner maps of xdpfw_tables: pages, one struct xdpfw_kpage each
+ * (abi.h). Its size, not its type: clang gives a type reached only through
+ * pointers no BTF body, which libbpf cannot size. */
 struct xdpfw_table_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_KPAGE_BLOCKS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xdpfw_block);
+	__uint(value_size, sizeof(struct xdpfw_kpage));
 };
 
 /* Per generation: the bitmap pages, then the IPv4 tables' pages (abi.h,
@@ -201,22 +203,31 @@ static __always_inline void *xdpfw_table(__u32 slot)
 	return bpf_map_lookup_elem(&xdpfw_tables, &slot);
 }
 
+/* The page in slot `slot` of xdpfw_tables, or NULL. */
+static __always_inline struct xdpfw_kpage *xdpfw_page(__u32 slot)
+{
+	void *map = xdpfw_table(slot);
+	__u32 zero = 0;
+
+	return map ? bpf_map_lookup_elem(map, &zero) : 0;
+}
+
 /* Block b of one part of one direction's paged IPv4 table, or NULL. Only
  * chunks and host tables read the capacity knobs (rodata loads): the DIR-24
  * top slots are constants plus generation, direction and page. */
 static __always_inline struct xdpfw_block *xdpfw_v4_block(__u32 gen, __u32 dir, __u32 part,
 							  __u32 b)
 {
-	__u32 page = b / XDPFW_KPAGE_BLOCKS, key = b % XDPFW_KPAGE_BLOCKS, slot;
-	void *map;
+	__u32 page = b / XDPFW_KPAGE_BLOCKS, slot;
+	struct xdpfw_kpage *pg;
 
 	if (part == XDPFW_V4_TOP)
 		slot = xdpfw_top_slot(gen, dir, page);
 	else
 		slot = xdpfw_table_slot(gen, dir, part, page, cfg_bitmap_pages, cfg_chunk_pages,
 					cfg_host_pages);
-	map = xdpfw_table(slot);
-	return map ? bpf_map_lookup_elem(map, &key) : 0;
+	pg = xdpfw_page(slot);
+	return pg ? &pg->b[b % XDPFW_KPAGE_BLOCKS] : 0;
 }
 
 /* Entry i of one part of one direction's paged IPv4 table, or NULL. */

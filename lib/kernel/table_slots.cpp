@@ -20,7 +20,8 @@ namespace {
 
 constexpr uint32_t parts_per_kpage = XDPFW_KPAGE_SLOTS / PagedTable::page_slots;
 static_assert(XDPFW_KPAGE_SLOTS % PagedTable::page_slots == 0);
-constexpr size_t page_bytes = size_t{XDPFW_KPAGE_BLOCKS} * sizeof(xdpfw_block);
+constexpr size_t page_bytes = sizeof(xdpfw_kpage);
+static_assert(page_bytes == size_t{XDPFW_KPAGE_SLOTS} * 4);
 
 UniqueFd open_id(uint32_t id)
 {
@@ -61,8 +62,7 @@ private:
 UniqueFd create_page_map(const char* name)
 {
     LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
-    UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, sizeof(xdpfw_block),
-                               XDPFW_KPAGE_BLOCKS, &opts));
+    UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, page_bytes, 1, &opts));
     if (fd.get() < 0)
         throw BpfError(errno, fmt::format("create table page {}", name));
     return fd;

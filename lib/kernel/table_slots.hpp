@@ -100,7 +100,7 @@ private:
     std::vector<BitmapPage> bitmaps_[XDPFW_GENERATIONS];
 };
 
-// A page for xdpfw_tables: an array of XDPFW_KPAGE_BLOCKS blocks (BpfError).
+// A page for xdpfw_tables: an array of one xdpfw_kpage (abi.h; BpfError).
 UniqueFd create_page_map(const char* name);
 
 } // namespace xdpfw

@@ -58,9 +58,11 @@ struct xdpfw_block {
 };
 
 /* Policy tables that follow the policy's size live in pages: inner maps of
- * the ARRAY_OF_MAPS xdpfw_tables, each an array of XDPFW_KPAGE_BLOCKS
- * blocks (256 KiB; one size, so the verifier inlines their lookups),
- * created by the control plane as a policy needs them.
+ * the ARRAY_OF_MAPS xdpfw_tables, each an array of one struct xdpfw_kpage
+ * (256 KiB; one size, so the verifier inlines their lookups; one value, so a
+ * program that looked a page up reads any entry of it by offset, and the
+ * bitmap walk looks up a page once for all the fields whose words it
+ * holds), created by the control plane as a policy needs them.
  *
  * The IPv4 tables (DIR-24 top, chunks, host table) are cut into pages of
  * XDPFW_KPAGE_SLOTS entries. A page of them never changes once published;
@@ -78,6 +80,10 @@ struct xdpfw_block {
 #define XDPFW_KPAGE_BLOCKS (XDPFW_KPAGE_SLOTS / XDPFW_BLOCK_SLOTS)
 #define XDPFW_KPAGE_WORDS (XDPFW_KPAGE_SLOTS / 2) /* __u64 bitmap words of one page */
 #define XDPFW_TOP_PAGES (XDPFW_TBL24_SLOTS / XDPFW_KPAGE_SLOTS) /* one per /8 */
+
+struct xdpfw_kpage {
+	struct xdpfw_block b[XDPFW_KPAGE_BLOCKS];
+};
 
 enum xdpfw_v4_part {
 	XDPFW_V4_TOP = 0,
