@@ -67,13 +67,15 @@ struct {
 } xdpfw_addr_class SEC(".maps");
 
 /* The inner maps of xdpfw_tables: pages, one struct xdpfw_kpage each
- * (abi.h). Its size, not its type: clang gives a type reached only through
- * pointers no BTF body, which libbpf cannot size. */
+ * (abi.h). Sizes, not types: clang gives a type reached only through
+ * pointers no BTF body, which libbpf cannot size, and a BTF key type
+ * without a value type makes the kernel refuse the map's BTF (libbpf then
+ * retries without it, with a warning per load). */
 struct xdpfw_table_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct xdpfw_kpage));
 };
 

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// A program the kernel refuses gives a BpfError that carries the verifier log.
+// A program the kernel refuses gives a BpfError that carries the verifier log;
+// the xdpfw object loads without a library warning.
 #include "lib/kernel/loader.hpp"
+#include "lib/kernel/log.hpp"
 #include "rejected_bpf.skel.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 namespace xdpfw {
 namespace {
@@ -30,6 +35,28 @@ TEST(VerifierLog, AcceptedProgramLoads)
 {
     XdpfwObject obj = XdpfwObject::load({});
     EXPECT_GE(obj.prog_fd(), 0);
+}
+
+// Every map is created as defined: no libbpf or libxdp warning (such as a
+// map's BTF refused and the map made again without it) on a daemon's log.
+TEST(VerifierLog, ObjectLoadsWithoutLibraryWarnings)
+{
+    std::ostringstream out;
+    auto logger = std::make_shared<spdlog::logger>(
+        "warnings", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    logger->set_level(spdlog::level::warn);
+    const auto previous = spdlog::default_logger();
+    spdlog::set_default_logger(logger);
+    install_library_log_hooks();
+    try {
+        XdpfwObject obj = XdpfwObject::load({});
+        EXPECT_GE(obj.prog_fd(), 0);
+    } catch (...) {
+        spdlog::set_default_logger(previous);
+        throw;
+    }
+    spdlog::set_default_logger(previous);
+    EXPECT_EQ(out.str(), "");
 }
 
 } // namespace
