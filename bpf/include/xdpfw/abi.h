@@ -437,10 +437,11 @@ struct xdpfw_counter {
 };
 
 /* Ingress interface -> bitmap reference (xdpfw_ref). Interfaces below
- * XDPFW_IFINDEX_SLOTS are a direct slot of xdpfw_iif (a block table: [gen * XDPFW_IFINDEX_SLOTS +
- * ifindex], every slot written, ifindex_default where no rule names the
- * interface); the rare larger ifindex (hosts with much namespace churn) is an
- * entry of the xdpfw_ifindex hash, looked up only for those. */
+ * XDPFW_IFINDEX_SLOTS are a direct slot of xdpfw_iif (a block table:
+ * [gen * XDPFW_IFINDEX_SLOTS + ifindex], every slot written, ifindex_default
+ * where no rule names the interface); the rare larger ifindex (hosts with
+ * much namespace churn) is an entry of the xdpfw_ifindex hash, looked up
+ * only for those. */
 #define XDPFW_IFINDEX_SLOTS 4096
 
 struct xdpfw_ifindex_key {
