@@ -131,7 +131,11 @@ bool echo_once(const NetNs& ns, const std::string& addr, int i)
     socklen_t len = 0;
     const sockaddr_storage ss = sockaddr_of(addr, kPort, len);
     const int fd = socket_in(ns, ss.ss_family, SOCK_STREAM, 0);
-    timeval tv{5, 0};
+    // Long enough for three SYN retransmissions (1, 3 and 7 s): the flood
+    // overflows the veth's queue, which drops a client's frames too, and a
+    // client that loses its first two SYNs is served once the third gets
+    // through (the flood lasts 6 s). A CI run with 5 s lost 2 of 100.
+    timeval tv{15, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     const std::string msg = fmt::format("hello {}", i);
