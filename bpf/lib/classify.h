@@ -222,7 +222,7 @@ static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 wo
 		 * control plane writes word offsets of its own bitmaps. */
 		at = w->list[k] + word;
 		page = at / XDPFW_KPAGE_WORDS;
-		if (page != cur || !pg) {
+		if (page != cur) { /* the first field's page is never ~0 */
 			pg = xdpfw_page(xdpfw_bitmap_slot(w->gen, page));
 			if (!pg)
 				return 0;

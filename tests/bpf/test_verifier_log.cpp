@@ -45,17 +45,16 @@ TEST(VerifierLog, ObjectLoadsWithoutLibraryWarnings)
     auto logger = std::make_shared<spdlog::logger>(
         "warnings", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
     logger->set_level(spdlog::level::warn);
-    const auto previous = spdlog::default_logger();
+    struct Restore {
+        std::shared_ptr<spdlog::logger> previous;
+        ~Restore() { spdlog::set_default_logger(previous); }
+    } restore{spdlog::default_logger()};
     spdlog::set_default_logger(logger);
     install_library_log_hooks();
-    try {
+    {
         XdpfwObject obj = XdpfwObject::load({});
         EXPECT_GE(obj.prog_fd(), 0);
-    } catch (...) {
-        spdlog::set_default_logger(previous);
-        throw;
     }
-    spdlog::set_default_logger(previous);
     EXPECT_EQ(out.str(), "");
 }
 
