@@ -130,9 +130,10 @@ TEST_F(RateLimitTest, PerSourceLimitsTheFloodOnly)
     // The slow source is under its own limit: every packet that reached
     // xdpfw passes. How many reach it is the lab's business: the flood
     // shares the veth queue, which drops before XDP when the generator's CPU
-    // is busy (84% arrived in one loaded run), so only most must arrive for
-    // the check to see enough of them.
-    EXPECT_GT(r.slow_arrived, 0.5 * r.slow_sent);
+    // is busy (84% arrived in one loaded run, 44% in a clean-clone CI run),
+    // so only a quarter (~250 packets) must arrive for the check to see
+    // enough of them.
+    EXPECT_GT(r.slow_arrived, 0.25 * r.slow_sent);
     EXPECT_EQ(r.slow_passed, r.slow_arrived);
 }
 
