@@ -3,6 +3,7 @@
 // map (with the inner maps of xdpfw_tables once each), and at the daemon's
 // default capacities an empty policy, one prefix and a large set cost what
 // they hold, not the configured maxima; replacing a policy gives its pages back.
+#include "bench/common/prefix_mix.hpp"
 #include "lib/compiler/compiler.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/policy_maps.hpp"
@@ -24,7 +25,7 @@ constexpr uint64_t MiB = uint64_t{1} << 20;
 
 class KernelMemory : public ::testing::Test {
 protected:
-    KernelMemory() : obj(XdpfwObject::load({})), maps(obj) {}
+    explicit KernelMemory(LoadOptions opts = {}) : obj(XdpfwObject::load(opts)), maps(obj) {}
 
     // Commits p, waits for the retired generation to be released, and
     // returns the kernel bytes of every map.
@@ -114,6 +115,44 @@ TEST_F(KernelMemory, LargeSetHoldsOneDir24Copy)
     // A rule-only change keeps sharing the pages.
     p.rules[0].match.dport = PortRange{9, 9};
     EXPECT_LE(commit(p), big + MiB);
+    EXPECT_LE(commit(test::make_policy({})), empty + MiB);
+}
+
+// An object with room for a million prefixes of the benchmarks' mix (docs/
+// BENCHMARKS.md, "Prefix mix"), as the benchmarks load it.
+LoadOptions million_prefix_room()
+{
+    LoadOptions o;
+    o.caps.max_v4_chunks = bench::kMix1MChunks;
+    o.caps.max_v4_hosts = bench::kMix1MHostRoutes;
+    return o;
+}
+
+class KernelMemoryMillion : public KernelMemory {
+protected:
+    KernelMemoryMillion() : KernelMemory(million_prefix_room()) {}
+};
+
+TEST_F(KernelMemoryMillion, MillionPrefixMixWithinBound)
+{
+    const uint64_t empty = commit(test::make_policy({}));
+    Policy p = test::make_policy({"src=@big action=drop"}, ActionType::pass, {{"big", {}}});
+    bench::Rng rng(1);
+    std::set<Prefix> prefixes;
+    while (prefixes.size() < 1000000) {
+        const bench::V4Pfx v = bench::random_mix_prefix(rng);
+        Prefix x;
+        x.len = v.len;
+        for (int i = 0; i < 4; i++)
+            x.addr[size_t(i)] = uint8_t(v.addr >> (24 - 8 * i));
+        prefixes.insert(x);
+    }
+    p.sets["big"].prefixes.assign(prefixes.begin(), prefixes.end());
+    const uint64_t million = commit(p);
+    // Issue target: a 1M-prefix mix holds at most 192 MiB of kernel maps.
+    // Its DIR-24 table alone is 64 MiB; the host table and chunks come on top.
+    EXPECT_GE(million, empty + 64 * MiB) << million;
+    EXPECT_LE(million, 192 * MiB) << million;
     EXPECT_LE(commit(test::make_policy({})), empty + MiB);
 }
 
