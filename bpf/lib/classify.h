@@ -192,6 +192,7 @@ struct xdpfw_walk {
 	__u32 bit_base;     /* first rule covered by acc */
 	__u64 cand;         /* candidate words left */
 	__u64 acc;          /* matching rules left in the current word */
+	__u32 all;          /* the all-rules bitmap's reference: a field that gives it is left out */
 	__u32 winner;       /* rule index, XDPFW_NO_RULE while none */
 	struct xdpfw_rule rule;
 };
@@ -379,7 +380,7 @@ static __always_inline __u32 xdpfw_ether_index(const struct xdpfw_policy_hdr *hd
 	return b ? *b : hdr->ether_default;
 }
 
-static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 ref)
+static __always_inline void xdpfw_list(struct xdpfw_walk *w, __u32 ref)
 {
 	if (w->n_list >= XDPFW_FIELD_COUNT)
 		return;
@@ -395,6 +396,15 @@ static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 ref)
 		w->min_word = xdpfw_ref_hint(ref);
 }
 
+/* A field's bitmap joins the AND unless it admits every rule (bitmaps are
+ * interned, so that is the all-rules bitmap's reference): ANDing it would
+ * read a word that changes nothing (a TCP-only policy's proto=tcp). */
+static __always_inline void xdpfw_use(struct xdpfw_walk *w, __u32 ref)
+{
+	if (ref != w->all)
+		xdpfw_list(w, ref);
+}
+
 /* Classifies a parsed packet against generation gen. Returns the winning
  * rule's index (and copies it to *rule), or XDPFW_NO_RULE. */
 static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, __u32 gen,
@@ -403,13 +413,14 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 {
 	struct xdpfw_walk w = { .gen = gen, .pkt_len = pkt_len, .winner = XDPFW_NO_RULE,
 				.n_summary = hdr->n_summary, .stride = hdr->bitmap_stride,
-				.n_words = hdr->n_words };
+				.n_words = hdr->n_words, .all = hdr->all_bitmap };
 	__u32 used = hdr->used_fields;
 
 	if (!hdr->n_rules)
 		return XDPFW_NO_RULE;
-	/* Fields no rule uses are left out of the AND; with none used, every
-	 * rule matches and the all-rules bitmap is walked. */
+	/* Fields no rule uses are left out of the AND, and so are fields
+	 * whose value every rule admits; with none left, every rule matches
+	 * and the all-rules bitmap is walked. */
 	if (used & (1u << XDPFW_FIELD_IFINDEX))
 		xdpfw_use(&w, xdpfw_ifindex_index(hdr, gen, ifindex));
 	if (used & (1u << XDPFW_FIELD_VLAN))
@@ -440,7 +451,7 @@ static __always_inline __u32 xdpfw_classify(const struct xdpfw_policy_hdr *hdr, 
 		xdpfw_use(&w, xdpfw_scalar_index(gen, XDPFW_SCALAR_BASE_CT, XDPFW_CT_SLOTS,
 						 pkt->ct < XDPFW_CT_SLOTS ? pkt->ct : XDPFW_CT_NONE));
 	if (!w.n_list)
-		xdpfw_use(&w, hdr->all_bitmap);
+		xdpfw_list(&w, hdr->all_bitmap);
 	if (used & XDPFW_USED_LIMITS)
 		xdpfw_limit_take(pkt, pkt_len); /* limits.h */
 

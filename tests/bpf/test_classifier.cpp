@@ -405,5 +405,39 @@ TEST_F(Classifier, WalkStartsAtTheFieldsFirstWordThenFollowsSummaryWords)
     EXPECT_EQ(run(frame("10.8.1.1", "10.0.0.2", 17, 5000, 22048)).verdict.rule_id, 2049u);
 }
 
+// A field whose value every rule admits (a UDP-only policy's proto for a UDP
+// packet) is left out of the AND; for any other value it still decides.
+TEST_F(Classifier, FieldAdmittingEveryRuleIsLeftOutOfTheAnd)
+{
+    Policy p;
+    for (uint32_t i = 1; i <= 150; i++) {
+        const std::string src = i == 100 ? "src=10.9.0.0/16 " : "";
+        Rule r = parse_rule(i == 150 ? "proto=udp action=count"
+                                     : fmt::format("{}proto=udp dport={} action=drop", src,
+                                                   20000 + i),
+                            "rule");
+        r.id = i;
+        r.priority = int32_t(i);
+        p.rules.push_back(std::move(r));
+    }
+    validate_policy(p);
+    h->commit(p);
+    auto packets = [&](uint32_t id) { return h->maps().rule_counter(id).packets; };
+
+    // proto admits all 150 rules: dport alone picks rule 70, in word 1.
+    EXPECT_EQ(run(frame("10.8.1.1", "10.0.0.2", 17, 5000, 20070)).verdict.rule_id, 70u);
+    // From 10.9/16 src admits every rule (left out too); elsewhere all but 100.
+    EXPECT_EQ(run(frame("10.9.1.1", "10.0.0.2", 17, 5000, 20100)).verdict.rule_id, 100u);
+    auto r = run(frame("10.8.1.1", "10.0.0.2", 17, 5000, 20100));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    // Only the count rule (every field admits it): counted, then the default.
+    EXPECT_EQ(packets(150), 1u);
+    // TCP: proto admits no rule; the same ports match nothing.
+    r = run(frame("10.9.1.1", "10.0.0.2", 6, 5000, 20100));
+    EXPECT_EQ(r.verdict.reason, uint32_t(XDPFW_REASON_DEFAULT_PASS));
+    EXPECT_EQ(packets(150), 1u);
+    EXPECT_EQ(packets(100), 1u);
+}
+
 } // namespace
 } // namespace xdpfw::test
