@@ -53,6 +53,13 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex)
 {
+    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
+    return run_program(fd, frame, ingress_ifindex);
+}
+
+RunResult BpfHarness::run_program(int prog_fd, const std::vector<uint8_t>& frame,
+                                  uint32_t ingress_ifindex) const
+{
     std::vector<uint8_t> out(frame.size() + 256);
     // The kernel takes the device from ctx_in (queue 0); the frame starts at
     // offset 0 and ends at its size.
@@ -66,8 +73,7 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_if
         opts.ctx_in = &ctx;
         opts.ctx_size_in = sizeof(ctx);
     }
-    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
-    if (bpf_prog_test_run_opts(fd, &opts))
+    if (bpf_prog_test_run_opts(prog_fd, &opts))
         throw BpfError(errno, "BPF_PROG_RUN");
     return RunResult{opts.retval, maps_->last_verdict()};
 }
