@@ -54,10 +54,10 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex)
 {
     const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
-    return run_program(fd, frame, ingress_ifindex);
+    return run_program(fd, frame, 1, ingress_ifindex);
 }
 
-RunResult BpfHarness::run_program(int prog_fd, const std::vector<uint8_t>& frame,
+RunResult BpfHarness::run_program(int prog_fd, const std::vector<uint8_t>& frame, uint32_t repeat,
                                   uint32_t ingress_ifindex) const
 {
     std::vector<uint8_t> out(frame.size() + 256);
@@ -68,7 +68,7 @@ RunResult BpfHarness::run_program(int prog_fd, const std::vector<uint8_t>& frame
     ctx.ingress_ifindex = ingress_ifindex;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
                 .data_out = out.data(), .data_size_in = uint32_t(frame.size()),
-                .data_size_out = uint32_t(out.size()), .repeat = 1);
+                .data_size_out = uint32_t(out.size()), .repeat = int(repeat));
     if (ingress_ifindex) {
         opts.ctx_in = &ctx;
         opts.ctx_size_in = sizeof(ctx);
