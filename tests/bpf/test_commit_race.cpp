@@ -18,11 +18,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 namespace xdpfw::test {
@@ -41,18 +45,24 @@ enum Field { kSrc, kDst, kProto, kDport, kFields };
 //   dport 2000+10(k%8) .. 2000+10(k%8)+4
 // A rule matches the probes whose fields all carry its k (the protocol and
 // port modulo 2 and 8; the addresses pick the rule). Policy A holds content
-// k at bit k (id k+1), policy B content k+1 (mod n) there: the same rules one
-// place further on, so every field's bitmap for a value differs between A
-// and B (A: bit k, B: bit k-1; for the protocol and port, every 2nd or 8th
-// bit from there). Content k drops for even k and passes for odd k, so the
-// rule at a bit differs in id or action. A's default is pass and B's drop.
-// With many_classes, 7 more rules (ids n+1..n+7, the same in A and B, no
-// probe matches them) name sets x0..x6 that give 127 /24s of 10.1.0.0/16
-// one source class each: more than a spec's 64 (XDPFW_SPEC_MAX_CLASSES).
+// k at bit k (id k+1), policy B content k+1 (mod n) there (id 1000+k+1): the
+// same rules one place further on, so every field's bitmap for a value
+// differs between A and B (A: bit k, B: bit k-1; for the protocol and port,
+// every 2nd or 8th bit from there), and no rule id is in both (a rule's id
+// is its counter). A's default is pass and B's drop. B has one more rule,
+// last, that no probe matches: iif=eth0. The interface field is compiled
+// first, so its bitmap (every rule but that one) enters B's bitmap pool
+// before all that the probes use, and B's reference to a bitmap is not A's
+// reference to the same field and value (bitmaps.cpp numbers them in that
+// order): a reference read from one generation picks another bitmap in the
+// other's pool. With many_classes, 7 more rules that no probe matches name
+// sets x0..x6, which give 127 /24s of 10.1.0.0/16 one source class each:
+// more than the 64 a spec carries (XDPFW_SPEC_MAX_CLASSES).
 Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
 {
     Policy p;
     p.default_action = shift ? ActionType::drop : ActionType::pass;
+    const uint32_t first_id = shift ? 1001 : 1;
     for (uint32_t b = 0; b < n; b++) {
         const uint32_t k = (b + shift) % n;
         const uint32_t port = 2000 + 10 * (k % 8);
@@ -60,17 +70,22 @@ Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
                                         k % 2 ? "udp" : "tcp", port, port + 4,
                                         k % 2 ? "pass" : "drop"),
                             "rule");
-        r.id = b + 1;
+        r.id = first_id + b;
         p.rules.push_back(r);
     }
     for (uint32_t j = 0; many_classes && j < 7; j++) {
         Rule r = parse_rule(fmt::format("src=@x{} dst=192.0.2.1 action=drop", j), "rule");
-        r.id = n + 1 + j;
+        r.id = first_id + n + j;
         p.rules.push_back(r);
         for (uint32_t block = 1; block < 128; block++)
             if (block >> j & 1)
                 p.sets[fmt::format("x{}", j)].prefixes.push_back(
                     Prefix::parse(fmt::format("10.1.{}.0/24", block)));
+    }
+    if (shift) {
+        Rule r = parse_rule("iif=eth0 dst=192.0.2.1 action=drop", "rule");
+        r.id = first_id + n + 7;
+        p.rules.push_back(r);
     }
     for (uint32_t k = 0; k < n; k++) {
         auto& src = p.sets[fmt::format("s{}", k)].prefixes;
@@ -131,14 +146,18 @@ struct Probe {
     std::string what;
     std::vector<uint8_t> frame;
     Outcome a, b; // by the reference
+    size_t plain; // the probe of the same base and family with no field shifted
 };
 
 // A probe carries value i in every field, or i+1 in the fields of `shifted`.
-// i everywhere: A and B match it (bits i and i-1), and a mix matches no rule
+// i everywhere (the plain probe): A and B match it (bits i and i-1), and a
+// mix matches no rule
 // (one field admits bit i, another bit i-1). Some fields at i+1: neither
 // policy matches it, but the mix that takes exactly those fields from B and
 // the rest from A does (bit i; and the mix the other way round matches the
-// probe that shifts the other fields). Families v4 and v6.
+// probe that shifts the other fields). Shifted are no field, one field, or
+// all fields but one (a mix of more fields each way ends at the default on
+// the plain probe). Families v4 and v6.
 std::vector<Probe> make_probes(uint32_t n, const Policy& a, const Policy& b,
                                const IfaceResolver& resolve)
 {
@@ -150,7 +169,10 @@ std::vector<Probe> make_probes(uint32_t n, const Policy& a, const Policy& b,
     std::vector<Probe> probes;
     for (bool v6 : {false, true})
         for (uint32_t i : bases)
-            for (uint32_t shifted = 0; shifted + 1 < (1u << kFields); shifted++) {
+            for (uint32_t shifted = 0, plain = uint32_t(probes.size());
+                 shifted + 1 < (1u << kFields); shifted++) {
+                if (std::popcount(shifted) == 2)
+                    continue;
                 auto at = [&](Field f) { return (i + (shifted >> f & 1)) % n; };
                 const uint32_t s = at(kSrc), d = at(kDst);
                 // Odd bases: the upper /25 (/65) of B's source prefixes.
@@ -167,7 +189,7 @@ std::vector<Probe> make_probes(uint32_t n, const Policy& a, const Policy& b,
                     fmt::format("{} -> {} proto {} dport {} (base {}, shifted fields {:04b})", src,
                                 dst, proto, dport, i, shifted),
                     build_frame(spec), reference_outcome(a, pkt, resolve),
-                    reference_outcome(b, pkt, resolve)});
+                    reference_outcome(b, pkt, resolve), plain});
             }
     return probes;
 }
@@ -188,37 +210,90 @@ struct RaceCase {
     int commits;
 };
 
+// Runs of a probe in one BPF_PROG_RUN. A mix can only come from a
+// generation switch while a run is between its lookups, a few hundred ns:
+// the traffic thread must spend its time in runs. A call that repeats
+// costs a fixed ~0.5 ms here (the kernel puts the program on the XDP
+// dispatcher for the loop), so the calls are long; their outcomes are in
+// the counters (the program counts every run once: its rule's counter, or
+// a default's reason), the last run's in xdpfw_last.
+constexpr uint32_t kRepeat = 4096;
+
+// How many runs have had outcome o so far.
+uint64_t counted(const PolicyMaps& maps, const Outcome& o)
+{
+    if (o.rule_id == XDPFW_NO_RULE)
+        return maps.raw_reason_counter(o.reason).packets;
+    return maps.rule_counter(o.rule_id).packets;
+}
+
+// Puts the calling thread on one CPU; returns the affinity it had. The
+// traffic and the commits run on two: a switch mixes a packet's lookups
+// only while that packet runs on another CPU (a run is not preempted where
+// the kernel preempts only between runs), and two threads the scheduler
+// places share one CPU on a loaded machine more often than not.
+cpu_set_t pin_to_cpu(int cpu)
+{
+    cpu_set_t before, set;
+    CPU_ZERO(&before);
+    CPU_ZERO(&set);
+    CPU_SET(cpu % int(std::max(1u, std::thread::hardware_concurrency())), &set);
+    if (pthread_getaffinity_np(pthread_self(), sizeof(before), &before) ||
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+        throw std::system_error(errno, std::generic_category(), "pin to a CPU");
+    return before;
+}
+
 // What the traffic thread saw.
 struct Traffic {
-    std::atomic<uint64_t> runs{0};
+    std::atomic<uint64_t> calls{0};
     std::atomic<bool> stop{false}, stopped{false};
-    std::vector<std::array<uint64_t, 2>> seen; // per probe: A's outcome, B's
+    std::atomic<bool> all_seen{false};         // every probe has had both outcomes
+    std::vector<std::array<uint64_t, 2>> seen; // per probe: runs with A's outcome, B's
     std::vector<std::string> wrong;            // the first few
     uint64_t wrong_total = 0;
     std::string error;
 };
 
-// Runs the probes in turn through the program prog_fd names (it may change
-// between runs) until told to stop.
-void run_traffic(const BpfHarness& h, const std::vector<Probe>& probes,
+// Runs the probes in turn, kRepeat times a call, through the program that
+// prog_fd names when the call starts, until told to stop. Every run must
+// have A's outcome or B's: those two outcomes' counters must grow by
+// kRepeat together, and the last run must have one of them.
+void run_traffic(const BpfHarness& h, const PolicyMaps& maps, const std::vector<Probe>& probes,
                  const std::atomic<int>& prog_fd, Traffic& t)
 {
     try {
+        pin_to_cpu(1);
+        // Every other call runs a probe with no field shifted: any mix of
+        // lookups gives those a wrong outcome.
+        std::vector<size_t> order;
+        for (size_t k = 0; k < probes.size(); k++)
+            if (probes[k].plain != k)
+                order.insert(order.end(), {k, probes[k].plain});
+        size_t both = 0;
         for (uint64_t sweep = 0; !t.stop.load(); sweep++)
-            for (size_t k = 0; k < probes.size(); k++) {
+            for (size_t n = 0; n < order.size() && !t.stop.load(); n++) {
+                const size_t k = order[n];
                 const Probe& p = probes[k];
                 const int fd = prog_fd.load();
-                const Outcome got = outcome_of(h.run_program(fd, p.frame));
-                const uint64_t run = t.runs.fetch_add(1);
-                if (got == p.a) {
-                    t.seen[k][0]++;
-                } else if (got == p.b) {
-                    t.seen[k][1]++;
-                } else if (t.wrong_total++ < 10) {
-                    t.wrong.push_back(fmt::format(
-                        "sweep {} run {} program fd {}: probe {} {}: got {}; A gives {}, B {}",
-                        sweep, run, fd, k, p.what, describe(got), describe(p.a), describe(p.b)));
+                const uint64_t a0 = counted(maps, p.a), b0 = counted(maps, p.b);
+                const Outcome last = outcome_of(h.run_program(fd, p.frame, kRepeat));
+                const uint64_t a = counted(maps, p.a) - a0, b = counted(maps, p.b) - b0;
+                const uint64_t call = t.calls.fetch_add(1);
+                if (a + b != kRepeat || (last != p.a && last != p.b)) {
+                    if (t.wrong_total++ < 10)
+                        t.wrong.push_back(fmt::format(
+                            "sweep {} call {} program fd {}: probe {} {}: of {} runs {} had A's "
+                            "outcome {}, {} B's {}, {} another; the last: {}",
+                            sweep, call, fd, k, p.what, kRepeat, a, describe(p.a), b,
+                            describe(p.b), kRepeat - a - b, describe(last)));
+                    continue;
                 }
+                const bool had_both = t.seen[k][0] && t.seen[k][1];
+                t.seen[k][0] += a;
+                t.seen[k][1] += b;
+                if (!had_both && t.seen[k][0] && t.seen[k][1] && ++both == probes.size())
+                    t.all_seen = true;
             }
     } catch (const std::exception& e) {
         t.error = e.what();
@@ -285,34 +360,36 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
     std::atomic<int> prog_fd{program_for(0)};
     Traffic t;
     t.seen.assign(probes.size(), {0, 0});
-    std::thread traffic(run_traffic, std::cref(h), std::cref(probes), std::cref(prog_fd),
-                        std::ref(t));
+    std::thread traffic(run_traffic, std::cref(h), std::cref(h.maps()), std::cref(probes),
+                        std::cref(prog_fd), std::ref(t));
 
-    // B, A, B, ...: each policy stays live while the traffic runs a third of
-    // the probes at least, so that every probe meets both however the two
-    // threads are scheduled (the commits' own time varies, so the switches
-    // land at varying places of the sweep).
+    // B, A, B, ...: rc.commits commits, and on until every probe has met
+    // both policies (a call spans a commit or two, or none), 10 times as
+    // many at the most.
+    const cpu_set_t affinity = pin_to_cpu(0);
     const auto start = std::chrono::steady_clock::now();
     std::string commit_error;
-    for (int c = 0; c < rc.commits && commit_error.empty(); c++) {
-        const int x = (c + 1) % 2;
+    int commits = 0;
+    for (; commits < 10 * rc.commits && commit_error.empty() && !t.stopped.load(); commits++) {
+        if (commits >= rc.commits && t.all_seen.load())
+            break;
+        const int x = (commits + 1) % 2;
         try {
             h.commit(policy[x]);
         } catch (const std::exception& e) {
             commit_error = e.what();
         }
         prog_fd = program_for(x);
-        const uint64_t live_from = t.runs.load();
-        while (t.runs.load() < live_from + probes.size() / 3 && !t.stopped.load())
-            std::this_thread::yield();
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    pthread_setaffinity_np(pthread_self(), sizeof(affinity), &affinity);
     t.stop = true;
     traffic.join();
 
     ASSERT_EQ(commit_error, "");
     ASSERT_EQ(t.error, "");
-    RecordProperty("runs", std::to_string(t.runs.load()));
+    RecordProperty("commits", std::to_string(commits));
+    RecordProperty("runs", std::to_string(t.calls.load() * kRepeat));
     RecordProperty("seconds", fmt::format("{:.2f}", took.count()));
     std::string wrong;
     for (const auto& w : t.wrong)
@@ -327,20 +404,21 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
     for (size_t k = 0; k < probes.size(); k++)
         EXPECT_TRUE(t.seen[k][0] && t.seen[k][1])
             << "probe " << probes[k].what << " saw A " << t.seen[k][0] << " times, B "
-            << t.seen[k][1] << " times, in " << rc.commits << " commits";
+            << t.seen[k][1] << " times, in " << commits << " commits";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Programs, CommitRace,
     ::testing::Values(
         // 80 rules: no spec; the walk spans two rule words.
-        RaceCase{"General80Rules", 80, Program::general, false, 0, 300},
+        RaceCase{"General80Rules", 80, Program::general, false, 0, 400},
         // 24 rules: the spec carries each address class's rule word.
-        RaceCase{"StaleSpec24Rules", 24, Program::stale_spec, false, 3, 300},
+        RaceCase{"StaleSpec24Rules", 24, Program::stale_spec, false, 3, 400},
         // 47 rules, over 64 source classes: the spec reads a source class's
         // rule word from the live generation, a destination's from itself.
-        RaceCase{"SwappedSpecManyClasses", 40, Program::swapped_spec, true, 2, 300}),
+        RaceCase{"SwappedSpecManyClasses", 40, Program::swapped_spec, true, 2, 400}),
     [](const auto& info) { return std::string(info.param.name); });
 
 } // namespace
 } // namespace xdpfw::test
+
