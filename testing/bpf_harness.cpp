@@ -53,6 +53,13 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex)
 {
+    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
+    return run_program(fd, frame, 1, ingress_ifindex);
+}
+
+RunResult BpfHarness::run_program(int prog_fd, const std::vector<uint8_t>& frame, uint32_t repeat,
+                                  uint32_t ingress_ifindex) const
+{
     std::vector<uint8_t> out(frame.size() + 256);
     // The kernel takes the device from ctx_in (queue 0); the frame starts at
     // offset 0 and ends at its size.
@@ -61,13 +68,12 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_if
     ctx.ingress_ifindex = ingress_ifindex;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
                 .data_out = out.data(), .data_size_in = uint32_t(frame.size()),
-                .data_size_out = uint32_t(out.size()), .repeat = 1);
+                .data_size_out = uint32_t(out.size()), .repeat = int(repeat));
     if (ingress_ifindex) {
         opts.ctx_in = &ctx;
         opts.ctx_size_in = sizeof(ctx);
     }
-    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
-    if (bpf_prog_test_run_opts(fd, &opts))
+    if (bpf_prog_test_run_opts(prog_fd, &opts))
         throw BpfError(errno, "BPF_PROG_RUN");
     return RunResult{opts.retval, maps_->last_verdict()};
 }

@@ -47,6 +47,15 @@ public:
     // The same, received on ingress_ifindex (a device of the current
     // network namespace) instead of lo.
     RunResult run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex);
+    // The same through prog_fd (the general program or a SpecProgram loaded
+    // on this object's maps, whatever the tier), `repeat` times in one
+    // BPF_PROG_RUN: the result is the last run's, the counters count all.
+    // It reads nothing commit() writes, so one thread may run frames while
+    // another commits (run() too, unless those commits load spec programs:
+    // Tier::specialised and not frozen). One running thread at a time:
+    // xdpfw_last is one global.
+    RunResult run_program(int prog_fd, const std::vector<uint8_t>& frame, uint32_t repeat = 1,
+                          uint32_t ingress_ifindex = 0) const;
     PolicyMaps& maps() { return *maps_; }
     XdpfwObject& object() { return obj_; }
     CompileOptions compile_options() const;

@@ -625,8 +625,13 @@ ReasonCounters PolicyMaps::raw_reason_counters() const
 {
     ReasonCounters out{};
     for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
-        out[r] = sum_percpu(impl_->fd_reason_stats, r, impl_->ncpus, "xdpfw_reason_stats");
+        out[r] = raw_reason_counter(r);
     return out;
+}
+
+xdpfw_counter PolicyMaps::raw_reason_counter(uint32_t reason) const
+{
+    return sum_percpu(impl_->fd_reason_stats, reason, impl_->ncpus, "xdpfw_reason_stats");
 }
 
 // The rules of the generation c made live, as the program reads them.

@@ -71,6 +71,7 @@ public:
     ReasonCounters reason_counters() const;
     // xdpfw_reason_stats as the program counts it: rule_* stay 0.
     ReasonCounters raw_reason_counters() const;
+    xdpfw_counter raw_reason_counter(uint32_t reason) const; // one of them
     void reset_rule_counter(uint32_t counter_slot);
 
     // Writes the event settings into xdpfw_ctrl; every later commit keeps
