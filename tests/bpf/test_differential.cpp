@@ -49,16 +49,9 @@ void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const Packe
                 const Verdict& want, Paths& paths)
 {
     const CompiledPolicy& c = *h.compiled();
-    if (c.used_fields & (1u << XDPFW_FIELD_IFINDEX)) {
-        const bool named = c.ifindex.count(pkt.ifindex) != 0;
-        if (pkt.ifindex < XDPFW_IFINDEX_SLOTS)
-            paths[named ? "iif direct, named" : "iif direct, default"]++;
-        else
-            paths[named ? "iif hash" : "iif hash, missing"]++;
-    }
-    if (pkt.family == Family::other)
-        return;
     if (h.spec_live()) {
+        if (pkt.family == Family::other)
+            return;
         // The spec looks an address up only while a rule is left after the
         // scalar fields: surely when a rule with that address field matched.
         const xdpfw_spec& s = *c.spec;
@@ -83,6 +76,15 @@ void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const Packe
         }
         return;
     }
+    if (c.used_fields & (1u << XDPFW_FIELD_IFINDEX)) {
+        const bool named = c.ifindex.count(pkt.ifindex) != 0;
+        if (pkt.ifindex < XDPFW_IFINDEX_SLOTS)
+            paths[named ? "iif direct, named" : "iif direct, default"]++;
+        else
+            paths[named ? "iif hash" : "iif hash, missing"]++;
+    }
+    if (pkt.family == Family::other)
+        return;
     for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++) {
         if (!(c.used_fields & (1u << (XDPFW_FIELD_SRC + d))))
             continue;
@@ -128,6 +130,13 @@ struct CheckOptions {
     std::vector<uint32_t> ifindexes; // ingress interfaces to draw from; empty: lo
     Paths* paths = nullptr;          // adds the paths the packets took
 };
+
+CheckOptions counting_paths(Paths& paths)
+{
+    CheckOptions o;
+    o.paths = &paths;
+    return o;
+}
 
 // Runs `packets` generated frames through the program and checks verdict,
 // winning rule and rule counters against the reference. Counts hits.
@@ -212,7 +221,7 @@ TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
 
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
                                               "policy " + std::to_string(pi), rule_hits,
-                                              default_hits, {.paths = &paths}));
+                                              default_hits, counting_paths(paths)));
     }
     // The generator must exercise rules, not only defaults, and every
     // layout of the address tables and the interface array.
@@ -236,6 +245,8 @@ TEST(Differential, InterfacesPastTheDirectArray)
     std::mt19937_64 rng(0x5eed'f011);
     size_t rule_hits = 0, default_hits = 0;
     Paths paths;
+    CheckOptions o = counting_paths(paths);
+    o.ifindexes = {1, 2, 3, 5000, 5001};
     for (int pi = 0; pi < 10; pi++) {
         RandomPolicyOptions opts;
         opts.max_rules = 20;
@@ -244,8 +255,7 @@ TEST(Differential, InterfacesPastTheDirectArray)
         Policy policy = random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 400, "policy " + std::to_string(pi),
-                                              rule_hits, default_hits,
-                                              {.ifindexes = {1, 2, 3, 5000, 5001}, .paths = &paths}));
+                                              rule_hits, default_hits, o));
     }
     EXPECT_GT(rule_hits, 0u);
     expect_paths(paths, {"iif direct, named", "iif direct, default", "iif hash", "iif hash, missing"},
@@ -263,6 +273,8 @@ TEST(Differential, RateLimitsEqualReference)
     BpfHarness h;
     std::mt19937_64 rng(0x5eed'11a1);
     LimitState limits; // one for the run: the program's buckets outlive commits
+    CheckOptions with_limits;
+    with_limits.limits = &limits;
     size_t rule_hits = 0, default_hits = 0;
     for (int pi = 0; pi < 20; pi++) {
         RandomPolicyOptions opts;
@@ -271,7 +283,7 @@ TEST(Differential, RateLimitsEqualReference)
         Policy policy = random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 500, "policy " + std::to_string(pi),
-                                              rule_hits, default_hits, {.limits = &limits}));
+                                              rule_hits, default_hits, with_limits));
     }
     EXPECT_GT(rule_hits, 0u);
     EXPECT_GT(limits.buckets(), 20u);
@@ -326,7 +338,7 @@ TEST(Differential, SpecialisedTierEqualsReference)
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
                                               "policy " + std::to_string(pi) +
                                                   (h.spec_live() ? " (specialised)" : " (general)"),
-                                              rule_hits, default_hits, {.paths = &paths}));
+                                              rule_hits, default_hits, counting_paths(paths)));
     }
     // Most small policies fit the tier; the test must exercise it, and each
     // way its program resolves an address.
