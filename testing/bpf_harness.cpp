@@ -38,12 +38,13 @@ CompileOptions BpfHarness::compile_options() const
 
 void BpfHarness::commit(const Policy& policy)
 {
-    const CompiledPolicy c = compile(policy, compile_options());
+    CompiledPolicy c = compile(policy, compile_options());
     maps_->commit(c, ++version_);
     live_spec_key_ = c.spec ? c.spec->key : 0;
     spec_why_not_ = c.spec_why_not;
     if (tier_ == Tier::specialised && !frozen_ && c.spec && !spec_live())
         spec_.emplace(SpecProgram::load(obj_, *c.spec));
+    compiled_ = std::make_shared<const CompiledPolicy>(std::move(c));
 }
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame)

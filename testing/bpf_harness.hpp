@@ -40,6 +40,10 @@ public:
     const SpecProgram* spec_program() const { return spec_ ? &*spec_ : nullptr; }
     // Why the last commit's policy has no spec ("" when it has one).
     const std::string& spec_why_not() const { return spec_why_not_; }
+    // The policy of the last commit as compiled (its tables and spec), or
+    // null before the first: tests tell from it which table layouts and
+    // spec paths a packet takes.
+    const CompiledPolicy* compiled() const { return compiled_.get(); }
     // Compiles and commits; interface names resolve through if_nametoindex,
     // plus "test0" -> 1 (lo, the BPF_PROG_RUN ingress device).
     void commit(const Policy& policy);
@@ -70,6 +74,7 @@ private:
     std::optional<SpecProgram> spec_;
     uint64_t live_spec_key_ = 0;
     std::string spec_why_not_;
+    std::shared_ptr<const CompiledPolicy> compiled_;
 };
 
 } // namespace xdpfw::test

@@ -142,7 +142,7 @@ Match random_match(Rng& rng, const RandomPolicyOptions& o, const std::vector<std
 {
     Match m;
     auto want = [&] { return chance(rng, o.field_chance); };
-    const auto& ifs = fake_iface_names();
+    const auto& ifs = o.ifaces.empty() ? fake_iface_names() : o.ifaces;
 
     if (want())
         m.iif = pick(rng, ifs);

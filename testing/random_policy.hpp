@@ -34,6 +34,8 @@ struct RandomPolicyOptions {
     bool only_valid = true;
     bool allow_redirect = true;    // redirect:eth0 / redirect:eth1 actions
     bool allow_xsk = true;
+    // Names iif= draws from; empty: fake_iface_names().
+    std::vector<std::string> ifaces;
     // Chance that a rule gets a rate limit whose outcome does not depend on
     // the clock: one no test can exceed (1e9/s, the largest burst) or one
     // every packet after a bucket's first is over (1/m, burst 1), per rule,

@@ -221,8 +221,14 @@ std::string format_status(const json& st)
     if (st.contains("tier") && st["tier"].is_object()) {
         const json& t = st["tier"];
         std::string tier = t.value("live", std::string("?"));
+        // adopted_program: an earlier xdpfwd's program runs, until this
+        // daemon's first swap.
+        const bool adopted = t.value("adopted_program", false);
         if (t.contains("program_id") && t["program_id"].is_number_integer())
-            tier += fmt::format(" (program {})", t["program_id"].get<int64_t>());
+            tier += fmt::format(" (program {}{})", t["program_id"].get<int64_t>(),
+                                adopted ? ", adopted" : "");
+        else if (adopted)
+            tier += " (adopted)";
         if (t.value("pending", false))
             tier += ", swap pending";
         if (t.contains("general_because") && t["general_because"].is_string())

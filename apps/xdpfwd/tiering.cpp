@@ -28,8 +28,8 @@ uint64_t prog_tag(int fd)
 
 } // namespace
 
-Tiering::Tiering(const XdpfwObject& general, std::function<void(int)> install)
-    : general_(general), install_(std::move(install))
+Tiering::Tiering(const XdpfwObject& general, std::function<void(int)> install, Loader load)
+    : general_(general), install_(std::move(install)), load_(std::move(load))
 {
 }
 
@@ -111,7 +111,7 @@ void Tiering::run()
         std::string error;
         try {
             if (spec)
-                prog.emplace(SpecProgram::load(general_, *spec));
+                prog.emplace(load_(general_, *spec));
         } catch (const std::exception& e) {
             error = e.what();
         }

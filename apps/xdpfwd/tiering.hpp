@@ -23,10 +23,16 @@ namespace xdpfw {
 
 class Tiering {
 public:
+    // Loads a spec's program on general's maps (throws on a refusal). The
+    // daemon's is SpecProgram::load; tests block or fail it
+    // (tests/bpf/test_tiering.cpp).
+    using Loader = std::function<SpecProgram(const XdpfwObject& general, const xdpfw_spec& spec)>;
+
     // install(fd) puts program fd on every interface the daemon holds
     // (throws on failure). general is the object whose program is the
     // general tier and whose maps the specialised programs share.
-    Tiering(const XdpfwObject& general, std::function<void(int prog_fd)> install);
+    Tiering(const XdpfwObject& general, std::function<void(int prog_fd)> install,
+            Loader load = SpecProgram::load);
     ~Tiering(); // stop()
     Tiering(const Tiering&) = delete;
     Tiering& operator=(const Tiering&) = delete;
@@ -54,6 +60,7 @@ private:
 
     const XdpfwObject& general_;
     std::function<void(int)> install_;
+    Loader load_;
     mutable std::mutex mu_;
     std::condition_variable cv_, idle_cv_;
     bool started_ = false, stop_ = false;

@@ -10,19 +10,22 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 
 namespace xdpfw::test {
 namespace {
 
-uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
+// `order`: the policy's evaluation order (the verdict's rule index).
+uint32_t expected_xdp_action(const Verdict& v, const std::vector<Rule>& order)
 {
     switch (v.action) {
     case ActionType::drop: return XDP_DROP;
     case ActionType::pass: return XDP_PASS;
     case ActionType::redirect: return XDP_REDIRECT;
     case ActionType::xsk: { // no socket is bound: the rule's fallback
-        const Rule& r = p.evaluation_order()[size_t(v.rule_index)];
+        const Rule& r = order[size_t(v.rule_index)];
         return r.action.xsk_fallback == ActionType::drop ? XDP_DROP : XDP_PASS;
     }
     case ActionType::count:
@@ -31,20 +34,130 @@ uint32_t expected_xdp_action(const Verdict& v, const Policy& p)
     return ~0u;
 }
 
+// How many packets took each table layout or spec path (docs/ARCHITECTURE.md,
+// "Testing the semantics"), told from the policy the harness compiled: the
+// tests assert that each is reached, so a generator change that stops
+// reaching one fails them instead of quietly testing less.
+using Paths = std::map<std::string, size_t>;
+
+// Adds the paths pkt takes through the program run() used: the general
+// classifier's interface slot and address tables (DIR-24 leaf, chunk or host
+// table; an IPv6 prefix), or the specialised one's address paths (abi.h,
+// struct xdpfw_spec: IPv4 ranges, class words in the spec, the live bitmap
+// word).
+void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const PacketFields& pkt,
+                const Verdict& want, Paths& paths)
+{
+    const CompiledPolicy& c = *h.compiled();
+    if (h.spec_live()) {
+        if (pkt.family == Family::other)
+            return;
+        // The spec looks an address up only while a rule is left after the
+        // scalar fields: surely when a rule with that address field matched.
+        const xdpfw_spec& s = *c.spec;
+        std::vector<const Rule*> matched;
+        if (want.rule_index >= 0)
+            matched.push_back(&order[size_t(want.rule_index)]);
+        for (const Rule& r : order)
+            if (std::find(want.counted.begin(), want.counted.end(), r.id) != want.counted.end())
+                matched.push_back(&r);
+        for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++) {
+            const unsigned f = XDPFW_FIELD_SRC + d;
+            if (std::none_of(matched.begin(), matched.end(), [&](const Rule* r) {
+                    return bool(d ? r->match.dst : r->match.src);
+                }))
+                continue;
+            if (pkt.family == Family::ipv4 && (s.v4_inline & (1u << f)))
+                paths["spec v4_inline"]++;
+            else if (s.class_table & (1u << d))
+                paths["spec class_table"]++;
+            else
+                paths["spec live word"]++;
+        }
+        return;
+    }
+    if (c.used_fields & (1u << XDPFW_FIELD_IFINDEX)) {
+        const bool named = c.ifindex.count(pkt.ifindex) != 0;
+        if (pkt.ifindex < XDPFW_IFINDEX_SLOTS)
+            paths[named ? "iif direct, named" : "iif direct, default"]++;
+        else
+            paths[named ? "iif hash" : "iif hash, missing"]++;
+    }
+    if (pkt.family == Family::other)
+        return;
+    for (unsigned d = 0; d < XDPFW_DIRECTIONS; d++) {
+        if (!(c.used_fields & (1u << (XDPFW_FIELD_SRC + d))))
+            continue;
+        const std::array<uint8_t, 16>& a = d ? pkt.dst : pkt.src;
+        if (pkt.family == Family::ipv6) {
+            if (c.addr[d].v6->lookup(a))
+                paths["v6 prefix"]++;
+            continue;
+        }
+        const V4Table& v4 = *c.addr[d].v4;
+        if (v4.tbl24.empty())
+            continue;
+        const uint32_t addr =
+            uint32_t(a[0]) << 24 | uint32_t(a[1]) << 16 | uint32_t(a[2]) << 8 | a[3];
+        const uint32_t e = v4.tbl24[addr >> 8];
+        switch (e >> XDPFW_TBL24_KIND_SHIFT) {
+        case XDPFW_TBL24_LEAF:
+            if (e & XDPFW_TBL24_VALUE_MASK)
+                paths["v4 leaf"]++; // a prefix of /24 or shorter
+            break;
+        case XDPFW_TBL24_CHUNK: paths["v4 chunk"]++; break;
+        case XDPFW_TBL24_HOSTS:
+            paths[v4.find_host(addr) ? "v4 host table" : "v4 hosts block, other"]++;
+            break;
+        }
+    }
+}
+
+// Each path of `want` taken by at least `min` packets.
+void expect_paths(const Paths& paths, std::initializer_list<const char*> want, size_t min)
+{
+    std::string all;
+    for (const auto& [name, n] : paths)
+        all += "\n  " + name + ": " + std::to_string(n);
+    for (const char* name : want) {
+        auto it = paths.find(name);
+        EXPECT_GE(it == paths.end() ? 0 : it->second, min) << name << "; paths taken:" << all;
+    }
+}
+
+struct CheckOptions {
+    LimitState* limits = nullptr;    // rate limits, at time 0
+    std::vector<uint32_t> ifindexes; // ingress interfaces to draw from; empty: lo
+    Paths* paths = nullptr;          // adds the paths the packets took
+};
+
+CheckOptions counting_paths(Paths& paths)
+{
+    CheckOptions o;
+    o.paths = &paths;
+    return o;
+}
+
 // Runs `packets` generated frames through the program and checks verdict,
 // winning rule and rule counters against the reference. Counts hits.
 void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, int packets,
                    const std::string& context, size_t& rule_hits, size_t& default_hits,
-                   LimitState* limits = nullptr)
+                   const CheckOptions& o = {})
 {
     auto resolve = h.compile_options().resolve;
+    const std::vector<Rule> order = policy.evaluation_order();
+    LimitState* limits = o.limits;
     std::map<uint32_t, uint64_t> expect_counts, base;
     for (const Rule& r : policy.rules)
         base[r.id] = h.maps().rule_counter(r.id).packets;
     PacketGenerator gen(policy);
     for (int k = 0; k < packets; k++) {
         PacketFields pkt = gen.next(rng);
-        pkt.ifindex = 1; // BPF_PROG_RUN's ingress is lo ("test0")
+        // BPF_PROG_RUN's ingress is lo ("test0") unless told otherwise.
+        pkt.ifindex = 1;
+        if (!o.ifindexes.empty())
+            pkt.ifindex = o.ifindexes[std::uniform_int_distribution<size_t>(
+                0, o.ifindexes.size() - 1)(rng)];
         // An IPv6 next header that names an extension header is walked,
         // never final: such a "protocol" has no frame of its own.
         if (pkt.family == Family::ipv6 &&
@@ -57,12 +170,12 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
         LimitState unused;
         LimitClock clock{limits ? *limits : unused, 0, static_cast<uint32_t>(frame.size())};
         Verdict want = classify(policy, pkt, resolve, limits ? &clock : nullptr);
-        RunResult got = h.run(frame);
+        RunResult got = o.ifindexes.empty() ? h.run(frame) : h.run(frame, pkt.ifindex);
         const uint32_t want_index = want.rule_index < 0 ? XDPFW_NO_RULE : uint32_t(want.rule_index);
         ASSERT_EQ(got.verdict.rule_index, want_index)
             << context << " packet " << k << ": " << describe(pkt) << "\nwant " << describe(want)
             << "\n" << describe(policy);
-        ASSERT_EQ(got.xdp_action, expected_xdp_action(want, policy))
+        ASSERT_EQ(got.xdp_action, expected_xdp_action(want, order))
             << context << ": " << describe(pkt) << "\n" << describe(policy);
         if (want.rule_index < 0) {
             // Which default decided: default for IP, default_non_ip for the rest.
@@ -73,6 +186,8 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
             ASSERT_EQ(got.verdict.reason, reason)
                 << context << ": " << describe(pkt) << "\n" << describe(policy);
         }
+        if (o.paths)
+            note_paths(h, order, pkt, want, *o.paths);
         for (uint32_t id : want.counted)
             expect_counts[id]++;
         if (want.rule_index >= 0) {
@@ -87,6 +202,9 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
             << "rule " << r.id << " counter, " << context << "\n" << describe(policy);
 }
 
+// Packets a path needs to count as exercised by a test (expect_paths).
+constexpr size_t kMinPathPackets = 20;
+
 TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
 {
     enter_private_netns();
@@ -94,6 +212,7 @@ TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
     std::mt19937_64 rng(0x5eed'f00d);
     constexpr int kPolicies = 60, kPackets = 2000;
     size_t rule_hits = 0, default_hits = 0;
+    Paths paths;
     for (int pi = 0; pi < kPolicies; pi++) {
         RandomPolicyOptions opts;
         opts.max_rules = pi % 10 == 9 ? 300 : 40; // some span several bitmap words
@@ -102,11 +221,45 @@ TEST(Differential, BpfEqualsReferenceOnRandomPolicies)
 
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
                                               "policy " + std::to_string(pi), rule_hits,
-                                              default_hits));
+                                              default_hits, counting_paths(paths)));
     }
-    // The generator must exercise rules, not only defaults.
+    // The generator must exercise rules, not only defaults, and every
+    // layout of the address tables and the interface array.
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
     EXPECT_GT(default_hits, 0u);
+    expect_paths(paths, {"v4 leaf", "v4 chunk", "v4 host table", "v6 prefix", "iif direct, named"},
+                 kMinPathPackets);
+}
+
+// Ingress interfaces past the direct array (ifindex >= XDPFW_IFINDEX_SLOTS,
+// the xdpfw_ifindex hash): a veth pair numbered 5000/5001, the first named
+// by iif= rules, the second by none, beside lo and eth0 in the array.
+TEST(Differential, InterfacesPastTheDirectArray)
+{
+    enter_private_netns();
+    if (std::system("ip link show hi0 >/dev/null 2>&1 || "
+                    "ip link add hi0 index 5000 type veth peer name hi1 index 5001") != 0)
+        FAIL() << "cannot make veth hi0/hi1 numbered 5000/5001";
+    static_assert(XDPFW_IFINDEX_SLOTS <= 5000);
+    BpfHarness h;
+    std::mt19937_64 rng(0x5eed'f011);
+    size_t rule_hits = 0, default_hits = 0;
+    Paths paths;
+    CheckOptions o = counting_paths(paths);
+    o.ifindexes = {1, 2, 3, 5000, 5001};
+    for (int pi = 0; pi < 10; pi++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = 20;
+        opts.field_chance = 0.35;
+        opts.ifaces = {"test0", "eth0", "hi0"};
+        Policy policy = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 400, "policy " + std::to_string(pi),
+                                              rule_hits, default_hits, o));
+    }
+    EXPECT_GT(rule_hits, 0u);
+    expect_paths(paths, {"iif direct, named", "iif direct, default", "iif hash", "iif hash, missing"},
+                 kMinPathPackets);
 }
 
 // Rate limits whose outcome does not depend on the clock (rules that no
@@ -120,6 +273,8 @@ TEST(Differential, RateLimitsEqualReference)
     BpfHarness h;
     std::mt19937_64 rng(0x5eed'11a1);
     LimitState limits; // one for the run: the program's buckets outlive commits
+    CheckOptions with_limits;
+    with_limits.limits = &limits;
     size_t rule_hits = 0, default_hits = 0;
     for (int pi = 0; pi < 20; pi++) {
         RandomPolicyOptions opts;
@@ -128,7 +283,7 @@ TEST(Differential, RateLimitsEqualReference)
         Policy policy = random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, 500, "policy " + std::to_string(pi),
-                                              rule_hits, default_hits, &limits));
+                                              rule_hits, default_hits, with_limits));
     }
     EXPECT_GT(rule_hits, 0u);
     EXPECT_GT(limits.buckets(), 20u);
@@ -173,6 +328,7 @@ TEST(Differential, SpecialisedTierEqualsReference)
     constexpr int kPolicies = 30, kPackets = 800;
     size_t rule_hits = 0, default_hits = 0;
     int specialised = 0;
+    Paths paths;
     for (int pi = 0; pi < kPolicies; pi++) {
         RandomPolicyOptions opts;
         opts.max_rules = pi % 4 == 3 ? 64 : 12;
@@ -182,12 +338,14 @@ TEST(Differential, SpecialisedTierEqualsReference)
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
                                               "policy " + std::to_string(pi) +
                                                   (h.spec_live() ? " (specialised)" : " (general)"),
-                                              rule_hits, default_hits));
+                                              rule_hits, default_hits, counting_paths(paths)));
     }
-    // Most small policies fit the tier; the test must exercise it.
+    // Most small policies fit the tier; the test must exercise it, and each
+    // way its program resolves an address.
     EXPECT_GE(specialised, kPolicies / 2);
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
     EXPECT_GT(default_hits, 0u);
+    expect_paths(paths, {"spec v4_inline", "spec class_table", "spec live word"}, kMinPathPackets);
 }
 
 // A specialised program whose policy is no longer live (a commit landed

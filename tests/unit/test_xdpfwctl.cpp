@@ -201,6 +201,64 @@ TEST(XdpfwctlFormat, Status)
     EXPECT_NE(format_status(none).find("interfaces  none attached\n"), std::string::npos);
 }
 
+// The tier line (docs/DAEMON.md, "Program tiers"): which program runs and
+// why, after the memory lines.
+TEST(XdpfwctlFormat, StatusTier)
+{
+    json st = sample_status();
+    st["memory"] = {{"kernel_map_bytes", 345678901}, {"daemon_rss_bytes", 8u << 20}};
+    st["tier"] = {{"live", "specialised"}, {"program_id", 41}, {"pending", false}, {"swaps", 3},
+                  {"cancelled", 1}, {"failures", 0}, {"last_swap_ms", 21.5}};
+    // After the memory lines, before the interfaces.
+    const std::string out = format_status(st);
+    EXPECT_NE(out.find("kernel maps  329.7 MiB\n"
+                       "daemon RSS   8.0 MiB\n"
+                       "tier         specialised (program 41)\n"
+                       "\n"
+                       "interface  ifindex"),
+              std::string::npos)
+        << out;
+
+    // The line's value for one tier object.
+    auto tier_line = [](const json& tier) {
+        json s = sample_status();
+        s["tier"] = tier;
+        const std::string out = format_status(s);
+        const size_t at = out.find("\ntier ");
+        if (at == std::string::npos)
+            return "no tier line in:\n" + out;
+        const size_t begin = out.find_first_not_of(' ', at + 5);
+        return out.substr(begin, out.find('\n', begin) - begin);
+    };
+    EXPECT_EQ(tier_line({{"live", "general"},
+                         {"program_id", 40},
+                         {"pending", false},
+                         {"general_because", "71 rules (the specialised tier takes up to 64)"}}),
+              "general (program 40): 71 rules (the specialised tier takes up to 64)");
+    EXPECT_EQ(tier_line({{"live", "general"},
+                         {"program_id", 40},
+                         {"pending", true},
+                         {"general_because", "rule 3 has a rate limit (limit=)"}}),
+              "general (program 40), swap pending: rule 3 has a rate limit (limit=)");
+    EXPECT_EQ(tier_line({{"live", "specialised"}, {"program_id", 41}, {"pending", true}}),
+              "specialised (program 41), swap pending");
+    EXPECT_EQ(tier_line({{"live", "general"},
+                         {"program_id", 41},
+                         {"pending", false},
+                         {"failures", 1},
+                         {"error", "load xdpfw_spec: Permission denied"}}),
+              "general (program 41); last swap failed: load xdpfw_spec: Permission denied");
+    // An earlier daemon's program, until this daemon's first swap.
+    EXPECT_EQ(tier_line({{"live", "general"},
+                         {"program_id", 17},
+                         {"pending", true},
+                         {"adopted_program", true}}),
+              "general (program 17, adopted), swap pending");
+    // An older daemon's tier object without a program id or pending.
+    EXPECT_EQ(tier_line({{"live", "general"}}), "general");
+    EXPECT_EQ(format_status(sample_status()).find("tier"), std::string::npos);
+}
+
 TEST(XdpfwctlFormat, StatusOfAFleetNode)
 {
     json st = sample_status();
