@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace xdpfw {
@@ -28,8 +29,9 @@ uint64_t prog_tag(int fd)
 
 } // namespace
 
-Tiering::Tiering(const XdpfwObject& general, std::function<void(int)> install, Loader load)
-    : general_(general), install_(std::move(install)), load_(std::move(load))
+Tiering::Tiering(const XdpfwObject& general, std::function<void(int)> install, Loader load,
+                 std::chrono::milliseconds settle)
+    : general_(general), install_(std::move(install)), load_(std::move(load)), settle_(settle)
 {
 }
 
@@ -91,11 +93,27 @@ void Tiering::finish_round(uint64_t seq, const std::string& error)
     idle_cv_.notify_all();
 }
 
+void Tiering::settle(std::unique_lock<std::mutex>& lock)
+{
+    const auto give_up = std::chrono::steady_clock::now() + kMaxSettle;
+    while (settle_.count() > 0 && !stop_) {
+        const uint64_t seen = want_seq_;
+        const auto until = std::min(std::chrono::steady_clock::now() + settle_, give_up);
+        if (!cv_.wait_until(lock, until, [&] { return stop_ || want_seq_ != seen; }))
+            return; // quiet for settle_
+        if (std::chrono::steady_clock::now() >= give_up)
+            return;
+    }
+}
+
 void Tiering::run()
 {
     std::unique_lock lock(mu_);
     while (true) {
         cv_.wait(lock, [&] { return stop_ || want_seq_ != done_seq_ || swap_foreign_; });
+        if (stop_)
+            return;
+        settle(lock);
         if (stop_)
             return;
         swap_foreign_ = false;

@@ -31,8 +31,13 @@ public:
     // install(fd) puts program fd on every interface the daemon holds
     // (throws on failure). general is the object whose program is the
     // general tier and whose maps the specialised programs share.
+    // settle: a round begins once no request has come for that long (or
+    // kMaxSettle after its first request), so a burst of commits (a script
+    // of rule.add's, a fleet push) is not slowed by the verifier loading
+    // programs beside it, and only its last policy is loaded.
+    static constexpr std::chrono::milliseconds kSettle{20}, kMaxSettle{500};
     Tiering(const XdpfwObject& general, std::function<void(int prog_fd)> install,
-            Loader load = SpecProgram::load);
+            Loader load = SpecProgram::load, std::chrono::milliseconds settle = kSettle);
     ~Tiering(); // stop()
     Tiering(const Tiering&) = delete;
     Tiering& operator=(const Tiering&) = delete;
@@ -56,11 +61,13 @@ public:
 
 private:
     void run();
+    void settle(std::unique_lock<std::mutex>& lock); // waits for requests to pause
     void finish_round(uint64_t seq, const std::string& error);
 
     const XdpfwObject& general_;
     std::function<void(int)> install_;
     Loader load_;
+    std::chrono::milliseconds settle_;
     mutable std::mutex mu_;
     std::condition_variable cv_, idle_cv_;
     bool started_ = false, stop_ = false;

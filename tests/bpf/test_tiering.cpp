@@ -2,7 +2,8 @@
 // The daemon's tier worker (apps/xdpfwd/tiering.cpp) on real programs, with
 // a loader the test holds: a newer commit cancels a load in flight (its
 // program is never installed), a policy without a spec goes back to the
-// general program, a failed load keeps the live program and says why.
+// general program, a failed load keeps the live program and says why; a
+// burst of commits loads only its last policy.
 #include "apps/xdpfwd/tiering.hpp"
 #include "lib/kernel/attach.hpp"
 #include "testing/bpf_harness.hpp"
@@ -16,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace xdpfw::test {
@@ -184,6 +186,40 @@ TEST(Tiering, NewerCommitCancelsPendingLoadAndFailuresKeepTheLiveProgram)
     EXPECT_EQ(s["program_id"], rec.loaded(a->key));
     EXPECT_FALSE(s.contains("error"));
     EXPECT_EQ(s["failures"], 1);
+    t.stop();
+}
+
+// Commits 50 ms apart, under the worker's settle time (200 ms here): it
+// waits for them to pause and loads only the last policy's program; with
+// no settle time it would have loaded the first within those 50 ms.
+TEST(Tiering, BurstOfCommitsLoadsOnlyTheLast)
+{
+    enter_private_netns();
+    BpfHarness h;
+    const auto a = spec_of(h, make_policy({"proto=udp dport=53 action=drop"}));
+    const auto b = spec_of(h, make_policy({"proto=tcp dport=22 action=drop"}));
+    const auto c = spec_of(h, make_policy({"proto=udp dport=54 action=drop"}));
+    ASSERT_TRUE(a && b && c);
+
+    Recorder rec;
+    Tiering t(
+        h.object(), [&](int fd) { rec.install(fd); },
+        [&](const XdpfwObject& g, const xdpfw_spec& s) { return rec.load(g, s); }, 200ms);
+    t.start(-1);
+    for (const auto& spec : {a, b, c}) {
+        t.request(spec, "");
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(t.status()["pending"], true);
+    ASSERT_TRUE(t.wait_idle(10s));
+    EXPECT_EQ(rec.loaded(a->key), 0u);
+    EXPECT_EQ(rec.loaded(b->key), 0u);
+    ASSERT_NE(rec.loaded(c->key), 0u);
+    EXPECT_EQ(rec.installed(), std::vector<uint32_t>{rec.loaded(c->key)});
+    const nlohmann::json s = t.status();
+    EXPECT_EQ(s["live"], "specialised") << s.dump();
+    EXPECT_EQ(s["swaps"], 1);
+    EXPECT_EQ(s["cancelled"], 0);
     t.stop();
 }
 
