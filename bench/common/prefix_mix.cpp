@@ -30,6 +30,16 @@ static_assert(mix_total() == 1000000, "the prefix mix must add up to one million
 
 } // namespace
 
+Prefix to_prefix(uint32_t addr, uint8_t len)
+{
+    Prefix p;
+    p.family = Family::ipv4;
+    p.len = len;
+    p.addr = {static_cast<uint8_t>(addr >> 24), static_cast<uint8_t>(addr >> 16),
+              static_cast<uint8_t>(addr >> 8), static_cast<uint8_t>(addr)};
+    return p;
+}
+
 uint32_t random_unicast(Rng& rng)
 {
     return static_cast<uint32_t>(((1 + rng.below(223)) << 24) | rng.below(1u << 24));

@@ -4,6 +4,8 @@
 // (docs/BENCHMARKS.md, "Prefix mix").
 #pragma once
 
+#include "lib/model/policy.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -48,6 +50,9 @@ uint8_t random_mix_length(Rng& rng);
 
 // random_unicast() masked to random_mix_length() (duplicates possible).
 V4Pfx random_mix_prefix(Rng& rng);
+
+// The policy model's prefix for addr (host order) / len.
+Prefix to_prefix(uint32_t addr, uint8_t len);
 
 // "a.b.c.d/len".
 std::string v4_text(uint32_t addr, unsigned len);

@@ -36,18 +36,6 @@ PrefixStream& prefix_stream()
     return s;
 }
 
-Prefix to_prefix(uint32_t addr, uint8_t len)
-{
-    Prefix p;
-    p.family = Family::ipv4;
-    p.len = len;
-    p.addr[0] = static_cast<uint8_t>(addr >> 24);
-    p.addr[1] = static_cast<uint8_t>(addr >> 16);
-    p.addr[2] = static_cast<uint8_t>(addr >> 8);
-    p.addr[3] = static_cast<uint8_t>(addr);
-    return p;
-}
-
 const Policy& set_policy(uint32_t n)
 {
     static std::map<uint32_t, Policy> cache;

@@ -35,8 +35,6 @@ private:
 
 PrefixStream& prefix_stream();
 
-Prefix to_prefix(uint32_t addr, uint8_t len);
-
 // Policy: src=@big action=drop, default pass; big = the first n prefixes.
 const Policy& set_policy(uint32_t n);
 

@@ -49,16 +49,6 @@ private:
     std::map<uint32_t, uint32_t> ranges_;
 };
 
-Prefix to_prefix(uint32_t addr, uint8_t len)
-{
-    Prefix p;
-    p.family = Family::ipv4;
-    p.len = len;
-    p.addr = {static_cast<uint8_t>(addr >> 24), static_cast<uint8_t>(addr >> 16),
-              static_cast<uint8_t>(addr >> 8), static_cast<uint8_t>(addr)};
-    return p;
-}
-
 std::string nft_src(const BenchRule& r)
 {
     return r.src_is_set ? fmt::format("ip saddr @{}", kSetName)

@@ -238,9 +238,11 @@ cpu_set_t pin_to_cpu(int cpu)
     CPU_ZERO(&before);
     CPU_ZERO(&set);
     CPU_SET(cpu % int(std::max(1u, std::thread::hardware_concurrency())), &set);
-    if (pthread_getaffinity_np(pthread_self(), sizeof(before), &before) ||
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
-        throw std::system_error(errno, std::generic_category(), "pin to a CPU");
+    int err = pthread_getaffinity_np(pthread_self(), sizeof(before), &before);
+    if (!err)
+        err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (err) // the pthread calls return the error; errno is not set
+        throw std::system_error(err, std::generic_category(), "pin to a CPU");
     return before;
 }
 

@@ -141,11 +141,7 @@ TEST_F(KernelMemoryMillion, MillionPrefixMixWithinBound)
     std::set<Prefix> prefixes;
     while (prefixes.size() < 1000000) {
         const bench::V4Pfx v = bench::random_mix_prefix(rng);
-        Prefix x;
-        x.len = v.len;
-        for (int i = 0; i < 4; i++)
-            x.addr[size_t(i)] = uint8_t(v.addr >> (24 - 8 * i));
-        prefixes.insert(x);
+        prefixes.insert(bench::to_prefix(v.addr, v.len));
     }
     p.sets["big"].prefixes.assign(prefixes.begin(), prefixes.end());
     const uint64_t million = commit(p);
