@@ -9,6 +9,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,22 @@ struct AtomKey {
     bool operator==(const AtomKey&) const = default;
 };
 
+struct AtomKeyHash {
+    size_t operator()(const AtomKey& k) const
+    {
+        if (k.is_set)
+            return std::hash<std::string>{}(k.set);
+        uint64_t h = uint64_t(k.prefix.family) << 8 | k.prefix.len;
+        for (size_t i = 0; i < k.prefix.addr.size(); i += 8) {
+            uint64_t w;
+            std::memcpy(&w, k.prefix.addr.data() + i, 8);
+            h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+            h ^= h >> 29;
+        }
+        return static_cast<size_t>(h);
+    }
+};
+
 // How errors name an atom: "set @x", or "rule 5 (10.0.0.0/8)" after the
 // first rule that uses the prefix. Built only when an error is reported (a
 // compile of 1,000 literal-prefix rules would spend a fifth of its time
@@ -42,7 +59,7 @@ struct AtomLabel {
 
 struct Atom {
     AtomLabel label; // for errors
-    Bits rules;      // rules using this atom in this direction
+    std::vector<uint32_t> rules; // rules using this atom in this direction, ascending
 };
 
 // A fresh id for a new set of address tables (AddrTables::tables_id).
@@ -209,7 +226,7 @@ struct CompileCache {
         std::array<uint32_t, 5> limits{};
         std::shared_ptr<const V4Table> v4;
         std::shared_ptr<const V6Table> v6;
-        std::map<detail::AtomKey, uint32_t> atom_id;
+        std::unordered_map<detail::AtomKey, uint32_t, detail::AtomKeyHash> atom_id;
         std::vector<detail::AtomLabel> names; // by atom id, for errors
         std::shared_ptr<detail::ClassBuilder> cb;
         std::vector<detail::V4Entry> v4_entries;

@@ -3,6 +3,7 @@
 // by index from every table slot that admits exactly those rules.
 #include "lib/compiler/detail.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace xdpfw::detail {
@@ -14,14 +15,41 @@ size_t BitsHash::operator()(const Bits& b) const
         h ^= w + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
         h *= 0xff51afd7ed558ccdULL;
     }
-    return static_cast<size_t>(h ^ (h >> 33));
+    // fmix64: the pool indexes by the low bits.
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return static_cast<size_t>(h);
+}
+
+void BitmapPool::reserve(size_t n)
+{
+    while (slots_.size() < 2 * n)
+        grow();
+}
+
+void BitmapPool::grow()
+{
+    std::vector<uint32_t> bigger(std::max<size_t>(64, slots_.size() * 2), 0);
+    const size_t mask = bigger.size() - 1;
+    for (uint32_t id = 0; id < out_.size(); ++id) {
+        size_t i = BitsHash{}(out_[id]) & mask;
+        while (bigger[i])
+            i = (i + 1) & mask;
+        bigger[i] = id + 1;
+    }
+    slots_ = std::move(bigger);
 }
 
 uint32_t BitmapPool::intern(const Bits& b)
 {
-    auto it = index_.find(b);
-    if (it != index_.end())
-        return it->second;
+    if ((out_.size() + 1) * 2 > slots_.size())
+        grow();
+    const size_t mask = slots_.size() - 1;
+    size_t i = BitsHash{}(b) & mask;
+    for (; slots_[i]; i = (i + 1) & mask)
+        if (out_[slots_[i] - 1] == b)
+            return slots_[i] - 1;
     if (out_.size() >= capacity_)
         throw CapacityError("policy", "",
                             "too many distinct rule bitmaps (more than max_bitmaps=" +
@@ -29,7 +57,7 @@ uint32_t BitmapPool::intern(const Bits& b)
                                 "); the rules combine field values in too many ways");
     auto id = static_cast<uint32_t>(out_.size());
     out_.push_back(b);
-    index_.emplace(b, id);
+    slots_[i] = id + 1;
     return id;
 }
 

@@ -19,6 +19,17 @@ std::array<uint32_t, 5> CompileCache::Dir::limits_of(const Capacities& c)
             c.host_block_limit};
 }
 
+namespace {
+
+// Prefix is 18 bytes of plain data: equal vectors compare as memory.
+bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b)
+{
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Prefix)) == 0);
+}
+
+} // namespace
+
 bool CompileCache::Dir::same_inputs(const std::vector<AtomKey>& k, const Policy& p,
                                     const Capacities& c) const
 {
@@ -28,12 +39,7 @@ bool CompileCache::Dir::same_inputs(const std::vector<AtomKey>& k, const Policy&
     for (const AtomKey& a : k) {
         if (!a.is_set)
             continue;
-        const auto& now = p.sets.at(a.set).prefixes;
-        const auto& then = set_contents[s++];
-        // Prefix is 18 bytes of plain data: compare as memory.
-        if (now.size() != then.size() ||
-            (!now.empty() &&
-             std::memcmp(now.data(), then.data(), now.size() * sizeof(Prefix)) != 0))
+        if (!same_prefixes(p.sets.at(a.set).prefixes, set_contents[s++]))
             return false;
     }
     return true;
@@ -168,10 +174,12 @@ bool diff_atoms(const CompileCache::Dir& st, const std::vector<AtomKey>& keys,
                     return false;
             ++j;
         } else {
-            if (keys[j].is_set &&
-                !d.set_change(st.set_contents[old_set++], policy.sets.at(keys[j].set).prefixes,
-                              ids[j], atoms[j].label))
-                return false;
+            if (keys[j].is_set) {
+                const auto& was = st.set_contents[old_set++];
+                const auto& now = policy.sets.at(keys[j].set).prefixes;
+                if (!same_prefixes(was, now) && !d.set_change(was, now, ids[j], atoms[j].label))
+                    return false;
+            }
             ++i;
             ++j;
         }

@@ -57,7 +57,7 @@ uint32_t resolve_iface(const CompileOptions& opts, const Rule& r, const std::str
 }
 
 CompileState::CompileState(const Policy& p, const CompileOptions& o, CompiledPolicy& c)
-    : policy(p), opts(o), rules(p.evaluation_order()), out(c), pool(c.bitmaps, o.caps.max_bitmaps)
+    : policy(p), opts(o), rules(p), out(c), pool(c.bitmaps, o.caps.max_bitmaps)
 {
 }
 
@@ -141,11 +141,14 @@ void compile_rules(CompileState& s)
     out.n_summary = (out.n_words + 63) / 64;
 
     std::unordered_set<uint32_t> ids;
+    ids.reserve(n);
     out.rules.reserve(n);
-    for (const Rule& r : s.rules)
-        out.rules.push_back(compile_rule(s.opts, r, ids));
+    for (uint32_t i = 0; i < n; ++i)
+        out.rules.push_back(compile_rule(s.opts, s.rules[i], ids));
     compile_limits(s);
 
+    // A policy has a few bitmaps per rule (a port, a prefix, ...).
+    s.pool.reserve(std::min<size_t>(4 * size_t(n) + 64, s.opts.caps.max_bitmaps));
     s.empty.assign(out.n_words, 0);
     Bits all = s.empty;
     for (uint32_t i = 0; i < n; ++i)

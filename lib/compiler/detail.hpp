@@ -32,11 +32,17 @@ class BitmapPool {
 public:
     BitmapPool(std::vector<Bits>& out, uint32_t capacity) : out_(out), capacity_(capacity) {}
     uint32_t intern(const Bits& b);
+    void reserve(size_t n); // room for n bitmaps without growing
 
 private:
+    void grow();
+
     std::vector<Bits>& out_;
     uint32_t capacity_;
-    std::unordered_map<Bits, uint32_t, BitsHash> index_;
+    // Open addressing over out_'s indices (slot: index + 1, 0 empty), so a
+    // bitmap is stored once, not again as a map key; a commit of 1,000
+    // rules interns thousands.
+    std::vector<uint32_t> slots_;
 };
 
 uint8_t action_code(ActionType a);
@@ -51,9 +57,21 @@ uint32_t resolve_iface(const CompileOptions& opts, const Rule& r, const std::str
 struct CompileState {
     CompileState(const Policy& p, const CompileOptions& o, CompiledPolicy& c);
 
+    // The policy's rules in evaluation order, by reference (a compile
+    // must not copy a large policy's rules).
+    class OrderedRules {
+    public:
+        explicit OrderedRules(const Policy& p) : refs_(p.evaluation_order_refs()) {}
+        const Rule& operator[](size_t i) const { return *refs_[i]; }
+        size_t size() const { return refs_.size(); }
+
+    private:
+        std::vector<const Rule*> refs_;
+    };
+
     const Policy& policy;
     const CompileOptions& opts;
-    std::vector<Rule> rules;
+    OrderedRules rules;
     CompiledPolicy& out;
     BitmapPool pool;
     Bits empty; // n_words zero words

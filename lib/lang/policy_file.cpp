@@ -89,14 +89,26 @@ void validate_policy(const Policy& policy)
                               "not a valid set name ([A-Za-z_][A-Za-z0-9_.-]*)",
                               ErrorCode::invalid_policy);
     }
-    std::set<uint32_t> ids;
+    // The first position whose id an earlier rule has (a sorted copy, not
+    // a set: every commit validates the whole policy).
+    size_t first_repeat = policy.rules.size();
+    {
+        std::vector<std::pair<uint32_t, size_t>> by_id;
+        by_id.reserve(policy.rules.size());
+        for (size_t i = 0; i < policy.rules.size(); ++i)
+            by_id.emplace_back(policy.rules[i].id, i);
+        std::sort(by_id.begin(), by_id.end());
+        for (size_t k = 1; k < by_id.size(); ++k)
+            if (by_id[k].first == by_id[k - 1].first)
+                first_repeat = std::min(first_repeat, by_id[k].second);
+    }
     for (size_t i = 0; i < policy.rules.size(); ++i) {
         const Rule& rule = policy.rules[i];
         if (rule.id == 0)
             throw PolicyError("rule at position " + std::to_string(i + 1), "id",
                               "must be at least 1", ErrorCode::invalid_policy);
         std::string where = "rule " + std::to_string(rule.id);
-        if (!ids.insert(rule.id).second)
+        if (i == first_repeat)
             throw PolicyError(where, "id", "used by more than one rule",
                               ErrorCode::invalid_policy);
         validate_rule(rule, where);

@@ -141,12 +141,17 @@ void check_prefix(const AddrMatch& a, const std::string& where, const std::strin
         throw PolicyError(where, key,
                           "prefix length " + std::to_string(p.len) + " > " +
                               std::to_string(p.max_len()));
-    // Re-parsing the printed form is the single place the host-bit rule lives.
+    // The message comes from re-parsing the printed form, the single place
+    // that explains the host-bit rule; printing every prefix of a large
+    // policy on each commit would cost more than the check.
+    if (!p.host_bits_set())
+        return;
     try {
         Prefix::parse(p.str());
     } catch (const std::invalid_argument& e) {
         throw PolicyError(where, key, e.what());
     }
+    throw PolicyError(where, key, p.str() + " has host bits set");
 }
 
 // Comments are printed in list, stats, logs and metric labels: bounded, one

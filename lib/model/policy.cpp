@@ -75,6 +75,12 @@ Prefix Prefix::parse(const std::string& text)
     return p;
 }
 
+bool Prefix::host_bits_set() const
+{
+    std::array<uint8_t, 16> a = addr;
+    return clear_host_bits(a, len, max_len());
+}
+
 std::string Prefix::str() const
 {
     char buf[INET6_ADDRSTRLEN] = {};
@@ -100,14 +106,26 @@ bool Prefix::contains(const Prefix& other) const
     return other.family == family && other.len >= len && contains(other.addr);
 }
 
+std::vector<const Rule*> Policy::evaluation_order_refs() const
+{
+    std::vector<const Rule*> out;
+    out.reserve(rules.size());
+    for (const Rule& r : rules)
+        out.push_back(&r);
+    std::stable_sort(out.begin(), out.end(), [](const Rule* a, const Rule* b) {
+        if (a->priority != b->priority)
+            return a->priority < b->priority;
+        return a->id < b->id;
+    });
+    return out;
+}
+
 std::vector<Rule> Policy::evaluation_order() const
 {
-    std::vector<Rule> out = rules;
-    std::stable_sort(out.begin(), out.end(), [](const Rule& a, const Rule& b) {
-        if (a.priority != b.priority)
-            return a.priority < b.priority;
-        return a.id < b.id;
-    });
+    std::vector<Rule> out;
+    out.reserve(rules.size());
+    for (const Rule* r : evaluation_order_refs())
+        out.push_back(*r);
     return out;
 }
 

@@ -38,6 +38,8 @@ struct Prefix {
     static Prefix parse(const std::string& text);
     std::string str() const;
     unsigned max_len() const { return family == Family::ipv4 ? 32 : 128; }
+    // True if a bit past len (up to max_len()) is set: what parse() refuses.
+    bool host_bits_set() const;
     // True if addr (same family, network order, 4 or 16 bytes) is inside.
     bool contains(const std::array<uint8_t, 16>& a) const;
     // True if other is the same prefix or a more specific one inside this.
@@ -147,6 +149,8 @@ struct Policy {
 
     // Rules sorted by (priority, id): the order the classifier walks them.
     std::vector<Rule> evaluation_order() const;
+    // The same order without copying the rules (pointers into `rules`).
+    std::vector<const Rule*> evaluation_order_refs() const;
 };
 
 // A bad rule, set or file. Names where (rule number or set name), which key

@@ -68,13 +68,19 @@ PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::str
 // held a different rule before the commit.
 std::vector<uint32_t> created_rules(const Policy& before, const Policy& after)
 {
-    std::map<uint32_t, const Rule*> old;
+    // Ids are unique within a policy: a sorted vector finds them without a
+    // node per rule (this runs on every commit).
+    std::vector<std::pair<uint32_t, const Rule*>> old;
+    old.reserve(before.rules.size());
     for (const Rule& r : before.rules)
-        old.emplace(r.id, &r);
+        old.emplace_back(r.id, &r);
+    std::sort(old.begin(), old.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<uint32_t> created;
     for (const Rule& r : after.rules) {
-        auto it = old.find(r.id);
-        if (it == old.end() || it->second->priority != r.priority ||
+        auto it = std::lower_bound(old.begin(), old.end(), r.id,
+                                   [](const auto& e, uint32_t id) { return e.first < id; });
+        if (it == old.end() || it->first != r.id || it->second->priority != r.priority ||
             it->second->match != r.match || it->second->action != r.action)
             created.push_back(r.id);
     }

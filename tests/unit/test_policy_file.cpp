@@ -227,6 +227,34 @@ TEST(PolicyFile, ValidatePolicy)
     Policy badname = p;
     badname.sets["no good"] = {};
     EXPECT_EQ(key_of_error(badname), "set 'no good'|");
+
+    // Rules are checked in order: the first problem named is the first
+    // rule's, whether a repeated id or a bad field.
+    Policy four = parse_policy_yaml(
+        "rules:\n  - id=5 action=drop\n  - id=7 action=drop\n  - id=9 action=drop\n"
+        "  - id=11 action=pass\n",
+        ".", "p");
+    Policy repeats = four;
+    repeats.rules[2].id = 7;
+    repeats.rules[3].id = 5;
+    EXPECT_EQ(key_of_error(repeats), "rule 7|id");
+    repeats.rules[1].match.vlan = 5000; // before the first repeat
+    EXPECT_EQ(key_of_error(repeats), "rule 7|vlan");
+    Policy hostbits = four;
+    hostbits.rules[3].match.src = AddrMatch{Prefix::parse("10.0.0.0/8")};
+    hostbits.rules[3].match.src->what = [] {
+        Prefix q = Prefix::parse("10.0.0.0/8");
+        q.addr[3] = 1; // host bits no parser lets through
+        return q;
+    }();
+    try {
+        validate_policy(hostbits);
+        ADD_FAILURE() << "host bits accepted";
+    } catch (const PolicyError& e) {
+        EXPECT_EQ(e.where() + "|" + e.key(), "rule 11|src");
+        EXPECT_NE(std::string(e.what()).find("10.0.0.1/8 has host bits set"), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(PolicyFile, FormatPolicyYamlRoundTrip)
