@@ -77,6 +77,7 @@ private:
     };
 
     // Kernel page k of t is PagedTable pages [16k, 16k + 16) of t.
+    std::vector<uint32_t> page_buf_; // create_page()'s kernel page, assembled
     static PageKey page_key(const PagedTable& t, uint32_t k);
     // Creates and writes the map of kernel page k (cached once published).
     uint32_t create_page(const PagedTable& t, uint32_t k, PageKey key);
