@@ -101,11 +101,13 @@ void Daemon::commit(const Policy& policy, uint64_t version)
     std::shared_ptr<const inspect::RuleSet> rules = compile_inspect_policy(ip);
     CompiledPolicy compiled = compile_policy(policy);
     map_writer_step([&] { maps_->commit(compiled, version); });
-    events_->live(policy);
+    events_->committed(version);
     inspection_.publish(std::move(rules));
     tiering_->request(compiled.spec, compiled.spec_why_not);
-    metrics_.live(policy, version,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
+    // Their labels are read from the store when a scrape or an event needs
+    // them (set_reader in start()), not copied here.
+    metrics_.committed(version,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
 }
 
 // A dry run: everything commit() does before it writes a map.
@@ -233,7 +235,13 @@ void Daemon::start_on_maps(bool had_pins)
     if (auto w = syncookie_warning(store_->policy(), read_tcp_syncookies()))
         spdlog::warn("event=syncookie_sysctl msg=\"{}\"", *w);
     metrics_.live(store_->policy(), store_->version()); // also when adopted: nothing committed
-    events_->live(store_->policy());
+    const metrics::PolicyReader reader = [this](const auto& f) {
+        std::lock_guard lock(store_mu_);
+        f(store_->policy(), store_->version());
+    };
+    metrics_.set_reader(reader);
+    events_->set_reader(reader);
+    events_->committed(store_->version());
     // A deadline that passed while no daemon ran: roll back now.
     rollback_if_due("start", true);
     // An adopted policy is not committed again: hand its inspection rules to

@@ -53,7 +53,7 @@ std::string hex(const uint8_t* p, size_t n)
 
 EventService::EventService(const XdpfwObject& obj, PolicyMaps& maps, const EventSampling& sampling)
     : maps_(maps), sampling_(sampling), ring_(obj, [this](const xdpfw_event& e) { on_event(e); }),
-      labels_(std::make_shared<const std::map<uint32_t, RuleLabel>>())
+      labels_(std::make_shared<const Labels>())
 {
     maps_.set_event_sampling(sampling_);
 }
@@ -84,13 +84,35 @@ void EventService::stop()
         thread_.join();
 }
 
-void EventService::live(const Policy& policy)
+void EventService::committed(uint64_t version)
 {
-    auto m = std::make_shared<std::map<uint32_t, RuleLabel>>();
-    for (const Rule& r : policy.rules)
-        (*m)[r.id] = RuleLabel{r.priority, r.text};
     std::lock_guard lock(labels_mu_);
-    labels_ = std::move(m);
+    live_version_ = version;
+}
+
+std::shared_ptr<const EventService::Labels> EventService::labels()
+{
+    {
+        std::lock_guard lock(labels_mu_);
+        if (labels_version_ == live_version_ || !reader_)
+            return labels_;
+    }
+    // Not under labels_mu_: the reader takes the store's lock, which a
+    // commit holds while it calls committed().
+    std::shared_ptr<Labels> m;
+    uint64_t version = 0;
+    reader_([&](const Policy& policy, uint64_t v) {
+        m = std::make_shared<Labels>();
+        for (const Rule& r : policy.rules)
+            (*m)[r.id] = RuleLabel{r.priority, r.text};
+        version = v;
+    });
+    std::lock_guard lock(labels_mu_);
+    if (m && version >= labels_version_) {
+        labels_ = std::move(m);
+        labels_version_ = version;
+    }
+    return labels_;
 }
 
 const std::string& EventService::iface_name(uint32_t ifindex)
@@ -117,11 +139,7 @@ std::string EventService::render(const xdpfw_event& e, bool packets)
                          {"version", e.version}};
     if (e.rule_id != XDPFW_NO_RULE) {
         ev["rule"] = e.rule_id;
-        std::shared_ptr<const std::map<uint32_t, RuleLabel>> labels;
-        {
-            std::lock_guard lock(labels_mu_);
-            labels = labels_;
-        }
+        const std::shared_ptr<const Labels> labels = this->labels();
         // A rule deleted since the packet: its id alone.
         if (const auto it = labels->find(e.rule_id); it != labels->end()) {
             ev["priority"] = it->second.priority;

@@ -10,6 +10,7 @@
 #include "lib/control/server.hpp"
 #include "lib/kernel/event_ring.hpp"
 #include "lib/kernel/policy_maps.hpp"
+#include "lib/metrics/daemon_metrics.hpp"
 #include "lib/model/policy.hpp"
 
 #include <nlohmann/json.hpp>
@@ -34,8 +35,13 @@ public:
     void start();
     void stop();
 
-    // The live policy's rules, for the events' labels (each commit).
-    void live(const Policy& policy);
+    // Where the events' labels come from: the live policy, read under the
+    // lock commits hold (metrics::PolicyReader). Set before start().
+    void set_reader(metrics::PolicyReader reader) { reader_ = std::move(reader); }
+    // A commit went live: the labels are copied again through the reader
+    // when an event next needs them (only while someone monitors), not on
+    // the commit's path.
+    void committed(uint64_t version);
     // The control server's StreamHandler: serves `monitor`.
     std::optional<nlohmann::json> handle(const std::string& line,
                                          const std::shared_ptr<StreamOutput>& out);
@@ -47,6 +53,8 @@ private:
         int32_t priority = 0;
         std::string text;
     };
+    using Labels = std::map<uint32_t, RuleLabel>;
+    std::shared_ptr<const Labels> labels();
     void on_event(const xdpfw_event& e);
     std::string render(const xdpfw_event& e, bool packets);
     const std::string& iface_name(uint32_t ifindex);
@@ -55,8 +63,11 @@ private:
     EventSampling sampling_;
     EventRing ring_;
     EventHub hub_;
+    metrics::PolicyReader reader_;
     std::mutex labels_mu_;
-    std::shared_ptr<const std::map<uint32_t, RuleLabel>> labels_;
+    std::shared_ptr<const Labels> labels_;
+    uint64_t labels_version_ = 0; // the version labels_ was copied from
+    uint64_t live_version_ = 0;
     std::unordered_map<uint32_t, std::string> ifnames_; // the event thread's cache
     std::atomic<bool> stop_{false};
     std::thread thread_;

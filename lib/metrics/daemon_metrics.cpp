@@ -283,17 +283,40 @@ void DaemonMetrics::live(const Policy& policy, uint64_t version, std::optional<d
         commit_seconds_.observe(*commit_seconds);
     std::lock_guard lock(mu_);
     live_ = std::move(p);
+    version_ = version;
+}
+
+void DaemonMetrics::committed(uint64_t version, double commit_seconds)
+{
+    commit_seconds_.observe(commit_seconds);
+    std::lock_guard lock(mu_);
+    version_ = version;
+}
+
+std::shared_ptr<const LivePolicy> DaemonMetrics::current() const
+{
+    std::shared_ptr<const LivePolicy> p;
+    {
+        std::lock_guard lock(mu_);
+        if (live_->version == version_ || !reader_)
+            return live_;
+    }
+    // Not under mu_: the reader takes the store's lock, which a commit
+    // holds while it calls committed().
+    reader_([&](const Policy& policy, uint64_t version) {
+        p = std::make_shared<const LivePolicy>(live_policy_of(policy, version));
+    });
+    std::lock_guard lock(mu_);
+    if (p && p->version >= live_->version)
+        live_ = p;
+    return live_;
 }
 
 std::string DaemonMetrics::render(const DataplaneView& view,
                                   const std::vector<InterfaceStatus>& interfaces,
                                   const EngineSample* engine) const
 {
-    std::shared_ptr<const LivePolicy> p;
-    {
-        std::lock_guard lock(mu_);
-        p = live_;
-    }
+    const std::shared_ptr<const LivePolicy> p = current();
     Exposition x;
     write_rules(x, *p, view);
     write_reasons(x, view);

@@ -241,6 +241,37 @@ TEST(MetricsDaemon, RendersTheLivePolicyAndCounters)
     EXPECT_TRUE(contains(again, "xdpfw_commit_duration_seconds_count 2\n"));
 }
 
+TEST(MetricsDaemon, CommitsCopyTheLabelsOnlyWhenAScrapeComes)
+{
+    DaemonMetrics m;
+    Policy live = sample_policy();
+    uint64_t live_version = 3;
+    int reads = 0;
+    m.live(live, live_version);
+    m.set_reader([&](const auto& f) {
+        ++reads;
+        f(live, live_version);
+    });
+    FakeView view;
+    EXPECT_TRUE(contains(m.render(view, {}, nullptr), "xdpfw_commit_version 3\n"));
+    EXPECT_EQ(reads, 0) << "the labels of version 3 are current";
+
+    // Two commits: neither reads the policy; the scrape after them reads
+    // it once, and sees the second.
+    live.rules[0].comment = "first";
+    m.committed(++live_version, 0.001);
+    live.rules[0].comment = "second";
+    m.committed(++live_version, 0.001);
+    EXPECT_EQ(reads, 0);
+    const std::string page = m.render(view, {}, nullptr);
+    EXPECT_EQ(reads, 1);
+    EXPECT_TRUE(contains(page, "xdpfw_commit_version 5\n")) << page;
+    EXPECT_TRUE(contains(page, "comment=\"second\"")) << page;
+    EXPECT_TRUE(contains(page, "xdpfw_commit_duration_seconds_count 2\n")) << page;
+    m.render(view, {}, nullptr);
+    EXPECT_EQ(reads, 1) << "nothing committed since";
+}
+
 TEST(MetricsDaemon, RendersEngineCounters)
 {
     Policy p = sample_policy();
