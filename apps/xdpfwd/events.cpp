@@ -126,7 +126,7 @@ const std::string& EventService::iface_name(uint32_t ifindex)
     return it->second;
 }
 
-std::string EventService::render(const xdpfw_event& e, bool packets)
+std::string EventService::render(const xdpfw_event& e, bool packets, const Labels& labels)
 {
     const inspect::FiveTuple t = inspect::decode_five_tuple({e.data, e.cap_len});
     nlohmann::json ev = {{"time", unix_seconds(e.time_ns)},
@@ -139,9 +139,8 @@ std::string EventService::render(const xdpfw_event& e, bool packets)
                          {"version", e.version}};
     if (e.rule_id != XDPFW_NO_RULE) {
         ev["rule"] = e.rule_id;
-        const std::shared_ptr<const Labels> labels = this->labels();
         // A rule deleted since the packet: its id alone.
-        if (const auto it = labels->find(e.rule_id); it != labels->end()) {
+        if (const auto it = labels.find(e.rule_id); it != labels.end()) {
             ev["priority"] = it->second.priority;
             ev["rule_text"] = it->second.text;
         }
@@ -168,10 +167,14 @@ void EventService::on_event(const xdpfw_event& e)
     // Always drained; rendered only for someone.
     if (!hub_.listening())
         return;
+    // Before the hub renders under its lock: copying the labels may wait
+    // for the store's lock, which a command (`stats`) can hold while it
+    // asks the hub for its counters.
+    const std::shared_ptr<const Labels> labels = this->labels();
     PublishedEvent p;
     p.rule_id = e.rule_id;
     p.reason = reason_name(e.reason);
-    p.line = [this, &e](bool packets) { return render(e, packets); };
+    p.line = [this, &e, &labels](bool packets) { return render(e, packets, *labels); };
     hub_.publish(p);
 }
 

@@ -56,7 +56,7 @@ private:
     using Labels = std::map<uint32_t, RuleLabel>;
     std::shared_ptr<const Labels> labels();
     void on_event(const xdpfw_event& e);
-    std::string render(const xdpfw_event& e, bool packets);
+    std::string render(const xdpfw_event& e, bool packets, const Labels& labels);
     const std::string& iface_name(uint32_t ifindex);
 
     PolicyMaps& maps_;

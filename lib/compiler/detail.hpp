@@ -6,7 +6,6 @@
 #include "lib/compiler/compiler.hpp"
 
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace xdpfw::detail {
@@ -15,12 +14,6 @@ using Bits = std::vector<uint64_t>;
 
 inline void set_bit(Bits& b, uint32_t i) { b[i / 64] |= uint64_t{1} << (i % 64); }
 inline void clear_bit(Bits& b, uint32_t i) { b[i / 64] &= ~(uint64_t{1} << (i % 64)); }
-
-inline void or_into(Bits& dst, const Bits& src)
-{
-    for (size_t w = 0; w < dst.size(); ++w)
-        dst[w] |= src[w];
-}
 
 struct BitsHash {
     size_t operator()(const Bits& b) const;

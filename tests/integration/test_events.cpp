@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +81,72 @@ protected:
         return out;
     }
 };
+
+// Labels are copied from the store when an event after a commit needs
+// them: each event names the rule text of a version at least as new as the
+// one that decided it, and `stats` (which reads the hub's counters under the
+// store's lock) keeps answering while a monitor renders events and commits
+// change the labels.
+TEST_F(Events, LabelsFollowCommitsWhileStatsRun)
+{
+    ASSERT_NO_FATAL_FAILURE(add_rules());
+    auto all = monitor({{"rule", 1}});
+    std::atomic<bool> stop{false};
+    std::thread sender([&] {
+        while (!stop) // as fast as it goes: the monitor may lose some
+            send_udp(lab->peer, DaemonLab::dut4, kDropPort, 50);
+    });
+    ControlConnection ctl(lab->daemon.socket_path());
+    std::map<uint64_t, int> comment_of_version; // version -> i of comment=v<i>
+    bool answered = true;
+    for (int i = 0; i < 100 && answered; ++i) {
+        const json replace = {{"id", 100 + i}, {"cmd", "rule.replace"}, {"rule_id", 1},
+                              {"rule", fmt::format("proto=udp dport={} action=drop sample=1 "
+                                                   "comment=v{}",
+                                                   kDropPort, i)}};
+        const json stats = {{"id", 200 + i}, {"cmd", "stats"}};
+        // Sent together: `stats` takes the store's lock right after the
+        // commit, while the event thread may wait for it to copy labels.
+        ASSERT_TRUE(ctl.send(replace.dump() + "\n" + stats.dump() + "\n"));
+        for (const json& req : {replace, stats}) {
+            const auto line = ctl.read_line(10s);
+            answered = answered && line.has_value();
+            if (!line)
+                break;
+            const json r = json::parse(*line);
+            EXPECT_TRUE(r.value("ok", false)) << *line;
+            if (req["cmd"] == "rule.replace" && r.contains("version"))
+                comment_of_version[r["version"].get<uint64_t>()] = i;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    stop = true;
+    sender.join();
+    ASSERT_TRUE(answered) << "a command got no answer within 10 s while events were rendered";
+
+    const auto got = events(*all, 100000, 1s);
+    ASSERT_GE(got.size(), 10u);
+    size_t checked = 0;
+    for (const json& e : got) {
+        // Decided by a replaced version: the label is that version's text
+        // or a later one's, never an older one.
+        const auto own = comment_of_version.find(e.value("version", uint64_t{0}));
+        if (own == comment_of_version.end())
+            continue;
+        const std::string text = e.value("rule_text", "");
+        const auto at = text.find("comment=\"v"); // the rule's text quotes the comment
+        ASSERT_NE(at, std::string::npos) << e;
+        EXPECT_GE(std::stoi(text.substr(at + 10)), own->second) << e;
+        ++checked;
+    }
+    EXPECT_GT(checked, 0u) << "no event came from a replaced version";
+    // Events after the last commit carry its text.
+    ASSERT_EQ(send_udp(lab->peer, DaemonLab::dut4, kDropPort, 5), 5u);
+    const auto after = events(*all, 5);
+    ASSERT_EQ(after.size(), 5u);
+    for (const json& e : after)
+        EXPECT_NE(e.value("rule_text", "").find("comment=\"v99\""), std::string::npos) << e;
+}
 
 TEST_F(Events, MonitorsFilterByRuleAndReasonSeveralAtOnce)
 {
