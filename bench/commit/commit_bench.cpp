@@ -43,6 +43,7 @@ struct Options {
     unsigned tier_samples = 30;             // commits timed until the specialised tier is live
     std::string state_root;                 // where the temp dir goes (default: $TMPDIR or /tmp)
     bool direct_state = true;               // in process: save the state file as xdpfwd does
+    bool mix_caps = false;                  // in process: tables sized for a 1M-prefix mix
     uint64_t seed = 0x5eed0c0;
 };
 
@@ -317,6 +318,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o)
                    "directory for the temp dir (socket, state files, daemon log)")
         ->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the random sets")->capture_default_str();
+    app.add_flag("--mix-caps", o.mix_caps,
+                 "in process: tables sized for a million prefixes of the mix, so --bg-set can "
+                 "be up to 1000000 (xdpfwd keeps its defaults)");
     bool no_state = false;
     app.add_flag("--no-state-file", no_state,
                  "in process: do not save the state file (xdpfwd always does)");
@@ -420,7 +424,12 @@ void direct_cases(const Options& o, const TempDir& dir, const std::vector<std::s
     const std::string state = o.direct_state ? dir.path() + "/direct" : "";
     if (!state.empty())
         std::filesystem::create_directories(state);
-    DirectTarget t(state);
+    LoadOptions lo;
+    if (o.mix_caps) { // room for a million prefixes of the mix (as xdpfw-bench's set-1M)
+        lo.caps.max_v4_chunks = kMix1MChunks;
+        lo.caps.max_v4_hosts = kMix1MHostRoutes;
+    }
+    DirectTarget t(state, lo);
     std::printf("\nIn process (execute_line -> PolicyStore -> compile + PolicyMaps::commit), "
                 "%s\n",
                 state.empty() ? "no state file" : ("state file in " + state).c_str());

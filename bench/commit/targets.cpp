@@ -24,8 +24,8 @@ void TimingSink::commit(const Policy& policy, uint64_t version)
     last_commit = ms_since(t0);
 }
 
-DirectTarget::DirectTarget(const std::string& state_dir)
-    : obj_(XdpfwObject::load(LoadOptions{})), maps_(obj_), sink_(maps_, obj_.options()),
+DirectTarget::DirectTarget(const std::string& state_dir, const LoadOptions& lo)
+    : obj_(XdpfwObject::load(lo)), maps_(obj_), sink_(maps_, obj_.options()),
       store_(sink_, obj_.options().caps.max_rules,
              state_dir.empty() ? std::filesystem::path()
                                : std::filesystem::path(state_dir) / "commit-bench.json")

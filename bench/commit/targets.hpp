@@ -75,8 +75,9 @@ public:
 // unattached object and a timed sink.
 class DirectTarget : public Target {
 public:
-    // state_dir empty: no state file (shows what saving it costs).
-    explicit DirectTarget(const std::string& state_dir);
+    // state_dir empty: no state file (shows what saving it costs). lo: the
+    // object's options (table capacities).
+    explicit DirectTarget(const std::string& state_dir, const LoadOptions& lo = {});
     json run(const json& request, Timings* t) override;
 
 private:
