@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The xdpfw daemon: adopt or load, restore, attach, serve, sample counters.
 #include "apps/xdpfwd/daemon.hpp"
+
+#include "apps/xdpfwd/adoption.hpp"
 #include "apps/xdpfwd/syncookie_check.hpp"
 
 #include "lib/base/proc.hpp"
@@ -377,8 +379,16 @@ bool Daemon::live_matches_state(uint64_t live)
     const CompiledPolicy mine = compile_policy(store_->policy());
     tiering_->request(mine.spec, mine.spec_why_not); // a recommit replaces it
     const uint64_t want = content_hash(mine), have = maps_->live_content_hash();
-    if (want == have)
+    switch (compare_pinned_hash(mine, store_->policy(), have)) {
+    case PinnedHash::same: return true;
+    case PinnedHash::same_scheme1:
+        spdlog::info("event=adopted_hash_scheme pins={} version={} scheme=1 live_hash={:016x} "
+                     "msg=\"the live policy's hash is an older build's (sets hashed field by "
+                     "field); the next commit pins this build's\"",
+                     pin_dir_, live, have);
         return true;
+    case PinnedHash::differs: break;
+    }
     const std::vector<xdpfw_rule> kernel = maps_->live_rules();
     auto same_rule = [](const xdpfw_rule& a, const xdpfw_rule& b) {
         return a.rule_id == b.rule_id && a.counter_slot == b.counter_slot &&

@@ -101,7 +101,9 @@ std::string rule_of_kind(const std::string& kind)
         return "priority=5 src=@bg proto=tcp dport=2222 action=drop";
     if (kind == "prefix")
         return "priority=5 src=203.0.113.0/24 proto=tcp dport=2222 action=drop";
-    throw std::invalid_argument("--kinds: '" + kind + "' is not ports, set or prefix");
+    if (kind == "member") // not a rule: set.add and set.del of one prefix of @bg
+        return "203.0.113.7/32";
+    throw std::invalid_argument("--kinds: '" + kind + "' is not ports, set, prefix or member");
 }
 
 // ---------------------------------------------------------------- statistics
@@ -184,9 +186,19 @@ void rule_cases(Target& target, const char* path, bool direct, const Options& o,
             for (unsigned i = 0; i < o.samples + 2; i++) {
                 check_interrupted();
                 Timings ta, td;
-                json r = target.run({{"id", id++}, {"cmd", "rule.add"}, {"rule", text}}, &ta);
-                const uint32_t rule_id = r.at("rule_id").get<uint32_t>();
-                target.run({{"id", id++}, {"cmd", "rule.del"}, {"rule_id", rule_id}}, &td);
+                if (kind == "member") {
+                    const json prefixes = json::array({text});
+                    json r = target.run({{"id", id++}, {"cmd", "set.add"}, {"name", "bg"},
+                                         {"prefixes", prefixes}}, &ta);
+                    if (r.at("added").get<unsigned>() != 1)
+                        throw std::runtime_error("set.add did not add " + text + ": " + r.dump());
+                    target.run({{"id", id++}, {"cmd", "set.del"}, {"name", "bg"},
+                                {"prefixes", prefixes}}, &td);
+                } else {
+                    json r = target.run({{"id", id++}, {"cmd", "rule.add"}, {"rule", text}}, &ta);
+                    const uint32_t rule_id = r.at("rule_id").get<uint32_t>();
+                    target.run({{"id", id++}, {"cmd", "rule.del"}, {"rule_id", rule_id}}, &td);
+                }
                 if (i < 2)
                     continue;
                 add.push_back(ta.total);
@@ -198,19 +210,21 @@ void rule_cases(Target& target, const char* path, bool direct, const Options& o,
             }
             const std::string base = fmt::format("{}/{}r/{}", path, n_rules, kind);
             const Summary sa = summarize(add), sd = summarize(del);
-            print_row(base + "/rule.add", sa);
+            const bool member = kind == "member";
+            print_row(base + (member ? "/set.add" : "/rule.add"), sa);
             if (direct) {
                 print_row("  compile", summarize(add_compile));
                 print_row("  PolicyMaps::commit", summarize(add_commit));
             }
-            print_row(base + "/rule.del", sd);
+            print_row(base + (member ? "/set.del" : "/rule.del"), sd);
             if (direct) {
                 print_row("  compile", summarize(del_compile));
                 print_row("  PolicyMaps::commit", summarize(del_commit));
             }
             if (!direct && std::max(sa.p99, sd.p99) >= res->worst_p99) {
                 res->worst_p99 = std::max(sa.p99, sd.p99);
-                res->worst_case = base + (sa.p99 >= sd.p99 ? "/rule.add" : "/rule.del");
+                res->worst_case = base + (sa.p99 >= sd.p99 ? (member ? "/set.add" : "/rule.add")
+                                                           : (member ? "/set.del" : "/rule.del"));
             }
         }
     }
@@ -306,7 +320,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o)
     app.add_option("--bg-set", o.bg_set, "prefixes in the background set")
         ->check(CLI::Range(1u, 1000000u))
         ->capture_default_str();
-    app.add_option("--kinds", kinds, "single-rule kinds: ports, set, prefix")->capture_default_str();
+    app.add_option("--kinds", kinds, "single-rule kinds: ports, set, prefix; member (set.add/set.del of one prefix of the background set)")->capture_default_str();
     app.add_option("--set-size", o.set_size, "prefixes per set.load")
         ->check(CLI::Range(1u, 1000000u))
         ->capture_default_str();

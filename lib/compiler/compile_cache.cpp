@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
-#include <type_traits>
 
 namespace xdpfw {
 
@@ -18,17 +17,6 @@ std::array<uint32_t, 5> CompileCache::Dir::limits_of(const Capacities& c)
     return {c.max_addr_classes, c.max_v4_chunks, c.max_v4_hosts, c.max_v6_prefixes,
             c.host_block_limit};
 }
-
-namespace {
-
-// Prefix is 18 bytes of plain data: equal vectors compare as memory.
-bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b)
-{
-    return a.size() == b.size() &&
-           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Prefix)) == 0);
-}
-
-} // namespace
 
 bool CompileCache::Dir::same_inputs(const std::vector<AtomKey>& k, const Policy& p,
                                     const Capacities& c) const
@@ -44,8 +32,6 @@ bool CompileCache::Dir::same_inputs(const std::vector<AtomKey>& k, const Policy&
     }
     return true;
 }
-static_assert(sizeof(Prefix) == 18 && std::has_unique_object_representations_v<Prefix>,
-              "CompileCache compares prefix vectors as memory");
 
 void CompileCache::Dir::remember(const std::vector<AtomKey>& k, const Policy& p,
                                  const Capacities& c)
@@ -112,6 +98,24 @@ std::vector<V6Item> v6_items(const std::vector<AtomKey>& keys, const std::vector
     return out;
 }
 
+// How many prefixes from a and b on are equal, stepping by dir (1: forward
+// from the first, -1: backward from the last), at most n. Blocks of them
+// compare as memory (Prefix is plain data, same_prefixes).
+size_t common_run(const Prefix* a, const Prefix* b, size_t n, ptrdiff_t dir)
+{
+    constexpr size_t block = 1024;
+    size_t i = 0;
+    while (i + block <= n) {
+        const ptrdiff_t first = dir > 0 ? ptrdiff_t(i) : -ptrdiff_t(i + block - 1);
+        if (std::memcmp(a + first, b + first, block * sizeof(Prefix)) != 0)
+            break;
+        i += block;
+    }
+    while (i < n && a[dir * ptrdiff_t(i)] == b[dir * ptrdiff_t(i)])
+        ++i;
+    return i;
+}
+
 // The prefix changes from the last compile's atoms to this one's: IPv4
 // changes one by one, IPv6 only whether any (its table is rebuilt).
 struct AtomDiff {
@@ -129,19 +133,26 @@ struct AtomDiff {
                      [&](const std::array<uint8_t, 16>&, unsigned) { v6_changed = true; });
         return ++n <= limit;
     }
-    // The difference between a set's old and new contents (both sorted).
+    // The difference between a set's old and new contents (both sorted,
+    // no repeats). A set changes in a few places: the part before the
+    // first and after the last difference is in both, so only what lies
+    // between is compared prefix by prefix.
     bool set_change(const std::vector<Prefix>& was, const std::vector<Prefix>& now, uint32_t atom,
                     const AtomLabel& name)
     {
+        const size_t both = std::min(was.size(), now.size());
+        const size_t head = common_run(was.data(), now.data(), both, 1);
+        const size_t tail = head == both ? 0
+                                         : common_run(&was.back(), &now.back(), both - head, -1);
+        const auto w0 = was.begin() + ptrdiff_t(head), w1 = was.end() - ptrdiff_t(tail);
+        const auto n0 = now.begin() + ptrdiff_t(head), n1 = now.end() - ptrdiff_t(tail);
         std::vector<Prefix> diff;
-        std::set_difference(was.begin(), was.end(), now.begin(), now.end(),
-                            std::back_inserter(diff));
+        std::set_difference(w0, w1, n0, n1, std::back_inserter(diff));
         for (const Prefix& p : diff)
             if (!change(p, atom, false, name))
                 return false;
         diff.clear();
-        std::set_difference(now.begin(), now.end(), was.begin(), was.end(),
-                            std::back_inserter(diff));
+        std::set_difference(n0, n1, w0, w1, std::back_inserter(diff));
         for (const Prefix& p : diff)
             if (!change(p, atom, true, name))
                 return false;

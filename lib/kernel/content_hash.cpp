@@ -8,8 +8,13 @@ namespace xdpfw {
 
 uint64_t content_hash(const CompiledPolicy& p)
 {
+    return content_hash(p, p.source_hash);
+}
+
+uint64_t content_hash(const CompiledPolicy& p, uint64_t source_hash)
+{
     Hash64 h;
-    h.word(p.source_hash);
+    h.word(source_hash);
     h.word(p.n_rules).word(p.used_fields);
     h.word(uint64_t(p.default_action) << 8 | p.malformed_action);
     h.word(p.rules.size());

@@ -21,5 +21,8 @@ namespace xdpfw {
 // same policy (they classify alike), so their bytes cannot be compared.
 // Never 0 (0 in the pinned map means "unknown").
 uint64_t content_hash(const CompiledPolicy& policy);
+// The same with another hash of its source in place of policy.source_hash
+// (the adoption check's older hash scheme, lib/compiler/source_hash.hpp).
+uint64_t content_hash(const CompiledPolicy& policy, uint64_t source_hash);
 
 } // namespace xdpfw

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <type_traits>
 
 namespace xdpfw {
 
@@ -73,6 +75,15 @@ Prefix Prefix::parse(const std::string& text)
         throw std::invalid_argument(text + " has host bits set; did you mean " + masked.str() +
                                     "?");
     return p;
+}
+
+static_assert(std::has_unique_object_representations_v<Prefix>,
+              "same_prefixes compares prefixes as memory");
+
+bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b)
+{
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Prefix)) == 0);
 }
 
 bool Prefix::host_bits_set() const

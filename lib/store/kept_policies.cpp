@@ -2,24 +2,9 @@
 // Kept policies: sharing unchanged sets, bounding depth and prefixes.
 #include "lib/store/kept_policies.hpp"
 
-#include <cstring>
 #include <set>
-#include <type_traits>
 
 namespace xdpfw {
-
-namespace {
-
-// Prefix is plain data: equal sets compare as memory (a million prefixes in
-// about half the time member-by-member took, on every commit).
-bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b)
-{
-    static_assert(std::has_unique_object_representations_v<Prefix>);
-    return a.size() == b.size() &&
-           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Prefix)) == 0);
-}
-
-} // namespace
 
 void KeptPolicies::keep(uint64_t version, Policy policy)
 {

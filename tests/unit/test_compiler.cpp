@@ -991,6 +991,88 @@ TEST(Compiler, IncrementalUpdatesMatchFreshCompiles)
     }
 }
 
+// A set of thousands of prefixes changed at its first, last and middle
+// positions, in one place or several, grown and shrunk: the cache diffs only
+// what lies between the common head and tail (compared as memory in blocks
+// of 1,024 prefixes), so every change on either side of a block's edge must
+// reach the tables like a compile from scratch.
+TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
+{
+    std::mt19937_64 rng(0x5eed0007);
+    auto random_prefix = [&] {
+        const uint32_t a = 0x0a000000 | uint32_t(rng() & 0xffffff);
+        const bool host = rng() & 1;
+        const uint32_t m = host ? a : a & 0xffffff00;
+        return Prefix::parse(std::to_string(m >> 24) + "." + std::to_string((m >> 16) & 255) + "." +
+                             std::to_string((m >> 8) & 255) + "." + std::to_string(m & 255) +
+                             (host ? "/32" : "/24"));
+    };
+    Policy p = policy_of({"id=1 src=@s action=drop"});
+    std::vector<Prefix>& v = p.sets["s"].prefixes;
+    while (v.size() < 5000)
+        v.push_back(random_prefix());
+    normalize_set(p.sets["s"]);
+    CompileOptions o = options();
+    o.cache = make_compile_cache();
+    compile(p, o);
+
+    // Positions around the block edges, both ends and random ones.
+    auto position = [&](int k) -> size_t {
+        const size_t edges[] = {0, 1, 1023, 1024, 1025, 2047, 2048, v.size() / 2,
+                                v.size() - 1025, v.size() - 1024, v.size() - 2, v.size() - 1};
+        return k < 12 ? std::min(edges[k], v.size() - 1) : size_t(rng() % v.size());
+    };
+    std::vector<Prefix> touched;
+    auto check = [&](const std::string& step) {
+        CompiledPolicy c = compile(p, o);
+        CompileOptions fresh = options();
+        CompiledPolicy f = compile(p, fresh);
+        std::vector<Prefix> probes = touched;
+        for (int i = 0; i < 200 && !v.empty(); ++i)
+            probes.push_back(v[rng() % v.size()]);
+        for (int i = 0; i < 100; ++i)
+            probes.push_back(random_prefix());
+        for (const Prefix& pr : probes) {
+            const std::string a = pr.str().substr(0, pr.str().find('/'));
+            const PacketFields pkt = tcp4(a, "192.0.2.1", 1, 2);
+            const Verdict want = classify(p, pkt, fake_ifindex);
+            ASSERT_EQ(evaluate(c, pkt).rule_index, want.rule_index) << step << " " << pr.str();
+            ASSERT_EQ(evaluate(f, pkt).rule_index, want.rule_index) << step << " " << pr.str();
+        }
+    };
+    for (int k = 0; k < 20; ++k) {
+        // One prefix out, then back in.
+        const size_t at = position(k);
+        touched = {v[at]};
+        const Prefix gone = v[at];
+        v.erase(v.begin() + ptrdiff_t(at));
+        check("del at " + std::to_string(at));
+        v.insert(std::lower_bound(v.begin(), v.end(), gone), gone);
+        check("add at " + std::to_string(at));
+        // One in, wherever it sorts; then a few at once, some removed too.
+        touched = {random_prefix()};
+        v.push_back(touched[0]);
+        normalize_set(p.sets["s"]);
+        check("add " + touched[0].str());
+        touched.clear();
+        for (int i = 0; i < 3; ++i) {
+            touched.push_back(v[position(int(rng() % 13))]);
+            v.erase(std::find(v.begin(), v.end(), touched.back()));
+            touched.push_back(random_prefix());
+            v.push_back(touched.back());
+        }
+        normalize_set(p.sets["s"]);
+        check("mixed " + std::to_string(k));
+    }
+    // Emptied, then whole again.
+    const std::vector<Prefix> all = v;
+    touched = {all.front(), all.back()};
+    v.clear();
+    check("emptied");
+    v = all;
+    check("refilled");
+}
+
 // Host routes whose bucket is full: their /24 becomes a chunk instead, and
 // every address still classifies right.
 TEST(Compiler, FullHostBucketsFallBackToChunks)

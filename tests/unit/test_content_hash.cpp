@@ -2,9 +2,11 @@
 // The content hash the adoption check compares (lib/kernel/content_hash.hpp):
 // stable for equal policies however they were compiled, different for any
 // change a rule, set or verdict makes; and the instance lock's refusal.
+#include "apps/xdpfwd/adoption.hpp"
 #include "apps/xdpfwd/config.hpp"
 #include "apps/xdpfwd/instance_lock.hpp"
 #include "lib/compiler/compiler.hpp"
+#include "lib/compiler/source_hash.hpp"
 #include "lib/kernel/content_hash.hpp"
 #include "lib/lang/rule_parser.hpp"
 #include "testing/random_policy.hpp"
@@ -78,6 +80,77 @@ TEST(ContentHash, AnyChangeChangesIt)
     CompileOptions other = options();
     other.resolve = [](const std::string& name) { return test::fake_ifindex(name) + 1; };
     EXPECT_NE(hash_of(policy_of(kRules), other), base);
+}
+
+// Scheme 1 is what builds before 2026-12-07 pinned: its values must never
+// change, or a restart after an upgrade stops adopting (the values below
+// were printed by that build). Scheme 2 differs only where there are sets.
+TEST(SourceHash, SchemeOneIsStableAndSchemeTwoDiffersOnlyForSets)
+{
+    using S = SourceHashScheme;
+    const Policy p = policy_of(kRules);
+    EXPECT_EQ(policy_source_hash(p, S::v1), 0x9c5f1a37f07e2ebeull);
+    Policy empty;
+    empty.default_action = ActionType::drop;
+    EXPECT_EQ(policy_source_hash(empty, S::v1), 0xa2e69fdb465fa564ull);
+    EXPECT_EQ(policy_source_hash(empty, S::v2), policy_source_hash(empty, S::v1));
+    Policy empty_set = empty;
+    empty_set.sets["e"];
+    EXPECT_EQ(policy_source_hash(empty_set, S::v1), 0x0eb4e56a16f68a64ull);
+    EXPECT_NE(policy_source_hash(empty_set, S::v2), policy_source_hash(empty_set, S::v1));
+    EXPECT_NE(policy_source_hash(p, S::v2), policy_source_hash(p, S::v1));
+    EXPECT_EQ(policy_source_hash(p), policy_source_hash(p, S::v2));
+    EXPECT_EQ(compile(p, options()).source_hash, policy_source_hash(p, S::v2));
+
+    // Scheme 2 sees a change anywhere in a set of any length: every byte of
+    // a prefix, in each of its four chains and the tail, and the length.
+    Policy big = empty;
+    for (size_t n : {1, 2, 7, 64, 65, 1000}) {
+        auto& v = big.sets["b"].prefixes;
+        v.clear();
+        for (size_t i = 0; i < n; ++i)
+            v.push_back(Prefix::parse("10." + std::to_string(i / 256) + "." +
+                                      std::to_string(i % 256) + ".0/24"));
+        const uint64_t base = policy_source_hash(big);
+        for (size_t i : {size_t{0}, n / 2, n - 1}) {
+            for (unsigned byte = 0; byte < sizeof(Prefix); ++byte) {
+                Policy changed = big;
+                auto* raw = reinterpret_cast<unsigned char*>(&changed.sets["b"].prefixes[i]);
+                raw[byte] ^= 0x10;
+                ASSERT_NE(policy_source_hash(changed), base) << n << " " << i << " " << byte;
+            }
+        }
+        Policy shorter = big;
+        shorter.sets["b"].prefixes.pop_back();
+        EXPECT_NE(policy_source_hash(shorter), base) << n;
+    }
+}
+
+// The adoption check accepts the hash a commit of this build pinned, and the
+// one an older build pinned for the same policy (scheme 1), nothing else.
+TEST(SourceHash, AdoptionAcceptsBothSchemesOfTheSamePolicy)
+{
+    const Policy p = policy_of(kRules);
+    const CompiledPolicy mine = compile(p, options());
+    const uint64_t now = content_hash(mine);
+    const uint64_t before = content_hash(mine, policy_source_hash(p, SourceHashScheme::v1));
+    ASSERT_NE(now, before);
+    EXPECT_EQ(compare_pinned_hash(mine, p, now), PinnedHash::same);
+    EXPECT_EQ(compare_pinned_hash(mine, p, before), PinnedHash::same_scheme1);
+    EXPECT_EQ(compare_pinned_hash(mine, p, 0), PinnedHash::differs);
+    Policy other = p;
+    other.sets["blk"].prefixes[0] = Prefix::parse("198.51.101.0/24");
+    const CompiledPolicy theirs = compile(other, options());
+    EXPECT_EQ(compare_pinned_hash(mine, p, content_hash(theirs)), PinnedHash::differs);
+    EXPECT_EQ(compare_pinned_hash(
+                  mine, p, content_hash(theirs, policy_source_hash(other, SourceHashScheme::v1))),
+              PinnedHash::differs);
+    // Without sets both schemes are one hash: it is simply the same.
+    Policy no_sets = p;
+    no_sets.sets.clear();
+    no_sets.rules.erase(no_sets.rules.begin() + 1); // the rule that names @blk
+    const CompiledPolicy plain = compile(no_sets, options());
+    EXPECT_EQ(compare_pinned_hash(plain, no_sets, content_hash(plain)), PinnedHash::same);
 }
 
 // The daemon compiles through a cache that patches the address tables in

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
 
 using namespace xdpfw;
 
@@ -80,6 +81,33 @@ TEST(Prefix, RefusesBadText)
     EXPECT_NE(prefix_error("10.0.0.0/2x").find("not a number"), std::string::npos);
     EXPECT_NE(prefix_error("10.0.0.0/24/1").find("not a number"), std::string::npos);
     EXPECT_EQ(prefix_error(""), "empty prefix");
+}
+
+// Sets are kept sorted by family, length, then address bytes; the
+// comparison reads the address as two words. Against the byte order, on
+// random prefixes that share families, lengths and leading bytes.
+TEST(Prefix, OrdersByFamilyLengthThenAddressBytes)
+{
+    std::mt19937_64 rng(0x5eed0011);
+    std::vector<Prefix> v;
+    for (int i = 0; i < 3000; ++i) {
+        Prefix p;
+        p.family = rng() & 1 ? Family::ipv4 : Family::ipv6;
+        p.len = uint8_t(rng() % 3 == 0 ? 24 : rng() % (p.max_len() + 1));
+        for (unsigned b = 0; b < (p.family == Family::ipv4 ? 4u : 16u); ++b)
+            p.addr[b] = uint8_t(rng() % 4 == 0 ? rng() : b * 17); // shared runs of bytes
+        v.push_back(p);
+    }
+    v.push_back(v[7]); // equal ones too
+    auto tuple = [](const Prefix& p) { return std::tuple(int(p.family), p.len, p.addr); };
+    for (size_t i = 0; i < v.size(); ++i) {
+        const Prefix& a = v[i];
+        const Prefix& b = v[(i * 7919 + 13) % v.size()];
+        EXPECT_EQ(a <=> b, tuple(a) <=> tuple(b)) << a.str() << " " << b.str();
+        EXPECT_EQ(a == b, tuple(a) == tuple(b));
+        EXPECT_EQ(a <=> a, std::strong_ordering::equal);
+    }
+    EXPECT_EQ(v[7] <=> v.back(), std::strong_ordering::equal);
 }
 
 TEST(Prefix, Contains)
