@@ -21,7 +21,7 @@ Policy make_policy(std::initializer_list<std::string> rules, ActionType default_
     for (auto& [name, prefixes] : sets) {
         PrefixSet s;
         for (const auto& t : prefixes)
-            s.prefixes.push_back(Prefix::parse(t));
+            s.edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse(t)); });
         normalize_set(s);
         p.sets[name] = std::move(s);
     }

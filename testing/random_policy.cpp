@@ -308,7 +308,7 @@ Policy random_policy(Rng& rng, const RandomPolicyOptions& o)
                                                : Family::ipv6;
             prefixes.insert(random_prefix(rng, f));
         }
-        p.sets[name].prefixes.assign(prefixes.begin(), prefixes.end());
+        p.sets[name].edit([&](std::vector<Prefix>& v) { v.assign(prefixes.begin(), prefixes.end()); });
         set_names.push_back(name);
     }
 
@@ -374,9 +374,10 @@ std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint3
         std::string name = "set" + std::to_string(p.sets.size() + 10);
         while (p.sets.count(name))
             name += "x";
-        auto& set = p.sets[name].prefixes;
+        std::vector<Prefix> set;
         for (int k = uniform<int>(rng, 0, 20); k > 0; --k)
             set.push_back(random_prefix(rng, family()));
+        p.sets[name] = std::move(set);
         normalize_set(p.sets[name]);
         std::set<uint32_t> used;
         for (const Rule& r : p.rules)
@@ -394,7 +395,9 @@ std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint3
     }
     auto it = p.sets.begin();
     std::advance(it, uniform<size_t>(rng, 0, p.sets.size() - 1));
-    auto& set = it->second.prefixes;
+    // Edited as a copy and assigned back: the set the previous compile saw
+    // keeps its prefixes (PrefixSet shares them).
+    std::vector<Prefix> set = it->second.prefixes();
     if (what <= 6 || set.empty()) {
         // Add a few: sometimes hosts of one /24, to move a block between
         // leaf, host table and chunk.
@@ -413,6 +416,7 @@ std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint3
             set.push_back(pf);
             added += " " + pf.str();
         }
+        it->second = std::move(set);
         normalize_set(it->second);
         return "set add " + it->first + added;
     }
@@ -422,6 +426,7 @@ std::string random_edit(Rng& rng, Policy& p, const RandomPolicyOptions& o, uint3
         removed += " " + set[i].str();
         set.erase(set.begin() + ptrdiff_t(i));
     }
+    it->second = std::move(set);
     return "set del " + it->first + removed;
 }
 
@@ -431,7 +436,7 @@ PacketGenerator::PacketGenerator(const Policy& policy)
         (pf.family == Family::ipv4 ? v4_ : v6_).push_back(pf);
     };
     for (const auto& [name, set] : policy.sets)
-        for (const Prefix& pf : set.prefixes)
+        for (const Prefix& pf : set.prefixes())
             add_prefix(pf);
     for (const Rule& r : policy.rules) {
         const Match& m = r.match;
@@ -589,7 +594,7 @@ std::string describe(const Policy& policy)
         s += "\n";
     }
     for (const auto& [name, set] : policy.sets)
-        s += "  set @" + name + ": " + std::to_string(set.prefixes.size()) + " prefixes\n";
+        s += "  set @" + name + ": " + std::to_string(set.prefixes().size()) + " prefixes\n";
     return s;
 }
 

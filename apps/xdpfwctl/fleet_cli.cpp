@@ -172,19 +172,23 @@ void add_change_commands(CLI::App& app, FleetArgs& a, std::function<int(std::ost
                     given = prefixes_of(a.words);
                 }
                 return do_change(a, out, fmt::format("set {} {}: {} prefixes", v, a.set_name,
-                                                     given.prefixes.size()),
+                                                     given.prefixes().size()),
                                  [&](Policy& p) {
                                      PrefixSet& s = p.sets[a.set_name];
                                      if (v == "load") {
                                          s = given;
                                      } else if (v == "add") {
-                                         s.prefixes.insert(s.prefixes.end(), given.prefixes.begin(),
-                                                           given.prefixes.end());
+                                         s.edit([&](std::vector<Prefix>& v) {
+                                             v.insert(v.end(), given.prefixes().begin(),
+                                                      given.prefixes().end());
+                                         });
                                          normalize_set(s);
                                      } else {
-                                         std::erase_if(s.prefixes, [&](const Prefix& x) {
-                                             return std::binary_search(given.prefixes.begin(),
-                                                                       given.prefixes.end(), x);
+                                         s.edit([&](std::vector<Prefix>& v) {
+                                             std::erase_if(v, [&](const Prefix& x) {
+                                                 return std::binary_search(given.prefixes().begin(),
+                                                                           given.prefixes().end(), x);
+                                             });
                                          });
                                      }
                                  });

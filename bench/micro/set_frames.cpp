@@ -43,11 +43,12 @@ const Policy& set_policy(uint32_t n)
     if (it != cache.end())
         return it->second;
     const auto& all = prefix_stream().first(n);
-    PrefixSet set;
-    set.prefixes.reserve(n);
+    std::vector<Prefix> prefixes;
+    prefixes.reserve(n);
     for (size_t i = 0; i < n; i++)
-        set.prefixes.push_back(to_prefix(all[i].addr, all[i].len));
-    std::sort(set.prefixes.begin(), set.prefixes.end());
+        prefixes.push_back(to_prefix(all[i].addr, all[i].len));
+    std::sort(prefixes.begin(), prefixes.end());
+    PrefixSet set(std::move(prefixes));
 
     Policy p;
     p.default_action = ActionType::pass;

@@ -122,11 +122,11 @@ Policy to_policy(const Workload& w)
     Policy p;
     p.default_action = ActionType::pass;
     if (!w.set.empty()) {
-        PrefixSet s;
-        s.prefixes.reserve(w.set.size());
+        std::vector<Prefix> s;
+        s.reserve(w.set.size());
         for (const auto& e : w.set)
-            s.prefixes.push_back(to_prefix(e.addr, e.len));
-        std::sort(s.prefixes.begin(), s.prefixes.end());
+            s.push_back(to_prefix(e.addr, e.len));
+        std::sort(s.begin(), s.end());
         p.sets.emplace(kSetName, std::move(s));
     }
     if (w.ct_established) {

@@ -196,13 +196,15 @@ inline size_t host_growth_limit(uint32_t buckets) { return size_t{3} * buckets; 
 
 // ---------------------------------------------------------------- IPv4 updates (v4_update.cpp)
 
-// Applies changes to a table built from `entries` (which become the new
-// prefix list), painting again only the /24 blocks under a changed prefix.
+// Applies changes to a table built from `entries`, painting again only the
+// /24 blocks under a changed prefix; returns the new prefix list (entries
+// is left as it was, for a caller that keeps it when this throws).
 // CapacityError when the tables as kept have no room, HostTableOutgrown
 // when the host routes need more buckets: the caller rebuilds.
-void update_v4(std::vector<V4Entry>& entries, std::vector<V4Change> changes, ClassBuilder& cb,
-               const std::vector<AtomLabel>& names, const Capacities& caps,
-               const std::string& key, V4Table& table, std::vector<uint32_t>& free_chunks);
+std::vector<V4Entry> update_v4(const std::vector<V4Entry>& entries, std::vector<V4Change> changes,
+                               ClassBuilder& cb, const std::vector<AtomLabel>& names,
+                               const Capacities& caps, const std::string& key, V4Table& table,
+                               std::vector<uint32_t>& free_chunks);
 
 // ---------------------------------------------------------------- IPv6 (v6_tables.cpp)
 
@@ -222,7 +224,10 @@ struct CompileCache {
     struct Dir {
         uint64_t tables_id = 0; // 0: nothing valid (never built, or a build failed)
         std::vector<detail::AtomKey> keys;
-        std::vector<std::vector<Prefix>> set_contents; // per set atom, in key order
+        // Per set atom, in key order: the sets themselves, sharing their
+        // prefixes with the policy (PrefixSet), so an unchanged set is
+        // told apart without comparing it.
+        std::vector<PrefixSet> set_contents;
         std::array<uint32_t, 5> limits{};
         std::shared_ptr<const V4Table> v4;
         std::shared_ptr<const V6Table> v6;

@@ -27,7 +27,7 @@ bool CompileCache::Dir::same_inputs(const std::vector<AtomKey>& k, const Policy&
     for (const AtomKey& a : k) {
         if (!a.is_set)
             continue;
-        if (!same_prefixes(p.sets.at(a.set).prefixes, set_contents[s++]))
+        if (p.sets.at(a.set) != set_contents[s++])
             return false;
     }
     return true;
@@ -40,7 +40,7 @@ void CompileCache::Dir::remember(const std::vector<AtomKey>& k, const Policy& p,
     set_contents.clear();
     for (const AtomKey& a : k)
         if (a.is_set)
-            set_contents.push_back(p.sets.at(a.set).prefixes);
+            set_contents.push_back(p.sets.at(a.set));
     limits = limits_of(c);
     tables_id = detail::next_tables_id();
 }
@@ -76,7 +76,7 @@ const std::vector<Prefix>& atom_prefixes(const AtomKey& k, const Policy& policy,
                                          std::vector<Prefix>& one)
 {
     if (k.is_set)
-        return policy.sets.at(k.set).prefixes;
+        return policy.sets.at(k.set).prefixes();
     one.assign(1, k.prefix);
     return one;
 }
@@ -175,7 +175,7 @@ bool diff_atoms(const CompileCache::Dir& st, const std::vector<AtomKey>& keys,
             const AtomKey& k = st.keys[i++];
             const uint32_t id = st.atom_id.at(k);
             const auto& was =
-                k.is_set ? st.set_contents[old_set++] : (one.assign(1, k.prefix), one);
+                k.is_set ? st.set_contents[old_set++].prefixes() : (one.assign(1, k.prefix), one);
             for (const Prefix& p : was)
                 if (!d.change(p, id, false, st.names[id]))
                     return false;
@@ -186,9 +186,10 @@ bool diff_atoms(const CompileCache::Dir& st, const std::vector<AtomKey>& keys,
             ++j;
         } else {
             if (keys[j].is_set) {
-                const auto& was = st.set_contents[old_set++];
-                const auto& now = policy.sets.at(keys[j].set).prefixes;
-                if (!same_prefixes(was, now) && !d.set_change(was, now, ids[j], atoms[j].label))
+                const PrefixSet& was = st.set_contents[old_set++];
+                const PrefixSet& now = policy.sets.at(keys[j].set);
+                if (was != now &&
+                    !d.set_change(was.prefixes(), now.prefixes(), ids[j], atoms[j].label))
                     return false;
             }
             ++i;
@@ -256,12 +257,14 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
     if (!diff_atoms(st, keys, ids, atoms, policy, d))
         return false;
 
-    std::vector<V4Entry> entries = st.v4_entries;
+    std::vector<V4Entry> entries; // the new prefix list, when it changes
     std::vector<uint32_t> free_chunks = st.free_chunks;
     std::shared_ptr<const V4Table> v4t = st.v4;
-    if (!d.v4.empty()) {
+    const bool v4_changed = !d.v4.empty();
+    if (v4_changed) {
         auto t = std::make_shared<V4Table>(*st.v4); // shares every page
-        update_v4(entries, std::move(d.v4), *st.cb, st.names, caps, key, *t, free_chunks);
+        entries = update_v4(st.v4_entries, std::move(d.v4), *st.cb, st.names, caps, key, *t,
+                            free_chunks);
         v4t = std::move(t);
     }
     std::shared_ptr<const V6Table> v6t = st.v6;
@@ -271,7 +274,8 @@ bool update_tables(CompileCache::Dir& st, const std::vector<AtomKey>& keys,
         build_v6(items, *st.cb, st.names, caps, key, *t);
         v6t = std::move(t);
     }
-    st.v4_entries = std::move(entries);
+    if (v4_changed)
+        st.v4_entries = std::move(entries);
     st.free_chunks = std::move(free_chunks);
     st.v4 = std::move(v4t);
     st.v6 = std::move(v6t);

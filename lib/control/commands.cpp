@@ -355,7 +355,7 @@ json cmd_inspect_list(Context& c)
 
 size_t set_size(Context& c, const std::string& name)
 {
-    return c.after().sets.at(name).prefixes.size();
+    return c.after().sets.at(name).prefixes().size();
 }
 
 json cmd_set_create(Context& c)
@@ -399,7 +399,7 @@ json cmd_set_list(Context& c)
     if (!argument(c.req, "name")) {
         json list = json::array();
         for (const auto& [name, set] : sets)
-            list.push_back({{"name", name}, {"size", set.prefixes.size()}});
+            list.push_back({{"name", name}, {"size", set.prefixes().size()}});
         return {{"sets", std::move(list)}};
     }
     const std::string& name = string_arg(c.req, "name");
@@ -407,11 +407,11 @@ json cmd_set_list(Context& c)
     if (it == sets.end())
         throw CommandError(ErrorCode::unknown_set, "no set named '" + name + "'");
     json prefixes = json::array();
-    prefixes.get_ref<json::array_t&>().reserve(it->second.prefixes.size());
-    for (const Prefix& p : it->second.prefixes)
+    prefixes.get_ref<json::array_t&>().reserve(it->second.prefixes().size());
+    for (const Prefix& p : it->second.prefixes())
         prefixes.push_back(p.str());
     return {
-        {"name", name}, {"size", it->second.prefixes.size()}, {"prefixes", std::move(prefixes)}};
+        {"name", name}, {"size", it->second.prefixes().size()}, {"prefixes", std::move(prefixes)}};
 }
 
 json cmd_load(Context& c)

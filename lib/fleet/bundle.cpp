@@ -25,7 +25,7 @@ std::vector<std::string> cut(const PrefixSet& set)
 {
     std::vector<std::string> out;
     std::string cur;
-    for (const Prefix& p : set.prefixes) {
+    for (const Prefix& p : set.prefixes()) {
         const std::string line = p.str() + "\n";
         if (cur.size() + line.size() > chunk_bytes) {
             out.push_back(std::move(cur));
@@ -81,8 +81,8 @@ Bundle make_bundle(const Policy& policy, const std::string& summary)
             ids.push_back(id);
             b.chunks.emplace(std::move(id), std::move(c));
         }
-        sets[name] = {{"size", set.prefixes.size()}, {"chunks", std::move(ids)}};
-        set.prefixes.clear();
+        sets[name] = {{"size", set.prefixes().size()}, {"chunks", std::move(ids)}};
+        set = {};
     }
     b.manifest = {{"format", manifest_format},
                   {"summary", summary},

@@ -269,8 +269,9 @@ private:
                  "cannot open set file " + path.string() + ": " + std::strerror(errno));
         try {
             PrefixSet from_file = parse_prefix_lines(in, path.string());
-            set.prefixes.insert(set.prefixes.end(), from_file.prefixes.begin(),
-                                from_file.prefixes.end());
+            set.edit([&](std::vector<Prefix>& v) {
+                v.insert(v.end(), from_file.prefixes().begin(), from_file.prefixes().end());
+            });
         } catch (const PolicyError& e) {
             fail(Kind::prefix, file, e.what());
         }
@@ -426,7 +427,7 @@ private:
         doc_.items(list, Expect::prefix_list, [&](size_t, const Field& item) {
             const std::string& text = doc_.string(item, Expect::prefix);
             try {
-                set.prefixes.push_back(Prefix::parse(text));
+                set.edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse(text)); });
             } catch (const std::invalid_argument& e) {
                 doc_.fail(Kind::prefix, item, e.what());
             }
@@ -556,8 +557,8 @@ inspect::InspectRule inspect_rule_from_json(const nlohmann::json& obj, const std
 nlohmann::json prefixes_to_json(const PrefixSet& set)
 {
     json list = json::array();
-    list.get_ref<json::array_t&>().reserve(set.prefixes.size());
-    for (const Prefix& p : set.prefixes)
+    list.get_ref<json::array_t&>().reserve(set.prefixes().size());
+    for (const Prefix& p : set.prefixes())
         list.push_back(p.str());
     return list;
 }

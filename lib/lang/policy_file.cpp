@@ -23,13 +23,15 @@ void check_set_refs(const Rule& rule, const Policy& policy, const std::string& w
 
 void normalize_set(PrefixSet& set)
 {
-    std::sort(set.prefixes.begin(), set.prefixes.end());
-    set.prefixes.erase(std::unique(set.prefixes.begin(), set.prefixes.end()), set.prefixes.end());
+    set.edit([](std::vector<Prefix>& v) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+    });
 }
 
 PrefixSet parse_prefix_lines(std::istream& in, const std::string& source)
 {
-    PrefixSet set;
+    std::vector<Prefix> set;
     std::string line;
     size_t lineno = 0;
     auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; };
@@ -46,15 +48,16 @@ PrefixSet parse_prefix_lines(std::istream& in, const std::string& source)
         if (std::any_of(text.begin(), text.end(), blank))
             throw PolicyError(where, "", "one prefix per line, found '" + text + "'");
         try {
-            set.prefixes.push_back(Prefix::parse(text));
+            set.push_back(Prefix::parse(text));
         } catch (const std::invalid_argument& e) {
             throw PolicyError(where, "", e.what());
         }
     }
     if (in.bad())
         throw PolicyError(source, "", "read error after line " + std::to_string(lineno));
-    normalize_set(set);
-    return set;
+    PrefixSet out(std::move(set));
+    normalize_set(out);
+    return out;
 }
 
 Policy parse_policy_yaml(const std::string& yaml, const std::filesystem::path& base_dir,

@@ -270,7 +270,7 @@ LivePolicy live_policy_of(const Policy& policy, uint64_t version)
         p.inspect_rules.push_back({r.id, r.priority, r.action});
     sort_by_priority(p.inspect_rules);
     for (const auto& [name, set] : policy.sets)
-        p.sets.emplace_back(name, set.prefixes.size());
+        p.sets.emplace_back(name, set.prefixes().size());
     return p;
 }
 

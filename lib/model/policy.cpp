@@ -2,6 +2,8 @@
 // The policy model's behaviour: prefix parsing and printing, rule order, errors.
 #include "lib/model/policy.hpp"
 
+#include "lib/base/hash64.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -84,6 +86,76 @@ bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b)
 {
     return a.size() == b.size() &&
            (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Prefix)) == 0);
+}
+
+PrefixSet::PrefixSet(std::vector<Prefix> prefixes)
+    : data_(std::make_shared<Data>())
+{
+    data_->prefixes = std::move(prefixes);
+}
+
+const std::vector<Prefix>& PrefixSet::prefixes() const
+{
+    static const std::vector<Prefix> none;
+    return data_ ? data_->prefixes : none;
+}
+
+std::vector<Prefix>& PrefixSet::own()
+{
+    // Shared (or none yet): a copy of its own. use_count() may be stale
+    // only upward (another holder letting go), which costs a needless copy.
+    if (!data_ || data_.use_count() > 1) {
+        auto mine = std::make_shared<Data>();
+        if (data_)
+            mine->prefixes = data_->prefixes;
+        data_ = std::move(mine);
+    }
+    return data_->prefixes;
+}
+
+namespace {
+
+// The folded 128-bit product: one multiply mixes 16 bytes.
+uint64_t mum(uint64_t a, uint64_t b)
+{
+    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+} // namespace
+
+// 64 bytes a step into four chains that do not wait for each other, each
+// folding 16 bytes into its state with one multiply; then the states, the
+// tail and the length through Hash64. A million prefixes (18 MB) in about
+// a quarter of a millisecond's worth of multiplies.
+uint64_t PrefixSet::digest() const
+{
+    if (data_)
+        if (uint64_t d = data_->digest.load(std::memory_order_relaxed))
+            return d;
+    static constexpr uint64_t key[4] = {0xa0761d6478bd642full, 0xe7037ed1a0b428dbull,
+                                        0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull};
+    const std::vector<Prefix>& v = prefixes();
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    const size_t n = v.size() * sizeof(Prefix);
+    uint64_t lane[4] = {key[1], key[2], key[3], key[0]};
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w[8];
+        std::memcpy(w, p + i, sizeof w);
+        for (int j = 0; j < 4; ++j)
+            lane[j] = mum(w[2 * j] ^ key[j], w[2 * j + 1] ^ lane[j]);
+    }
+    Hash64 h;
+    for (uint64_t l : lane)
+        h.word(l);
+    if (i < n)
+        h.bytes(p + i, n - i);
+    uint64_t d = h.word(n).digest();
+    d += d == 0; // 0 marks "not computed"
+    if (data_)
+        data_->digest.store(d, std::memory_order_relaxed);
+    return d;
 }
 
 bool Prefix::host_bits_set() const

@@ -9,11 +9,14 @@
 #include "lib/model/rate_limit.hpp"
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <compare>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -153,13 +156,55 @@ struct Rule {
 };
 
 // Prefix is plain data, so equal vectors compare as memory: a million
-// prefixes in about half the time member-by-member takes. Commits compare
-// unchanged sets this way (compile cache, kept policies).
+// prefixes in about half the time member-by-member takes.
 bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b);
 
-struct PrefixSet {
-    std::vector<Prefix> prefixes; // deduplicated, sorted
-    bool operator==(const PrefixSet& o) const { return same_prefixes(prefixes, o.prefixes); }
+// A named set's prefixes, deduplicated and sorted (normalize_set). Copies
+// share them and nobody changes shared prefixes: a commit's candidate
+// copies the policy without copying a million prefixes, and a set the
+// commit did not change is the same object in both versions (shares()),
+// which the compile cache and the kept policies see at once instead of
+// comparing memory. Change a set with edit() or by assigning a new one:
+// edit() first copies prefixes that another PrefixSet shares.
+class PrefixSet {
+public:
+    PrefixSet() = default;
+    PrefixSet(std::vector<Prefix> prefixes);
+    PrefixSet(std::initializer_list<Prefix> prefixes)
+        : PrefixSet(std::vector<Prefix>(prefixes))
+    {
+    }
+
+    const std::vector<Prefix>& prefixes() const;
+    // Runs f(std::vector<Prefix>&) on prefixes this set alone holds (the
+    // caller keeps them sorted and unique); the reference is f's only.
+    template <typename F> void edit(F&& f)
+    {
+        std::forward<F>(f)(own());
+        data_->digest.store(0, std::memory_order_relaxed);
+    }
+    // Holds the same prefixes as o because it shares them (not a compare).
+    bool shares(const PrefixSet& o) const { return data_ == o.data_; }
+    // What shares() compares (null: an empty set never edited).
+    const void* storage() const { return data_.get(); }
+    // A 64-bit hash of the prefixes as memory (policy_source_hash, scheme
+    // 2): four independent chains, computed once per content and kept with
+    // it, so an unchanged million-prefix set costs nothing to hash again.
+    uint64_t digest() const;
+
+    bool operator==(const PrefixSet& o) const
+    {
+        return shares(o) || same_prefixes(prefixes(), o.prefixes());
+    }
+
+private:
+    struct Data {
+        std::vector<Prefix> prefixes;
+        mutable std::atomic<uint64_t> digest{0}; // 0: not computed
+    };
+    std::vector<Prefix>& own();
+
+    std::shared_ptr<Data> data_;
 };
 
 struct Policy {

@@ -25,7 +25,7 @@ bool addr_matches(const AddrMatch& m, const Policy& policy, Family family,
     // nothing rather than everything.
     if (it == policy.sets.end())
         return false;
-    return std::any_of(it->second.prefixes.begin(), it->second.prefixes.end(),
+    return std::any_of(it->second.prefixes().begin(), it->second.prefixes().end(),
                        [&](const Prefix& p) { return p.family == family && p.contains(addr); });
 }
 

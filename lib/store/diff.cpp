@@ -37,8 +37,8 @@ SetDiff diff_set(const std::string& name, const PrefixSet* before, const PrefixS
                  size_t sample)
 {
     static const PrefixSet none;
-    const auto& a = (before ? before : &none)->prefixes;
-    const auto& b = (after ? after : &none)->prefixes;
+    const auto& a = (before ? before : &none)->prefixes();
+    const auto& b = (after ? after : &none)->prefixes();
     SetDiff d;
     d.name = name;
     d.existed = before != nullptr;

@@ -8,34 +8,27 @@ namespace xdpfw {
 
 void KeptPolicies::keep(uint64_t version, Policy policy)
 {
-    Entry e;
-    e.version = version;
-    const Entry* prev = kept_.empty() ? nullptr : &kept_.back();
-    for (auto& [name, set] : policy.sets) {
-        std::shared_ptr<const PrefixSet> shared;
-        if (prev) {
-            auto it = prev->sets.find(name);
-            // Sizes first: a changed set of a million prefixes usually
-            // differs in size, and then costs nothing to tell apart.
-            if (it != prev->sets.end() && same_prefixes(it->second->prefixes, set.prefixes))
-                shared = it->second;
-        }
-        e.sets.emplace(name, shared ? shared : std::make_shared<const PrefixSet>(std::move(set)));
+    if (!kept_.empty()) {
+        // A set the commit did not change shares its prefixes with the
+        // previous version's already (PrefixSet); one changed back to what
+        // it was is made to (== compares sizes first, then memory).
+        const auto& prev = kept_.back().policy.sets;
+        for (auto& [name, set] : policy.sets)
+            if (auto it = prev.find(name); it != prev.end() && it->second == set)
+                set = it->second;
     }
-    policy.sets.clear();
-    e.rest = std::move(policy);
-    kept_.push_back(std::move(e));
+    kept_.push_back({version, std::move(policy)});
     trim();
 }
 
 size_t KeptPolicies::prefixes() const
 {
-    std::set<const PrefixSet*> seen;
+    std::set<const void*> seen;
     size_t n = 0;
     for (const Entry& e : kept_)
-        for (const auto& [name, set] : e.sets)
-            if (seen.insert(set.get()).second)
-                n += set->prefixes.size();
+        for (const auto& [name, set] : e.policy.sets)
+            if (seen.insert(set.storage()).second)
+                n += set.prefixes().size();
     return n;
 }
 
@@ -49,14 +42,9 @@ void KeptPolicies::trim()
 
 std::optional<Policy> KeptPolicies::get(uint64_t version) const
 {
-    for (const Entry& e : kept_) {
-        if (e.version != version)
-            continue;
-        Policy p = e.rest;
-        for (const auto& [name, set] : e.sets)
-            p.sets.emplace(name, *set);
-        return p;
-    }
+    for (const Entry& e : kept_)
+        if (e.version == version)
+            return e.policy;
     return std::nullopt;
 }
 

@@ -2,8 +2,8 @@
 // The policies of the latest versions before the live one, kept in memory
 // for `rollback` and `diff` (docs/DAEMON.md, "Rollback and diff"). Sets can
 // hold millions of prefixes, so a set whose content did not change from one
-// kept version to the next is shared (one shared_ptr), and the prefixes kept
-// in all (each shared set counted once) are bounded too.
+// kept version to the next shares its prefixes with it (PrefixSet), and the
+// prefixes kept in all (each shared set counted once) are bounded too.
 #pragma once
 
 #include "lib/model/policy.hpp"
@@ -48,8 +48,7 @@ public:
 private:
     struct Entry {
         uint64_t version = 0;
-        Policy rest; // everything but the sets
-        std::map<std::string, std::shared_ptr<const PrefixSet>> sets;
+        Policy policy;
     };
     void trim();
 

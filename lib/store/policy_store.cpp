@@ -33,15 +33,16 @@ void validate(const Policy& candidate)
 
 PrefixSet parse_prefixes(const std::string& set_name, const std::vector<std::string>& texts)
 {
-    PrefixSet out;
-    out.prefixes.reserve(texts.size());
+    std::vector<Prefix> parsed;
+    parsed.reserve(texts.size());
     for (const std::string& t : texts) {
         try {
-            out.prefixes.push_back(Prefix::parse(t));
+            parsed.push_back(Prefix::parse(t));
         } catch (const std::invalid_argument& e) {
             throw CommandError(ErrorCode::invalid_prefix, "set " + set_name + ": " + e.what());
         }
     }
+    PrefixSet out(std::move(parsed));
     normalize_set(out);
     return out;
 }
@@ -469,8 +470,8 @@ size_t PolicyStore::add_to_set(const std::string& name, const std::vector<std::s
     existing_set(policy_, name); // unknown set before bad prefixes
     c.prefixes = parse_prefixes(name, prefixes);
     Policy candidate = candidate_with(c);
-    const size_t size = candidate.sets.at(name).prefixes.size();
-    const size_t added = size - policy_.sets.at(name).prefixes.size();
+    const size_t size = candidate.sets.at(name).prefixes().size();
+    const size_t added = size - policy_.sets.at(name).prefixes().size();
     apply(std::move(candidate),
           "set.add " + name + ": " + std::to_string(added) + " new, size " + std::to_string(size),
           &c, opts);
@@ -487,8 +488,8 @@ size_t PolicyStore::delete_from_set(const std::string& name,
     existing_set(policy_, name);
     c.prefixes = parse_prefixes(name, prefixes);
     Policy candidate = candidate_with(c);
-    const size_t size = candidate.sets.at(name).prefixes.size();
-    const size_t removed = policy_.sets.at(name).prefixes.size() - size;
+    const size_t size = candidate.sets.at(name).prefixes().size();
+    const size_t removed = policy_.sets.at(name).prefixes().size() - size;
     apply(std::move(candidate),
           "set.del " + name + ": " + std::to_string(removed) + " removed, size " +
               std::to_string(size),
@@ -504,7 +505,7 @@ size_t PolicyStore::load_set(const std::string& name, const std::vector<std::str
     c.name = name;
     check_set_name(name);
     c.prefixes = parse_prefixes(name, prefixes);
-    const size_t size = c.prefixes.prefixes.size();
+    const size_t size = c.prefixes.prefixes().size();
     Policy candidate = candidate_with(c);
     apply(std::move(candidate), "set.load " + name + ": " + std::to_string(size) + " prefixes",
           &c, opts);

@@ -79,8 +79,9 @@ Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
         p.rules.push_back(r);
         for (uint32_t block = 1; block < 128; block++)
             if (block >> j & 1)
-                p.sets[fmt::format("x{}", j)].prefixes.push_back(
-                    Prefix::parse(fmt::format("10.1.{}.0/24", block)));
+                p.sets[fmt::format("x{}", j)].edit([&](std::vector<Prefix>& v) {
+                    v.push_back(Prefix::parse(fmt::format("10.1.{}.0/24", block)));
+                });
     }
     if (shift) {
         Rule r = parse_rule("iif=eth0 dst=192.0.2.1 action=drop", "rule");
@@ -88,7 +89,7 @@ Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
         p.rules.push_back(r);
     }
     for (uint32_t k = 0; k < n; k++) {
-        auto& src = p.sets[fmt::format("s{}", k)].prefixes;
+        PrefixSet& src = p.sets[fmt::format("s{}", k)];
         if (shift == 0)
             src = {Prefix::parse(fmt::format("10.0.{}.0/24", k)),
                    Prefix::parse(fmt::format("2001:db8:1:{:x}::/64", k))};
@@ -97,7 +98,7 @@ Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
                    Prefix::parse(fmt::format("10.0.{}.128/25", k)),
                    Prefix::parse(fmt::format("2001:db8:1:{:x}::/65", k)),
                    Prefix::parse(fmt::format("2001:db8:1:{:x}:8000::/65", k))};
-        p.sets[fmt::format("d{}", k)].prefixes = {
+        p.sets[fmt::format("d{}", k)] = {
             Prefix::parse(fmt::format("172.16.{}.{}/32", k % 4, k)),
             Prefix::parse(fmt::format("2001:db8:2::{:x}/128", k))};
         normalize_set(p.sets[fmt::format("s{}", k)]);

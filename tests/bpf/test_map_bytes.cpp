@@ -143,7 +143,7 @@ TEST_F(KernelMemoryMillion, MillionPrefixMixWithinBound)
         const bench::V4Pfx v = bench::random_mix_prefix(rng);
         prefixes.insert(bench::to_prefix(v.addr, v.len));
     }
-    p.sets["big"].prefixes.assign(prefixes.begin(), prefixes.end());
+    p.sets["big"].edit([&](std::vector<Prefix>& v) { v.assign(prefixes.begin(), prefixes.end()); });
     const uint64_t million = commit(p);
     // Issue target: a 1M-prefix mix holds at most 192 MiB of kernel maps.
     // Its DIR-24 table alone is 64 MiB; the host table and chunks come on top.

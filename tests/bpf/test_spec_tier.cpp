@@ -43,8 +43,8 @@ Policy widest_policy()
         r.id = uint32_t(i + 1);
         p.rules.push_back(r);
     }
-    p.sets["a"].prefixes = {Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8::/32")};
-    p.sets["b"].prefixes = {Prefix::parse("203.0.113.0/24")};
+    p.sets["a"] = {Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8::/32")};
+    p.sets["b"] = {Prefix::parse("203.0.113.0/24")};
     return p;
 }
 

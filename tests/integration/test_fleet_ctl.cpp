@@ -39,7 +39,7 @@ TEST_F(FleetCtl, ChangesArePushedWhole)
     CtlResult r = ctl({"load", dir.write("p.yaml", big).string(), "--json"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_GE(r.json()["chunks_written"].get<size_t>(), 2u);
-    EXPECT_EQ(live().sets.at("big").prefixes.size(), 50000u);
+    EXPECT_EQ(live().sets.at("big").prefixes().size(), 50000u);
 
     r = ctl({"rule", "add", "priority=20", "proto=udp", "dport=53", "action=drop"});
     ASSERT_EQ(r.code, 0) << r.err;
@@ -48,10 +48,10 @@ TEST_F(FleetCtl, ChangesArePushedWhole)
     EXPECT_EQ(p.rules[1].id, 2u);
     r = ctl({"set", "add", "big", "198.51.100.0/24", "192.0.2.1"});
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(live().sets.at("big").prefixes.size(), 50002u);
+    EXPECT_EQ(live().sets.at("big").prefixes().size(), 50002u);
     r = ctl({"set", "del", "big", "198.51.100.0/24"});
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(live().sets.at("big").prefixes.size(), 50001u);
+    EXPECT_EQ(live().sets.at("big").prefixes().size(), 50001u);
     r = ctl({"rule", "del", "1"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(live().rules.size(), 1u);
@@ -106,7 +106,7 @@ TEST_F(FleetCtl, NodesReadOnlyNewChunks)
     EXPECT_EQ(next.chunks_read, 1u);
     EXPECT_EQ(next.chunks_reused, first.chunks_read - 1);
     EXPECT_EQ(next.policy, fleet::read_policy(c, keys)->policy);
-    EXPECT_EQ(next.policy.sets.at("big").prefixes.size(), 50001u);
+    EXPECT_EQ(next.policy.sets.at("big").prefixes().size(), 50001u);
     EXPECT_EQ(cache.size(), first.chunks_read);
 }
 

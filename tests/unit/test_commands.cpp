@@ -436,7 +436,7 @@ TEST_F(Commands, Load)
     for (const Rule& r : p.rules)
         ids.push_back(r.id);
     EXPECT_EQ(ids, (std::vector<uint32_t>{1, 20, 3})); // position unless id= is given
-    EXPECT_EQ(p.sets.at("allow").prefixes.size(), 2u);
+    EXPECT_EQ(p.sets.at("allow").prefixes().size(), 2u);
     EXPECT_EQ(store.history().back().summary, "load: 3 rules, 2 sets");
 
     // Defaults when keys are missing: an empty policy.

@@ -445,9 +445,9 @@ TEST(Compiler, NestedPrefixesAndSets)
                           "id=5 priority=5 dst=2001:db8::/32 action=drop",
                           "id=6 priority=6 src=@outer dst=@inner action=xsk"},
                          ActionType::drop);
-    p.sets["inner"].prefixes = {Prefix::parse("10.1.2.0/24"), Prefix::parse("10.1.2.3/32"),
+    p.sets["inner"] = {Prefix::parse("10.1.2.0/24"), Prefix::parse("10.1.2.3/32"),
                                 Prefix::parse("2001:db8:1::/48")};
-    p.sets["outer"].prefixes = {Prefix::parse("10.0.0.0/8"), Prefix::parse("10.1.2.3/32"),
+    p.sets["outer"] = {Prefix::parse("10.0.0.0/8"), Prefix::parse("10.1.2.3/32"),
                                 Prefix::parse("192.0.2.0/28"), Prefix::parse("2001:db8::/32")};
     CompiledPolicy c = compile(p, options());
     expect_well_formed(c);
@@ -525,7 +525,7 @@ uint32_t kind_of(uint32_t entry)
 TEST(Compiler, V4LeafHostAndChunkBlocks)
 {
     Policy p = policy_of({"id=1 dst=@s action=drop"});
-    auto& s = p.sets["s"].prefixes;
+    std::vector<Prefix> s;
     // 198.51.100.0/24 is a chunk whose other entries take the /16's class.
     for (const char* t : {"10.0.0.0/8", "10.9.9.0/24", "192.0.2.5/32", "192.0.2.9/32",
                           "198.51.0.0/16",
@@ -533,6 +533,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
         s.push_back(Prefix::parse(t));
     for (int i = 1; i <= 40; ++i) // forty /32s: more than host_block_limit (32)
         s.push_back(Prefix::parse("203.0.113." + std::to_string(i) + "/32"));
+    p.sets["s"] = s;
     std::sort(s.begin(), s.end());
     CompiledPolicy c = compile(p, options());
     expect_well_formed(c);
@@ -626,7 +627,7 @@ TEST(Compiler, V4LeafHostAndChunkBlocks)
 TEST(Compiler, V6TableByLength)
 {
     Policy p = policy_of({"id=1 src=@s action=drop", "id=2 src=2001:db8::/32 action=count"});
-    p.sets["s"].prefixes = {Prefix::parse("2001:db8::/48"), Prefix::parse("2001:db8::1/128"),
+    p.sets["s"] = {Prefix::parse("2001:db8::/48"), Prefix::parse("2001:db8::1/128"),
                             Prefix::parse("10.0.0.0/8")};
     CompiledPolicy c = compile(p, options());
     expect_well_formed(c);
@@ -697,9 +698,9 @@ TEST(Compiler, TableCapacityErrors)
 
     Policy sets = policy_of({"id=1 src=@a action=drop", "id=2 src=@b action=drop",
                              "id=3 src=@c action=drop"});
-    sets.sets["a"].prefixes = {Prefix::parse("10.0.0.0/8")};
-    sets.sets["b"].prefixes = {Prefix::parse("10.1.0.0/16")};
-    sets.sets["c"].prefixes = {Prefix::parse("10.1.1.0/24")};
+    sets.sets["a"] = {Prefix::parse("10.0.0.0/8")};
+    sets.sets["b"] = {Prefix::parse("10.1.0.0/16")};
+    sets.sets["c"] = {Prefix::parse("10.1.1.0/24")};
     o = options();
     o.caps.max_addr_classes = 3; // needs {}, {a}, {a,b}, {a,b,c}
     expect_error(sets, o, "max_addr_classes");
@@ -708,8 +709,9 @@ TEST(Compiler, TableCapacityErrors)
 
     Policy chunky = policy_of({"id=1 dst=@blk action=drop"});
     for (int b = 0; b < 3; ++b)
-        chunky.sets["blk"].prefixes.push_back(
-            Prefix::parse("198.51." + std::to_string(b) + ".128/25"));
+        chunky.sets["blk"].edit([&](std::vector<Prefix>& v) {
+            v.push_back(Prefix::parse("198.51." + std::to_string(b) + ".128/25"));
+        });
     o = options();
     o.caps.max_v4_chunks = 2;
     try {
@@ -734,7 +736,7 @@ TEST(Compiler, TableCapacityErrors)
     }
 
     Policy v6 = policy_of({"id=1 src=@six action=drop"});
-    v6.sets["six"].prefixes = {Prefix::parse("2001:db8::/32"), Prefix::parse("2001:db8::/48"),
+    v6.sets["six"] = {Prefix::parse("2001:db8::/32"), Prefix::parse("2001:db8::/48"),
                                Prefix::parse("2001:db8::1/128")};
     o = options();
     o.caps.max_v6_prefixes = 2;
@@ -745,7 +747,7 @@ TEST(Compiler, TableCapacityErrors)
     Policy bad_prefix = policy_of({"id=1 src=@odd action=drop"});
     Prefix p33 = Prefix::parse("10.0.0.0/32");
     p33.len = 33;
-    bad_prefix.sets["odd"].prefixes = {p33};
+    bad_prefix.sets["odd"] = {p33};
     expect_error(bad_prefix, options(), "set @odd: src: prefix of family ipv4 with length 33");
 
     Policy bad_default;
@@ -807,7 +809,7 @@ TEST(Compiler, MillionPrefixSetIsExact)
 {
     std::mt19937_64 rng(42);
     Policy p = policy_of({"id=1 src=@big action=drop", "id=2 src=10.0.0.0/8 action=count"});
-    auto& pre = p.sets["big"].prefixes;
+    std::vector<Prefix> pre;
     pre.reserve(1'000'000);
     // Blocklist-like lengths: mostly /24 and /32, some wider and in between.
     const uint8_t lens[] = {8, 12, 16, 20, 22, 24, 24, 24, 26, 28, 30, 32, 32, 32, 32, 32};
@@ -821,6 +823,7 @@ TEST(Compiler, MillionPrefixSetIsExact)
     }
     std::sort(pre.begin(), pre.end());
     pre.erase(std::unique(pre.begin(), pre.end()), pre.end());
+    p.sets["big"] = pre;
 
     CompileOptions o = options();
     o.caps.max_v4_chunks = 1u << 20;
@@ -864,7 +867,7 @@ TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
     CompileOptions o = options();
     o.cache = make_compile_cache();
     Policy p = policy_of({"id=1 src=@s action=drop", "id=2 dst=10.0.0.0/8 action=count"});
-    p.sets["s"].prefixes = {Prefix::parse("192.0.2.0/24"), Prefix::parse("2001:db8::/32")};
+    p.sets["s"] = {Prefix::parse("192.0.2.0/24"), Prefix::parse("2001:db8::/32")};
     CompiledPolicy a = compile(p, o);
 
     // Another rule without addresses, reordered priorities: same tables.
@@ -882,7 +885,7 @@ TEST(Compiler, CacheReusesAddressTablesWhenOnlyRulesChange)
 
     // A set change rebuilds that direction only.
     Policy r = q;
-    r.sets["s"].prefixes.push_back(Prefix::parse("198.51.100.0/24"));
+    r.sets["s"].edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse("198.51.100.0/24")); });
     normalize_set(r.sets["s"]);
     CompiledPolicy c = compile(r, o);
     EXPECT_NE(c.addr[0].tables_id, b.addr[0].tables_id);
@@ -1007,11 +1010,18 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
                              std::to_string((m >> 8) & 255) + "." + std::to_string(m & 255) +
                              (host ? "/32" : "/24"));
     };
-    Policy p = policy_of({"id=1 src=@s action=drop"});
-    std::vector<Prefix>& v = p.sets["s"].prefixes;
+    // v is the set; each check() commits it to p (the cache keeps sharing
+    // the previous one's prefixes, PrefixSet).
+    std::vector<Prefix> v;
+    auto normalize = [&] {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+    };
     while (v.size() < 5000)
         v.push_back(random_prefix());
-    normalize_set(p.sets["s"]);
+    normalize();
+    Policy p = policy_of({"id=1 src=@s action=drop"});
+    p.sets["s"] = v;
     CompileOptions o = options();
     o.cache = make_compile_cache();
     compile(p, o);
@@ -1024,6 +1034,7 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
     };
     std::vector<Prefix> touched;
     auto check = [&](const std::string& step) {
+        p.sets["s"] = v;
         CompiledPolicy c = compile(p, o);
         CompileOptions fresh = options();
         CompiledPolicy f = compile(p, fresh);
@@ -1052,7 +1063,7 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
         // One in, wherever it sorts; then a few at once, some removed too.
         touched = {random_prefix()};
         v.push_back(touched[0]);
-        normalize_set(p.sets["s"]);
+        normalize();
         check("add " + touched[0].str());
         touched.clear();
         for (int i = 0; i < 3; ++i) {
@@ -1061,7 +1072,7 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
             touched.push_back(random_prefix());
             v.push_back(touched.back());
         }
-        normalize_set(p.sets["s"]);
+        normalize();
         check("mixed " + std::to_string(k));
     }
     // Emptied, then whole again.
@@ -1087,10 +1098,13 @@ TEST(Compiler, FullHostBucketsFallBackToChunks)
         if (xdpfw_host_bucket(a, buckets) == 0)
             addrs.push_back(a);
     for (uint32_t a : addrs)
-        p.sets["s"].prefixes.push_back(Prefix::parse(
-            std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-            std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255)));
-    std::sort(p.sets["s"].prefixes.begin(), p.sets["s"].prefixes.end());
+        p.sets["s"].edit([&](std::vector<Prefix>& v) {
+            v.push_back(Prefix::parse(std::to_string(a >> 24) + "." +
+                                      std::to_string((a >> 16) & 255) + "." +
+                                      std::to_string((a >> 8) & 255) + "." +
+                                      std::to_string(a & 255)));
+        });
+    p.sets["s"].edit([](std::vector<Prefix>& v) { std::sort(v.begin(), v.end()); });
     CompiledPolicy c = compile(p, o);
     const V4Table& t = *c.addr[0].v4;
     EXPECT_EQ(t.n_hosts, 8u);
@@ -1105,27 +1119,27 @@ TEST(Compiler, FullHostBucketsFallBackToChunks)
     CompileOptions inc = o;
     inc.cache = make_compile_cache();
     Policy q = policy_of({"id=1 src=@s action=drop"});
-    q.sets["s"].prefixes.clear();
+    q.sets["s"].edit([&](std::vector<Prefix>& v) { v.clear(); });
     compile(q, inc);
     auto check = [&](const CompiledPolicy& cp, const std::string& step) {
         const V4Table& v = *cp.addr[0].v4;
         for (uint32_t a : addrs) {
             const bool member = std::any_of(
-                q.sets["s"].prefixes.begin(), q.sets["s"].prefixes.end(),
+                q.sets["s"].prefixes().begin(), q.sets["s"].prefixes().end(),
                 [&](const Prefix& pf) { return host_order(pf.str().substr(0, pf.str().find('/'))) == a; });
             EXPECT_EQ(v.lookup(a) != 0, member) << step << " " << a;
             EXPECT_EQ(v.lookup(a + 1), 0u) << step;
         }
     };
     for (size_t i = 0; i < addrs.size(); ++i) {
-        q.sets["s"].prefixes = std::vector<Prefix>(p.sets["s"].prefixes.begin(),
-                                                   p.sets["s"].prefixes.begin() + ptrdiff_t(i) + 1);
+        q.sets["s"] = std::vector<Prefix>(p.sets["s"].prefixes().begin(),
+                                                   p.sets["s"].prefixes().begin() + ptrdiff_t(i) + 1);
         CompiledPolicy cp = compile(q, inc);
         check(cp, "add " + std::to_string(i));
         EXPECT_EQ(cp.addr[0].v4->n_hosts, std::min<size_t>(i + 1, 8));
     }
     for (size_t i = 0; i < addrs.size(); ++i) {
-        q.sets["s"].prefixes.erase(q.sets["s"].prefixes.begin());
+        q.sets["s"].edit([&](std::vector<Prefix>& v) { v.erase(v.begin()); });
         CompiledPolicy cp = compile(q, inc);
         check(cp, "del " + std::to_string(i));
     }
@@ -1137,8 +1151,8 @@ TEST(Compiler, FullHostBucketsFallBackToChunks)
     o = options();
     o.caps.max_v4_hosts = 8;
     for (uint32_t i = 0; i < 9; ++i)
-        p.sets["s"].prefixes.push_back(Prefix::parse("192.0.2." + std::to_string(i + 1)));
-    std::sort(p.sets["s"].prefixes.begin(), p.sets["s"].prefixes.end());
+        p.sets["s"].edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse("192.0.2." + std::to_string(i + 1))); });
+    p.sets["s"].edit([](std::vector<Prefix>& v) { std::sort(v.begin(), v.end()); });
     expect_error(p, o, "more than max_v4_hosts=8");
 }
 
@@ -1150,12 +1164,14 @@ TEST(Compiler, HostTableGrowsWithItsRoutes)
     CompileOptions o = options();
     o.cache = make_compile_cache();
     Policy p = policy_of({"id=1 src=@s action=drop"});
-    p.sets["s"].prefixes.clear();
+    p.sets["s"].edit([&](std::vector<Prefix>& v) { v.clear(); });
     uint32_t last_buckets = 0;
     int growths = 0;
     for (uint32_t i = 0; i < 200; ++i) {
-        p.sets["s"].prefixes.push_back(Prefix::parse("10." + std::to_string(i / 256) + "." +
-                                                     std::to_string(i % 256) + ".7"));
+        p.sets["s"].edit([&](std::vector<Prefix>& v) {
+            v.push_back(Prefix::parse("10." + std::to_string(i / 256) + "." +
+                                      std::to_string(i % 256) + ".7"));
+        });
         CompiledPolicy c = compile(p, o);
         const V4Table& t = *c.addr[0].v4;
         ASSERT_EQ(t.n_hosts, i + 1);

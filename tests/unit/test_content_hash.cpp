@@ -34,7 +34,7 @@ Policy policy_of(const std::vector<std::string>& texts)
     Policy p;
     for (const auto& t : texts)
         p.rules.push_back(parse_rule(t, "test rule"));
-    p.sets["blk"].prefixes = {Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8::/32")};
+    p.sets["blk"] = {Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8::/32")};
     return p;
 }
 
@@ -71,7 +71,7 @@ TEST(ContentHash, AnyChangeChangesIt)
     prio[2] = "id=3 priority=0 iif=eth1 action=count";
     EXPECT_NE(hash_of(policy_of(prio)), base);
     Policy set = policy_of(kRules);
-    set.sets["blk"].prefixes[0] = Prefix::parse("198.51.101.0/24");
+    set.sets["blk"].edit([&](std::vector<Prefix>& v) { v[0] = Prefix::parse("198.51.101.0/24"); });
     EXPECT_NE(hash_of(set), base);
     Policy dflt = policy_of(kRules);
     dflt.default_action = ActionType::drop;
@@ -106,22 +106,23 @@ TEST(SourceHash, SchemeOneIsStableAndSchemeTwoDiffersOnlyForSets)
     // a prefix, in each of its four chains and the tail, and the length.
     Policy big = empty;
     for (size_t n : {1, 2, 7, 64, 65, 1000}) {
-        auto& v = big.sets["b"].prefixes;
-        v.clear();
+        std::vector<Prefix> v;
         for (size_t i = 0; i < n; ++i)
             v.push_back(Prefix::parse("10." + std::to_string(i / 256) + "." +
                                       std::to_string(i % 256) + ".0/24"));
+        big.sets["b"] = v;
         const uint64_t base = policy_source_hash(big);
         for (size_t i : {size_t{0}, n / 2, n - 1}) {
             for (unsigned byte = 0; byte < sizeof(Prefix); ++byte) {
                 Policy changed = big;
-                auto* raw = reinterpret_cast<unsigned char*>(&changed.sets["b"].prefixes[i]);
-                raw[byte] ^= 0x10;
+                changed.sets["b"].edit([&](std::vector<Prefix>& w) {
+                    reinterpret_cast<unsigned char*>(&w[i])[byte] ^= 0x10;
+                });
                 ASSERT_NE(policy_source_hash(changed), base) << n << " " << i << " " << byte;
             }
         }
         Policy shorter = big;
-        shorter.sets["b"].prefixes.pop_back();
+        shorter.sets["b"].edit([](std::vector<Prefix>& w) { w.pop_back(); });
         EXPECT_NE(policy_source_hash(shorter), base) << n;
     }
 }
@@ -139,7 +140,7 @@ TEST(SourceHash, AdoptionAcceptsBothSchemesOfTheSamePolicy)
     EXPECT_EQ(compare_pinned_hash(mine, p, before), PinnedHash::same_scheme1);
     EXPECT_EQ(compare_pinned_hash(mine, p, 0), PinnedHash::differs);
     Policy other = p;
-    other.sets["blk"].prefixes[0] = Prefix::parse("198.51.101.0/24");
+    other.sets["blk"].edit([&](std::vector<Prefix>& v) { v[0] = Prefix::parse("198.51.101.0/24"); });
     const CompiledPolicy theirs = compile(other, options());
     EXPECT_EQ(compare_pinned_hash(mine, p, content_hash(theirs)), PinnedHash::differs);
     EXPECT_EQ(compare_pinned_hash(

@@ -196,7 +196,7 @@ Policy sample_policy()
         p.rules.push_back(parse_rule(text, "test"));
         p.rules.back().id = id;
     }
-    p.sets["blocked"].prefixes = {Prefix::parse("192.0.2.0/24"), Prefix::parse("198.51.100.7/32")};
+    p.sets["blocked"] = {Prefix::parse("192.0.2.0/24"), Prefix::parse("198.51.100.7/32")};
     p.sets["empty"];
     return p;
 }

@@ -62,10 +62,10 @@ rules:
     EXPECT_EQ(p.default_action, ActionType::pass);
     EXPECT_EQ(p.malformed_action, ActionType::drop);
     ASSERT_EQ(p.sets.size(), 2u);
-    EXPECT_EQ(p.sets["blocklist"].prefixes,
+    EXPECT_EQ(p.sets["blocklist"].prefixes(),
               (std::vector<Prefix>{Prefix::parse("198.51.100.0/24"), Prefix::parse("2001:db8:bad::/48")}));
     // Deduplicated and sorted (IPv4 before IPv6, then by length and address).
-    EXPECT_EQ(p.sets["big"].prefixes,
+    EXPECT_EQ(p.sets["big"].prefixes(),
               (std::vector<Prefix>{Prefix::parse("10.0.0.0/8"), Prefix::parse("192.168.0.0/16"),
                                    Prefix::parse("2001:db8::/32")}));
     ASSERT_EQ(p.rules.size(), 4u);
@@ -92,8 +92,8 @@ TEST(PolicyFile, DefaultsAndEmptyFiles)
     EXPECT_EQ(p.malformed_action, ActionType::pass);
     EXPECT_TRUE(p.sets.empty());
     Policy sets = parse_policy_yaml("sets:\n  none: []\n  both: {prefixes: [10.0.0.0/8]}\n", ".", "p");
-    EXPECT_TRUE(sets.sets["none"].prefixes.empty());
-    EXPECT_EQ(sets.sets["both"].prefixes.size(), 1u);
+    EXPECT_TRUE(sets.sets["none"].prefixes().empty());
+    EXPECT_EQ(sets.sets["both"].prefixes().size(), 1u);
 }
 
 TEST(PolicyFile, ErrorsNameFileRuleLineAndKey)
@@ -155,7 +155,7 @@ TEST(PolicyFile, PrefixLines)
     std::istringstream in("# header\n\n10.0.0.0/8\n::/0 # all v6\n\t10.0.0.0/8\n1.2.3.4\n");
     PrefixSet s = parse_prefix_lines(in, "list.txt");
     // Sorted by Prefix's ordering (family, length, address), duplicates gone.
-    EXPECT_EQ(s.prefixes, (std::vector<Prefix>{Prefix::parse("10.0.0.0/8"), Prefix::parse("1.2.3.4"),
+    EXPECT_EQ(s.prefixes(), (std::vector<Prefix>{Prefix::parse("10.0.0.0/8"), Prefix::parse("1.2.3.4"),
                                                Prefix::parse("::/0")}));
 
     auto error = [](const std::string& text) {
@@ -284,7 +284,7 @@ rules:
     Policy empty;
     EXPECT_EQ(parse_policy_yaml(format_policy_yaml(empty), ".", "e"), empty);
     Policy null_name;
-    null_name.sets["null"].prefixes.push_back(Prefix::parse("10.0.0.0/8"));
+    null_name.sets["null"].edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse("10.0.0.0/8")); });
     EXPECT_EQ(parse_policy_yaml(format_policy_yaml(null_name), ".", "n"), null_name);
 }
 

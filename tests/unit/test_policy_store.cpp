@@ -174,13 +174,13 @@ TEST(PolicyStore, Sets)
     FakeSink sink;
     PolicyStore store(sink, 4096, {});
     store.create_set("block");
-    EXPECT_TRUE(store.policy().sets.at("block").prefixes.empty());
+    EXPECT_TRUE(store.policy().sets.at("block").prefixes().empty());
     EXPECT_COMMAND_ERROR(store.create_set("block"), "set_exists", "block");
     EXPECT_COMMAND_ERROR(store.create_set("9bad"), "bad_request", "9bad");
 
     EXPECT_EQ(store.add_to_set("block", {"10.0.0.0/8", "192.0.2.1", "10.0.0.0/8"}), 2u);
     EXPECT_EQ(store.add_to_set("block", {"192.0.2.1/32", "2001:db8::/32"}), 1u);
-    EXPECT_EQ(store.policy().sets.at("block").prefixes.size(), 3u);
+    EXPECT_EQ(store.policy().sets.at("block").prefixes().size(), 3u);
     EXPECT_COMMAND_ERROR(store.add_to_set("block", {"10.0.0.0/8", "10.0.0.1/8"}), "invalid_prefix",
                          "10.0.0.1/8");
     EXPECT_COMMAND_ERROR(store.add_to_set("block", {"300.1.1.1"}), "invalid_prefix", "300.1.1.1");
@@ -191,12 +191,12 @@ TEST(PolicyStore, Sets)
     EXPECT_COMMAND_ERROR(store.delete_from_set("nosuch", {"10.0.0.0/8"}), "unknown_set", "nosuch");
     EXPECT_COMMAND_ERROR(store.delete_from_set("block", {"nonsense"}), "invalid_prefix",
                          "nonsense");
-    EXPECT_EQ(store.policy().sets.at("block").prefixes,
+    EXPECT_EQ(store.policy().sets.at("block").prefixes(),
               (std::vector<Prefix>{Prefix::parse("192.0.2.1/32"), Prefix::parse("2001:db8::/32")}));
 
     EXPECT_EQ(store.load_set("allow", {"203.0.113.0/24", "203.0.113.0/24"}), 1u);
     EXPECT_EQ(store.load_set("block", {"198.51.100.0/24"}), 1u);
-    EXPECT_EQ(store.policy().sets.at("block").prefixes,
+    EXPECT_EQ(store.policy().sets.at("block").prefixes(),
               std::vector<Prefix>{Prefix::parse("198.51.100.0/24")});
     EXPECT_COMMAND_ERROR(store.load_set("x y", {}), "bad_request", "x y");
     // create + 2 adds + 2 dels + 2 loads
@@ -327,10 +327,10 @@ TEST(PolicyStore, ReplaceValidates)
     EXPECT_COMMAND_ERROR(store.replace(p, "x"), "invalid_policy", "default");
     p.default_action = ActionType::drop;
     // Sets are normalised on the way in.
-    p.sets["s"].prefixes = {Prefix::parse("10.0.0.0/8"), Prefix::parse("1.0.0.0/8"),
+    p.sets["s"] = {Prefix::parse("10.0.0.0/8"), Prefix::parse("1.0.0.0/8"),
                             Prefix::parse("10.0.0.0/8")};
     store.replace(p, "ok");
-    EXPECT_EQ(store.policy().sets.at("s").prefixes.size(), 2u);
+    EXPECT_EQ(store.policy().sets.at("s").prefixes().size(), 2u);
     EXPECT_EQ(store.version(), 1u);
     EXPECT_TRUE(sink.commits.size() == 1 && sink.commits[0].second == 1);
     store.recommit("restart");

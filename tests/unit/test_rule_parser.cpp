@@ -110,6 +110,47 @@ TEST(Prefix, OrdersByFamilyLengthThenAddressBytes)
     EXPECT_EQ(v[7] <=> v.back(), std::strong_ordering::equal);
 }
 
+// Copies of a set share its prefixes; an edit copies them first when they
+// are shared, so no other copy changes; the digest follows every edit.
+TEST(PrefixSet, CopiesShareAndAnEditCopiesFirst)
+{
+    const PrefixSet a{Prefix::parse("10.0.0.0/8"), Prefix::parse("192.0.2.0/24")};
+    PrefixSet b = a;
+    EXPECT_TRUE(b.shares(a));
+    const uint64_t d = a.digest();
+    EXPECT_EQ(b.digest(), d);
+    b.edit([](std::vector<Prefix>& v) { v.push_back(Prefix::parse("198.51.100.0/24")); });
+    EXPECT_FALSE(b.shares(a));
+    EXPECT_EQ(a.prefixes().size(), 2u);
+    EXPECT_EQ(b.prefixes().size(), 3u);
+    EXPECT_EQ(a.digest(), d);
+    const uint64_t d3 = b.digest();
+    EXPECT_NE(d3, d);
+    // A set that shares with nobody is edited in place; its digest follows.
+    const void* at = b.storage();
+    b.edit([](std::vector<Prefix>& v) { v.pop_back(); });
+    EXPECT_EQ(b.storage(), at);
+    EXPECT_EQ(b.digest(), d); // a's content, so a's digest
+    EXPECT_TRUE(b == a);
+    EXPECT_FALSE(b.shares(a));
+    b.edit([](std::vector<Prefix>& v) { v[0] = Prefix::parse("10.0.0.0/9"); });
+    EXPECT_NE(b.digest(), d);
+    EXPECT_FALSE(b == a);
+    // Empty sets, edited or not, are equal and hash alike.
+    PrefixSet none, emptied{Prefix::parse("10.0.0.0/8")};
+    emptied.edit([](std::vector<Prefix>& v) { v.clear(); });
+    EXPECT_TRUE(none == emptied);
+    EXPECT_EQ(none.digest(), emptied.digest());
+    EXPECT_TRUE(none.prefixes().empty());
+    // A policy's copy shares every set: what a commit's candidate is.
+    Policy p;
+    p.sets["s"] = a;
+    const Policy q = p;
+    EXPECT_TRUE(q.sets.at("s").shares(a));
+    p.sets["s"].edit([](std::vector<Prefix>& v) { v.clear(); });
+    EXPECT_EQ(q.sets.at("s").prefixes().size(), 2u);
+}
+
 TEST(Prefix, Contains)
 {
     Prefix net = Prefix::parse("10.0.0.0/15");

@@ -35,7 +35,7 @@ public:
     {
         ++checks;
         for (const auto& [name, set] : policy.sets)
-            if (set.prefixes.size() > max_set)
+            if (set.prefixes().size() > max_set)
                 throw CapacityError("policy", "IPv4 host routes",
                                     "needs many entries, the loaded program has room for fewer");
     }
@@ -164,7 +164,7 @@ TEST(CommitConfirmed, OtherChangesAreRefusedWhilePending)
     EXPECT_EQ(store.pending()->rollback_version, base);
     ASSERT_TRUE(store.rollback_if_due(later));
     EXPECT_EQ(store.policy(), store.policy_at(base));
-    EXPECT_TRUE(store.policy().sets.at("blk").prefixes.empty());
+    EXPECT_TRUE(store.policy().sets.at("blk").prefixes().empty());
     EXPECT_TRUE(store.policy().rules.empty());
 }
 
@@ -274,7 +274,7 @@ TEST(DryRun, ChecksAndCommitsNothing)
         many.push_back("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256));
     EXPECT_EQ(code_of([&] { store.load_set("blk", many, dry_run()); }), ErrorCode::capacity);
     EXPECT_EQ(store.version(), v);
-    EXPECT_TRUE(store.policy().sets.at("blk").prefixes.empty());
+    EXPECT_TRUE(store.policy().sets.at("blk").prefixes().empty());
     // Validation errors too.
     EXPECT_EQ(code_of([&] { store.add_rule("src=@nope action=drop", dry_run()); }),
               ErrorCode::unknown_set);
@@ -323,18 +323,18 @@ TEST(KeptPolicies, UnchangedSetsAreSharedAndPrefixesBounded)
 {
     Policy p;
     for (int i = 0; i < 100; ++i)
-        p.sets["big"].prefixes.push_back(Prefix::parse("10.0." + std::to_string(i) + ".0/24"));
+        p.sets["big"].edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse("10.0." + std::to_string(i) + ".0/24")); });
     KeptPolicies kept(16, 250);
     kept.keep(1, p);
     p.default_action = ActionType::drop;
     kept.keep(2, p); // same set: shared
     EXPECT_EQ(kept.prefixes(), 100u);
-    p.sets["big"].prefixes.pop_back();
+    p.sets["big"].edit([&](std::vector<Prefix>& v) { v.pop_back(); });
     kept.keep(3, p); // a new copy: 199
     EXPECT_EQ(kept.prefixes(), 199u);
     EXPECT_EQ(kept.size(), 3u);
-    p.sets["other"].prefixes.push_back(Prefix::parse("192.0.2.0/24"));
-    p.sets["big"].prefixes.pop_back();
+    p.sets["other"].edit([&](std::vector<Prefix>& v) { v.push_back(Prefix::parse("192.0.2.0/24")); });
+    p.sets["big"].edit([&](std::vector<Prefix>& v) { v.pop_back(); });
     kept.keep(4, p); // 199 + 99 + 1 > 250: the oldest go
     EXPECT_LE(kept.prefixes(), 250u);
     EXPECT_EQ(kept.newest(), 4u);
@@ -348,8 +348,8 @@ TEST(PolicyDiff, RulesSetsAndVerdicts)
     Sink sink;
     PolicyStore store(sink, 64, "");
     Policy a;
-    a.sets["blk"].prefixes = {Prefix::parse("10.0.0.0/8"), Prefix::parse("192.0.2.1/32")};
-    a.sets["gone"].prefixes = {Prefix::parse("198.51.100.0/24")};
+    a.sets["blk"] = {Prefix::parse("10.0.0.0/8"), Prefix::parse("192.0.2.1/32")};
+    a.sets["gone"] = {Prefix::parse("198.51.100.0/24")};
     store.replace(a, "a");
     store.add_rule("id=1 proto=udp dport=53 action=drop");
     store.add_rule("id=2 proto=udp dport=54 action=drop");
@@ -362,8 +362,8 @@ TEST(PolicyDiff, RulesSetsAndVerdicts)
     r.text = "proto=tcp dport=22 action=pass";
     b.rules.push_back(r);
     b.sets.erase("gone");
-    b.sets["blk"].prefixes = {Prefix::parse("10.0.0.0/8"), Prefix::parse("203.0.113.0/24")};
-    b.sets["new"].prefixes = {Prefix::parse("2001:db8::/32")};
+    b.sets["blk"] = {Prefix::parse("10.0.0.0/8"), Prefix::parse("203.0.113.0/24")};
+    b.sets["new"] = {Prefix::parse("2001:db8::/32")};
     b.default_action = ActionType::drop;
 
     const PolicyDiff d = diff_policies(before, b, 1);

@@ -158,7 +158,7 @@ TEST(SaveLoad, SaveWritesAtomicallyAndNamesWhatItWrote)
     PolicyStore store(sink, 4096, {});
     Policy p;
     p.default_action = ActionType::drop;
-    p.sets["block"].prefixes = {Prefix::parse("192.0.2.0/24")};
+    p.sets["block"] = {Prefix::parse("192.0.2.0/24")};
     p.rules.push_back(parse_rule("id=3 src=@block action=drop comment=\"abuse desk #41\"", "t"));
     store.replace(p, "t");
     QuietView view;
