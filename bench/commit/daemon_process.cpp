@@ -131,7 +131,8 @@ TempDir::~TempDir()
     std::filesystem::remove_all(path_, ec);
 }
 
-DaemonProcess::DaemonProcess(const std::string& daemon, const std::string& dir)
+DaemonProcess::DaemonProcess(const std::string& daemon, const std::string& dir,
+                             const std::string& config)
     : instance_(fmt::format("xdpfwb-{}", getpid())), socket_(dir + "/xdpfwd.sock"),
       log_(dir + "/xdpfwd.log")
 {
@@ -144,6 +145,15 @@ DaemonProcess::DaemonProcess(const std::string& daemon, const std::string& dir)
                                      socket_,         "--state-dir", state,
                                      "--lock-dir",    dir,
                                      "--detach-on-exit", "--log-level", "info"};
+    if (!config.empty()) {
+        const std::string file = dir + "/xdpfwd.yaml";
+        std::ofstream out(file);
+        out << config;
+        if (!out.flush())
+            throw std::runtime_error("cannot write " + file);
+        args.push_back("--config");
+        args.push_back(file);
+    }
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());

@@ -49,8 +49,10 @@ private:
 // (SIGTERM, --detach-on-exit removes the pins) and removes any pins left.
 class DaemonProcess {
 public:
-    // daemon: the xdpfwd binary.
-    DaemonProcess(const std::string& daemon, const std::string& dir);
+    // daemon: the xdpfwd binary. config: the YAML of its --config file
+    // (empty: none, its defaults).
+    DaemonProcess(const std::string& daemon, const std::string& dir,
+                  const std::string& config = "");
     ~DaemonProcess() { stop(); }
     DaemonProcess(const DaemonProcess&) = delete;
     DaemonProcess& operator=(const DaemonProcess&) = delete;

@@ -109,6 +109,10 @@ std::vector<Prefix>& PrefixSet::own()
         if (data_)
             mine->prefixes = data_->prefixes;
         data_ = std::move(mine);
+    } else {
+        // The last other holder may have let go on another thread: its
+        // reads happen before these writes (use_count() reads relaxed).
+        std::atomic_thread_fence(std::memory_order_acquire);
     }
     return data_->prefixes;
 }
