@@ -4,13 +4,23 @@
 // missing, corrupt or a link (refusal, --replace-live), and the adoption
 // check (an edited snapshot at the live version is recommitted from state).
 // Real xdpfwd, real traffic in a netns lab.
+#include "lib/abi/abi_check.hpp"
+#include "lib/base/unique_fd.hpp"
+#include "lib/compiler/compiler.hpp"
+#include "lib/compiler/source_hash.hpp"
+#include "lib/kernel/content_hash.hpp"
+#include "lib/lang/policy_codec.hpp"
 #include "testing/daemon_lab_test.hpp"
 #include "testing/daemon_runner.hpp"
+
+#include <bpf/bpf.h>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -232,6 +242,54 @@ TEST_F(DaemonSafety, EditedSnapshotAtTheLiveVersionIsRecommittedFromState)
     // A restart with nothing edited adopts without a commit.
     expect_restart_adopts();
     EXPECT_EQ(arriving(kEdited), 0u);
+}
+
+// An upgrade from a build that pinned source hash scheme 1 (sets hashed
+// field by field, docs/DAEMON.md "The adoption check"): the live policy's
+// pinned hash is that scheme's hash of the saved state, so the restart
+// adopts it (no commit, no mismatch); the next commit pins scheme 2.
+TEST_F(DaemonSafety, PinnedSchemeOneHashOfTheSamePolicyIsAdopted)
+{
+    block_port();
+    ASSERT_EQ(d().ctl({"set", "create", "blk"}).code, 0);
+    ASSERT_EQ(d().ctl({"set", "add", "blk", "198.51.100.0/24", "2001:db8::/32"}).code, 0);
+    add_rule(fmt::format("priority=3 src=@blk proto=udp dport={} action=drop", kOther));
+    const Policy policy = policy_from_json(d().checked({{"cmd", "policy.get"}}).at("policy"),
+                                           "policy", PolicyForm::document);
+    ASSERT_EQ(policy.sets.at("blk").prefixes().size(), 2u);
+    const CompiledPolicy mine = compile(policy, CompileOptions{});
+    const uint64_t version = d().version();
+    d().kill();
+
+    const std::string ctrl_pin = d().pin_dir() + "/xdpfw_ctrl";
+    const UniqueFd ctrl_fd(bpf_obj_get(ctrl_pin.c_str()));
+    ASSERT_GE(ctrl_fd.get(), 0) << ctrl_pin << ": " << std::strerror(errno);
+    const uint32_t zero = 0;
+    xdpfw_ctrl ctrl{};
+    ASSERT_EQ(bpf_map_lookup_elem(ctrl_fd.get(), &zero, &ctrl), 0);
+    // The test's compile is the daemon's: the pinned hash is its scheme 2.
+    ASSERT_EQ(ctrl.content_hash, content_hash(mine));
+    ctrl.content_hash = content_hash(mine, policy_source_hash(policy, SourceHashScheme::v1));
+    ASSERT_NE(ctrl.content_hash, content_hash(mine));
+    ASSERT_EQ(bpf_map_update_elem(ctrl_fd.get(), &zero, &ctrl, BPF_ANY), 0);
+
+    const size_t log_before = d().log().size();
+    d().start();
+    const std::string log = d().log().substr(log_before);
+    EXPECT_NE(log.find("event=adopted_hash_scheme"), std::string::npos) << log;
+    EXPECT_EQ(log.find("event=adoption_mismatch"), std::string::npos) << log;
+    EXPECT_EQ(d().version(), version);
+    EXPECT_TRUE(d().checked({{"cmd", "status"}}).at("adopted").get<bool>());
+    EXPECT_EQ(arriving(kBlocked), 0u);
+
+    // A commit pins scheme 2; the restart after it adopts without the event.
+    add_rule("priority=4 proto=tcp dport=23 action=drop");
+    expect_restart_adopts();
+    const std::string since = d().log().substr(log_before);
+    const size_t first = since.find("event=adopted_hash_scheme");
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(since.find("event=adopted_hash_scheme", first + 1), std::string::npos)
+        << "only the first restart adopts scheme 1:\n" << since;
 }
 
 TEST_F(DaemonSafety, SymlinkedStateFilesAreRefused)
