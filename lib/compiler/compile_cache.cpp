@@ -148,13 +148,17 @@ struct AtomDiff {
         const auto n0 = now.begin() + ptrdiff_t(head), n1 = now.end() - ptrdiff_t(tail);
         std::vector<Prefix> diff;
         std::set_difference(w0, w1, n0, n1, std::back_inserter(diff));
-        for (const Prefix& p : diff)
-            if (!change(p, atom, false, name))
-                return false;
+        if (!changes(diff, false, atom, name))
+            return false;
         diff.clear();
         std::set_difference(n0, n1, w0, w1, std::back_inserter(diff));
-        for (const Prefix& p : diff)
-            if (!change(p, atom, true, name))
+        return changes(diff, true, atom, name);
+    }
+    // Each of ps added or removed; false past the limit.
+    bool changes(const std::vector<Prefix>& ps, bool add, uint32_t atom, const AtomLabel& name)
+    {
+        for (const Prefix& p : ps)
+            if (!change(p, atom, add, name))
                 return false;
         return true;
     }
@@ -188,9 +192,14 @@ bool diff_atoms(const CompileCache::Dir& st, const std::vector<AtomKey>& keys,
             if (keys[j].is_set) {
                 const PrefixSet& was = st.set_contents[old_set++];
                 const PrefixSet& now = policy.sets.at(keys[j].set);
-                if (was != now &&
-                    !d.set_change(was.prefixes(), now.prefixes(), ids[j], atoms[j].label))
+                if (const auto c = now.changes_from(was)) { // set.add/set.del of was
+                    if (!d.changes(c->removed, false, ids[j], atoms[j].label) ||
+                        !d.changes(c->added, true, ids[j], atoms[j].label))
+                        return false;
+                } else if (was != now &&
+                           !d.set_change(was.prefixes(), now.prefixes(), ids[j], atoms[j].label)) {
                     return false;
+                }
             }
             ++i;
             ++j;

@@ -164,8 +164,8 @@ bool same_prefixes(const std::vector<Prefix>& a, const std::vector<Prefix>& b);
 // copies the policy without copying a million prefixes, and a set the
 // commit did not change is the same object in both versions (shares()),
 // which the compile cache and the kept policies see at once instead of
-// comparing memory. Change a set with edit() or by assigning a new one:
-// edit() first copies prefixes that another PrefixSet shares.
+// comparing memory. Change a set with with()/without(), which also
+// remember what changed, with edit(), or by assigning a new one.
 class PrefixSet {
 public:
     PrefixSet() = default;
@@ -176,20 +176,35 @@ public:
     }
 
     const std::vector<Prefix>& prefixes() const;
-    // Runs f(std::vector<Prefix>&) on prefixes this set alone holds (the
-    // caller keeps them sorted and unique); the reference is f's only.
+    // Runs f(std::vector<Prefix>&) on prefixes this set alone holds (copied
+    // first if shared; the caller keeps them sorted and unique); the
+    // reference is f's only.
     template <typename F> void edit(F&& f)
     {
         std::forward<F>(f)(own());
-        data_->digest.store(0, std::memory_order_relaxed);
+        forget();
     }
+    // This set with the prefixes of `in` (sorted, no repeats) added, or
+    // taken out: the rest copied in runs between them, the digest updated
+    // from this set's by the changed prefixes alone. The result remembers
+    // what it gained and lost against this set (changes_from()).
+    PrefixSet with(const std::vector<Prefix>& in) const;
+    PrefixSet without(const std::vector<Prefix>& in) const;
+    struct Changes {
+        const std::vector<Prefix>& added;
+        const std::vector<Prefix>& removed;
+    };
+    // What with()/without() changed to make this set from old, when that is
+    // how it was made (old is this set's direct origin, alive); else none.
+    std::optional<Changes> changes_from(const PrefixSet& old) const;
+
     // Holds the same prefixes as o because it shares them (not a compare).
     bool shares(const PrefixSet& o) const { return data_ == o.data_; }
     // What shares() compares (null: an empty set never edited).
     const void* storage() const { return data_.get(); }
-    // A 64-bit hash of the prefixes as memory (policy_source_hash, scheme
-    // 2): four independent chains, computed once per content and kept with
-    // it, so an unchanged million-prefix set costs nothing to hash again.
+    // A 64-bit hash of the prefixes (policy_source_hash, scheme 2): a sum
+    // of one hash per prefix, so with()/without() update it by the changed
+    // prefixes; computed once per content and kept with it.
     uint64_t digest() const;
 
     bool operator==(const PrefixSet& o) const
@@ -200,9 +215,18 @@ public:
 private:
     struct Data {
         std::vector<Prefix> prefixes;
-        mutable std::atomic<uint64_t> digest{0}; // 0: not computed
+        // The sum of the prefixes' hashes, valid once summed (release).
+        mutable std::atomic<uint64_t> sum{0};
+        mutable std::atomic<bool> summed{false};
+        // with()/without(): the set this one was made from (not kept alive
+        // by it) and the difference.
+        std::weak_ptr<const Data> origin;
+        std::vector<Prefix> added, removed;
     };
     std::vector<Prefix>& own();
+    void forget();
+    uint64_t sum() const;
+    PrefixSet merged(const std::vector<Prefix>& in, bool add) const;
 
     std::shared_ptr<Data> data_;
 };

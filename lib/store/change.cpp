@@ -33,28 +33,12 @@ const char* op_name(Op op)
     return "?";
 }
 
-// set.add / set.del: the union or the difference of two sorted sets. The
-// set's prefixes between two given ones are copied as runs: a few changes
-// to a million-prefix set cost a copy, not a million compares.
+// set.add / set.del: the union or the difference of two sorted sets, which
+// remembers what changed (the compile cache updates the tables by that).
 void merge_into_set(Policy& p, const PolicyChange& c)
 {
     PrefixSet& set = existing_set(p, c.name);
-    const auto& was = set.prefixes();
-    std::vector<Prefix> out;
-    out.reserve(was.size() + (c.op == Op::set_add ? c.prefixes.prefixes().size() : 0));
-    auto at = was.begin();
-    for (const Prefix& x : c.prefixes.prefixes()) {
-        const auto next = std::lower_bound(at, was.end(), x);
-        out.insert(out.end(), at, next);
-        at = next;
-        const bool present = at != was.end() && *at == x;
-        if (c.op == Op::set_add && !present)
-            out.push_back(x);
-        else if (c.op == Op::set_del && present)
-            ++at;
-    }
-    out.insert(out.end(), at, was.end());
-    set = PrefixSet(std::move(out));
+    set = c.op == Op::set_add ? set.with(c.prefixes.prefixes()) : set.without(c.prefixes.prefixes());
 }
 
 template <class R>

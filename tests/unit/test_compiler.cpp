@@ -1033,8 +1033,7 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
         return k < 12 ? std::min(edges[k], v.size() - 1) : size_t(rng() % v.size());
     };
     std::vector<Prefix> touched;
-    auto check = [&](const std::string& step) {
-        p.sets["s"] = v;
+    auto verify = [&](const std::string& step) {
         CompiledPolicy c = compile(p, o);
         CompileOptions fresh = options();
         CompiledPolicy f = compile(p, fresh);
@@ -1050,6 +1049,10 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
             ASSERT_EQ(evaluate(c, pkt).rule_index, want.rule_index) << step << " " << pr.str();
             ASSERT_EQ(evaluate(f, pkt).rule_index, want.rule_index) << step << " " << pr.str();
         }
+    };
+    auto check = [&](const std::string& step) {
+        p.sets["s"] = v;
+        verify(step);
     };
     for (int k = 0; k < 20; ++k) {
         // One prefix out, then back in.
@@ -1074,6 +1077,18 @@ TEST(Compiler, LargeSetChangesAtEveryPositionMatchFreshCompiles)
         }
         normalize();
         check("mixed " + std::to_string(k));
+    }
+    // Through with()/without(), as set.add and set.del make them: the cache
+    // takes the changes the new set carries instead of diffing it.
+    for (int k = 0; k < 16; ++k) {
+        const PrefixSet before = p.sets["s"];
+        touched = {random_prefix(), v[position(k)], v[position(int(rng() % 13))]};
+        std::sort(touched.begin(), touched.end());
+        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+        p.sets["s"] = k % 2 ? before.with(touched) : before.without(touched);
+        ASSERT_TRUE(p.sets["s"].changes_from(before)) << k;
+        v = p.sets["s"].prefixes();
+        verify("carried " + std::to_string(k));
     }
     // Emptied, then whole again.
     const std::vector<Prefix> all = v;

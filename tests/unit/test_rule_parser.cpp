@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 #include <tuple>
 
@@ -149,6 +151,74 @@ TEST(PrefixSet, CopiesShareAndAnEditCopiesFirst)
     EXPECT_TRUE(q.sets.at("s").shares(a));
     p.sets["s"].edit([](std::vector<Prefix>& v) { v.clear(); });
     EXPECT_EQ(q.sets.at("s").prefixes().size(), 2u);
+}
+
+// with()/without() against the set operations on random sets and changes;
+// the digest they carry forward equals one computed from scratch, and the
+// result names its changes against its origin only.
+TEST(PrefixSet, WithAndWithoutCarryTheirChangesAndDigest)
+{
+    std::mt19937_64 rng(0x5eed0013);
+    auto random_prefixes = [&](size_t n) {
+        std::vector<Prefix> v;
+        for (size_t i = 0; i < n; ++i) {
+            Prefix p;
+            p.family = rng() % 4 ? Family::ipv4 : Family::ipv6;
+            p.len = p.family == Family::ipv4 ? 32 : 128;
+            for (unsigned b = 0; b < (p.family == Family::ipv4 ? 4u : 16u); ++b)
+                p.addr[b] = uint8_t(rng() % 8); // small: changes hit members too
+            v.push_back(p);
+        }
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+        return v;
+    };
+    for (int round = 0; round < 200; ++round) {
+        const std::vector<Prefix> base = random_prefixes(rng() % 300);
+        const PrefixSet set(base);
+        if (round % 2)
+            (void)set.digest(); // the origin's digest known, or not yet
+        const std::vector<Prefix> in = random_prefixes(rng() % 20);
+        const bool add = rng() & 1;
+        std::vector<Prefix> want, added, removed;
+        if (add) {
+            std::set_union(base.begin(), base.end(), in.begin(), in.end(), std::back_inserter(want));
+            std::set_difference(in.begin(), in.end(), base.begin(), base.end(),
+                                std::back_inserter(added));
+        } else {
+            std::set_difference(base.begin(), base.end(), in.begin(), in.end(),
+                                std::back_inserter(want));
+            std::set_intersection(base.begin(), base.end(), in.begin(), in.end(),
+                                  std::back_inserter(removed));
+        }
+        const PrefixSet got = add ? set.with(in) : set.without(in);
+        ASSERT_EQ(got.prefixes(), want) << round;
+        ASSERT_EQ(got.digest(), PrefixSet(want).digest()) << round;
+        const auto c = got.changes_from(set);
+        if (added.empty() && removed.empty()) {
+            EXPECT_TRUE(got.shares(set)) << "no change: the same prefixes";
+            EXPECT_FALSE(c);
+            continue;
+        }
+        ASSERT_TRUE(c) << round;
+        EXPECT_EQ(c->added, added);
+        EXPECT_EQ(c->removed, removed);
+        // Only against its origin, and not once edited.
+        EXPECT_FALSE(got.changes_from(PrefixSet(base)));
+        EXPECT_FALSE(set.changes_from(got));
+        PrefixSet edited = got;
+        edited.edit([](std::vector<Prefix>&) {});
+        EXPECT_FALSE(edited.changes_from(set));
+        EXPECT_EQ(edited.digest(), got.digest());
+    }
+    // A chain: each step names only its own change.
+    PrefixSet a{Prefix::parse("10.0.0.0/8")};
+    const PrefixSet b = a.with({Prefix::parse("10.1.0.0/16")});
+    const PrefixSet c = b.without({Prefix::parse("10.0.0.0/8")});
+    ASSERT_TRUE(c.changes_from(b));
+    EXPECT_TRUE(c.changes_from(b)->added.empty());
+    EXPECT_EQ(c.changes_from(b)->removed, std::vector<Prefix>{Prefix::parse("10.0.0.0/8")});
+    EXPECT_FALSE(c.changes_from(a));
 }
 
 TEST(Prefix, Contains)
