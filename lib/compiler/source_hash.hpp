@@ -11,10 +11,12 @@ namespace xdpfw {
 
 // How sets are hashed. v1 (xdpfw before 2026-12-07) chained every prefix
 // field by field, ~5 ms for a million prefixes on every commit; v2 chains
-// only each set's PrefixSet::digest(), which hashes the prefixes as memory
-// once per content (an unchanged set is not hashed again). Rules and
-// verdicts hash alike in both, so a policy without sets has one hash. Commits pin v2; the adoption check also
-// accepts v1, what an older build pinned (apps/xdpfwd/adoption.hpp).
+// only each set's PrefixSet::digest(), a sum of one hash per prefix kept
+// with the set (an unchanged set is not hashed again, set.add/set.del
+// update it by the changed prefixes). Rules and verdicts hash alike in
+// both, so a policy without sets has one hash. Commits pin v2; the
+// adoption check also accepts v1, what an older build pinned
+// (apps/xdpfwd/adoption.hpp).
 enum class SourceHashScheme : uint8_t { v1 = 1, v2 = 2 };
 
 // Equal for policies that compile alike, whatever their rules' order in the

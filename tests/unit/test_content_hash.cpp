@@ -103,7 +103,7 @@ TEST(SourceHash, SchemeOneIsStableAndSchemeTwoDiffersOnlyForSets)
     EXPECT_EQ(compile(p, options()).source_hash, policy_source_hash(p, S::v2));
 
     // Scheme 2 sees a change anywhere in a set of any length: every byte of
-    // a prefix, in each of its four chains and the tail, and the length.
+    // a prefix at its start, middle and end, and the length.
     Policy big = empty;
     for (size_t n : {1, 2, 7, 64, 65, 1000}) {
         std::vector<Prefix> v;
