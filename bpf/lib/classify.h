@@ -41,21 +41,11 @@ static __always_inline __u32 xdpfw_ctz64(__u64 x)
  * ends the walk. */
 static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
 {
-	__u32 *b = xdpfw_slot(&xdpfw_scalars, base + gen * slots + value);
+	__u32 *b = xdpfw_scalar_slot(base + gen * slots + value);
 
 	return b ? *b : XDPFW_NO_RULE;
 }
 
-static __always_inline __u32 xdpfw_class_index(__u32 gen, __u32 dir, __u32 class)
-{
-	__u32 key, *b;
-
-	if (class >= cfg_addr_class_cap)
-		return XDPFW_NO_RULE;
-	key = (gen * XDPFW_DIRECTIONS + dir) * cfg_addr_class_cap + class;
-	b = xdpfw_slot(&xdpfw_addr_class, key);
-	return b ? *b : XDPFW_NO_RULE;
-}
 
 /* IPv4: one DIR-24 lookup, then a chunk for /24 blocks that hold prefixes
  * longer than /24, or the host table for blocks whose longer prefixes are
@@ -171,7 +161,7 @@ static __always_inline __u32 xdpfw_pkt_addr_class(const struct xdpfw_policy_hdr 
 static __always_inline __u32 xdpfw_addr_index(const struct xdpfw_policy_hdr *hdr, __u32 gen,
 					       __u32 dir, const struct xdpfw_pkt *pkt)
 {
-	return xdpfw_class_index(gen, dir, xdpfw_pkt_addr_class(hdr, gen, dir, pkt));
+	return xdpfw_class_ref(gen, dir, xdpfw_pkt_addr_class(hdr, gen, dir, pkt));
 }
 
 /* State of the bitmap walk, shared with the bpf_loop callback. The used
@@ -209,10 +199,11 @@ static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
  * rule words); 0 if a bitmap is missing. A page is looked up once for the
  * fields whose words follow each other in it (most policies' bitmaps all
  * fit in one page). */
-static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 word)
+static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 word,
+					     struct xdpfw_kpage *first)
 {
-	struct xdpfw_kpage *pg = 0;
-	__u32 k, at, page, cur = ~0u;
+	struct xdpfw_kpage *pg = first;
+	__u32 k, at, page, cur = first ? 0 : ~0u;
 	__u64 acc = ~0ULL;
 
 	for (k = 0; k < XDPFW_FIELD_COUNT; k++) {
@@ -237,19 +228,16 @@ static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 wo
 /* Takes the next matching rule of the open word (w->acc != 0): counts it;
  * a count rule lets the walk go on (0), a terminal rule wins (1). 1 also on
  * a table the control plane never writes (the walk ends, no winner). */
-static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
+static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w, struct xdpfw_rule *rules)
 {
 	struct xdpfw_rule *r;
 	__u32 index, key;
 
 	index = w->bit_base + xdpfw_ctz64(w->acc);
 	w->acc &= w->acc - 1;
-	if (index >= cfg_max_rules)
+	if (index >= cfg_max_rules || !rules)
 		return 1;
-	key = w->gen * cfg_max_rules + index;
-	r = bpf_map_lookup_elem(&xdpfw_rules, &key);
-	if (!r)
-		return 1;
+	r = rules + index;
 	key = r->counter_slot;
 	/* Under its rate limit the rule does not match: the walk goes on. */
 	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(w->gen, index, key))
@@ -266,13 +254,13 @@ static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w)
 /* Loads the next summary word's AND into w->cand, less the words before
  * w->min_word (the walk has opened those, or none of them can match).
  * Returns 1 when there is none left (the walk ends). */
-static __always_inline long xdpfw_load_summary(struct xdpfw_walk *w)
+static __always_inline long xdpfw_load_summary(struct xdpfw_walk *w, struct xdpfw_kpage *first)
 {
 	__u32 s = w->next_summary, skip;
 
 	if (s >= w->n_summary || s >= cfg_summary_words)
 		return 1;
-	w->cand = xdpfw_and_word(w, s);
+	w->cand = xdpfw_and_word(w, s, first);
 	if (w->min_word > s * 64) {
 		skip = w->min_word - s * 64;
 		w->cand = skip < 64 ? w->cand & (~0ULL << skip) : 0;
@@ -283,7 +271,7 @@ static __always_inline long xdpfw_load_summary(struct xdpfw_walk *w)
 
 /* Opens the next candidate word (w->cand != 0): its matching rules go to
  * w->acc. Returns 1 if the word is out of range (the walk ends). */
-static __always_inline long xdpfw_open_word(struct xdpfw_walk *w)
+static __always_inline long xdpfw_open_word(struct xdpfw_walk *w, struct xdpfw_kpage *first)
 {
 	__u32 word = (w->next_summary - 1) * 64 + xdpfw_ctz64(w->cand);
 
@@ -291,7 +279,7 @@ static __always_inline long xdpfw_open_word(struct xdpfw_walk *w)
 	if (word >= cfg_words)
 		return 1;
 	w->bit_base = word * 64;
-	w->acc = xdpfw_and_word(w, w->n_summary + word);
+	w->acc = xdpfw_and_word(w, w->n_summary + word, first);
 	return 0;
 }
 
@@ -304,10 +292,10 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 
 	if (!w->acc) {
 		if (!w->cand)
-			return xdpfw_load_summary(w);
-		return xdpfw_open_word(w);
+			return xdpfw_load_summary(w, 0);
+		return xdpfw_open_word(w, 0);
 	}
-	return xdpfw_take_rule(w);
+	return xdpfw_take_rule(w, xdpfw_rule_table(w->gen));
 }
 
 /* The walk, as a global function: the verifier checks it once, whatever the
@@ -321,27 +309,34 @@ static long xdpfw_walk_step(__u32 i, void *arg)
  * (the caller resumes it in bpf_loop, whose context must be on its stack). */
 __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 {
+	struct xdpfw_kpage *first;
+	struct xdpfw_rule *rules;
 	__u32 word;
 
 	if (!w)
 		return 0;
+	/* Neither lookup depends on the packet: the loads of the first bitmap
+	 * page's and the rule table's addresses run while the fields' lookups
+	 * are still in flight, instead of after them. */
+	first = xdpfw_page(xdpfw_bitmap_slot(w->gen, 0));
+	rules = xdpfw_rule_table(w->gen);
 	word = w->min_word;
 	if (word >= w->n_words || word >= cfg_words)
 		return 0; /* some field admits no rule at all */
 	w->bit_base = word * 64;
-	w->acc = xdpfw_and_word(w, w->n_summary + word);
+	w->acc = xdpfw_and_word(w, w->n_summary + word, first);
 	/* Summary words resume after the opened word. */
 	w->min_word = word + 1;
 	w->next_summary = w->min_word / 64;
 	if (!w->acc && w->min_word < w->n_words) {
-		if (xdpfw_load_summary(w))
+		if (xdpfw_load_summary(w, first))
 			return 0;
-		if (w->cand && xdpfw_open_word(w))
+		if (w->cand && xdpfw_open_word(w, first))
 			return 0;
 	}
-	if (w->acc && xdpfw_take_rule(w))
+	if (w->acc && xdpfw_take_rule(w, rules))
 		return 0;
-	if (w->acc && xdpfw_take_rule(w))
+	if (w->acc && xdpfw_take_rule(w, rules))
 		return 0;
 	return w->acc || w->cand ||
 	       (w->next_summary < w->n_summary && w->min_word < w->n_words);
@@ -353,13 +348,17 @@ static __always_inline __u32 xdpfw_ifindex_index(const struct xdpfw_policy_hdr *
 						 __u32 ifindex)
 {
 	struct xdpfw_ifindex_key k = { .ifindex = ifindex, .gen = gen };
+	struct xdpfw_iif_table *t;
 	__u32 *b;
 
-	if (ifindex < XDPFW_IFINDEX_SLOTS)
-		b = xdpfw_slot(&xdpfw_iif, gen * XDPFW_IFINDEX_SLOTS + ifindex);
-	else
+	if (ifindex >= XDPFW_IFINDEX_SLOTS) {
 		b = bpf_map_lookup_elem(&xdpfw_ifindex, &k);
-	return b ? *b : hdr->ifindex_default;
+		return b ? *b : hdr->ifindex_default;
+	}
+	t = bpf_map_lookup_elem(&xdpfw_iif, &xdpfw_key0);
+	if (!t || gen >= XDPFW_GENERATIONS)
+		return hdr->ifindex_default;
+	return t->v[gen * XDPFW_IFINDEX_SLOTS + ifindex];
 }
 
 /* The frame's ethertype's bitmap: a hash entry for the ethertypes ether=

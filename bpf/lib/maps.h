@@ -39,31 +39,40 @@ struct {
 	__type(value, struct xdpfw_policy_hdr);
 } xdpfw_policy SEC(".maps");
 
-/* Scalar field value -> bitmap reference (xdpfw_ref); layout XDPFW_SCALAR_BASE_*. */
+/* Scalar field value -> bitmap reference (xdpfw_ref); layout XDPFW_SCALAR_BASE_*.
+ * One value (struct xdpfw_scalar_table): the program reads an entry at its
+ * offset from one lookup of a constant key, so the entry's index never
+ * goes through the stack as a key (a store and a reload on the path from
+ * the packet to its bitmap). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_BLOCKS(XDPFW_SCALAR_TOTAL));
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xdpfw_block);
+	__type(value, struct xdpfw_scalar_table);
 } xdpfw_scalars SEC(".maps");
 
-/* [gen * cfg_max_rules + i]: the i-th rule in evaluation order. */
+/* The rules in evaluation order, rule i of generation gen at
+ * [gen * cfg_max_rules + i]: one value of XDPFW_GENERATIONS * cfg_max_rules
+ * struct xdpfw_rule (its size is set at load, so the map has no BTF value
+ * type), read at an offset like xdpfw_scalars. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set at load */
-	__type(key, __u32);
-	__type(value, struct xdpfw_rule);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xdpfw_rule)); /* set at load */
 } xdpfw_rules SEC(".maps");
 
-/* [(gen * 2 + dir) * cfg_addr_class_cap + class] -> bitmap reference. */
+/* Address class -> bitmap reference: one value of u32, the class of
+ * generation gen and direction dir at [(gen * 2 + dir) * cfg_addr_class_cap
+ * + class] (sized at load, like xdpfw_rules). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set at load */
-	__type(key, __u32);
-	__type(value, struct xdpfw_block);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xdpfw_block)); /* set at load */
 } xdpfw_addr_class SEC(".maps");
 
 /* The inner maps of xdpfw_tables: pages, one struct xdpfw_kpage each
@@ -100,9 +109,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XDPFW_BLOCKS(XDPFW_GENERATIONS * XDPFW_IFINDEX_SLOTS));
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xdpfw_block);
+	__type(value, struct xdpfw_iif_table);
 } xdpfw_iif SEC(".maps");
 
 /* Interfaces with an ifindex >= XDPFW_IFINDEX_SLOTS -> bitmap reference. */
@@ -190,13 +199,40 @@ struct xdpfw_last_verdict xdpfw_last;
 #endif
 #endif
 
-/* Entry i of a block table (see XDPFW_BLOCK_SLOTS), or NULL. */
-static __always_inline __u32 *xdpfw_slot(void *map, __u32 i)
-{
-	__u32 key = i / XDPFW_BLOCK_SLOTS;
-	struct xdpfw_block *b = bpf_map_lookup_elem(map, &key);
+/* The key of a one-value map, in .rodata: a key on the stack would cost
+ * each lookup a slot of the program's 512-byte stack. */
+static const __u32 xdpfw_key0 = 0;
 
-	return b ? &b->v[i % XDPFW_BLOCK_SLOTS] : 0;
+/* Entry i of xdpfw_scalars (i < XDPFW_SCALAR_TOTAL), or NULL. */
+static __always_inline __u32 *xdpfw_scalar_slot(__u32 i)
+{
+	struct xdpfw_scalar_table *t = bpf_map_lookup_elem(&xdpfw_scalars, &xdpfw_key0);
+
+	if (!t || i >= XDPFW_SCALAR_TOTAL)
+		return 0;
+	return &t->v[i];
+}
+
+/* The bitmap reference of address class `class` (< cfg_addr_class_cap) of
+ * generation gen and direction dir; XDPFW_NO_RULE outside the table. */
+static __always_inline __u32 xdpfw_class_ref(__u32 gen, __u32 dir, __u32 class)
+{
+	__u32 *t = bpf_map_lookup_elem(&xdpfw_addr_class, &xdpfw_key0);
+
+	if (!t || class >= cfg_addr_class_cap || gen >= XDPFW_GENERATIONS ||
+	    dir >= XDPFW_DIRECTIONS)
+		return XDPFW_NO_RULE;
+	return t[(gen * XDPFW_DIRECTIONS + dir) * cfg_addr_class_cap + class];
+}
+
+/* The first rule of generation gen in xdpfw_rules, or NULL. */
+static __always_inline struct xdpfw_rule *xdpfw_rule_table(__u32 gen)
+{
+	struct xdpfw_rule *t = bpf_map_lookup_elem(&xdpfw_rules, &xdpfw_key0);
+
+	if (!t || gen >= XDPFW_GENERATIONS)
+		return 0;
+	return t + gen * cfg_max_rules;
 }
 
 /* The inner map in slot `slot` of xdpfw_tables, or NULL. */
@@ -209,9 +245,8 @@ static __always_inline void *xdpfw_table(__u32 slot)
 static __always_inline struct xdpfw_kpage *xdpfw_page(__u32 slot)
 {
 	void *map = xdpfw_table(slot);
-	__u32 zero = 0;
 
-	return map ? bpf_map_lookup_elem(map, &zero) : 0;
+	return map ? bpf_map_lookup_elem(map, &xdpfw_key0) : 0;
 }
 
 /* Block b of one part of one direction's paged IPv4 table, or NULL. Only

@@ -52,7 +52,7 @@ __attribute__((noinline)) __u64 xdpfw_spec_bitmap_word(__u32 gen, __u32 at)
 {
 	struct xdpfw_walk w = { .gen = gen, .n_list = 1 };
 
-	return xdpfw_and_word(&w, at);
+	return xdpfw_and_word(&w, at, 0);
 }
 
 /* What the packet's source (dir 0) or destination (dir 1) address admits
@@ -78,7 +78,7 @@ __attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt
 			return 0;
 		return cfg_spec.class_bits[dir & 1][class & (XDPFW_SPEC_MAX_CLASSES - 1)];
 	}
-	index = xdpfw_class_index(gen, dir & 1, class);
+	index = xdpfw_class_ref(gen, dir & 1, class);
 	if (index == XDPFW_NO_RULE)
 		return 0;
 	index = xdpfw_ref_index(index);

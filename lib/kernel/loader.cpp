@@ -72,12 +72,12 @@ void check_layout(xdpfw_bpf* s)
     const MapLayout layouts[] = {
         {"xdpfw_ctrl", 4, sizeof(xdpfw_ctrl)},
         {"xdpfw_policy", 4, sizeof(xdpfw_policy_hdr)},
-        {"xdpfw_scalars", 4, sizeof(xdpfw_block)},
-        {"xdpfw_rules", 4, sizeof(xdpfw_rule)},
-        {"xdpfw_addr_class", 4, sizeof(xdpfw_block)},
+        {"xdpfw_scalars", 4, sizeof(xdpfw_scalar_table)},
+        {"xdpfw_rules", 4, 0}, // one value of whole xdpfw_rules, sized at load
+        {"xdpfw_addr_class", 4, 0}, // one value, sized at load
         {"xdpfw_tables", 4, 4},
         {"xdpfw_v6_prefixes", sizeof(xdpfw_v6_key), 4},
-        {"xdpfw_iif", 4, sizeof(xdpfw_block)},
+        {"xdpfw_iif", 4, sizeof(xdpfw_iif_table)},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
         {"xdpfw_ether", sizeof(xdpfw_ether_key), 4},
         {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
@@ -101,7 +101,7 @@ void check_layout(xdpfw_bpf* s)
         bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
         if (!m)
             throw BpfError(ENOENT, fmt::format("map {} missing from the BPF object", l.name));
-        if (bpf_map__key_size(m) != l.key || bpf_map__value_size(m) != l.value)
+        if (bpf_map__key_size(m) != l.key || (l.value && bpf_map__value_size(m) != l.value))
             throw BpfError(EINVAL, fmt::format("map {}: key/value size {}/{} differs from abi.h {}/{}",
                                                l.name, bpf_map__key_size(m),
                                                bpf_map__value_size(m), l.key, l.value));
@@ -380,9 +380,12 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
     set_knobs(s->rodata, opts);
 
     const uint32_t gens = XDPFW_GENERATIONS, dirs = XDPFW_DIRECTIONS;
-    check(bpf_map__set_max_entries(s->maps.xdpfw_rules, gens * o.max_rules), "size xdpfw_rules");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_addr_class,
-                                   XDPFW_BLOCKS(gens * dirs * o.max_addr_classes)),
+    // One value: the program reads a rule at its offset (bpf/lib/maps.h).
+    check(bpf_map__set_value_size(s->maps.xdpfw_rules, gens * o.max_rules * sizeof(xdpfw_rule)),
+          "size xdpfw_rules");
+    check(bpf_map__set_value_size(s->maps.xdpfw_addr_class,
+                                  XDPFW_BLOCKS(gens * dirs * o.max_addr_classes) *
+                                      sizeof(xdpfw_block)),
           "size xdpfw_addr_class");
     check(bpf_map__set_max_entries(s->maps.xdpfw_tables, tl.slots),
           "size xdpfw_tables");

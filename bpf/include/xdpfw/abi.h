@@ -47,9 +47,13 @@
 #define XDPFW_TBL24_HOSTS 2u /* low 30 bits: class of the addresses not in the host table */
 #define XDPFW_TBL24_VALUE_MASK ((1u << XDPFW_TBL24_KIND_SHIFT) - 1)
 
-/* Tables of __u32 are array maps of 64-byte blocks: the kernel pads array
- * elements to 8 bytes, so a block keeps the mmap'ed table a dense __u32
- * array (entry i at byte 4 * i) and one block is one cache line. */
+/* Tables of __u32 are dense __u32 arrays (entry i at byte 4 * i), in whole
+ * 64-byte blocks (one block is one cache line). The tables every packet
+ * reads (scalars, interfaces, address classes, rules) are each the one
+ * value of an array map, read at an offset from a lookup of key 0; the
+ * pages of xdpfw_tables are one value each too (struct xdpfw_kpage). A
+ * lookup by entry would pass the entry's index as a key through the
+ * stack: a store and a reload on the packet's chain of dependent loads. */
 #define XDPFW_BLOCK_SLOTS 16
 #define XDPFW_BLOCKS(n) (((n) + XDPFW_BLOCK_SLOTS - 1) / XDPFW_BLOCK_SLOTS)
 
@@ -266,6 +270,10 @@ enum xdpfw_scalar {
 #define XDPFW_SCALAR_BASE_ICMP (XDPFW_SCALAR_BASE_TCP_FLAGS + XDPFW_GENERATIONS * XDPFW_FLAGS_SLOTS)
 #define XDPFW_SCALAR_BASE_CT (XDPFW_SCALAR_BASE_ICMP + XDPFW_GENERATIONS * XDPFW_ICMP_SLOTS)
 #define XDPFW_SCALAR_TOTAL (XDPFW_SCALAR_BASE_CT + XDPFW_GENERATIONS * XDPFW_CT_SLOTS)
+/* xdpfw_scalars' one value: every scalar table, in whole 64-byte blocks. */
+struct xdpfw_scalar_table {
+	__u32 v[XDPFW_BLOCKS(XDPFW_SCALAR_TOTAL) * XDPFW_BLOCK_SLOTS];
+};
 
 enum xdpfw_action {
 	XDPFW_ACT_DROP = 0,
@@ -358,7 +366,8 @@ struct xdpfw_policy_hdr {
 	__u32 v4_host_hint[XDPFW_DIRECTIONS][XDPFW_HOST_HINT_WORDS];
 };
 
-/* xdpfw_rules[gen * max_rules + i]: the i-th rule in evaluation order. */
+/* xdpfw_rules' value holds, at [gen * max_rules + i], the i-th rule in
+ * evaluation order. */
 struct xdpfw_rule {
 	__u32 rule_id;      /* user-visible id */
 	__u32 counter_slot; /* index into xdpfw_rule_stats; stable for the rule's life */
@@ -437,12 +446,15 @@ struct xdpfw_counter {
 };
 
 /* Ingress interface -> bitmap reference (xdpfw_ref). Interfaces below
- * XDPFW_IFINDEX_SLOTS are a direct slot of xdpfw_iif (a block table:
- * [gen * XDPFW_IFINDEX_SLOTS + ifindex], every slot written, ifindex_default
+ * XDPFW_IFINDEX_SLOTS are a direct slot of xdpfw_iif (one value, struct
+ * xdpfw_iif_table: [gen * XDPFW_IFINDEX_SLOTS + ifindex], every slot written, ifindex_default
  * where no rule names the interface); the rare larger ifindex (hosts with
  * much namespace churn) is an entry of the xdpfw_ifindex hash, looked up
  * only for those. */
 #define XDPFW_IFINDEX_SLOTS 4096
+struct xdpfw_iif_table {
+	__u32 v[XDPFW_GENERATIONS * XDPFW_IFINDEX_SLOTS];
+};
 
 struct xdpfw_ifindex_key {
 	__u32 ifindex;
