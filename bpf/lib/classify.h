@@ -46,7 +46,6 @@ static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slo
 	return b ? *b : XDPFW_NO_RULE;
 }
 
-
 /* IPv4: one DIR-24 lookup, then a chunk for /24 blocks that hold prefixes
  * longer than /24, or the host table for blocks whose longer prefixes are
  * all /32s. Returns the address class. */
@@ -198,7 +197,8 @@ static __always_inline void xdpfw_count(struct xdpfw_counter *c, __u32 len)
 /* AND of u64 number `word` of the listed bitmaps (summary words first, then
  * rule words); 0 if a bitmap is missing. A page is looked up once for the
  * fields whose words follow each other in it (most policies' bitmaps all
- * fit in one page). */
+ * fit in one page); `first`, when not NULL, is the generation's first
+ * bitmap page, looked up by the caller before the words were known. */
 static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 word,
 					     struct xdpfw_kpage *first)
 {
