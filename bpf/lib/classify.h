@@ -41,9 +41,7 @@ static __always_inline __u32 xdpfw_ctz64(__u64 x)
  * ends the walk. */
 static __always_inline __u32 xdpfw_scalar_index(__u32 gen, __u32 base, __u32 slots, __u32 value)
 {
-	__u32 *b = xdpfw_scalar_slot(base + gen * slots + value);
-
-	return b ? *b : XDPFW_NO_RULE;
+	return xdpfw_scalar_ref(base + gen * slots + value);
 }
 
 /* IPv4: one DIR-24 lookup, then a chunk for /24 blocks that hold prefixes

@@ -203,14 +203,15 @@ struct xdpfw_last_verdict xdpfw_last;
  * each lookup a slot of the program's 512-byte stack. */
 static const __u32 xdpfw_key0 = 0;
 
-/* Entry i of xdpfw_scalars (i < XDPFW_SCALAR_TOTAL), or NULL. */
-static __always_inline __u32 *xdpfw_scalar_slot(__u32 i)
+/* Entry i of xdpfw_scalars, a bitmap reference; XDPFW_NO_RULE outside the
+ * table. */
+static __always_inline __u32 xdpfw_scalar_ref(__u32 i)
 {
 	struct xdpfw_scalar_table *t = bpf_map_lookup_elem(&xdpfw_scalars, &xdpfw_key0);
 
 	if (!t || i >= XDPFW_SCALAR_TOTAL)
-		return 0;
-	return &t->v[i];
+		return XDPFW_NO_RULE;
+	return t->v[i];
 }
 
 /* The bitmap reference of address class `class` (< cfg_addr_class_cap) of
