@@ -226,22 +226,23 @@ static __always_inline __u64 xdpfw_and_word(const struct xdpfw_walk *w, __u32 wo
 /* Takes the next matching rule of the open word (w->acc != 0): counts it;
  * a count rule lets the walk go on (0), a terminal rule wins (1). 1 also on
  * a table the control plane never writes (the walk ends, no winner). */
-static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w, struct xdpfw_rule *rules)
+static __always_inline long xdpfw_take_rule(struct xdpfw_walk *w, struct xdpfw_rule *rules,
+					    struct xdpfw_counter *counters)
 {
 	struct xdpfw_rule *r;
-	__u32 index, key;
+	__u32 index, slot;
 
 	index = w->bit_base + xdpfw_ctz64(w->acc);
 	w->acc &= w->acc - 1;
 	if (index >= cfg_max_rules || !rules)
 		return 1;
 	r = rules + index;
-	key = r->counter_slot;
+	slot = r->counter_slot;
 	/* Under its rate limit the rule does not match: the walk goes on. */
-	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(w->gen, index, key))
+	if ((r->flags & XDPFW_RULE_LIMIT) && !xdpfw_limit_over(w->gen, index, slot))
 		return 0;
 	if (!xdpfw_stop_after(XDPFW_STAGE_WALK)) /* that stage leaves counting out */
-		xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), w->pkt_len);
+		xdpfw_count(xdpfw_rule_counter(counters, slot), w->pkt_len);
 	if (r->action == XDPFW_ACT_COUNT)
 		return 0;
 	w->winner = index;
@@ -293,7 +294,7 @@ static long xdpfw_walk_step(__u32 i, void *arg)
 			return xdpfw_load_summary(w, 0);
 		return xdpfw_open_word(w, 0);
 	}
-	return xdpfw_take_rule(w, xdpfw_rule_table(w->gen));
+	return xdpfw_take_rule(w, xdpfw_rule_table(w->gen), xdpfw_rule_counters_here());
 }
 
 /* The walk, as a global function: the verifier checks it once, whatever the
@@ -307,17 +308,20 @@ static long xdpfw_walk_step(__u32 i, void *arg)
  * (the caller resumes it in bpf_loop, whose context must be on its stack). */
 __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 {
+	struct xdpfw_counter *counters;
 	struct xdpfw_kpage *first;
 	struct xdpfw_rule *rules;
 	__u32 word;
 
 	if (!w)
 		return 0;
-	/* Neither lookup depends on the packet: the loads of the first bitmap
-	 * page's and the rule table's addresses run while the fields' lookups
-	 * are still in flight, instead of after them. */
+	/* None of these lookups depends on the packet: the loads of the first
+	 * bitmap page's, the rule table's and this CPU's counters' addresses
+	 * run while the fields' lookups are still in flight, instead of after
+	 * them. */
 	first = xdpfw_page(xdpfw_bitmap_slot(w->gen, 0));
 	rules = xdpfw_rule_table(w->gen);
+	counters = xdpfw_rule_counters_here();
 	word = w->min_word;
 	if (word >= w->n_words || word >= cfg_words)
 		return 0; /* some field admits no rule at all */
@@ -332,9 +336,9 @@ __attribute__((noinline)) int xdpfw_walk_start(struct xdpfw_walk *w)
 		if (w->cand && xdpfw_open_word(w, first))
 			return 0;
 	}
-	if (w->acc && xdpfw_take_rule(w, rules))
+	if (w->acc && xdpfw_take_rule(w, rules, counters))
 		return 0;
-	if (w->acc && xdpfw_take_rule(w, rules))
+	if (w->acc && xdpfw_take_rule(w, rules, counters))
 		return 0;
 	return w->acc || w->cand ||
 	       (w->next_summary < w->n_summary && w->min_word < w->n_words);

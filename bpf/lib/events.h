@@ -92,9 +92,10 @@ static __always_inline void xdpfw_event_rule(struct xdp_md *ctx, const struct xd
 {
 	struct xdpfw_event_src src = { .rule_id = r->rule_id, .reason = reason,
 				       .verdict = verdict, .len = len };
-	__u32 key = r->counter_slot;
 
-	if (!ctrl || !hdr || !xdpfw_sampled(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), r->sample))
+	if (!ctrl || !hdr ||
+	    !xdpfw_sampled(xdpfw_rule_counter(xdpfw_rule_counters_here(), r->counter_slot),
+			   r->sample))
 		return;
 	src.version = hdr->version;
 	xdpfw_event_write(ctx, &src, ctrl->snaplen);

@@ -130,13 +130,36 @@ struct {
 	__type(value, __u32);
 } xdpfw_ether SEC(".maps");
 
-/* [counter_slot]: per-rule counters; slots outlive generations. */
+/* Per-rule counters, one value per possible CPU: value [cpu] holds
+ * cfg_max_rules struct xdpfw_counter, the rule's at its counter_slot (slots
+ * outlive generations). A program looks its CPU's value up once, before the
+ * packet names a rule, and counts at the slot's offset: the per-rule chain
+ * is the slot's load and the counter's, with no key through the stack and
+ * no per-CPU pointer to load (what a BPF_MAP_TYPE_PERCPU_ARRAY of one
+ * counter per slot costs). The daemon reads the values through an mmap and
+ * sums them; each CPU writes only its own. Sized at load (both numbers). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1); /* set at load */
-	__type(key, __u32);
-	__type(value, struct xdpfw_counter);
-} xdpfw_rule_stats SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set at load: possible CPUs */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xdpfw_counter)); /* set at load */
+} xdpfw_rule_counters SEC(".maps");
+
+/* This CPU's rule counters (xdpfw_rule_counters), or NULL. */
+static __always_inline struct xdpfw_counter *xdpfw_rule_counters_here(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&xdpfw_rule_counters, &cpu);
+}
+
+/* The counter at slot of this CPU's rule counters c, or NULL. */
+static __always_inline struct xdpfw_counter *xdpfw_rule_counter(struct xdpfw_counter *c,
+								__u32 slot)
+{
+	return c && slot < cfg_max_rules ? c + slot : 0;
+}
 
 /* [reason]: outcomes without a rule only (from XDPFW_REASON_FIRST_COUNTED). */
 struct {

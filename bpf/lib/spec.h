@@ -112,8 +112,10 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 						  __u32 ifindex, __u32 pkt_len,
 						  struct xdpfw_rule *rule)
 {
+	/* Looked up before the packet is read: not on its chain. */
+	struct xdpfw_counter *counters = xdpfw_rule_counters_here();
 	__u64 acc = cfg_spec.base, win, counted;
-	__u32 i, key;
+	__u32 i, slot;
 
 	if (!pkt || !rule)
 		return XDPFW_NO_RULE;
@@ -142,9 +144,9 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 		for (i = 0; i < XDPFW_SPEC_MAX_RULES; i++) {
 			if (i >= cfg_spec.n_count || !counted)
 				break;
-			key = cfg_spec.rules[xdpfw_ctz64(counted) & 63].counter_slot;
+			slot = cfg_spec.rules[xdpfw_ctz64(counted) & 63].counter_slot;
 			counted &= counted - 1;
-			xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), pkt_len);
+			xdpfw_count(xdpfw_rule_counter(counters, slot), pkt_len);
 		}
 	}
 	if (!win)
@@ -156,8 +158,7 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 	else
 		i = xdpfw_ctz64(win) & 63;
 	__builtin_memcpy(rule, (const void *)&cfg_spec.rules[i], sizeof(*rule));
-	key = rule->counter_slot;
-	xdpfw_count(bpf_map_lookup_elem(&xdpfw_rule_stats, &key), pkt_len);
+	xdpfw_count(xdpfw_rule_counter(counters, rule->counter_slot), pkt_len);
 	return i;
 }
 

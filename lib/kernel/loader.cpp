@@ -80,7 +80,7 @@ void check_layout(xdpfw_bpf* s)
         {"xdpfw_iif", 4, sizeof(xdpfw_iif_table)},
         {"xdpfw_ifindex", sizeof(xdpfw_ifindex_key), 4},
         {"xdpfw_ether", sizeof(xdpfw_ether_key), 4},
-        {"xdpfw_rule_stats", 4, sizeof(xdpfw_counter)},
+        {"xdpfw_rule_counters", 4, 0}, // one value per CPU, sized at load
         {"xdpfw_reason_stats", 4, sizeof(xdpfw_counter)},
         {"xdpfw_tx_ports", 4, 4},
         {"xdpfw_xsks", 4, 4},
@@ -280,7 +280,7 @@ std::string XdpfwObject::program_mismatch(int other_fd) const
     // The maps every build reads: a program without one of them does not
     // read the policy this object writes.
     static constexpr const char* kCore[] = {"xdpfw_ctrl", "xdpfw_policy", "xdpfw_tables",
-                                            "xdpfw_rule_stats", "xdpfw_reason_stats"};
+                                            "xdpfw_rule_counters", "xdpfw_reason_stats"};
     const auto theirs = xdpfw_maps_of(other_fd);
     std::vector<std::string> problems;
     for (const auto& [id, name] : theirs)
@@ -391,8 +391,14 @@ XdpfwObject XdpfwObject::load(const LoadOptions& opts)
           "size xdpfw_tables");
     check(bpf_map__set_max_entries(s->maps.xdpfw_v6_prefixes, gens * dirs * o.max_v6_prefixes),
           "size xdpfw_v6_prefixes");
-    check(bpf_map__set_max_entries(s->maps.xdpfw_rule_stats, o.max_rules),
-          "size xdpfw_rule_stats");
+    // One value per possible CPU, each every rule's counter (bpf/lib/maps.h).
+    const int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0)
+        throw BpfError(ncpus < 0 ? -ncpus : EINVAL, "count the possible CPUs");
+    check(bpf_map__set_max_entries(s->maps.xdpfw_rule_counters, uint32_t(ncpus)),
+          "size xdpfw_rule_counters");
+    check(bpf_map__set_value_size(s->maps.xdpfw_rule_counters, o.max_rules * sizeof(xdpfw_counter)),
+          "size xdpfw_rule_counters");
     check(bpf_map__set_max_entries(s->maps.xdpfw_xsks, o.max_queues), "size xdpfw_xsks");
     check(bpf_map__set_max_entries(s->maps.xdpfw_limits, gens * o.max_rules), "size xdpfw_limits");
     check(bpf_map__set_max_entries(s->maps.xdpfw_limit_rule, o.max_rules),

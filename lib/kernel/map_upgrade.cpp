@@ -10,6 +10,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -25,8 +26,11 @@ namespace {
 // Counters and the notes kept beside them: what both programs may share
 // (never a policy table, which the new daemon rewrites while the old
 // program still reads it).
-constexpr const char* kCarried[] = {"xdpfw_rule_stats", "xdpfw_reason_stats", "xdpfw_ct_stats",
+constexpr const char* kCarried[] = {"xdpfw_rule_counters", "xdpfw_reason_stats", "xdpfw_ct_stats",
                                     "xdpfw_ct_info"};
+// The rule counters of builds before xdpfw_rule_counters: a per-CPU array,
+// one counter per rule id. Copied from, never shared.
+constexpr const char* kPerCpuRuleStats = "xdpfw_rule_stats";
 
 uint32_t map_id(int fd)
 {
@@ -38,6 +42,50 @@ uint32_t map_id(int fd)
 UniqueFd pinned(const std::string& path)
 {
     return UniqueFd(std::filesystem::exists(path) ? bpf_obj_get(path.c_str()) : -1);
+}
+
+bool map_info(int fd, bpf_map_info& mi)
+{
+    mi = {};
+    uint32_t len = sizeof(mi);
+    return bpf_obj_get_info_by_fd(fd, &mi, &len) == 0;
+}
+
+// The old rule counters, [cpu][i] for rule id ids[i] (zero where the old map
+// has none): from an xdpfw_rule_counters of another size, or from the
+// per-CPU xdpfw_rule_stats of an older build. Empty when there is neither.
+std::vector<std::vector<xdpfw_counter>> old_rule_counters(const std::string& old_dir,
+                                                          const std::vector<uint32_t>& ids)
+{
+    std::vector<std::vector<xdpfw_counter>> per_cpu;
+    bpf_map_info mi;
+    if (const UniqueFd old = pinned(old_dir + "/xdpfw_rule_counters");
+        old.get() >= 0 && map_info(old.get(), mi) && mi.type == BPF_MAP_TYPE_ARRAY &&
+        mi.key_size == 4 && mi.value_size % sizeof(xdpfw_counter) == 0) {
+        const size_t slots = mi.value_size / sizeof(xdpfw_counter);
+        std::vector<xdpfw_counter> value(slots);
+        for (uint32_t cpu = 0; cpu < mi.max_entries; cpu++) {
+            auto& row = per_cpu.emplace_back(ids.size());
+            if (bpf_map_lookup_elem(old.get(), &cpu, value.data()))
+                continue;
+            for (size_t i = 0; i < ids.size(); i++)
+                if (ids[i] < slots)
+                    row[i] = value[ids[i]];
+        }
+        return per_cpu;
+    }
+    const int ncpus = libbpf_num_possible_cpus();
+    const UniqueFd old = pinned(old_dir + "/" + kPerCpuRuleStats);
+    if (ncpus <= 0 || old.get() < 0 || !map_info(old.get(), mi) ||
+        mi.type != BPF_MAP_TYPE_PERCPU_ARRAY || mi.value_size != sizeof(xdpfw_counter))
+        return per_cpu;
+    per_cpu.assign(size_t(ncpus), std::vector<xdpfw_counter>(ids.size()));
+    std::vector<xdpfw_counter> v(static_cast<size_t>(ncpus));
+    for (size_t i = 0; i < ids.size(); i++)
+        if (bpf_map_lookup_elem(old.get(), &ids[i], v.data()) == 0)
+            for (int cpu = 0; cpu < ncpus; cpu++)
+                per_cpu[cpu][i] = v[cpu];
+    return per_cpu;
 }
 
 } // namespace
@@ -120,7 +168,40 @@ size_t MapUpgrade::copy_counters(const XdpfwObject& obj, const std::vector<uint3
     for (uint32_t r = 0; r < XDPFW_REASON_COUNT; r++)
         reasons[r] = r;
     copy("xdpfw_reason_stats", reasons);
-    return copy("xdpfw_rule_stats", rule_ids);
+    return is_shared("xdpfw_rule_counters") ? 0 : copy_rule_counters(obj, rule_ids);
+}
+
+// Into the new object's xdpfw_rule_counters (no program counts there yet),
+// CPU by CPU; the counts of an old CPU the new map has no value for go to
+// CPU 0's (the sums stay).
+size_t MapUpgrade::copy_rule_counters(const XdpfwObject& obj,
+                                      const std::vector<uint32_t>& rule_ids) const
+{
+    const auto old = old_rule_counters(old_dir_, rule_ids);
+    const bpf_map* m = obj.skel()->maps.xdpfw_rule_counters;
+    const uint32_t cpus = bpf_map__max_entries(m);
+    const size_t slots = bpf_map__value_size(m) / sizeof(xdpfw_counter);
+    if (old.empty() || cpus == 0)
+        return 0;
+    std::vector<std::vector<xdpfw_counter>> values(cpus, std::vector<xdpfw_counter>(slots));
+    for (uint32_t cpu = 0; cpu < cpus; cpu++)
+        if (bpf_map_lookup_elem(bpf_map__fd(m), &cpu, values[cpu].data()))
+            throw BpfError(errno, fmt::format("read xdpfw_rule_counters[{}]", cpu));
+    size_t copied = 0;
+    for (size_t i = 0; i < rule_ids.size(); i++) {
+        if (rule_ids[i] >= slots)
+            continue;
+        for (size_t cpu = 0; cpu < old.size(); cpu++) {
+            xdpfw_counter& to = values[cpu < cpus ? cpu : 0][rule_ids[i]];
+            to.packets += old[cpu][i].packets;
+            to.bytes += old[cpu][i].bytes;
+        }
+        ++copied;
+    }
+    for (uint32_t cpu = 0; cpu < cpus; cpu++)
+        if (bpf_map_update_elem(bpf_map__fd(m), &cpu, values[cpu].data(), BPF_ANY))
+            throw BpfError(errno, fmt::format("write xdpfw_rule_counters[{}]", cpu));
+    return copied;
 }
 
 std::vector<std::string> MapUpgrade::carry_inner_tables(const XdpfwObject& obj) const

@@ -33,9 +33,10 @@ public:
     void unlink_carried();
     // Names of the maps the new object shares with the old program.
     std::vector<std::string> shared_maps(const XdpfwObject& obj) const;
-    // Counters of maps that could not be shared (another size), copied from
-    // the old maps for the given rule ids: the old program's counts after
-    // the copy and before the swap are lost. Returns the rules copied.
+    // Counters of maps that could not be shared (another size, or the
+    // per-CPU rule counters of a build before xdpfw_rule_counters), copied
+    // from the old maps for the given rule ids: the old program's counts
+    // after the copy and before the swap are lost. Returns the rules copied.
     size_t copy_counters(const XdpfwObject& obj, const std::vector<uint32_t>& rule_ids) const;
     // The old flow table and limit buckets, when their entries are this
     // build's, become the new object's. Returns what was carried.
@@ -53,6 +54,7 @@ public:
 
 private:
     MapUpgrade(std::string pin_dir, std::string old_dir);
+    size_t copy_rule_counters(const XdpfwObject& obj, const std::vector<uint32_t>& rule_ids) const;
     std::string pin_dir_, old_dir_;
     UniqueFd old_prog_;
     uint32_t old_prog_id_ = 0;

@@ -125,9 +125,32 @@ struct PolicyMaps::Impl {
     std::optional<FlowTable> flows; // made for the first policy that uses ct=
     Capacities o;
     uint32_t words;
-    int fd_ctrl, fd_policy, fd_rule_stats, fd_reason_stats, fd_tx, fd_limits;
+    int fd_ctrl, fd_policy, fd_reason_stats, fd_tx, fd_limits;
     std::set<uint32_t> limit_keys[XDPFW_GENERATIONS]; // xdpfw_limits entries this daemon wrote
     MapView scalars, rules, addr_class, iif;
+    // xdpfw_rule_counters: counter_cpus values of o.max_rules counters.
+    MapView counters;
+    uint32_t counter_cpus = 0;
+
+    // The counter of slot on CPU cpu, as the program writes it.
+    xdpfw_counter* counter(uint32_t cpu, uint32_t slot) const
+    {
+        return counters.at<xdpfw_counter>(sizeof(xdpfw_counter) *
+                                          (size_t(cpu) * o.max_rules + slot));
+    }
+    // The sum over the CPUs of slot's counters. Each CPU's program adds to
+    // its own with plain stores: a word is read whole, and a packet counted
+    // while this reads is in the next read.
+    xdpfw_counter counter_sum(uint32_t slot) const
+    {
+        xdpfw_counter sum{};
+        for (uint32_t cpu = 0; cpu < counter_cpus; cpu++) {
+            const xdpfw_counter* c = counter(cpu, slot);
+            sum.packets += __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
+            sum.bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+        }
+        return sum;
+    }
 
     HashMapGen<xdpfw_v6_key> v6;
     HashMapGen<xdpfw_ifindex_key> ifindex;
@@ -357,7 +380,6 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     auto* s = m.skel;
     m.fd_ctrl = bpf_map__fd(s->maps.xdpfw_ctrl);
     m.fd_policy = bpf_map__fd(s->maps.xdpfw_policy);
-    m.fd_rule_stats = bpf_map__fd(s->maps.xdpfw_rule_stats);
     m.fd_reason_stats = bpf_map__fd(s->maps.xdpfw_reason_stats);
     m.fd_tx = bpf_map__fd(s->maps.xdpfw_tx_ports);
     m.fd_limits = bpf_map__fd(s->maps.xdpfw_limits);
@@ -368,6 +390,13 @@ PolicyMaps::PolicyMaps(const XdpfwObject& obj) : impl_(std::make_unique<Impl>())
     m.rules = MapView(s->maps.xdpfw_rules, "xdpfw_rules");
     m.addr_class = MapView(s->maps.xdpfw_addr_class, "xdpfw_addr_class");
     m.iif = MapView(s->maps.xdpfw_iif, "xdpfw_iif");
+    m.counters = MapView(s->maps.xdpfw_rule_counters, "xdpfw_rule_counters");
+    m.counter_cpus = bpf_map__max_entries(s->maps.xdpfw_rule_counters);
+    if (bpf_map__value_size(s->maps.xdpfw_rule_counters) != m.o.max_rules * sizeof(xdpfw_counter))
+        throw BpfError(EINVAL, fmt::format("xdpfw_rule_counters holds {} bytes per CPU, not "
+                                           "max_rules {} counters",
+                                           bpf_map__value_size(s->maps.xdpfw_rule_counters),
+                                           m.o.max_rules));
     m.slots = std::make_unique<TableSlots>(bpf_map__fd(s->maps.xdpfw_tables), table_layout(m.o));
     m.ncpus = libbpf_num_possible_cpus();
     if (m.ncpus <= 0)
@@ -594,30 +623,18 @@ std::array<xdpfw_counter, XDPFW_EVSTAT_COUNT> PolicyMaps::event_counters() const
 
 xdpfw_counter PolicyMaps::rule_counter(uint32_t slot) const
 {
-    return sum_percpu(impl_->fd_rule_stats, slot, impl_->ncpus, "xdpfw_rule_stats");
+    if (slot >= impl_->o.max_rules)
+        throw BpfError(ENOENT, fmt::format("read xdpfw_rule_counters[{}]: the loaded program "
+                                           "counts {} rules",
+                                           slot, impl_->o.max_rules));
+    return impl_->counter_sum(slot);
 }
 
 std::vector<xdpfw_counter> PolicyMaps::all_rule_counters() const
 {
-    const Impl& m = *impl_;
-    const uint32_t n = m.o.max_rules;
-    std::vector<uint32_t> keys(n);
-    std::vector<xdpfw_counter> per(size_t(n) * m.ncpus), out(n);
-    uint32_t count = n, out_batch = 0;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int err = bpf_map_lookup_batch(m.fd_rule_stats, nullptr, &out_batch, keys.data(), per.data(),
-                                   &count, &opts);
-    if (err && errno != ENOENT)
-        throw BpfError(errno, "read xdpfw_rule_stats (batch)");
-    for (uint32_t i = 0; i < count; i++) {
-        xdpfw_counter sum{};
-        for (int c = 0; c < m.ncpus; c++) {
-            sum.packets += per[size_t(i) * m.ncpus + c].packets;
-            sum.bytes += per[size_t(i) * m.ncpus + c].bytes;
-        }
-        if (keys[i] < n)
-            out[keys[i]] = sum;
-    }
+    std::vector<xdpfw_counter> out(impl_->o.max_rules);
+    for (uint32_t slot = 0; slot < out.size(); slot++)
+        out[slot] = impl_->counter_sum(slot);
     return out;
 }
 
@@ -665,11 +682,20 @@ ReasonCounters PolicyMaps::reason_counters() const
     }
 }
 
+// Zeroes each CPU's counter of slot. A packet the rule counts on another
+// CPU while this runs may survive the reset or not, as with any reset of a
+// live counter (the daemon resets a new rule's right after its commit).
 void PolicyMaps::reset_rule_counter(uint32_t slot)
 {
-    std::vector<xdpfw_counter> zero(impl_->ncpus);
-    if (bpf_map_update_elem(impl_->fd_rule_stats, &slot, zero.data(), BPF_ANY))
-        throw BpfError(errno, fmt::format("reset xdpfw_rule_stats[{}]", slot));
+    if (slot >= impl_->o.max_rules)
+        throw BpfError(ENOENT, fmt::format("reset xdpfw_rule_counters[{}]: the loaded program "
+                                           "counts {} rules",
+                                           slot, impl_->o.max_rules));
+    for (uint32_t cpu = 0; cpu < impl_->counter_cpus; cpu++) {
+        xdpfw_counter* c = impl_->counter(cpu, slot);
+        __atomic_store_n(&c->packets, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->bytes, 0, __ATOMIC_RELAXED);
+    }
 }
 
 xdpfw_last_verdict PolicyMaps::last_verdict() const

@@ -290,7 +290,7 @@ TEST_F(DaemonRestart, UpgradeMapsUnderTraffic)
     settled_in_place_of(own_before);
     const std::string log = d.log();
     EXPECT_NE(log.find("event=maps_upgraded"), std::string::npos) << log;
-    EXPECT_NE(log.find("shared=\"xdpfw_rule_stats,xdpfw_reason_stats"), std::string::npos) << log;
+    EXPECT_NE(log.find("shared=\"xdpfw_rule_counters,xdpfw_reason_stats"), std::string::npos) << log;
     EXPECT_FALSE(std::filesystem::exists(d.pin_dir() + "-old"));
     std::this_thread::sleep_for(200ms);
     expect_filtered_throughout(traffic.finish(), "map upgrade");

@@ -370,7 +370,7 @@ struct xdpfw_policy_hdr {
  * evaluation order. */
 struct xdpfw_rule {
 	__u32 rule_id;      /* user-visible id */
-	__u32 counter_slot; /* index into xdpfw_rule_stats; stable for the rule's life */
+	__u32 counter_slot; /* its counter in xdpfw_rule_counters; stable for the rule's life */
 	__u32 redirect_slot;/* XDPFW_ACT_REDIRECT: index into xdpfw_tx_ports */
 	__u8 action;        /* enum xdpfw_action */
 	__u8 flags;         /* XDPFW_RULE_* */
