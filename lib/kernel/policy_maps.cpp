@@ -132,6 +132,15 @@ struct PolicyMaps::Impl {
     MapView counters;
     uint32_t counter_cpus = 0;
 
+    // Refuses a slot past the loaded program's counters, naming what was
+    // asked (`what`: "read", "reset").
+    void check_slot(uint32_t slot, const char* what) const
+    {
+        if (slot >= o.max_rules)
+            throw BpfError(ENOENT, fmt::format("{} xdpfw_rule_counters[{}]: the loaded program "
+                                               "counts {} rules",
+                                               what, slot, o.max_rules));
+    }
     // The counter of slot on CPU cpu, as the program writes it.
     xdpfw_counter* counter(uint32_t cpu, uint32_t slot) const
     {
@@ -623,10 +632,7 @@ std::array<xdpfw_counter, XDPFW_EVSTAT_COUNT> PolicyMaps::event_counters() const
 
 xdpfw_counter PolicyMaps::rule_counter(uint32_t slot) const
 {
-    if (slot >= impl_->o.max_rules)
-        throw BpfError(ENOENT, fmt::format("read xdpfw_rule_counters[{}]: the loaded program "
-                                           "counts {} rules",
-                                           slot, impl_->o.max_rules));
+    impl_->check_slot(slot, "read");
     return impl_->counter_sum(slot);
 }
 
@@ -687,10 +693,7 @@ ReasonCounters PolicyMaps::reason_counters() const
 // live counter (the daemon resets a new rule's right after its commit).
 void PolicyMaps::reset_rule_counter(uint32_t slot)
 {
-    if (slot >= impl_->o.max_rules)
-        throw BpfError(ENOENT, fmt::format("reset xdpfw_rule_counters[{}]: the loaded program "
-                                           "counts {} rules",
-                                           slot, impl_->o.max_rules));
+    impl_->check_slot(slot, "reset");
     for (uint32_t cpu = 0; cpu < impl_->counter_cpus; cpu++) {
         xdpfw_counter* c = impl_->counter(cpu, slot);
         __atomic_store_n(&c->packets, 0, __ATOMIC_RELAXED);
