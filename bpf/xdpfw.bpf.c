@@ -25,7 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule *r,
 				     const struct xdpfw_pkt *pkt, __u32 *reason)
 {
-	__u32 ifindex = ctx->ingress_ifindex, slot;
+	__u32 ifindex, slot;
 	__u32 *base;
 
 	switch (r->action) {
@@ -36,6 +36,7 @@ static __always_inline int xdpfw_act(struct xdp_md *ctx, const struct xdpfw_rule
 		*reason = XDPFW_REASON_RULE_PASS;
 		return XDP_PASS;
 	case XDPFW_ACT_XSK:
+		ifindex = ctx->ingress_ifindex; /* three dependent loads: only here */
 		base = bpf_map_lookup_elem(&xdpfw_xsk_ports, &ifindex);
 		slot = base ? *base + ctx->rx_queue_index : 0;
 		if (base && bpf_map_lookup_elem(&xdpfw_xsks, &slot)) {
@@ -65,6 +66,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 len = data_end - data, zero = 0, gen, reason, index = XDPFW_NO_RULE;
 	struct xdpfw_rule rule = {};
+	const struct xdpfw_rule *r = &rule; /* the winner (the spec tier: in cfg_spec) */
 	struct xdpfw_policy_hdr *hdr = 0;
 	struct xdpfw_ctrl *ctrl;
 	struct xdpfw_pkt pkt;
@@ -114,7 +116,7 @@ int xdpfw_main(struct xdp_md *ctx)
 		ct_write = xdpfw_ct_ingress(ctx, &pkt);
 
 #ifdef XDPFW_SPEC_TIER
-	index = xdpfw_spec_classify(&pkt, gen, ctx->ingress_ifindex, len, &rule);
+	index = xdpfw_spec_classify(ctx, &pkt, gen, len, &r);
 #else
 	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
 #endif
@@ -134,9 +136,9 @@ int xdpfw_main(struct xdp_md *ctx)
 		}
 		goto out;
 	}
-	verdict = xdpfw_act(ctx, &rule, &pkt, &reason);
-	if (rule.sample) /* sample=N (events.h) */
-		xdpfw_event_rule(ctx, ctrl, hdr, &rule, reason, verdict, len);
+	verdict = xdpfw_act(ctx, r, &pkt, &reason);
+	if (r->sample) /* sample=N (events.h) */
+		xdpfw_event_rule(ctx, ctrl, hdr, r, reason, verdict, len);
 
 out:
 	if (ct_write && verdict != XDP_DROP)
@@ -148,7 +150,7 @@ out:
 	if (cfg_record_verdict) {
 		xdpfw_last.reason = reason;
 		xdpfw_last.rule_index = index;
-		xdpfw_last.rule_id = index == XDPFW_NO_RULE ? XDPFW_NO_RULE : rule.rule_id;
+		xdpfw_last.rule_id = index == XDPFW_NO_RULE ? XDPFW_NO_RULE : r->rule_id;
 		xdpfw_last.action = verdict;
 	}
 	return verdict;

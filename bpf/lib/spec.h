@@ -97,29 +97,31 @@ static __always_inline __u64 xdpfw_spec_addr(const struct xdpfw_pkt *pkt, __u32 
 	return xdpfw_spec_addr_word(pkt, gen, dir);
 }
 
+/* `ranged` is cfg_spec.ranged, read once: a field without ranges costs
+ * nothing at all (a test of cfg_spec itself is a load per field, whose
+ * branch alone the verifier removes). */
 #define XDPFW_SPEC_SCALAR(field, value)                               \
 	do {                                                          \
-		if (cfg_spec.f[field].n_ranges)                       \
+		if (ranged & (1u << (field)))                         \
 			acc &= xdpfw_spec_field((field), (value));    \
 	} while (0)
 
 /* Classifies a parsed packet by cfg_spec, reading the address tables of
  * generation gen. Counts the count rules before the winner and the winner;
- * returns the winner's index (its rule copied to *rule) or XDPFW_NO_RULE.
- * A global function: the verifier checks it once, not once per path of the
- * parser before it. */
-static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u32 gen,
-						  __u32 ifindex, __u32 pkt_len,
-						  struct xdpfw_rule *rule)
+ * returns the winner's index and points *rule at it in cfg_spec (constants
+ * to the verifier when the spec has one terminal rule, so the action's
+ * switch is decided at load), or XDPFW_NO_RULE. */
+static __always_inline int xdpfw_spec_classify(struct xdp_md *ctx, const struct xdpfw_pkt *pkt,
+					       __u32 gen, __u32 pkt_len,
+					       const struct xdpfw_rule **rule)
 {
 	/* Looked up before the packet is read: not on its chain. */
 	struct xdpfw_counter *counters = xdpfw_rule_counters_here();
 	__u64 acc = cfg_spec.base, win, counted;
-	__u32 i, slot;
+	__u32 i, slot, ranged = cfg_spec.ranged;
 
-	if (!pkt || !rule)
-		return XDPFW_NO_RULE;
-	XDPFW_SPEC_SCALAR(XDPFW_FIELD_IFINDEX, ifindex);
+	if (ranged & (1u << XDPFW_FIELD_IFINDEX)) /* three dependent loads: only when used */
+		acc &= xdpfw_spec_field(XDPFW_FIELD_IFINDEX, ctx->ingress_ifindex);
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_VLAN, pkt->vlan);
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_PROTO, pkt->family * 256 + (pkt->proto & 0xff));
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_SPORT, pkt->sport);
@@ -157,8 +159,8 @@ static __always_inline int xdpfw_spec_classify(const struct xdpfw_pkt *pkt, __u3
 		i = (cfg_spec.one_terminal - 1) & 63;
 	else
 		i = xdpfw_ctz64(win) & 63;
-	__builtin_memcpy(rule, (const void *)&cfg_spec.rules[i], sizeof(*rule));
-	xdpfw_count(xdpfw_rule_counter(counters, rule->counter_slot), pkt_len);
+	*rule = (const struct xdpfw_rule *)&cfg_spec.rules[i];
+	xdpfw_count(xdpfw_rule_counter(counters, cfg_spec.rules[i].counter_slot), pkt_len);
 	return i;
 }
 

@@ -192,6 +192,8 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
             return false;
         if (!s->f[f].n_ranges)
             s->base &= s->f[f].other;
+        else
+            s->ranged |= 1u << f;
         return true;
     };
     const std::pair<unsigned, std::vector<Run>> keyed[] = {

@@ -46,6 +46,8 @@ TEST(Specialise, OneRuleBecomesRangesAndConstants)
     // Unused fields admit the rule everywhere: folded into base.
     EXPECT_EQ(s.f[XDPFW_FIELD_VLAN].n_ranges, 0u);
     EXPECT_EQ(s.base, 1u);
+    // The program tests only the scalar fields named in `ranged`.
+    EXPECT_EQ(s.ranged, (1u << XDPFW_FIELD_PROTO) | (1u << XDPFW_FIELD_DPORT));
     EXPECT_EQ(s.flags_table, 0u);
 }
 
@@ -155,6 +157,15 @@ TEST(Specialise, RangesReproduceTheTablesOnRandomPolicies)
             continue;
         fitted++;
         const xdpfw_spec& s = *c.spec;
+        // The scalar fields the program tests are those in `ranged`
+        // (spec.h), exactly the ones with ranges.
+        for (unsigned f : {XDPFW_FIELD_IFINDEX, XDPFW_FIELD_VLAN, XDPFW_FIELD_PROTO,
+                           XDPFW_FIELD_SPORT, XDPFW_FIELD_DPORT, XDPFW_FIELD_ICMP,
+                           XDPFW_FIELD_ETHER, XDPFW_FIELD_CT})
+            ASSERT_EQ((s.ranged >> f) & 1, s.f[f].n_ranges ? 1u : 0u)
+                << "policy " << pi << " field " << f;
+        for (unsigned f : {XDPFW_FIELD_SRC, XDPFW_FIELD_DST, XDPFW_FIELD_TCP_FLAGS})
+            ASSERT_EQ((s.ranged >> f) & 1, 0u) << "policy " << pi << " field " << f;
         auto admits = [&](unsigned f, uint32_t v) {
             const xdpfw_spec_field& fl = s.f[f];
             if (!fl.n_ranges)

@@ -428,7 +428,7 @@ struct xdpfw_spec {
 	__u32 one_terminal; /* i + 1 when rule i is the only terminal rule, else 0 */
 	__u32 class_table; /* bit dir: address classes -> rules through class_bits[dir] */
 	__u32 n_classes[XDPFW_DIRECTIONS];
-	__u32 pad;
+	__u32 ranged;     /* bit (1 << field): a scalar field with ranges (f[field].n_ranges) */
 	/* Scalar fields, and for src/dst with v4_inline the IPv4 ranges. */
 	struct xdpfw_spec_field f[XDPFW_FIELD_COUNT];
 	struct xdpfw_rule rules[XDPFW_SPEC_MAX_RULES];
