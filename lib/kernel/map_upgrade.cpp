@@ -32,23 +32,22 @@ constexpr const char* kCarried[] = {"xdpfw_rule_counters", "xdpfw_reason_stats",
 // one counter per rule id. Copied from, never shared.
 constexpr const char* kPerCpuRuleStats = "xdpfw_rule_stats";
 
-uint32_t map_id(int fd)
-{
-    bpf_map_info mi{};
-    uint32_t len = sizeof(mi);
-    return bpf_obj_get_info_by_fd(fd, &mi, &len) == 0 ? mi.id : 0;
-}
-
-UniqueFd pinned(const std::string& path)
-{
-    return UniqueFd(std::filesystem::exists(path) ? bpf_obj_get(path.c_str()) : -1);
-}
-
 bool map_info(int fd, bpf_map_info& mi)
 {
     mi = {};
     uint32_t len = sizeof(mi);
     return bpf_obj_get_info_by_fd(fd, &mi, &len) == 0;
+}
+
+uint32_t map_id(int fd)
+{
+    bpf_map_info mi;
+    return map_info(fd, mi) ? mi.id : 0;
+}
+
+UniqueFd pinned(const std::string& path)
+{
+    return UniqueFd(std::filesystem::exists(path) ? bpf_obj_get(path.c_str()) : -1);
 }
 
 // The old rule counters, [cpu][i] for rule id ids[i] (zero where the old map
@@ -223,10 +222,9 @@ std::vector<std::string> MapUpgrade::carry_inner_tables(const XdpfwObject& obj) 
         if (old_outer.get() < 0 || !m || bpf_map_lookup_elem(old_outer.get(), &zero, &id) || !id)
             continue;
         const UniqueFd table(bpf_map_get_fd_by_id(id));
-        bpf_map_info mi{};
-        uint32_t len = sizeof(mi);
-        if (table.get() < 0 || bpf_obj_get_info_by_fd(table.get(), &mi, &len) ||
-            mi.key_size != in.key_size || mi.value_size != in.value_size)
+        bpf_map_info mi;
+        if (table.get() < 0 || !map_info(table.get(), mi) || mi.key_size != in.key_size ||
+            mi.value_size != in.value_size)
             continue;
         const int fd = table.get();
         if (bpf_map_update_elem(bpf_map__fd(m), &zero, &fd, BPF_ANY) == 0)
