@@ -102,6 +102,12 @@ int xdpfw_main(struct xdp_md *ctx)
 		reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
 		goto out;
 	}
+	/* An untagged IPv4 frame of a lean policy: all in one straight path. */
+	if (cfg_spec.lean) {
+		verdict = xdpfw_spec_lean(ctx, ctrl, hdr, gen, data, data_end, len);
+		if (verdict >= 0)
+			return verdict;
+	}
 #endif
 
 	bad = xdpfw_parse(data, data_end, &pkt);
@@ -116,7 +122,7 @@ int xdpfw_main(struct xdp_md *ctx)
 		ct_write = xdpfw_ct_ingress(ctx, &pkt);
 
 #ifdef XDPFW_SPEC_TIER
-	index = xdpfw_spec_classify(ctx, &pkt, gen, len, &r);
+	index = xdpfw_spec_classify(ctx, &pkt, gen, len, &r, 0);
 #else
 	index = xdpfw_classify(hdr, gen, &pkt, ctx->ingress_ifindex, len, &rule);
 #endif

@@ -7,7 +7,7 @@
 
 namespace xdpfw::test {
 
-Policy make_policy(std::initializer_list<std::string> rules, ActionType default_action,
+Policy make_policy(const std::vector<std::string>& rules, ActionType default_action,
                    std::map<std::string, std::vector<std::string>> sets)
 {
     Policy p;

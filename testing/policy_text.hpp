@@ -5,7 +5,6 @@
 #include "lib/model/policy.hpp"
 #include "testing/packet_builder.hpp"
 
-#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,7 +12,7 @@
 namespace xdpfw::test {
 
 // Rules in the key=value syntax, ids 1..N in order.
-Policy make_policy(std::initializer_list<std::string> rules,
+Policy make_policy(const std::vector<std::string>& rules,
                    ActionType default_action = ActionType::pass,
                    std::map<std::string, std::vector<std::string>> sets = {});
 

@@ -16,6 +16,8 @@
 
 #include "maps.h"
 #include "classify.h"
+#include "events.h"
+#include "parse.h"
 
 const volatile struct xdpfw_spec cfg_spec = {};
 
@@ -88,11 +90,14 @@ __attribute__((noinline)) __u64 xdpfw_spec_addr_word(const struct xdpfw_pkt *pkt
 /* What the packet's source (dir 0) or destination (dir 1) address admits:
  * IPv4 by the spec's ranges when it has them (v4_inline), otherwise, and
  * for IPv6, through the live tables. */
-static __always_inline __u64 xdpfw_spec_addr(const struct xdpfw_pkt *pkt, __u32 gen, __u32 dir)
+static __always_inline __u64 xdpfw_spec_addr(const struct xdpfw_pkt *pkt, __u32 gen, __u32 dir,
+					     const int lean)
 {
 	__u32 f = XDPFW_FIELD_SRC + dir;
 
-	if ((cfg_spec.v4_inline & (1u << f)) && pkt->family == XDPFW_FAMILY_IPV4)
+	/* The lean lane: an IPv4 packet, and every looked-up address is
+	 * v4_inline (xdpfw_spec_lean). */
+	if (lean || ((cfg_spec.v4_inline & (1u << f)) && pkt->family == XDPFW_FAMILY_IPV4))
 		return xdpfw_spec_field(f, bpf_ntohl(dir ? pkt->dst4 : pkt->src4));
 	return xdpfw_spec_addr_word(pkt, gen, dir);
 }
@@ -113,7 +118,7 @@ static __always_inline __u64 xdpfw_spec_addr(const struct xdpfw_pkt *pkt, __u32 
  * switch is decided at load), or XDPFW_NO_RULE. */
 static __always_inline int xdpfw_spec_classify(struct xdp_md *ctx, const struct xdpfw_pkt *pkt,
 					       __u32 gen, __u32 pkt_len,
-					       const struct xdpfw_rule **rule)
+					       const struct xdpfw_rule **rule, const int lean)
 {
 	/* Looked up before the packet is read: not on its chain. */
 	struct xdpfw_counter *counters = xdpfw_rule_counters_here();
@@ -135,9 +140,9 @@ static __always_inline int xdpfw_spec_classify(struct xdp_md *ctx, const struct 
 										: pkt->ether);
 	XDPFW_SPEC_SCALAR(XDPFW_FIELD_CT, pkt->ct);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_SRC)) && acc)
-		acc &= xdpfw_spec_addr(pkt, gen, 0);
+		acc &= xdpfw_spec_addr(pkt, gen, 0, lean);
 	if ((cfg_spec.lookup & (1u << XDPFW_FIELD_DST)) && acc)
-		acc &= xdpfw_spec_addr(pkt, gen, 1);
+		acc &= xdpfw_spec_addr(pkt, gen, 1, lean);
 
 	win = acc & cfg_spec.terminal;
 	if (cfg_spec.n_count) {
@@ -162,6 +167,58 @@ static __always_inline int xdpfw_spec_classify(struct xdp_md *ctx, const struct 
 	*rule = (const struct xdpfw_rule *)&cfg_spec.rules[i];
 	xdpfw_count(xdpfw_rule_counter(counters, cfg_spec.rules[i].counter_slot), pkt_len);
 	return i;
+}
+
+/* The lean lane, for a spec with lean set (abi.h), takes untagged IPv4
+ * frames: Ethernet, IPv4 and L4 read by the shared parser's helpers, but
+ * with no path merging in from VLAN tags or IPv6, so the record stays in
+ * registers (nothing takes its address) and the rule's tests, its counter
+ * and the verdict follow in one straight path. Returns the verdict, or -1
+ * for any other frame, which the full path takes. */
+static __always_inline int xdpfw_spec_lean(struct xdp_md *ctx, const struct xdpfw_ctrl *ctrl,
+					   const struct xdpfw_policy_hdr *hdr, __u32 gen,
+					   void *data, void *data_end, __u32 len)
+{
+	struct ethhdr *eth = data;
+	struct xdpfw_cursor c = { .pos = eth + 1, .end = data_end };
+	const struct xdpfw_rule *r = 0;
+	__u32 reason, index = XDPFW_NO_RULE;
+	struct xdpfw_pkt pkt;
+	int verdict, bad;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	/* As xdpfw_parse() past an untagged Ethernet header. */
+	xdpfw_pkt_init(&pkt);
+	bad = xdpfw_parse_ipv4(&c, &pkt);
+	if (!bad && c.l4) {
+		pkt.l4_off = c.pos - data;
+		bad = xdpfw_parse_l4(&c, &pkt);
+	}
+	if (bad) {
+		reason = bad;
+		verdict = hdr->malformed_action == XDPFW_ACT_PASS ? XDP_PASS : XDP_DROP;
+		goto counted;
+	}
+	index = xdpfw_spec_classify(ctx, &pkt, gen, len, &r, 1);
+	if (index != XDPFW_NO_RULE) {
+		/* Drop or pass (lean): a rule's outcome is in its counter. */
+		verdict = r->action == XDPFW_ACT_PASS ? XDP_PASS : XDP_DROP;
+		reason = verdict == XDP_PASS ? XDPFW_REASON_RULE_PASS : XDPFW_REASON_RULE_DROP;
+		goto out;
+	}
+	verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+	reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
+counted:
+	xdpfw_count_reason(ctx, ctrl, hdr, reason, verdict, len);
+out:
+	if (cfg_record_verdict) {
+		xdpfw_last.reason = reason;
+		xdpfw_last.rule_index = index;
+		xdpfw_last.rule_id = r ? r->rule_id : XDPFW_NO_RULE;
+		xdpfw_last.action = verdict;
+	}
+	return verdict;
 }
 
 #endif /* XDPFW_SPEC_H */

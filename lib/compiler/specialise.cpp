@@ -253,6 +253,14 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
         else
             s->terminal |= 1ull << i;
     }
+    // The lean lane (spec.h): nothing it decides needs the packet record
+    // in memory, a table or a helper past the counters.
+    bool lean = !(p.used_fields & (1u << XDPFW_FIELD_CT)) && (s->lookup & ~s->v4_inline) == 0;
+    for (uint32_t i = 0; i < p.n_rules; i++)
+        if (s->terminal & (1ull << i))
+            lean = lean && p.rules[i].sample == 0 &&
+                   (p.rules[i].action == XDPFW_ACT_DROP || p.rules[i].action == XDPFW_ACT_PASS);
+    s->lean = lean;
     if (s->terminal && !(s->terminal & (s->terminal - 1)))
         s->one_terminal = static_cast<uint32_t>(__builtin_ctzll(s->terminal)) + 1;
     // The key covers everything the program takes from the spec; the

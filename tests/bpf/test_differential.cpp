@@ -55,6 +55,9 @@ void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const Packe
         // The spec looks an address up only while a rule is left after the
         // scalar fields: surely when a rule with that address field matched.
         const xdpfw_spec& s = *c.spec;
+        // The lean lane takes untagged IPv4 frames (bpf/lib/spec.h).
+        if (s.lean)
+            paths[pkt.family == Family::ipv4 && !pkt.vlan ? "spec lean lane" : "spec lean, full path"]++;
         std::vector<const Rule*> matched;
         if (want.rule_index >= 0)
             matched.push_back(&order[size_t(want.rule_index)]);
@@ -332,6 +335,12 @@ TEST(Differential, SpecialisedTierEqualsReference)
     for (int pi = 0; pi < kPolicies; pi++) {
         RandomPolicyOptions opts;
         opts.max_rules = pi % 4 == 3 ? 64 : 12;
+        if (pi % 4 == 1) { // lean ones: drop, pass and count; small sets, few fields
+            opts.max_rules = 8;
+            opts.allow_redirect = opts.allow_xsk = false;
+            opts.max_set_prefixes = 6;
+            opts.field_chance = 0.15;
+        }
         Policy policy = random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
         specialised += h.spec_live() ? 1 : 0;
@@ -345,7 +354,10 @@ TEST(Differential, SpecialisedTierEqualsReference)
     EXPECT_GE(specialised, kPolicies / 2);
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
     EXPECT_GT(default_hits, 0u);
-    expect_paths(paths, {"spec v4_inline", "spec class_table", "spec live word"}, kMinPathPackets);
+    expect_paths(paths,
+                 {"spec v4_inline", "spec class_table", "spec live word", "spec lean lane",
+                  "spec lean, full path"},
+                 kMinPathPackets);
 }
 
 // A specialised program whose policy is no longer live (a commit landed

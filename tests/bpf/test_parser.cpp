@@ -629,5 +629,57 @@ TEST_F(Parser, MalformedVerdictPrecedesRules)
                      ActionType::drop);
 }
 
+// The specialised tier's lean lane (bpf/lib/spec.h) parses untagged IPv4
+// frames by itself: on the catch-all policy (a lean one) it must give every
+// malformed case, every cut of every stack and every whole stack the
+// reason, action and rule the general program gives, and count the same.
+TEST_F(Parser, LeanLaneOfTheSpecialisedTierAgreesWithTheGeneralProgram)
+{
+    BpfHarness spec;
+    spec.set_tier(Tier::specialised);
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> frames;
+    for (const auto& c : malformed_cases())
+        frames.emplace_back(c.name, c.frame);
+    for (const auto& st : stacks()) {
+        const auto full = build_frame(st.spec);
+        for (size_t len = eth_len; len <= full.size(); ++len)
+            frames.emplace_back(st.name + " cut at " + std::to_string(len),
+                                std::vector<uint8_t>(full.begin(), full.begin() + len));
+    }
+    size_t lane = 0;
+    for (ActionType malformed : {ActionType::drop, ActionType::pass}) {
+        commit_malformed(malformed);
+        Policy p;
+        p.malformed_action = malformed;
+        p.default_action = malformed == ActionType::drop ? ActionType::pass : ActionType::drop;
+        p.rules.push_back(make_rule(1, Match{}, p.default_action));
+        spec.commit(p);
+        ASSERT_TRUE(spec.spec_live()) << spec.spec_why_not();
+        ASSERT_EQ(spec.compiled()->spec->lean, 1u);
+        // Counters as deltas: the suite's program has run other tests' frames.
+        auto counts = [](BpfHarness& b) {
+            std::vector<uint64_t> v{b.maps().rule_counter(1).packets};
+            for (uint32_t r = XDPFW_REASON_FIRST_COUNTED; r < XDPFW_REASON_COUNT; r++)
+                v.push_back(b.maps().reason_counters().at(r).packets);
+            return v;
+        };
+        const std::vector<uint64_t> want0 = counts(*h), got0 = counts(spec);
+        for (const auto& [what, frame] : frames) {
+            SCOPED_TRACE(what + ", malformed=" + action_name(malformed));
+            const RunResult want = h->run(frame), got = spec.run(frame);
+            EXPECT_EQ(got.xdp_action, want.xdp_action);
+            EXPECT_EQ(got.verdict.reason, want.verdict.reason) << reason_name(got.verdict.reason);
+            EXPECT_EQ(got.verdict.rule_index, want.verdict.rule_index);
+            EXPECT_EQ(got.verdict.rule_id, want.verdict.rule_id);
+            lane += frame.size() >= eth_len && frame[12] == 0x08 && frame[13] == 0x00;
+        }
+        const std::vector<uint64_t> want1 = counts(*h), got1 = counts(spec);
+        for (size_t i = 0; i < want1.size(); i++)
+            EXPECT_EQ(got1[i] - got0[i], want1[i] - want0[i])
+                << (i ? reason_name(uint32_t(XDPFW_REASON_FIRST_COUNTED + i - 1)) : "rule 1");
+    }
+    EXPECT_GT(lane, 100u); // untagged IPv4 frames: the lane's own
+}
+
 } // namespace
 } // namespace xdpfw::test

@@ -8,7 +8,10 @@
 #include "testing/random_policy.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace xdpfw {
 namespace {
@@ -139,6 +142,46 @@ TEST(Specialise, PoliciesThatDoNotFitSayWhy)
     EXPECT_NE(c.spec_why_not.find("dport"), std::string::npos) << c.spec_why_not;
     many.rules.pop_back();
     EXPECT_TRUE(compiled(many).spec);
+}
+
+// The lean lane (spec.h) takes the policies whose every packet it can decide
+// with the record in registers: terminal rules that drop or pass without
+// sampling, no ct=, addresses only as IPv4 ranges.
+TEST(Specialise, LeanLaneTakesDropPassPoliciesWithoutTablesOrState)
+{
+    const std::map<std::string, std::vector<std::string>> sets = {
+        {"few", {"198.51.100.0/24", "2001:db8::/32"}}};
+    std::map<std::string, std::vector<std::string>> big;
+    for (int i = 0; i < 2 * XDPFW_SPEC_MAX_RANGES + 2; i++)
+        big["few"].push_back(fmt::format("10.{}.0.0/16", 2 * i));
+    struct Case {
+        std::vector<std::string> rules;
+        const std::map<std::string, std::vector<std::string>>* sets;
+        uint32_t lean;
+    };
+    const Case cases[] = {
+        {{"proto=udp dport=53 action=drop"}, &sets, 1},
+        {{"priority=1 dport=22 action=count", "priority=2 proto=tcp action=pass",
+          "priority=3 tcp_flags=SYN,!ACK action=drop"}, &sets, 1},
+        // IPv4 ranges (IPv6 packets then take the full path).
+        {{"src=@few action=drop", "dst=192.0.2.1 action=pass"}, &sets, 1},
+        {{"iif=eth0 vlan=7 action=pass"}, &sets, 1},
+        {{"dport=80 action=drop sample=100"}, &sets, 0},
+        {{"dport=80 action=xsk"}, &sets, 0},
+        {{"dport=80 action=redirect:eth1"}, &sets, 0},
+        {{"proto=tcp dport=80 tcp_flags=SYN,!ACK action=syncookie"}, &sets, 0},
+        {{"ct=established action=pass", "dport=22 action=drop"}, &sets, 0},
+        // Too many IPv4 ranges: the address is looked up in the tables.
+        {{"src=@few action=drop"}, &big, 0},
+    };
+    for (const Case& c : cases) {
+        const CompiledPolicy cp = compiled(test::make_policy(c.rules, ActionType::pass, *c.sets));
+        ASSERT_TRUE(cp.spec) << c.rules[0] << ": " << cp.spec_why_not;
+        EXPECT_EQ(cp.spec->lean, c.lean) << fmt::format("{}", fmt::join(c.rules, " / "));
+    }
+    // lean is part of what the key covers.
+    EXPECT_NE(compiled(test::make_policy({"dport=80 action=drop"})).spec->key,
+              compiled(test::make_policy({"dport=80 action=drop sample=100"})).spec->key);
 }
 
 // The spec against the compiled tables, value by value: the rules a field

@@ -437,6 +437,11 @@ struct xdpfw_spec {
 	 * the live tables, which the spec's key then covers); the classes come
 	 * from the live address tables. */
 	__u64 class_bits[XDPFW_DIRECTIONS][XDPFW_SPEC_MAX_CLASSES];
+	/* 1: untagged IPv4 frames take the lean lane (spec.h): the terminal
+	 * rules drop or pass without sampling, the policy has no ct= and its
+	 * addresses are all v4_inline. */
+	__u32 lean;
+	__u32 pad;
 };
 
 /* Per-CPU packet and byte counters (rules and reasons). */
