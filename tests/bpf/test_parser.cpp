@@ -242,14 +242,15 @@ protected:
     // Commits a one-rule policy whose rule matches every well-formed packet
     // with the action opposite to the malformed one, so only the malformed
     // path can produce the expected XDP action.
-    static void commit_malformed(ActionType malformed)
+    static Policy malformed_policy(ActionType malformed)
     {
         Policy p;
         p.malformed_action = malformed;
         p.default_action = malformed == ActionType::drop ? ActionType::pass : ActionType::drop;
         p.rules.push_back(make_rule(1, Match{}, p.default_action));
-        h->commit(p);
+        return p;
     }
+    static void commit_malformed(ActionType malformed) { h->commit(malformed_policy(malformed)); }
 
     // Runs a frame that must be refused with reason under the committed
     // malformed action, and checks the reason counter moved by one.
@@ -649,11 +650,7 @@ TEST_F(Parser, LeanLaneOfTheSpecialisedTierAgreesWithTheGeneralProgram)
     size_t lane = 0;
     for (ActionType malformed : {ActionType::drop, ActionType::pass}) {
         commit_malformed(malformed);
-        Policy p;
-        p.malformed_action = malformed;
-        p.default_action = malformed == ActionType::drop ? ActionType::pass : ActionType::drop;
-        p.rules.push_back(make_rule(1, Match{}, p.default_action));
-        spec.commit(p);
+        spec.commit(malformed_policy(malformed));
         ASSERT_TRUE(spec.spec_live()) << spec.spec_why_not();
         ASSERT_EQ(spec.compiled()->spec->lean, 1u);
         // Counters as deltas: the suite's program has run other tests' frames.
