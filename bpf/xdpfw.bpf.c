@@ -98,8 +98,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	 * were it empty, the policy's default verdict holds. */
 	if (hdr->spec_key != cfg_spec.key) {
 		bpf_tail_call(ctx, &xdpfw_progs, 0);
-		verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
-		reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
+		verdict = xdpfw_default_verdict(hdr, &reason);
 		goto out;
 	}
 	/* An untagged IPv4 frame of a lean policy: all in one straight path. */
@@ -132,9 +131,7 @@ int xdpfw_main(struct xdp_md *ctx)
 		/* default: is for IP packets; other frames (ARP, LLDP, ...)
 		 * get default_non_ip, so a drop-all policy keeps ARP. */
 		if (pkt.family != XDPFW_FAMILY_OTHER) {
-			verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
-			reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP
-						     : XDPFW_REASON_DEFAULT_PASS;
+			verdict = xdpfw_default_verdict(hdr, &reason);
 		} else {
 			verdict = hdr->default_non_ip_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
 			reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_NON_IP_DROP
@@ -153,11 +150,7 @@ out:
 	 * plane derives the rule_* reasons from those (abi.h). */
 	if (reason >= XDPFW_REASON_FIRST_COUNTED && reason < XDPFW_REASON_COUNT)
 		xdpfw_count_reason(ctx, ctrl, hdr, reason, verdict, len); /* and sample it (events.h) */
-	if (cfg_record_verdict) {
-		xdpfw_last.reason = reason;
-		xdpfw_last.rule_index = index;
-		xdpfw_last.rule_id = index == XDPFW_NO_RULE ? XDPFW_NO_RULE : r->rule_id;
-		xdpfw_last.action = verdict;
-	}
+	xdpfw_record_verdict(reason, index, index == XDPFW_NO_RULE ? XDPFW_NO_RULE : r->rule_id,
+			     verdict);
 	return verdict;
 }

@@ -208,6 +208,28 @@ struct {
 
 struct xdpfw_last_verdict xdpfw_last;
 
+/* Tests (cfg_record_verdict): what decided the packet, in xdpfw_last. */
+static __always_inline void xdpfw_record_verdict(__u32 reason, __u32 index, __u32 rule_id,
+						 int verdict)
+{
+	if (cfg_record_verdict) {
+		xdpfw_last.reason = reason;
+		xdpfw_last.rule_index = index;
+		xdpfw_last.rule_id = rule_id;
+		xdpfw_last.action = verdict;
+	}
+}
+
+/* The policy's default for an IP packet no rule decided, and its reason. */
+static __always_inline int xdpfw_default_verdict(const struct xdpfw_policy_hdr *hdr,
+						 __u32 *reason)
+{
+	int verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
+
+	*reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
+	return verdict;
+}
+
 /* True when this load stops after stage s (enum xdpfw_stage): the program
  * returns XDP_DROP there. Only the stage build (xdpfw_stages.bpf.c, for
  * bench/stages) has stops; in the production build this is the constant 0,

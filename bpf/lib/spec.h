@@ -207,17 +207,11 @@ static __always_inline int xdpfw_spec_lean(struct xdp_md *ctx, const struct xdpf
 		reason = verdict == XDP_PASS ? XDPFW_REASON_RULE_PASS : XDPFW_REASON_RULE_DROP;
 		goto out;
 	}
-	verdict = hdr->default_action == XDPFW_ACT_DROP ? XDP_DROP : XDP_PASS;
-	reason = verdict == XDP_DROP ? XDPFW_REASON_DEFAULT_DROP : XDPFW_REASON_DEFAULT_PASS;
+	verdict = xdpfw_default_verdict(hdr, &reason);
 counted:
 	xdpfw_count_reason(ctx, ctrl, hdr, reason, verdict, len);
 out:
-	if (cfg_record_verdict) {
-		xdpfw_last.reason = reason;
-		xdpfw_last.rule_index = index;
-		xdpfw_last.rule_id = r ? r->rule_id : XDPFW_NO_RULE;
-		xdpfw_last.action = verdict;
-	}
+	xdpfw_record_verdict(reason, index, r ? r->rule_id : XDPFW_NO_RULE, verdict);
 	return verdict;
 }
 
