@@ -42,8 +42,9 @@ void BpfHarness::commit(const Policy& policy)
     maps_->commit(c, ++version_);
     live_spec_key_ = c.spec ? c.spec->key : 0;
     spec_why_not_ = c.spec_why_not;
-    if (tier_ == Tier::specialised && !frozen_ && c.spec && !spec_live())
-        spec_.emplace(SpecProgram::load(obj_, *c.spec));
+    if (tier_ != Tier::general && !frozen_ && c.spec && !spec_live())
+        spec_.emplace(tier_ == Tier::generated ? SpecProgram::load(obj_, *c.spec)
+                                               : SpecProgram::load_compiled(obj_, *c.spec));
     compiled_ = std::make_shared<const CompiledPolicy>(std::move(c));
 }
 
@@ -54,7 +55,7 @@ RunResult BpfHarness::run(const std::vector<uint8_t>& frame)
 
 RunResult BpfHarness::run(const std::vector<uint8_t>& frame, uint32_t ingress_ifindex)
 {
-    const int fd = tier_ == Tier::specialised && spec_ ? spec_->prog_fd() : obj_.prog_fd();
+    const int fd = tier_ != Tier::general && spec_ ? spec_->prog_fd() : obj_.prog_fd();
     return run_program(fd, frame, 1, ingress_ifindex);
 }
 

@@ -22,19 +22,22 @@ struct RunResult {
 
 // Which program run() uses: the general one, or the specialised tier's
 // program for the policy of the last commit that had a spec (docs/
-// ARCHITECTURE.md, "Tiers"); without a spec, the general program.
-enum class Tier { general, specialised };
+// ARCHITECTURE.md, "Tiers"): specialised, its compiled form only;
+// generated, the generated program where the spec has one (as xdpfwd runs
+// it), else the compiled. Without a spec, the general program.
+enum class Tier { general, specialised, generated };
 
 class BpfHarness {
 public:
     explicit BpfHarness(LoadOptions opts = {});
-    // Tier::specialised: every later commit builds the spec program for its
+    // Tier::specialised or generated: every later commit builds the spec program for its
     // policy (when it has a spec), unless the tier is frozen: then the spec
     // program of an earlier policy stays, as in the window between a commit
     // and the daemon's program swap.
     void set_tier(Tier t) { tier_ = t; }
     void freeze_tier(bool frozen) { frozen_ = frozen; }
-    // True when run() goes through a spec program built for the live policy.
+    // True when run() goes through a spec program built for the live policy
+    // (generated or compiled).
     bool spec_live() const { return spec_ && spec_->key() == live_spec_key_; }
     // The specialised program run() uses, if any (its key may be stale).
     const SpecProgram* spec_program() const { return spec_ ? &*spec_ : nullptr; }

@@ -224,8 +224,10 @@ std::string format_status(const json& st)
         // adopted_program: an earlier xdpfwd's program runs, until this
         // daemon's first swap.
         const bool adopted = t.value("adopted_program", false);
+        // form: the specialised program's, generated or compiled.
+        const std::string form = t.contains("form") && t["form"].is_string() ? t["form"].get<std::string>() + ", " : "";
         if (t.contains("program_id") && t["program_id"].is_number_integer())
-            tier += fmt::format(" (program {}{})", t["program_id"].get<int64_t>(),
+            tier += fmt::format(" ({}program {}{})", form, t["program_id"].get<int64_t>(),
                                 adopted ? ", adopted" : "");
         else if (adopted)
             tier += " (adopted)";
@@ -233,6 +235,8 @@ std::string format_status(const json& st)
             tier += ", swap pending";
         if (t.contains("general_because") && t["general_because"].is_string())
             tier += ": " + t["general_because"].get<std::string>();
+        if (t.contains("compiled_because") && t["compiled_because"].is_string())
+            tier += ": not generated: " + t["compiled_because"].get<std::string>();
         if (t.contains("error") && t["error"].is_string())
             tier += "; last swap failed: " + t["error"].get<std::string>();
         kv.emplace_back("tier", tier);

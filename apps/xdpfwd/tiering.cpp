@@ -172,14 +172,17 @@ void Tiering::run()
         last_swap_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                   want_since_)
                             .count();
+        live_form_ = prog ? prog->form() : "";
+        live_compiled_because_ = prog && !prog->generated() ? prog->generated_why_not() : "";
         live_ = std::move(prog);
         live_key_ = key;
         live_prog_id_ = prog_id_of(fd);
         foreign_ = false;
         swaps_++;
         last_error_.clear();
-        spdlog::info("event=tier_swapped tier={} prog_id={} key={:016x} ms={:.1f}",
-                     key ? "specialised" : "general", prog_id_of(fd), key, last_swap_ms_);
+        spdlog::info("event=tier_swapped tier={} form={} prog_id={} key={:016x} ms={:.1f}",
+                     key ? "specialised" : "general", key ? live_form_ : "-", prog_id_of(fd), key,
+                     last_swap_ms_);
         finish_round(seq, {});
     }
 }
@@ -195,6 +198,12 @@ nlohmann::json Tiering::status() const
                         {"cancelled", cancelled_},
                         {"failures", failures_}};
     j["program_id"] = live_prog_id_;
+    // The specialised program's form (lib/kernel/gen_program.hpp).
+    if (specialised) {
+        j["form"] = live_form_;
+        if (!live_compiled_because_.empty())
+            j["compiled_because"] = live_compiled_because_;
+    }
     if (foreign_)
         j["adopted_program"] = true; // until the first swap
     if (last_swap_ms_ >= 0)

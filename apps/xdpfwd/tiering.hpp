@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The program tiers (docs/ARCHITECTURE.md, "Tiers"): after each commit, in
-// the background, load the specialised program for the live policy and swap
-// it onto the interfaces; back to the general program for a policy that has
+// the background, load the specialised program for the live policy (with
+// its generated form in front when the policy is lean) and swap it onto
+// the interfaces; back to the general program for a policy that has
 // no spec. A commit never waits for this: the program on the interfaces
 // runs whatever generation is live, specialised or not.
 #pragma once
@@ -77,6 +78,8 @@ private:
     std::chrono::steady_clock::time_point want_since_{};
     std::optional<SpecProgram> live_;
     uint64_t live_key_ = 0;
+    std::string live_form_;             // "generated" or "compiled" (SpecProgram::form)
+    std::string live_compiled_because_; // why not generated
     bool foreign_ = false; // the live program is not one this daemon loaded
     bool swap_foreign_ = false; // a first round for it is due
     uint64_t foreign_tag_ = 0;  // its bpf_prog_info tag

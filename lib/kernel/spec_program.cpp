@@ -15,6 +15,16 @@ namespace xdpfw {
 
 SpecProgram SpecProgram::load(const XdpfwObject& general, const xdpfw_spec& spec)
 {
+    return load_form(general, spec, true);
+}
+
+SpecProgram SpecProgram::load_compiled(const XdpfwObject& general, const xdpfw_spec& spec)
+{
+    return load_form(general, spec, false);
+}
+
+SpecProgram SpecProgram::load_form(const XdpfwObject& general, const xdpfw_spec& spec, bool generate)
+{
     if (spec.key == 0)
         throw BpfError(EINVAL, "load specialised program: the spec has no key");
     VerifiedLoad vl;
@@ -26,10 +36,19 @@ SpecProgram SpecProgram::load(const XdpfwObject& general, const xdpfw_spec& spec
     std::memcpy(const_cast<xdpfw_spec*>(&s->rodata->cfg_spec), &spec, sizeof(spec));
     share_maps(s->obj, general.skel(), /*with_bss=*/true);
     vl.load([&] { return xdpfw_spec_bpf__load(s.get()); }, "load xdpfw specialised BPF program");
-    return SpecProgram(std::move(s), spec.key);
+    SpecProgram p(std::move(s), spec.key);
+    p.why_not_ = generate ? xdpfw::generated_why_not(spec) : "not asked for";
+    if (p.why_not_.empty())
+        p.gen_ = GeneratedProgram::load(general, spec, p.compiled_fd());
+    return p;
 }
 
 int SpecProgram::prog_fd() const
+{
+    return gen_ ? gen_->prog_fd() : compiled_fd();
+}
+
+int SpecProgram::compiled_fd() const
 {
     return bpf_program__fd(skel_->progs.xdpfw_main);
 }

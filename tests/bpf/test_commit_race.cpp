@@ -200,6 +200,7 @@ enum class Program {
     general,      // the general program throughout
     stale_spec,   // A's specialised program throughout: B through its tail call
     swapped_spec, // each commit's own specialised program, swapped in after it
+    swapped_generated, // the same, generated programs (lib/kernel/gen_program.hpp)
 };
 
 struct RaceCase {
@@ -328,10 +329,16 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
             continue;
         }
         ASSERT_TRUE(c.spec) << c.spec_why_not;
-        // The addresses go through the live generation's tables.
-        EXPECT_EQ(c.spec->v4_inline, 0u);
-        EXPECT_EQ(c.spec->class_table, rc.class_table);
-        spec[x].emplace(SpecProgram::load(h.object(), *c.spec));
+        if (rc.program == Program::swapped_generated) {
+            spec[x].emplace(SpecProgram::load(h.object(), *c.spec));
+            ASSERT_TRUE(spec[x]->generated()) << spec[x]->generated_why_not();
+            programs.push_back(spec[x]->compiled_fd());
+        } else {
+            // The addresses go through the live generation's tables.
+            EXPECT_EQ(c.spec->v4_inline, 0u);
+            EXPECT_EQ(c.spec->class_table, rc.class_table);
+            spec[x].emplace(SpecProgram::load_compiled(h.object(), *c.spec));
+        }
         programs.push_back(spec[x]->prog_fd());
     }
     for (int x : {0, 1}) {
@@ -356,7 +363,8 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
         switch (rc.program) {
         case Program::general: return h.object().prog_fd();
         case Program::stale_spec: return h.spec_program()->prog_fd();
-        case Program::swapped_spec: return spec[x]->prog_fd();
+        case Program::swapped_spec:
+        case Program::swapped_generated: return spec[x]->prog_fd();
         }
         return -1;
     };
@@ -419,7 +427,10 @@ INSTANTIATE_TEST_SUITE_P(
         RaceCase{"StaleSpec24Rules", 24, Program::stale_spec, false, 3, 400},
         // 47 rules, over 64 source classes: the spec reads a source class's
         // rule word from the live generation, a destination's from itself.
-        RaceCase{"SwappedSpecManyClasses", 40, Program::swapped_spec, true, 2, 400}),
+        RaceCase{"SwappedSpecManyClasses", 40, Program::swapped_spec, true, 2, 400},
+        // 6 rules, IPv4 prefixes few enough to be ranges: generated programs,
+        // each stale one handing B's frames to its compiled fallback.
+        RaceCase{"SwappedGenerated6Rules", 6, Program::swapped_generated, false, 0, 400}),
     [](const auto& info) { return std::string(info.param.name); });
 
 } // namespace

@@ -46,10 +46,17 @@ using Paths = std::map<std::string, size_t>;
 // struct xdpfw_spec: IPv4 ranges, class words in the spec, the live bitmap
 // word).
 void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const PacketFields& pkt,
-                const Verdict& want, Paths& paths)
+                const std::vector<uint8_t>& frame, const Verdict& want, Paths& paths)
 {
     const CompiledPolicy& c = *h.compiled();
     if (h.spec_live()) {
+        // The generated program takes untagged IPv4 frames without options
+        // that are not a later fragment (lib/kernel/gen_program.hpp).
+        if (h.spec_program()->generated())
+            paths[frame.size() >= 34 && frame[12] == 0x08 && frame[13] == 0x00 && frame[14] == 0x45 &&
+                          (frame[20] & 0x1f) == 0 && frame[21] == 0
+                      ? (want.rule_index >= 0 ? "generated, rule" : "generated, default")
+                      : "generated, fallback"]++;
         if (pkt.family == Family::other)
             return;
         // The spec looks an address up only while a rule is left after the
@@ -190,7 +197,7 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
                 << context << ": " << describe(pkt) << "\n" << describe(policy);
         }
         if (o.paths)
-            note_paths(h, order, pkt, want, *o.paths);
+            note_paths(h, order, pkt, frame, want, *o.paths);
         for (uint32_t id : want.counted)
             expect_counts[id]++;
         if (want.rule_index >= 0) {
@@ -360,6 +367,60 @@ TEST(Differential, SpecialisedTierEqualsReference)
                  kMinPathPackets);
 }
 
+// The generated program (lib/kernel/gen_program.hpp) on lean random
+// policies of every field it reads, count rules among them: each one that
+// has a generated program runs on it, its fallback on the compiled one.
+TEST(Differential, GeneratedTierEqualsReference)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::generated);
+    std::mt19937_64 rng(0x5eed'6e4e);
+    constexpr int kPolicies = 40, kPackets = 800;
+    size_t rule_hits = 0, default_hits = 0;
+    int generated = 0;
+    Paths paths;
+    for (int pi = 0; pi < kPolicies; pi++) {
+        RandomPolicyOptions opts;
+        opts.max_rules = pi % 3 == 2 ? 30 : 6;
+        opts.allow_redirect = opts.allow_xsk = false;
+        opts.max_set_prefixes = 6;
+        opts.field_chance = pi % 2 ? 0.15 : 0.35;
+        opts.count_chance = pi % 4 == 0 ? 0.4 : 0.1;
+        Policy policy = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
+        const bool gen = h.spec_live() && h.spec_program()->generated();
+        generated += gen ? 1 : 0;
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
+                                              "policy " + std::to_string(pi) +
+                                                  (gen ? " (generated)" : " (not generated)"),
+                                              rule_hits, default_hits, counting_paths(paths)));
+    }
+    EXPECT_GE(generated, kPolicies / 3);
+    EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
+    expect_paths(paths, {"generated, rule", "generated, default", "generated, fallback"}, kMinPathPackets);
+}
+
+// `rounds` times: commit a random policy and let the tier build its
+// program, then commit another with the tier frozen, so the program runs a
+// policy that is not its own; the packets must follow the live one. stale
+// counts the rounds that ran a stale program (a generated one, if
+// `generated`).
+void stale_rounds(BpfHarness& h, std::mt19937_64& rng, const RandomPolicyOptions& opts, int rounds,
+                  int packets, bool generated, int& stale, size_t& rule_hits, size_t& default_hits)
+{
+    for (int pi = 0; pi < rounds; pi++) {
+        h.freeze_tier(false);
+        ASSERT_NO_THROW(h.commit(random_policy(rng, opts)));
+        h.freeze_tier(true);
+        Policy next = random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(next)) << describe(next);
+        stale += h.spec_program() && !h.spec_live() && (!generated || h.spec_program()->generated());
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, next, rng, packets, "stale " + std::to_string(pi),
+                                              rule_hits, default_hits));
+    }
+}
+
 // A specialised program whose policy is no longer live (a commit landed
 // before the daemon swapped in the next program) must classify by the live
 // policy: it takes the general path. Also each step of an edit walk (set
@@ -372,19 +433,10 @@ TEST(Differential, StaleSpecialisedProgramFollowsTheLivePolicy)
     h.set_tier(Tier::specialised);
     std::mt19937_64 rng(0x5eed'f010);
     size_t rule_hits = 0, default_hits = 0;
+    RandomPolicyOptions stale_opts;
+    stale_opts.max_rules = 10;
     int stale = 0;
-    for (int pi = 0; pi < 14; pi++) {
-        RandomPolicyOptions opts;
-        opts.max_rules = 10;
-        h.freeze_tier(false);
-        ASSERT_NO_THROW(h.commit(random_policy(rng, opts)));
-        h.freeze_tier(true);
-        Policy next = random_policy(rng, opts);
-        ASSERT_NO_THROW(h.commit(next)) << describe(next);
-        stale += h.spec_program() && !h.spec_live() ? 1 : 0;
-        ASSERT_NO_FATAL_FAILURE(check_packets(h, next, rng, 600, "stale " + std::to_string(pi),
-                                              rule_hits, default_hits));
-    }
+    ASSERT_NO_FATAL_FAILURE(stale_rounds(h, rng, stale_opts, 14, 600, false, stale, rule_hits, default_hits));
     EXPECT_GE(stale, 7);
     h.freeze_tier(false);
     int live_steps = 0;
@@ -403,6 +455,26 @@ TEST(Differential, StaleSpecialisedProgramFollowsTheLivePolicy)
                                               rule_hits, default_hits));
     }
     EXPECT_GE(live_steps, 10) << log;
+    EXPECT_GT(rule_hits, 0u);
+}
+
+// The same for a generated program: its policy no longer live, it hands
+// every frame to the compiled program, which hands it to the general one.
+TEST(Differential, StaleGeneratedProgramFollowsTheLivePolicy)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::generated);
+    std::mt19937_64 rng(0x5eed'f011);
+    size_t rule_hits = 0, default_hits = 0;
+    RandomPolicyOptions opts;
+    opts.max_rules = 6;
+    opts.allow_redirect = opts.allow_xsk = false;
+    opts.max_set_prefixes = 6;
+    opts.field_chance = 0.2;
+    int stale = 0;
+    ASSERT_NO_FATAL_FAILURE(stale_rounds(h, rng, opts, 16, 400, true, stale, rule_hits, default_hits));
+    EXPECT_GE(stale, 6);
     EXPECT_GT(rule_hits, 0u);
 }
 

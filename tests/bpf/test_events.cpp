@@ -174,5 +174,26 @@ TEST(Events, SpecialisedTierSamplesToo)
     EXPECT_TRUE(run_and_collect(h, udp_frame(80), 20).empty());
 }
 
+// The generated program leaves sampled default verdicts to its fallback
+// (the compiled program): the samples come, and each verdict is counted once.
+TEST(Events, GeneratedTierSamplesDefaultsThroughItsFallback)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::generated);
+    h.commit(make_policy({"proto=udp dport=9999 action=drop"}, ActionType::pass));
+    ASSERT_TRUE(h.spec_live() && h.spec_program()->generated()) << h.spec_program()->generated_why_not();
+    auto defaults = [&] { return h.maps().reason_counters().at(XDPFW_REASON_DEFAULT_PASS).packets; };
+    const uint64_t before = defaults();
+    EXPECT_TRUE(run_and_collect(h, udp_frame(80), 10).empty());
+    EXPECT_EQ(defaults(), before + 10);
+    h.maps().set_event_sampling({.sample_default = 2});
+    const auto got = run_and_collect(h, udp_frame(80), 10);
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got[0].reason, XDPFW_REASON_DEFAULT_PASS);
+    EXPECT_EQ(defaults(), before + 20);
+    EXPECT_TRUE(run_and_collect(h, udp_frame(9999), 10).empty());
+}
+
 } // namespace
 } // namespace xdpfw::test

@@ -630,14 +630,17 @@ TEST_F(Parser, MalformedVerdictPrecedesRules)
                      ActionType::drop);
 }
 
-// The specialised tier's lean lane (bpf/lib/spec.h) parses untagged IPv4
-// frames by itself: on the catch-all policy (a lean one) it must give every
+// The specialised tier's lean lane (bpf/lib/spec.h) and its generated
+// program (lib/kernel/gen_program.hpp) parse untagged IPv4 frames by
+// themselves: on the catch-all policy (a lean one) each must give every
 // malformed case, every cut of every stack and every whole stack the
 // reason, action and rule the general program gives, and count the same.
-TEST_F(Parser, LeanLaneOfTheSpecialisedTierAgreesWithTheGeneralProgram)
+class ParserTier : public Parser, public ::testing::WithParamInterface<Tier> {};
+
+TEST_P(ParserTier, LeanPathsAgreeWithTheGeneralProgram)
 {
     BpfHarness spec;
-    spec.set_tier(Tier::specialised);
+    spec.set_tier(GetParam());
     std::vector<std::pair<std::string, std::vector<uint8_t>>> frames;
     for (const auto& c : malformed_cases())
         frames.emplace_back(c.name, c.frame);
@@ -653,6 +656,8 @@ TEST_F(Parser, LeanLaneOfTheSpecialisedTierAgreesWithTheGeneralProgram)
         spec.commit(malformed_policy(malformed));
         ASSERT_TRUE(spec.spec_live()) << spec.spec_why_not();
         ASSERT_EQ(spec.compiled()->spec->lean, 1u);
+        ASSERT_EQ(spec.spec_program()->generated(), GetParam() == Tier::generated)
+            << spec.spec_program()->generated_why_not();
         // Counters as deltas: the suite's program has run other tests' frames.
         auto counts = [](BpfHarness& b) {
             std::vector<uint64_t> v{b.maps().rule_counter(1).packets};
@@ -677,6 +682,11 @@ TEST_F(Parser, LeanLaneOfTheSpecialisedTierAgreesWithTheGeneralProgram)
     }
     EXPECT_GT(lane, 100u); // untagged IPv4 frames: the lane's own
 }
+
+INSTANTIATE_TEST_SUITE_P(Tiers, ParserTier, ::testing::Values(Tier::specialised, Tier::generated),
+                         [](const auto& info) {
+                             return std::string(info.param == Tier::generated ? "generated" : "compiled");
+                         });
 
 } // namespace
 } // namespace xdpfw::test

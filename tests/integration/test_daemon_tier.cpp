@@ -88,6 +88,8 @@ TEST_F(DaemonTier, SpecialisedAfterCommitsGeneralWithoutSpecFilteringThroughout)
     const uint32_t count_id = add_id(fmt::format("priority=5 proto=udp dport={} action=count", kAllowed));
     json t = settled_tier("specialised");
     ASSERT_EQ(t.at("live"), "specialised") << t.dump();
+    // A drop and a count rule: a lean policy, so the generated program runs.
+    EXPECT_EQ(t.at("form"), "generated") << t.dump();
     const uint32_t first = t.at("program_id").get<uint32_t>();
     EXPECT_EQ(attached_id(), first);
 

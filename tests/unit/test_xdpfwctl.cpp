@@ -242,6 +242,13 @@ TEST(XdpfwctlFormat, StatusTier)
               "general (program 40), swap pending: rule 3 has a rate limit (limit=)");
     EXPECT_EQ(tier_line({{"live", "specialised"}, {"program_id", 41}, {"pending", true}}),
               "specialised (program 41), swap pending");
+    EXPECT_EQ(tier_line({{"live", "specialised"}, {"program_id", 42}, {"form", "generated"}}),
+              "specialised (generated, program 42)");
+    EXPECT_EQ(tier_line({{"live", "specialised"},
+                         {"program_id", 43},
+                         {"form", "compiled"},
+                         {"compiled_because", "the policy is not lean"}}),
+              "specialised (compiled, program 43): not generated: the policy is not lean");
     EXPECT_EQ(tier_line({{"live", "general"},
                          {"program_id", 41},
                          {"pending", false},
