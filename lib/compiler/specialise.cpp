@@ -255,12 +255,13 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     }
     // The lean lane (spec.h): nothing it decides needs the packet record
     // in memory, a table or a helper past the counters.
-    bool lean = !(p.used_fields & (1u << XDPFW_FIELD_CT)) && (s->lookup & ~s->v4_inline) == 0;
+    bool lean_rules = !(p.used_fields & (1u << XDPFW_FIELD_CT));
     for (uint32_t i = 0; i < p.n_rules; i++)
         if (s->terminal & (1ull << i))
-            lean = lean && p.rules[i].sample == 0 &&
-                   (p.rules[i].action == XDPFW_ACT_DROP || p.rules[i].action == XDPFW_ACT_PASS);
-    s->lean = lean;
+            lean_rules = lean_rules && p.rules[i].sample == 0 &&
+                         (p.rules[i].action == XDPFW_ACT_DROP || p.rules[i].action == XDPFW_ACT_PASS);
+    s->lean_rules = lean_rules;
+    s->lean = lean_rules && (s->lookup & ~s->v4_inline) == 0;
     if (s->terminal && !(s->terminal & (s->terminal - 1)))
         s->one_terminal = static_cast<uint32_t>(__builtin_ctzll(s->terminal)) + 1;
     // The key covers everything the program takes from the spec; the

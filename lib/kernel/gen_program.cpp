@@ -16,6 +16,7 @@
 #include <linux/in.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <stdexcept>
@@ -43,6 +44,9 @@ constexpr size_t kMaxInsns = 4096;
 constexpr int16_t kEthProto = 12, kIp = 14, kIpTotLen = 16, kIpFrag = 20, kIpProto = 23, kIpSrc = 26,
                   kIpDst = 30, kL4 = 34;
 constexpr int32_t kIpHlen = 20;
+// Stack slots: the generation (a key), a second key, acc while helpers
+// run, the addresses whose class is looked up (source, destination).
+constexpr int16_t kGenSlot = -4, kKeySlot = -8, kAccSlot = -16, kAddrSlot = -20;
 
 // A field's tests: value ranges (disjoint) and what other values admit.
 struct FieldTest {
@@ -109,8 +113,8 @@ private:
         a_.jmp(BPF_JEQ, R2, 0, fb_);
         a_.ldx(BPF_W, R2, R1, offsetof(xdpfw_ctrl, active_gen));
         a_.alu64(BPF_AND, R2, 1);
-        a_.stx(BPF_W, R10, -4, R2);
-        lookup(m_.policy, -4);
+        a_.stx(BPF_W, R10, kGenSlot, R2);
+        lookup(m_.policy, kGenSlot);
         a_.jmp(BPF_JEQ, R0, 0, fb_);
         a_.mov64(R7, R0);
         // Not the policy this program was generated for: the compiled
@@ -119,8 +123,8 @@ private:
         a_.ld_imm64(R2, s_.key);
         a_.jmp(BPF_JNE, R1, R2, fb_);
         a_.call(BPF_FUNC_get_smp_processor_id);
-        a_.stx(BPF_W, R10, -8, R0);
-        lookup(m_.rule_counters, -8);
+        a_.stx(BPF_W, R10, kKeySlot, R0);
+        lookup(m_.rule_counters, kKeySlot);
         a_.jmp(BPF_JEQ, R0, 0, fb_);
         a_.mov64(R9, R0);
     }
@@ -234,10 +238,15 @@ private:
         }
         scalar(XDPFW_FIELD_IFINDEX, false, 0,
                [&] { a_.ldx(BPF_W, R1, R6, offsetof(xdp_md, ingress_ifindex)); });
-        for (int f : {XDPFW_FIELD_SRC, XDPFW_FIELD_DST})
-            if (s_.lookup & bit(f))
-                dyn.push_back({field_test(s_, f),
-                               [&, f] { load_be(BPF_W, f == XDPFW_FIELD_SRC ? kIpSrc : kIpDst, 32); }});
+        std::vector<uint32_t> tables; // directions whose class is looked up
+        for (int f : {XDPFW_FIELD_SRC, XDPFW_FIELD_DST}) {
+            if (!(s_.lookup & bit(f)))
+                continue;
+            if (s_.v4_inline & bit(f))
+                dyn.push_back({field_test(s_, f), [&, f] { load_be(BPF_W, addr_off(f - XDPFW_FIELD_SRC), 32); }});
+            else
+                tables.push_back(f - XDPFW_FIELD_SRC);
+        }
         if (acc == 0) {
             a_.ja(def_nocount_);
             used_nocount_ = true;
@@ -248,7 +257,90 @@ private:
         for (const Dyn& d : dyn)
             if (!(d.flags ? flags(d.load, possible, certain) : field(d.test, d.load, possible, certain)))
                 return; // every outcome is the default
+        if (!tables.empty()) {
+            // Helper calls follow, which take r0-r5: the addresses and acc
+            // wait on the stack.
+            for (uint32_t d : tables) {
+                load_be(BPF_W, addr_off(d), 32);
+                a_.stx(BPF_W, R10, kAddrSlot - 4 * int16_t(d), R1);
+            }
+            a_.stx(BPF_DW, R10, kAccSlot, R0);
+            for (uint32_t d : tables)
+                if (!address_class(d, possible, certain))
+                    return;
+            a_.ldx(BPF_DW, R0, R10, kAccSlot);
+        }
         winner(possible, certain);
+    }
+
+    static int16_t addr_off(uint32_t dir) { return dir ? kIpDst : kIpSrc; }
+
+    // acc &= what the class of the address of direction dir admits, the
+    // class looked up in the live generation's IPv4 table as
+    // xdpfw_v4_class() does, its rule word from the spec's class_bits (in
+    // GenMaps::classes). Only a DIR-24 leaf is read here; a /24 block with
+    // longer prefixes (a chunk or host table) goes to the fallback.
+    bool address_class(uint32_t d, uint64_t& possible, uint64_t& certain)
+    {
+        const uint32_t n = std::min<uint32_t>(s_.n_classes[d], XDPFW_SPEC_MAX_CLASSES);
+        uint64_t any = 0, all = n ? ~0ULL : 0;
+        for (uint32_t c = 0; c < n; c++) {
+            any |= s_.class_bits[d][c];
+            all &= s_.class_bits[d][c];
+        }
+        if ((possible & any) == 0) {
+            a_.ja(def_nocount_);
+            used_nocount_ = true;
+            return false;
+        }
+        Label zero = a_.label(), have = a_.label();
+        a_.ldx(BPF_W, R1, R7, int16_t(offsetof(xdpfw_policy_hdr, v4_table) + 4 * d));
+        a_.jmp(BPF_JEQ, R1, 0, zero);
+        a_.ldx(BPF_W, R1, R7, int16_t(offsetof(xdpfw_policy_hdr, v4_host_buckets) + 4 * d));
+        a_.jmp(BPF_JGT, R1, int32_t(m_.host_buckets), zero);
+        // The DIR-24 page of the address's /8: its slot in xdpfw_tables.
+        a_.ldx(BPF_W, R1, R10, kAddrSlot - 4 * int16_t(d));
+        a_.alu64(BPF_RSH, R1, 24);
+        a_.alu64(BPF_ADD, R1, int32_t(d * XDPFW_TOP_PAGES));
+        a_.alu64(BPF_LSH, R1, 1);
+        a_.ldx(BPF_W, R3, R10, kGenSlot);
+        a_.alu64(BPF_OR, R1, R3);
+        a_.stx(BPF_W, R10, kKeySlot, R1);
+        lookup(m_.tables, kKeySlot);
+        a_.jmp(BPF_JEQ, R0, 0, zero);
+        a_.mov64(R1, R0);
+        a_.st(BPF_W, R10, kKeySlot, 0);
+        a_.mov64(R2, R10);
+        a_.alu64(BPF_ADD, R2, kKeySlot);
+        a_.call(BPF_FUNC_map_lookup_elem);
+        a_.jmp(BPF_JEQ, R0, 0, zero);
+        a_.ldx(BPF_W, R1, R10, kAddrSlot - 4 * int16_t(d));
+        a_.alu64(BPF_RSH, R1, 8);
+        a_.alu64(BPF_AND, R1, int32_t(XDPFW_KPAGE_SLOTS - 1));
+        a_.alu64(BPF_LSH, R1, 2);
+        a_.alu64(BPF_ADD, R0, R1);
+        a_.ldx(BPF_W, R1, R0, 0);
+        a_.mov64(R3, R1);
+        a_.alu64(BPF_RSH, R3, XDPFW_TBL24_KIND_SHIFT);
+        a_.jmp(BPF_JNE, R3, XDPFW_TBL24_LEAF, fb_);
+        a_.alu64(BPF_AND, R1, int32_t(XDPFW_TBL24_VALUE_MASK));
+        a_.ja(have);
+        a_.bind(zero);
+        a_.mov64(R1, 0);
+        a_.bind(have);
+        // A class past the spec's admits nothing.
+        a_.jmp(BPF_JGE, R1, int32_t(n), def_nocount_);
+        used_nocount_ = true;
+        a_.alu64(BPF_LSH, R1, 3);
+        a_.ld_map_value(R3, m_.classes, int32_t(d * XDPFW_SPEC_MAX_CLASSES * sizeof(uint64_t)));
+        a_.alu64(BPF_ADD, R3, R1);
+        a_.ldx(BPF_DW, R3, R3, 0);
+        a_.ldx(BPF_DW, R0, R10, kAccSlot);
+        a_.alu64(BPF_AND, R0, R3);
+        a_.stx(BPF_DW, R10, kAccSlot, R0);
+        possible &= any;
+        certain &= all;
+        return true;
     }
 
     void load_be(uint8_t size, int16_t off, int32_t bits)
@@ -475,8 +567,8 @@ private:
     void default_verdict(uint32_t reason, int verdict)
     {
         Label skip = a_.label();
-        a_.st(BPF_W, R10, -8, static_cast<int32_t>(reason));
-        lookup(m_.reason_stats, -8);
+        a_.st(BPF_W, R10, kKeySlot, static_cast<int32_t>(reason));
+        lookup(m_.reason_stats, kKeySlot);
         a_.jmp(BPF_JEQ, R0, 0, skip);
         count_at(R0, 0);
         a_.bind(skip);
@@ -510,8 +602,14 @@ private:
 
 std::string eligibility(const xdpfw_spec& s)
 {
-    if (!s.lean)
-        return "the policy is not lean (a rule other than drop or pass, sample=, ct= or a looked-up address)";
+    if (!s.lean_rules)
+        return "the policy is not lean (a rule other than drop or pass, sample= or ct=)";
+    for (uint32_t d = 0; d < XDPFW_DIRECTIONS; d++) {
+        const uint32_t f = bit(XDPFW_FIELD_SRC + d);
+        if ((s.lookup & f) && !(s.v4_inline & f) && !(s.class_table & (1u << d)))
+            return fmt::format("its {} addresses are looked up past their classes (more than {})",
+                               d ? "destination" : "source", XDPFW_SPEC_MAX_CLASSES);
+    }
     if (s.ranged & ~kScalars)
         return "it tests a field the generated program does not read (ct=)";
     if (s.n_rules > XDPFW_SPEC_MAX_RULES)
@@ -566,8 +664,20 @@ std::shared_ptr<GeneratedProgram> GeneratedProgram::load(const XdpfwObject& gene
     m.policy = bpf_map__fd(skel->maps.xdpfw_policy);
     m.rule_counters = bpf_map__fd(skel->maps.xdpfw_rule_counters);
     m.reason_stats = bpf_map__fd(skel->maps.xdpfw_reason_stats);
+    // What the address classes admit (class_table), likewise.
+    UniqueFd classes;
+    if (spec.lookup & ~spec.v4_inline) {
+        classes = UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, (std::string(kGeneratedMapPrefix) + "class").c_str(),
+                                          sizeof(uint32_t), sizeof(spec.class_bits), 1, nullptr));
+        if (classes.get() < 0 || bpf_map_update_elem(classes.get(), &zero, spec.class_bits, BPF_ANY) != 0 ||
+            bpf_map_freeze(classes.get()) != 0)
+            throw BpfError(errno, "create the generated program's class table");
+    }
     m.fallback = fallback.get();
     m.flags = flags.get();
+    m.classes = classes.get();
+    m.tables = bpf_map__fd(skel->maps.xdpfw_tables);
+    m.host_buckets = xdpfw_host_buckets(general.options().caps.max_v4_hosts);
     m.progs = bpf_map__fd(skel->maps.xdpfw_progs);
     m.bss = bpf_map__fd(skel->maps.bss);
     m.last_off = offsetof(std::remove_pointer_t<decltype(skel->bss)>, xdpfw_last);

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The generated form of the specialised tier (docs/ARCHITECTURE.md, "Tiers"):
-// for a lean spec (abi.h, struct xdpfw_spec), an XDP program written at run
+// for a lean spec (abi.h, struct xdpfw_spec: lean, or lean_rules with its
+// looked-up addresses' classes in class_bits), an XDP program written at run
 // time, instruction by instruction, for that one policy. Its rules' values
 // are immediates in the instructions, each protocol has its own straight
 // path with the fields it fixes folded away before the program exists, and
 // the liveness check is one direct load of xdpfw_ctrl and the header's key.
 // It takes the common frame only: an untagged, option-less IPv4 first
-// fragment whose headers are whole, decided by a drop or pass rule or the
-// default verdict without sampling. Every other frame (and every frame of a
+// fragment whose headers are whole, whose looked-up addresses (if any) end
+// at a DIR-24 leaf, decided by a drop or pass rule or the default verdict
+// without sampling. Every other frame (and every frame of a
 // policy that is no longer live) is tail-called to the compiled specialised
 // program, which decides exactly as before; so the generated program never
 // changes a verdict, it only reaches the same one sooner.
@@ -41,6 +43,9 @@ struct GenMaps {
     int reason_stats = -1;  // xdpfw_reason_stats
     int fallback = -1;      // a PROG_ARRAY, [0]: the compiled specialised program
     int flags = -1;         // flags_table: an ARRAY of one value, the spec's tcp_flags
+    int classes = -1;       // looked-up addresses: an ARRAY of one value, the spec's class_bits
+    int tables = -1;        // xdpfw_tables (the DIR-24 pages)
+    uint32_t host_buckets = 0; // the loaded host-table capacity (cfg_host_buckets)
     int progs = -1;         // xdpfw_progs, [0]: the general program (if [fallback] is empty)
     int bss = -1;           // record: the .bss holding xdpfw_last
     int32_t last_off = 0;   // record: xdpfw_last's offset in it

@@ -430,7 +430,10 @@ INSTANTIATE_TEST_SUITE_P(
         RaceCase{"SwappedSpecManyClasses", 40, Program::swapped_spec, true, 2, 400},
         // 6 rules, IPv4 prefixes few enough to be ranges: generated programs,
         // each stale one handing B's frames to its compiled fallback.
-        RaceCase{"SwappedGenerated6Rules", 6, Program::swapped_generated, false, 0, 400}),
+        RaceCase{"SwappedGenerated6Rules", 6, Program::swapped_generated, false, 0, 400},
+        // 24 rules: generated programs that look the address classes up
+        // in the live tables (its /25 and /32 blocks: their fallback).
+        RaceCase{"SwappedGenerated24Rules", 24, Program::swapped_generated, false, 3, 400}),
     [](const auto& info) { return std::string(info.param.name); });
 
 } // namespace

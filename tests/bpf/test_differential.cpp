@@ -7,10 +7,12 @@
 #include "testing/private_netns.hpp"
 #include "testing/random_policy.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <map>
 
@@ -367,6 +369,28 @@ TEST(Differential, SpecialisedTierEqualsReference)
                  kMinPathPackets);
 }
 
+// A lean policy whose set has too many prefixes for ranges: the programs
+// look its addresses' classes up in the live tables.
+Policy looked_up_policy(std::mt19937_64& rng)
+{
+    std::vector<std::string> big;
+    const int n = 40 + int(rng() % 60);
+    for (int i = 0; i < n; i++) {
+        const int len = std::array<int, 6>{20, 24, 26, 28, 30, 32}[rng() % 6];
+        const uint32_t a = (rng() % 2 ? 0x0a000000u : 0xac100000u) | uint32_t(rng() & 0x000fffff);
+        const uint32_t masked = len == 32 ? a : a & ~((1u << (32 - len)) - 1);
+        big.push_back(fmt::format("{}.{}.{}.{}/{}", masked >> 24, masked >> 16 & 255, masked >> 8 & 255,
+                                  masked & 255, len));
+    }
+    std::vector<std::string> rules{"priority=1 src=@big proto=udp dport=1000-3000 action=drop",
+                                   "priority=2 dst=@big action=pass", "priority=3 proto=tcp action=count",
+                                   "priority=4 src=10.0.0.0/8 tcp_flags=SYN action=drop",
+                                   "priority=5 src=@big action=pass"};
+    std::shuffle(rules.begin(), rules.end(), rng);
+    rules.resize(2 + rng() % 4);
+    return make_policy(rules, rng() % 2 ? ActionType::drop : ActionType::pass, {{"big", big}});
+}
+
 // The generated program (lib/kernel/gen_program.hpp) on lean random
 // policies of every field it reads, count rules among them: each one that
 // has a generated program runs on it, its fallback on the compiled one.
@@ -378,7 +402,7 @@ TEST(Differential, GeneratedTierEqualsReference)
     std::mt19937_64 rng(0x5eed'6e4e);
     constexpr int kPolicies = 40, kPackets = 800;
     size_t rule_hits = 0, default_hits = 0;
-    int generated = 0;
+    int generated = 0, looked_up = 0;
     Paths paths;
     for (int pi = 0; pi < kPolicies; pi++) {
         RandomPolicyOptions opts;
@@ -387,16 +411,21 @@ TEST(Differential, GeneratedTierEqualsReference)
         opts.max_set_prefixes = 6;
         opts.field_chance = pi % 2 ? 0.15 : 0.35;
         opts.count_chance = pi % 4 == 0 ? 0.4 : 0.1;
-        Policy policy = random_policy(rng, opts);
+        // Every third: a set past 16 ranges, whose classes are looked up
+        // (prefixes from /20 to /32: DIR-24 leaves, chunks and host tables).
+        Policy policy = pi % 3 == 1 ? looked_up_policy(rng) : random_policy(rng, opts);
         ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
         const bool gen = h.spec_live() && h.spec_program()->generated();
         generated += gen ? 1 : 0;
+        if (gen && (h.compiled()->spec->lookup & ~h.compiled()->spec->v4_inline))
+            looked_up++;
         ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
                                               "policy " + std::to_string(pi) +
                                                   (gen ? " (generated)" : " (not generated)"),
                                               rule_hits, default_hits, counting_paths(paths)));
     }
     EXPECT_GE(generated, kPolicies / 3);
+    EXPECT_GE(looked_up, 3); // generated programs that look address classes up
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
     expect_paths(paths, {"generated, rule", "generated, default", "generated, fallback"}, kMinPathPackets);
 }

@@ -118,6 +118,15 @@ TEST(GenProgram, RefusesWhatItCannotRun)
 {
     EXPECT_NE(generated_why_not(spec_of({"proto=udp action=drop sample=10"})).find("not lean"), std::string::npos);
     EXPECT_NE(generated_why_not(spec_of({"ct=new action=drop"})).find("not lean"), std::string::npos);
+    // An address looked up past the classes the spec carries.
+    xdpfw_spec wide = spec_of({"proto=udp dport=53 action=drop"});
+    wide.lookup = 1u << XDPFW_FIELD_DST;
+    wide.v4_inline = 0;
+    wide.class_table = 1u; // the source's only
+    EXPECT_NE(generated_why_not(wide).find("destination addresses are looked up past"), std::string::npos)
+        << generated_why_not(wide);
+    wide.class_table = 3u;
+    EXPECT_EQ(generated_why_not(wide), "");
     const xdpfw_spec s = spec_of({"proto=udp dport=53 action=drop"});
     GenMaps m;
     m.max_rules = 0; // the rule's counter slot lies past the table

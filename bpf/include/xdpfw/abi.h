@@ -441,7 +441,11 @@ struct xdpfw_spec {
 	 * rules drop or pass without sampling, the policy has no ct= and its
 	 * addresses are all v4_inline. */
 	__u32 lean;
-	__u32 pad;
+	/* 1: the terminal rules drop or pass without sampling and the policy
+	 * has no ct=: lean but for looked-up addresses (the generated program,
+	 * lib/kernel/gen_program.hpp, takes those whose classes' rule words
+	 * the spec carries). */
+	__u32 lean_rules;
 };
 
 /* Per-CPU packet and byte counters (rules and reasons). */
