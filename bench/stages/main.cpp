@@ -126,7 +126,8 @@ Row run_case(const StageCase& c, const Options& o)
     std::vector<int> fds{bpf_program__fd(noop->progs.bench_noop)};
     for (const auto& obj : objs)
         fds.push_back(obj->prog_fd());
-    // The specialised tier's program on the full program's maps.
+    // The specialised tier's program on the full program's maps: what
+    // xdpfwd runs, the generated program where the spec has one.
     std::optional<SpecProgram> spec;
     if (compiled.spec) {
         spec.emplace(SpecProgram::load(*objs.back(), *compiled.spec));

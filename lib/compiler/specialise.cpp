@@ -254,7 +254,8 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
             s->terminal |= 1ull << i;
     }
     // The lean lane (spec.h): nothing it decides needs the packet record
-    // in memory, a table or a helper past the counters.
+    // in memory, a table or a helper past the counters. lean_rules: the
+    // same but for looked-up addresses (lib/kernel/gen_program.hpp).
     bool lean_rules = !(p.used_fields & (1u << XDPFW_FIELD_CT));
     for (uint32_t i = 0; i < p.n_rules; i++)
         if (s->terminal & (1ull << i))

@@ -7,6 +7,7 @@
 #include "xdpfw_spec_bpf.skel.h"
 
 #include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -38,8 +39,18 @@ SpecProgram SpecProgram::load_form(const XdpfwObject& general, const xdpfw_spec&
     vl.load([&] { return xdpfw_spec_bpf__load(s.get()); }, "load xdpfw specialised BPF program");
     SpecProgram p(std::move(s), spec.key);
     p.why_not_ = generate ? xdpfw::generated_why_not(spec) : "not asked for";
-    if (p.why_not_.empty())
-        p.gen_ = GeneratedProgram::load(general, spec, p.compiled_fd());
+    if (p.why_not_.empty()) {
+        // A generated program the kernel refuses would be a generator's
+        // bug: the compiled program still serves the policy, and status
+        // says why it runs alone.
+        try {
+            p.gen_ = GeneratedProgram::load(general, spec, p.compiled_fd());
+        } catch (const std::exception& e) {
+            const std::string what = e.what();
+            p.why_not_ = "the generated program failed to load: " + what.substr(0, what.find('\n'));
+            spdlog::error("event=generated_load_failed key={:016x} error=\"{}\"", spec.key, what);
+        }
+    }
     return p;
 }
 
