@@ -248,8 +248,7 @@ private:
                 tables.push_back(f - XDPFW_FIELD_SRC);
         }
         if (acc == 0) {
-            a_.ja(def_nocount_);
-            used_nocount_ = true;
+            to_default();
             return;
         }
         uint64_t possible = acc, certain = acc;
@@ -275,6 +274,13 @@ private:
 
     static int16_t addr_off(uint32_t dir) { return dir ? kIpDst : kIpSrc; }
 
+    // No rule can match any more (acc is 0): the default, no count rule.
+    void to_default()
+    {
+        a_.ja(def_nocount_);
+        used_nocount_ = true;
+    }
+
     // acc &= what the class of the address of direction dir admits, the
     // class looked up in the live generation's IPv4 table as
     // xdpfw_v4_class() does, its rule word from the spec's class_bits (in
@@ -289,8 +295,7 @@ private:
             all &= s_.class_bits[d][c];
         }
         if ((possible & any) == 0) {
-            a_.ja(def_nocount_);
-            used_nocount_ = true;
+            to_default();
             return false;
         }
         Label zero = a_.label(), have = a_.label();
@@ -366,8 +371,7 @@ private:
         bool any = false;
         auto outcome = [&](uint64_t b) {
             if ((possible & b) == 0) {
-                a_.ja(def_nocount_);
-                used_nocount_ = true;
+                to_default();
                 return false;
             }
             if (possible & ~b) {
@@ -413,8 +417,7 @@ private:
             all &= s_.tcp_flags[v];
         }
         if ((possible & any) == 0) {
-            a_.ja(def_nocount_);
-            used_nocount_ = true;
+            to_default();
             return false;
         }
         if ((possible & all) != possible) {
@@ -451,8 +454,7 @@ private:
             a_.ja(def_count_);
             used_count_ = true;
         } else {
-            a_.ja(def_nocount_);
-            used_nocount_ = true;
+            to_default();
         }
     }
 
