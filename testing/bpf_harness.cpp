@@ -42,7 +42,11 @@ void BpfHarness::commit(const Policy& policy)
     maps_->commit(c, ++version_);
     live_spec_key_ = c.spec ? c.spec->key : 0;
     spec_why_not_ = c.spec_why_not;
-    if (tier_ != Tier::general && !frozen_ && c.spec && !spec_live())
+    // A bitmaps spec has no compiled form: Tier::specialised runs its
+    // policy on the general program.
+    if (tier_ == Tier::specialised && !frozen_ && c.spec && c.spec->bitmaps)
+        spec_.reset();
+    else if (tier_ != Tier::general && !frozen_ && c.spec && !spec_live())
         spec_.emplace(tier_ == Tier::generated ? SpecProgram::load(obj_, *c.spec)
                                                : SpecProgram::load_compiled(obj_, *c.spec));
     compiled_ = std::make_shared<const CompiledPolicy>(std::move(c));

@@ -217,6 +217,7 @@ static __always_inline void xdpfw_record_verdict(__u32 reason, __u32 index, __u3
 		xdpfw_last.rule_index = index;
 		xdpfw_last.rule_id = rule_id;
 		xdpfw_last.action = verdict;
+		xdpfw_last.generated = 0;
 	}
 }
 

@@ -23,7 +23,7 @@ static_assert(sizeof(xdpfw_counter) == 16);
 static_assert(sizeof(xdpfw_ifindex_key) == 8);
 static_assert(sizeof(xdpfw_v6_key) == 20);
 static_assert(offsetof(xdpfw_v6_key, addr) == 4);
-static_assert(sizeof(xdpfw_last_verdict) == 16);
+static_assert(sizeof(xdpfw_last_verdict) == 20);
 static_assert(offsetof(xdpfw_policy_hdr, v6_nlens) == 32);
 static_assert(offsetof(xdpfw_policy_hdr, v4_host_buckets) == 40);
 static_assert(offsetof(xdpfw_policy_hdr, v4_table) == 48);

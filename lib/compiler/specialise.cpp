@@ -162,13 +162,70 @@ const char* field_name(unsigned f)
     return f < XDPFW_FIELD_COUNT ? names[f] : "?";
 }
 
+// The key covers everything a program takes from the spec.
+void set_key(xdpfw_spec& s)
+{
+    const uint64_t key = Hash64().bytes(&s, sizeof(s)).digest();
+    s.key = key ? key : 1;
+}
+
+// The bitmaps spec (abi.h, xdpfw_spec.bitmaps) of a policy whose rules and
+// fields do not fit the one-word spec, or null with why: the generated
+// program reads the fields it takes and no others; it takes the rule a
+// word's first bit names (so no count rule may come before it) and leaves
+// rate limits to the general program.
+std::shared_ptr<const xdpfw_spec> bitmaps_spec(const CompiledPolicy& p, std::string& why)
+{
+    constexpr uint32_t kRead = 1u << XDPFW_FIELD_IFINDEX | 1u << XDPFW_FIELD_VLAN | 1u << XDPFW_FIELD_PROTO |
+                               1u << XDPFW_FIELD_SRC | 1u << XDPFW_FIELD_DST | 1u << XDPFW_FIELD_SPORT |
+                               1u << XDPFW_FIELD_DPORT | 1u << XDPFW_FIELD_TCP_FLAGS |
+                               1u << XDPFW_FIELD_ICMP | 1u << XDPFW_FIELD_ETHER;
+    if (p.n_rules == 0 || p.rules.size() != p.n_rules) {
+        why = "no rules";
+        return nullptr;
+    }
+    if (p.used_fields & XDPFW_USED_LIMITS) {
+        why = "a rule has a rate limit (limit=)";
+        return nullptr;
+    }
+    if (p.used_fields & ((1u << XDPFW_FIELD_COUNT) - 1) & ~kRead) {
+        why = "a rule matches connection state (ct=)";
+        return nullptr;
+    }
+    for (const xdpfw_rule& r : p.rules)
+        if (r.action == XDPFW_ACT_COUNT) {
+            why = fmt::format("rule {} counts (action=count)", r.rule_id);
+            return nullptr;
+        }
+    auto s = std::make_shared<xdpfw_spec>();
+    s->bitmaps = 1;
+    s->n_rules = p.n_rules;
+    xdpfw_spec_bitmaps& bm = s->bm;
+    bm.n_words = p.n_words;
+    bm.n_summary = p.n_summary;
+    bm.stride = xdpfw_bitmap_stride(p.n_summary, p.n_words);
+    bm.used_fields = p.used_fields & ((1u << XDPFW_FIELD_COUNT) - 1);
+    bm.all_bitmap = p.bitmap_ref(p.all_bitmap);
+    bm.pages = static_cast<uint32_t>((uint64_t{bm.stride} * p.bitmaps.size() + XDPFW_KPAGE_WORDS - 1) /
+                                     XDPFW_KPAGE_WORDS);
+    auto ip = p.ether.find(0x0800);
+    bm.ether_ipv4 = p.bitmap_ref(ip == p.ether.end() ? p.ether_default : ip->second);
+    set_key(*s);
+    return s;
+}
+
 } // namespace
 
 std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::string* why_not)
 {
+    std::string why_fits;
     auto fail = [&](std::string why) -> std::shared_ptr<const xdpfw_spec> {
+        // Too big for one word's spec: the bitmaps spec, if it fits that.
+        std::string why_bitmaps;
+        if (auto s = bitmaps_spec(p, why_bitmaps))
+            return s;
         if (why_not)
-            *why_not = std::move(why);
+            *why_not = why + "; and for the bitmaps: " + why_bitmaps;
         return nullptr;
     };
     if (p.n_rules > XDPFW_SPEC_MAX_RULES || p.rules.size() != p.n_rules)
@@ -178,8 +235,11 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     // walk takes the winner by one bit scan, so it would need the general
     // walk's rule-by-rule loop back: limited policies stay general.
     for (uint32_t i = 0; i < p.n_rules; i++)
-        if (p.rules[i].flags & XDPFW_RULE_LIMIT)
-            return fail(fmt::format("rule {} has a rate limit (limit=)", p.rules[i].rule_id));
+        if (p.rules[i].flags & XDPFW_RULE_LIMIT) {
+            if (why_not)
+                *why_not = fmt::format("rule {} has a rate limit (limit=)", p.rules[i].rule_id);
+            return nullptr;
+        }
     auto s = std::make_shared<xdpfw_spec>();
     const Reducer red(p);
     const std::pair<unsigned, const std::vector<uint32_t>*> tables[] = {
@@ -265,10 +325,8 @@ std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::strin
     s->lean = lean_rules && (s->lookup & ~s->v4_inline) == 0;
     if (s->terminal && !(s->terminal & (s->terminal - 1)))
         s->one_terminal = static_cast<uint32_t>(__builtin_ctzll(s->terminal)) + 1;
-    // The key covers everything the program takes from the spec; the
-    // header's default and malformed actions are read live.
-    const uint64_t key = Hash64().bytes(s.get(), sizeof(*s)).digest();
-    s->key = key ? key : 1;
+    // The header's default and malformed actions are read live.
+    set_key(*s);
     return s;
 }
 

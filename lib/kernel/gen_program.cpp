@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 
@@ -47,6 +48,12 @@ constexpr int32_t kIpHlen = 20;
 // Stack slots: the generation (a key), a second key, acc while helpers
 // run, the addresses whose class is looked up (source, destination).
 constexpr int16_t kGenSlot = -4, kKeySlot = -8, kAccSlot = -16, kAddrSlot = -20;
+// A bitmaps spec's: the generation as 64 bits (the verifier bounds an offset
+// by it), the live header, the word the walk opens, a bitmap word's
+// position, the first bitmap page (when the bitmaps fit one), and the
+// fields' bitmap references.
+constexpr int16_t kGen64Slot = -32, kHdrSlot = -40, kWordSlot = -48, kAtSlot = -56, kPageSlot = -64,
+                  kRefSlot = -72;
 
 // A field's tests: value ranges (disjoint) and what other values admit.
 struct FieldTest {
@@ -82,11 +89,13 @@ uint64_t rule_bits(uint32_t n)
 class Generator {
 public:
     Generator(const xdpfw_spec& s, const GenMaps& m)
-        : s_(s), m_(m), count_mask_(rule_bits(s.n_rules) & ~s.terminal)
+        : s_(s), m_(m), count_mask_(s.bitmaps ? 0 : rule_bits(s.n_rules) & ~s.terminal)
     {
         fb_ = a_.label();
         def_count_ = a_.label();
         def_nocount_ = a_.label();
+        take_drop_ = a_.label();
+        take_pass_ = a_.label();
         for (Label& l : rule_)
             l = a_.label();
     }
@@ -95,7 +104,10 @@ public:
     {
         control();
         parse();
-        rules();
+        if (s_.bitmaps)
+            take_rules();
+        else
+            rules();
         defaults();
         fallback();
         return a_.finish();
@@ -114,9 +126,13 @@ private:
         a_.ldx(BPF_W, R2, R1, offsetof(xdpfw_ctrl, active_gen));
         a_.alu64(BPF_AND, R2, 1);
         a_.stx(BPF_W, R10, kGenSlot, R2);
+        if (s_.bitmaps)
+            a_.stx(BPF_DW, R10, kGen64Slot, R2);
         lookup(m_.policy, kGenSlot);
         a_.jmp(BPF_JEQ, R0, 0, fb_);
         a_.mov64(R7, R0);
+        if (s_.bitmaps)
+            a_.stx(BPF_DW, R10, kHdrSlot, R7);
         // Not the policy this program was generated for: the compiled
         // program (and through it the general one) decides.
         a_.ldx(BPF_DW, R1, R7, offsetof(xdpfw_policy_hdr, spec_key));
@@ -127,6 +143,28 @@ private:
         lookup(m_.rule_counters, kKeySlot);
         a_.jmp(BPF_JEQ, R0, 0, fb_);
         a_.mov64(R9, R0);
+        // Bitmaps that fit one page: its address, looked up before the
+        // packet is read (nothing here depends on the packet).
+        if (s_.bitmaps && s_.bm.pages == 1) {
+            a_.ldx(BPF_DW, R1, R10, kGen64Slot);
+            a_.alu64(BPF_OR, R1, int32_t(xdpfw_bitmap_slot(0, 0)));
+            page_lookup(fb_);
+            a_.stx(BPF_DW, R10, kPageSlot, R0);
+        }
+    }
+
+    // r0 = the page in xdpfw_tables slot r1; no page: to `missing`.
+    void page_lookup(Label missing)
+    {
+        a_.stx(BPF_W, R10, kKeySlot, R1);
+        lookup(m_.tables, kKeySlot);
+        a_.jmp(BPF_JEQ, R0, 0, missing);
+        a_.mov64(R1, R0);
+        a_.st(BPF_W, R10, kKeySlot, 0);
+        a_.mov64(R2, R10);
+        a_.alu64(BPF_ADD, R2, kKeySlot);
+        a_.call(BPF_FUNC_map_lookup_elem);
+        a_.jmp(BPF_JEQ, R0, 0, missing);
     }
 
     // r0 = map's value for the key at r10 + key_off, or 0 (an array's
@@ -199,6 +237,10 @@ private:
     // starting rule word here, the others tested on the frame.
     void classify(Proto p)
     {
+        if (s_.bitmaps) {
+            classify_bitmaps(p);
+            return;
+        }
         const bool ports = p == Proto::tcp || p == Proto::udp;
         uint64_t acc = s_.base;
         struct Dyn {
@@ -274,6 +316,227 @@ private:
 
     static int16_t addr_off(uint32_t dir) { return dir ? kIpDst : kIpSrc; }
 
+    // A bitmaps spec's path: each used field's bitmap reference from the
+    // live generation's tables (for the frame's value, or the one the path
+    // fixes), then the AND of their words at the largest first-word hint,
+    // as xdpfw_walk_start() opens it; the word's first rule decides. A
+    // word with no rule is the default only when it is the last; anything
+    // past one word goes to the fallback (the general program).
+    void classify_bitmaps(Proto p)
+    {
+        const xdpfw_spec_bitmaps& bm = s_.bm;
+        const bool ports = p == Proto::tcp || p == Proto::udp;
+        auto used = [&](int f) { return (bm.used_fields & bit(f)) != 0; };
+        std::vector<int16_t> refs;
+        auto next_slot = [&] {
+            refs.push_back(int16_t(kRefSlot - 8 * int16_t(refs.size())));
+            return refs.back();
+        };
+        // Scalar fields first: their values come from the frame (r2), which
+        // the address lookups' helper calls clobber. value: the one this
+        // path fixes, else load() puts the frame's (bounded) in r1.
+        auto table_ref = [&](int f, int map, uint32_t base, uint32_t slots, std::optional<uint32_t> value,
+                             const std::function<void()>& load) {
+            if (!used(f))
+                return;
+            if (!value)
+                load();
+            a_.ld_map_value(R3, map, int32_t(4 * (base + value.value_or(0))));
+            if (!value) {
+                a_.alu64(BPF_LSH, R1, 2);
+                a_.alu64(BPF_ADD, R3, R1);
+            }
+            a_.ldx(BPF_DW, R4, R10, kGen64Slot);
+            a_.alu64(BPF_MUL, R4, int32_t(4 * slots));
+            a_.alu64(BPF_ADD, R3, R4);
+            a_.ldx(BPF_W, R1, R3, 0);
+            a_.stx(BPF_DW, R10, next_slot(), R1);
+        };
+        auto scalar = [&](int f, uint32_t base, uint32_t slots, std::optional<uint32_t> value,
+                          const std::function<void()>& load) {
+            table_ref(f, m_.scalars, base, slots, value, load);
+        };
+        auto port = [&](int16_t off) {
+            return [this, off] {
+                load_be(BPF_H, off, 16);
+                a_.alu64(BPF_AND, R1, 0xffff);
+            };
+        };
+        table_ref(XDPFW_FIELD_IFINDEX, m_.iif, 0, XDPFW_IFINDEX_SLOTS, std::nullopt, [&] {
+            a_.ldx(BPF_W, R1, R6, offsetof(xdp_md, ingress_ifindex));
+            a_.jmp(BPF_JGE, R1, XDPFW_IFINDEX_SLOTS, fb_); // the general program's hash
+        });
+        scalar(XDPFW_FIELD_VLAN, XDPFW_SCALAR_BASE_VLAN, XDPFW_VLAN_SLOTS, XDPFW_VLAN_NONE, {});
+        const uint32_t proto = p == Proto::tcp ? IPPROTO_TCP : p == Proto::udp ? IPPROTO_UDP : IPPROTO_ICMP;
+        scalar(XDPFW_FIELD_PROTO, XDPFW_SCALAR_BASE_PROTO + XDPFW_FAMILY_IPV4 * 256, XDPFW_PROTO_SLOTS,
+               p == Proto::other ? std::nullopt : std::optional<uint32_t>(proto), [&] { a_.mov64(R1, R5); });
+        const std::optional<uint32_t> no_port = ports ? std::nullopt : std::optional<uint32_t>(XDPFW_PORT_NONE);
+        scalar(XDPFW_FIELD_SPORT, XDPFW_SCALAR_BASE_SPORT, XDPFW_PORT_SLOTS, no_port, port(kL4));
+        scalar(XDPFW_FIELD_DPORT, XDPFW_SCALAR_BASE_DPORT, XDPFW_PORT_SLOTS, no_port, port(kL4 + 2));
+        scalar(XDPFW_FIELD_TCP_FLAGS, XDPFW_SCALAR_BASE_TCP_FLAGS, XDPFW_FLAGS_SLOTS,
+               p == Proto::tcp ? std::nullopt : std::optional<uint32_t>(XDPFW_FLAGS_NONE),
+               [&] { a_.ldx(BPF_B, R1, R2, kL4 + 13); });
+        scalar(XDPFW_FIELD_ICMP, XDPFW_SCALAR_BASE_ICMP, XDPFW_ICMP_SLOTS,
+               p == Proto::icmp ? std::nullopt : std::optional<uint32_t>(XDPFW_ICMP_NONE), [&] {
+                   a_.ldx(BPF_B, R1, R2, kL4);
+                   a_.alu64(BPF_LSH, R1, 8);
+                   a_.ldx(BPF_B, R3, R2, kL4 + 1);
+                   a_.alu64(BPF_OR, R1, R3);
+               });
+        // An IPv4 frame's ethertype is the policy's constant.
+        if (used(XDPFW_FIELD_ETHER)) {
+            a_.alu32(BPF_MOV, R1, int32_t(bm.ether_ipv4));
+            a_.stx(BPF_DW, R10, next_slot(), R1);
+        }
+        // Addresses: the class in the live IPv4 table, then its reference.
+        std::vector<uint32_t> dirs;
+        for (uint32_t d = 0; d < XDPFW_DIRECTIONS; d++)
+            if (used(XDPFW_FIELD_SRC + int(d))) {
+                dirs.push_back(d);
+                load_be(BPF_W, addr_off(d), 32);
+                a_.stx(BPF_W, R10, kAddrSlot - 4 * int16_t(d), R1);
+            }
+        for (uint32_t d : dirs) {
+            v4_class(d);
+            a_.jmp(BPF_JGE, R1, int32_t(m_.class_cap), fb_);
+            table_ref(XDPFW_FIELD_SRC + int(d), m_.addr_class, d * m_.class_cap, XDPFW_DIRECTIONS * m_.class_cap,
+                      std::nullopt, [] {});
+        }
+        // r4: the word to open, the largest hint of the references; a
+        // missing entry (XDPFW_NO_RULE) goes to the fallback. Without
+        // branches: each one would double the paths the verifier walks
+        // (xdpfw_use() leaves the all-rules bitmap out of the AND; here its
+        // hint, 0, changes nothing, and its word is all ones).
+        a_.mov64(R4, 0);
+        for (int16_t slot : refs) {
+            a_.ldx(BPF_W, R1, R10, slot);
+            a_.jmp32(BPF_JEQ, R1, int32_t(XDPFW_NO_RULE), fb_);
+            a_.alu64(BPF_RSH, R1, XDPFW_REF_HINT_SHIFT);
+            // r4 = max(r1, r4): r1 - ((r1 - r4) & ((r1 - r4) s>> 63)).
+            a_.mov64(R3, R1);
+            a_.alu64(BPF_SUB, R3, R4);
+            a_.mov64(R0, R3);
+            a_.alu64(BPF_ARSH, R0, 63);
+            a_.alu64(BPF_AND, R3, R0);
+            a_.alu64(BPF_SUB, R1, R3);
+            a_.mov64(R4, R1);
+        }
+        a_.alu64(BPF_AND, R4, int32_t(XDPFW_REF_HINT_MAX)); // what it is: bounds for the verifier
+        a_.jmp(BPF_JGE, R4, int32_t(bm.n_words), def_nocount_); // a field admits no rule
+        used_nocount_ = true;
+        // r5: the AND of the references' words.
+        if (bm.pages == 1)
+            a_.ldx(BPF_DW, R7, R10, kPageSlot);
+        else
+            a_.stx(BPF_DW, R10, kWordSlot, R4);
+        a_.mov64(R5, -1);
+        for (int16_t slot : refs) {
+            a_.ldx(BPF_W, R1, R10, slot);
+            a_.alu64(BPF_AND, R1, int32_t(XDPFW_REF_INDEX_MASK));
+            a_.alu64(BPF_MUL, R1, int32_t(bm.stride));
+            a_.alu64(BPF_ADD, R1, int32_t(bm.n_summary));
+            if (bm.pages == 1) {
+                a_.alu64(BPF_ADD, R1, R4);
+                a_.jmp(BPF_JGE, R1, int32_t(XDPFW_KPAGE_WORDS), fb_);
+                a_.alu64(BPF_LSH, R1, 3);
+                a_.mov64(R3, R7);
+                a_.alu64(BPF_ADD, R3, R1);
+                a_.ldx(BPF_DW, R3, R3, 0);
+                a_.alu64(BPF_AND, R5, R3);
+            } else {
+                // Its page through xdpfw_tables: acc and the word's
+                // position wait on the stack through the lookups.
+                a_.ldx(BPF_DW, R4, R10, kWordSlot);
+                a_.alu64(BPF_ADD, R1, R4);
+                a_.stx(BPF_DW, R10, kAtSlot, R1);
+                a_.stx(BPF_DW, R10, kAccSlot, R5);
+                a_.alu64(BPF_RSH, R1, 15); // log2(XDPFW_KPAGE_WORDS)
+                a_.jmp(BPF_JGE, R1, int32_t(bm.pages), fb_);
+                a_.alu64(BPF_ADD, R1, int32_t(XDPFW_DIRECTIONS * XDPFW_TOP_PAGES));
+                a_.alu64(BPF_LSH, R1, 1);
+                a_.ldx(BPF_DW, R3, R10, kGen64Slot);
+                a_.alu64(BPF_OR, R1, R3);
+                page_lookup(fb_);
+                a_.ldx(BPF_DW, R1, R10, kAtSlot);
+                a_.alu64(BPF_AND, R1, int32_t(XDPFW_KPAGE_WORDS - 1));
+                a_.alu64(BPF_LSH, R1, 3);
+                a_.alu64(BPF_ADD, R0, R1);
+                a_.ldx(BPF_DW, R3, R0, 0);
+                a_.ldx(BPF_DW, R5, R10, kAccSlot);
+                a_.alu64(BPF_AND, R5, R3);
+            }
+        }
+        if (bm.pages != 1)
+            a_.ldx(BPF_DW, R4, R10, kWordSlot);
+        // No rule in the word: the default if it is the last, else the
+        // general program looks further.
+        Label found = a_.label();
+        a_.jmp(BPF_JNE, R5, 0, found);
+        a_.jmp(BPF_JEQ, R4, int32_t(bm.n_words - 1), def_nocount_);
+        a_.ja(fb_);
+        a_.bind(found);
+        // r1 = the index of r5's lowest set bit (no count-trailing-zeros
+        // instruction: halves, from 32 bits down).
+        a_.mov64(R2, 0);
+        for (int half = 32; half >= 1; half /= 2) {
+            Label low = a_.label();
+            if (half == 32) {
+                a_.jmp32(BPF_JNE, R5, 0, low);
+            } else {
+                a_.mov64(R3, R5);
+                a_.alu64(BPF_AND, R3, int32_t((1u << half) - 1));
+                a_.jmp(BPF_JNE, R3, 0, low);
+            }
+            a_.alu64(BPF_RSH, R5, half);
+            a_.alu64(BPF_ADD, R2, half);
+            a_.bind(low);
+        }
+        a_.mov64(R1, R4);
+        a_.alu64(BPF_LSH, R1, 6);
+        a_.alu64(BPF_ADD, R1, R2);
+        a_.jmp(BPF_JGE, R1, int32_t(std::min(s_.n_rules, m_.max_rules)), fb_);
+        // r3: the rule (xdpfw_rules of the live generation); a drop or pass
+        // without sampling is taken here, any other action by the general
+        // program.
+        a_.ld_map_value(R3, m_.rules, 0);
+        a_.ldx(BPF_DW, R4, R10, kGen64Slot);
+        a_.alu64(BPF_MUL, R4, int32_t(m_.max_rules * sizeof(xdpfw_rule)));
+        a_.alu64(BPF_ADD, R3, R4);
+        a_.mov64(R4, R1);
+        a_.alu64(BPF_LSH, R4, 4); // sizeof(struct xdpfw_rule)
+        a_.alu64(BPF_ADD, R3, R4);
+        a_.ldx(BPF_W, R4, R3, offsetof(xdpfw_rule, action)); // action, flags, sample
+        a_.alu64(BPF_AND, R4, ~int32_t(XDPFW_RULE_XSK_PASS << 8)); // meaningless past xsk
+        a_.jmp(BPF_JEQ, R4, XDPFW_ACT_DROP, take_drop_);
+        a_.jmp(BPF_JEQ, R4, XDPFW_ACT_PASS, take_pass_);
+        a_.ja(fb_);
+    }
+
+    // The rule at r3 (index r1) drops or passes: its counter, its verdict.
+    void take_rules()
+    {
+        for (const bool pass : {false, true}) {
+            a_.bind(pass ? take_pass_ : take_drop_);
+            a_.ldx(BPF_W, R5, R3, offsetof(xdpfw_rule, counter_slot));
+            a_.jmp(BPF_JGE, R5, int32_t(m_.max_rules), fb_);
+            a_.alu64(BPF_LSH, R5, 4); // sizeof(struct xdpfw_counter)
+            a_.alu64(BPF_ADD, R5, R9);
+            count_at(R5, 0);
+            const int verdict = pass ? XDP_PASS : XDP_DROP;
+            if (m_.record) {
+                a_.ld_map_value(R2, m_.bss, m_.last_off);
+                a_.st(BPF_W, R2, offsetof(xdpfw_last_verdict, reason),
+                      int32_t(pass ? XDPFW_REASON_RULE_PASS : XDPFW_REASON_RULE_DROP));
+                a_.stx(BPF_W, R2, offsetof(xdpfw_last_verdict, rule_index), R1);
+                a_.ldx(BPF_W, R4, R3, offsetof(xdpfw_rule, rule_id));
+                a_.stx(BPF_W, R2, offsetof(xdpfw_last_verdict, rule_id), R4);
+                a_.st(BPF_W, R2, offsetof(xdpfw_last_verdict, action), verdict);
+                a_.st(BPF_W, R2, offsetof(xdpfw_last_verdict, generated), 1);
+            }
+            verdict_exit(verdict);
+        }
+    }
+
     // No rule can match any more (acc is 0): the default, no count rule.
     void to_default()
     {
@@ -298,6 +561,27 @@ private:
             to_default();
             return false;
         }
+        v4_class(d);
+        // A class past the spec's admits nothing.
+        a_.jmp(BPF_JGE, R1, int32_t(n), def_nocount_);
+        used_nocount_ = true;
+        a_.alu64(BPF_LSH, R1, 3);
+        a_.ld_map_value(R3, m_.classes, int32_t(d * XDPFW_SPEC_MAX_CLASSES * sizeof(uint64_t)));
+        a_.alu64(BPF_ADD, R3, R1);
+        a_.ldx(BPF_DW, R3, R3, 0);
+        a_.ldx(BPF_DW, R0, R10, kAccSlot);
+        a_.alu64(BPF_AND, R0, R3);
+        a_.stx(BPF_DW, R10, kAccSlot, R0);
+        possible &= any;
+        certain &= all;
+        return true;
+    }
+
+    // r1 = the class of direction d's address (at kAddrSlot) in the live
+    // generation's IPv4 table, as xdpfw_v4_class() finds it: 0 without a
+    // table; a DIR-24 leaf's class; a chunk or a host table: the fallback.
+    void v4_class(uint32_t d)
+    {
         Label zero = a_.label(), have = a_.label();
         a_.ldx(BPF_W, R1, R7, int16_t(offsetof(xdpfw_policy_hdr, v4_table) + 4 * d));
         a_.jmp(BPF_JEQ, R1, 0, zero);
@@ -310,15 +594,7 @@ private:
         a_.alu64(BPF_LSH, R1, 1);
         a_.ldx(BPF_W, R3, R10, kGenSlot);
         a_.alu64(BPF_OR, R1, R3);
-        a_.stx(BPF_W, R10, kKeySlot, R1);
-        lookup(m_.tables, kKeySlot);
-        a_.jmp(BPF_JEQ, R0, 0, zero);
-        a_.mov64(R1, R0);
-        a_.st(BPF_W, R10, kKeySlot, 0);
-        a_.mov64(R2, R10);
-        a_.alu64(BPF_ADD, R2, kKeySlot);
-        a_.call(BPF_FUNC_map_lookup_elem);
-        a_.jmp(BPF_JEQ, R0, 0, zero);
+        page_lookup(zero);
         a_.ldx(BPF_W, R1, R10, kAddrSlot - 4 * int16_t(d));
         a_.alu64(BPF_RSH, R1, 8);
         a_.alu64(BPF_AND, R1, int32_t(XDPFW_KPAGE_SLOTS - 1));
@@ -333,19 +609,6 @@ private:
         a_.bind(zero);
         a_.mov64(R1, 0);
         a_.bind(have);
-        // A class past the spec's admits nothing.
-        a_.jmp(BPF_JGE, R1, int32_t(n), def_nocount_);
-        used_nocount_ = true;
-        a_.alu64(BPF_LSH, R1, 3);
-        a_.ld_map_value(R3, m_.classes, int32_t(d * XDPFW_SPEC_MAX_CLASSES * sizeof(uint64_t)));
-        a_.alu64(BPF_ADD, R3, R1);
-        a_.ldx(BPF_DW, R3, R3, 0);
-        a_.ldx(BPF_DW, R0, R10, kAccSlot);
-        a_.alu64(BPF_AND, R0, R3);
-        a_.stx(BPF_DW, R10, kAccSlot, R0);
-        possible &= any;
-        certain &= all;
-        return true;
     }
 
     void load_be(uint8_t size, int16_t off, int32_t bits)
@@ -509,6 +772,7 @@ private:
         a_.st(BPF_W, R1, offsetof(xdpfw_last_verdict, rule_index), static_cast<int32_t>(index));
         a_.st(BPF_W, R1, offsetof(xdpfw_last_verdict, rule_id), static_cast<int32_t>(rule_id));
         a_.st(BPF_W, R1, offsetof(xdpfw_last_verdict, action), verdict);
+        a_.st(BPF_W, R1, offsetof(xdpfw_last_verdict, generated), 1);
     }
 
     void verdict_exit(int verdict)
@@ -555,6 +819,8 @@ private:
         }
         if (used_nocount_) {
             a_.bind(def_nocount_);
+            if (s_.bitmaps) // r7 held a bitmap page
+                a_.ldx(BPF_DW, R7, R10, kHdrSlot);
             sampled();
         }
         a_.bind(tail);
@@ -597,13 +863,15 @@ private:
     const GenMaps& m_;
     const uint64_t count_mask_;
     Asm a_;
-    Label fb_, def_count_, def_nocount_, rule_[64];
+    Label fb_, def_count_, def_nocount_, rule_[64], take_drop_, take_pass_;
     uint64_t used_rules_ = 0;
     bool used_count_ = false, used_nocount_ = false;
 };
 
 std::string eligibility(const xdpfw_spec& s)
 {
+    if (s.bitmaps) // its program reads every field a bitmaps spec may use
+        return {};
     if (!s.lean_rules)
         return "the policy is not lean (a rule other than drop or pass, sample= or ct=)";
     for (uint32_t d = 0; d < XDPFW_DIRECTIONS; d++) {
@@ -626,7 +894,8 @@ std::string generated_why_not(const xdpfw_spec& s)
     if (std::string why = eligibility(s); !why.empty())
         return why;
     GenMaps sizing;
-    sizing.max_rules = ~0u;
+    sizing.max_rules = 1u << 20;
+    sizing.class_cap = 1u << 20;
     const size_t n = Generator(s, sizing).run().size();
     if (n > kMaxInsns)
         return fmt::format("its program would have {} instructions (at most {})", n, kMaxInsns);
@@ -679,6 +948,11 @@ std::shared_ptr<GeneratedProgram> GeneratedProgram::load(const XdpfwObject& gene
     m.flags = flags.get();
     m.classes = classes.get();
     m.tables = bpf_map__fd(skel->maps.xdpfw_tables);
+    m.scalars = bpf_map__fd(skel->maps.xdpfw_scalars);
+    m.addr_class = bpf_map__fd(skel->maps.xdpfw_addr_class);
+    m.rules = bpf_map__fd(skel->maps.xdpfw_rules);
+    m.iif = bpf_map__fd(skel->maps.xdpfw_iif);
+    m.class_cap = general.options().caps.max_addr_classes;
     m.host_buckets = xdpfw_host_buckets(general.options().caps.max_v4_hosts);
     m.progs = bpf_map__fd(skel->maps.xdpfw_progs);
     m.bss = bpf_map__fd(skel->maps.bss);

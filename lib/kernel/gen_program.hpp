@@ -41,10 +41,16 @@ struct GenMaps {
     int policy = -1;        // xdpfw_policy
     int rule_counters = -1; // xdpfw_rule_counters
     int reason_stats = -1;  // xdpfw_reason_stats
-    int fallback = -1;      // a PROG_ARRAY, [0]: the compiled specialised program
+    int fallback = -1;      // a PROG_ARRAY, [0]: the compiled specialised program (bitmaps: the general)
     int flags = -1;         // flags_table: an ARRAY of one value, the spec's tcp_flags
     int classes = -1;       // looked-up addresses: an ARRAY of one value, the spec's class_bits
-    int tables = -1;        // xdpfw_tables (the DIR-24 pages)
+    int tables = -1;        // xdpfw_tables (the DIR-24 pages; bitmaps: and the bitmap pages)
+    // A bitmaps spec's tables, each a one-value array read at an offset:
+    int scalars = -1;       // xdpfw_scalars
+    int addr_class = -1;    // xdpfw_addr_class
+    int rules = -1;         // xdpfw_rules
+    int iif = -1;           // xdpfw_iif
+    uint32_t class_cap = 0; // address classes per generation and direction (cfg_addr_class_cap)
     uint32_t host_buckets = 0; // the loaded host-table capacity (cfg_host_buckets)
     int progs = -1;         // xdpfw_progs, [0]: the general program (if [fallback] is empty)
     int bss = -1;           // record: the .bss holding xdpfw_last

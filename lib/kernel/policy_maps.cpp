@@ -704,7 +704,7 @@ void PolicyMaps::reset_rule_counter(uint32_t slot)
 xdpfw_last_verdict PolicyMaps::last_verdict() const
 {
     const volatile xdpfw_last_verdict* v = &impl_->skel->bss->xdpfw_last;
-    return xdpfw_last_verdict{v->reason, v->rule_index, v->rule_id, v->action};
+    return xdpfw_last_verdict{v->reason, v->rule_index, v->rule_id, v->action, v->generated};
 }
 
 const char* reason_name(uint32_t reason)

@@ -28,6 +28,19 @@ SpecProgram SpecProgram::load_form(const XdpfwObject& general, const xdpfw_spec&
 {
     if (spec.key == 0)
         throw BpfError(EINVAL, "load specialised program: the spec has no key");
+    if (spec.bitmaps) {
+        // No compiled form: the generated program or nothing, its
+        // fallback the general program.
+        if (!generate)
+            throw BpfError(EINVAL, "load specialised program: a bitmaps spec has no compiled program");
+        SpecProgram p(nullptr, spec.key);
+        p.general_fd_ = general.prog_fd();
+        p.why_not_ = xdpfw::generated_why_not(spec);
+        if (!p.why_not_.empty())
+            throw BpfError(EINVAL, "load specialised program: " + p.why_not_);
+        p.gen_ = GeneratedProgram::load(general, spec, p.general_fd_);
+        return p;
+    }
     VerifiedLoad vl;
     std::shared_ptr<xdpfw_spec_bpf> s(xdpfw_spec_bpf__open_opts(vl.open_opts()),
                                       [](xdpfw_spec_bpf* p) { xdpfw_spec_bpf__destroy(p); });
@@ -61,6 +74,8 @@ int SpecProgram::prog_fd() const
 
 int SpecProgram::compiled_fd() const
 {
+    if (!skel_)
+        return general_fd_;
     return bpf_program__fd(skel_->progs.xdpfw_main);
 }
 

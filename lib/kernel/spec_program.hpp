@@ -21,14 +21,18 @@ class SpecProgram {
 public:
     // Loads the specialised program for spec on general's maps (and its
     // xdpfw_last), and the generated program in front of it when the spec
-    // has one. Throws BpfError with the verifier log on a refusal.
+    // has one. A bitmaps spec (abi.h) has the generated program alone, in
+    // front of the general one. Throws BpfError with the verifier log on a
+    // refusal.
     static SpecProgram load(const XdpfwObject& general, const xdpfw_spec& spec);
-    // The compiled program only (tests and benchmarks compare the two).
+    // The compiled program only (tests and benchmarks compare the two);
+    // throws for a bitmaps spec.
     static SpecProgram load_compiled(const XdpfwObject& general, const xdpfw_spec& spec);
 
     // The program to attach: the generated one if any, else the compiled.
     int prog_fd() const;
-    // The compiled program (the generated one's fallback).
+    // The compiled program (the generated one's fallback); for a bitmaps
+    // spec, the general program.
     int compiled_fd() const;
     bool generated() const { return gen_ != nullptr; }
     // "generated" or "compiled".
@@ -44,6 +48,7 @@ private:
     std::shared_ptr<GeneratedProgram> gen_;
     std::string why_not_;
     uint64_t key_ = 0;
+    int general_fd_ = -1; // a bitmaps spec's fallback
 };
 
 } // namespace xdpfw

@@ -48,18 +48,17 @@ using Paths = std::map<std::string, size_t>;
 // struct xdpfw_spec: IPv4 ranges, class words in the spec, the live bitmap
 // word).
 void note_paths(const BpfHarness& h, const std::vector<Rule>& order, const PacketFields& pkt,
-                const std::vector<uint8_t>& frame, const Verdict& want, Paths& paths)
+                const RunResult& got, const Verdict& want, Paths& paths)
 {
     const CompiledPolicy& c = *h.compiled();
     if (h.spec_live()) {
-        // The generated program takes untagged IPv4 frames without options
-        // that are not a later fragment (lib/kernel/gen_program.hpp).
+        // Whether the generated program decided, or its fallback (the
+        // compiled program, or for a bitmaps spec the general one): the
+        // program that decided says (xdpfw_last.generated).
         if (h.spec_program()->generated())
-            paths[frame.size() >= 34 && frame[12] == 0x08 && frame[13] == 0x00 && frame[14] == 0x45 &&
-                          (frame[20] & 0x1f) == 0 && frame[21] == 0
-                      ? (want.rule_index >= 0 ? "generated, rule" : "generated, default")
-                      : "generated, fallback"]++;
-        if (pkt.family == Family::other)
+            paths[got.verdict.generated ? (want.rule_index >= 0 ? "generated, rule" : "generated, default")
+                                        : "generated, fallback"]++;
+        if (pkt.family == Family::other || c.spec->bitmaps)
             return;
         // The spec looks an address up only while a rule is left after the
         // scalar fields: surely when a rule with that address field matched.
@@ -199,7 +198,7 @@ void check_packets(BpfHarness& h, const Policy& policy, std::mt19937_64& rng, in
                 << context << ": " << describe(pkt) << "\n" << describe(policy);
         }
         if (o.paths)
-            note_paths(h, order, pkt, frame, want, *o.paths);
+            note_paths(h, order, pkt, got, want, *o.paths);
         for (uint32_t id : want.counted)
             expect_counts[id]++;
         if (want.rule_index >= 0) {
@@ -427,6 +426,61 @@ TEST(Differential, GeneratedTierEqualsReference)
     EXPECT_GE(generated, kPolicies / 3);
     EXPECT_GE(looked_up, 3); // generated programs that look address classes up
     EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 4);
+    expect_paths(paths, {"generated, rule", "generated, default", "generated, fallback"}, kMinPathPackets);
+}
+
+// A policy of `rules` rules on a /24 each (a third also on a UDP port),
+// with more distinct bitmaps than one page holds (abi.h, XDPFW_KPAGE_WORDS).
+Policy many_pages_policy(std::mt19937_64& rng, int rules)
+{
+    std::vector<std::string> text;
+    for (int i = 0; i < rules; i++)
+        text.push_back(fmt::format("priority={} proto={} src=10.{}.{}.0/24{} action={}", i,
+                                   rng() % 4 ? "udp" : "tcp", i / 256 % 16, i % 256,
+                                   i % 3 ? "" : fmt::format(" dport={}", 1 + rng() % 50),
+                                   rng() % 2 ? "drop" : "pass"));
+    return make_policy(text, rng() % 2 ? ActionType::drop : ActionType::pass);
+}
+
+// The generated program of a bitmaps spec (abi.h: a policy past one word of
+// rules or past a spec's ranges) on random policies of every field it
+// reads: what it decides, and what it leaves to the general program
+// (redirect and xsk rules, later words, IPv6, tags, chunks), equals the
+// reference. One policy's bitmaps need many pages.
+TEST(Differential, BitmapsGeneratedTierEqualsReference)
+{
+    enter_private_netns();
+    BpfHarness h;
+    h.set_tier(Tier::generated);
+    std::mt19937_64 rng(0x5eed'b17a);
+    constexpr int kPolicies = 16, kPackets = 600;
+    size_t rule_hits = 0, default_hits = 0;
+    int bitmaps = 0, pages = 0;
+    Paths paths, last;
+    for (int pi = 0; pi < kPolicies; pi++) {
+        RandomPolicyOptions opts;
+        opts.count_chance = 0;
+        opts.min_rules = pi % 3 == 0 ? 30 : 65;
+        opts.max_rules = pi % 3 == 0 ? 64 : pi % 3 == 1 ? 200 : 600;
+        opts.field_chance = pi % 2 ? 0.2 : 0.45;
+        opts.allow_redirect = opts.allow_xsk = pi % 4 == 0;
+        Policy policy = pi == kPolicies - 1 ? many_pages_policy(rng, 3000) : random_policy(rng, opts);
+        ASSERT_NO_THROW(h.commit(policy)) << describe(policy);
+        const xdpfw_spec* spec = h.compiled()->spec.get();
+        const bool gen = h.spec_live() && spec->bitmaps && h.spec_program()->generated();
+        bitmaps += gen ? 1 : 0;
+        pages = std::max(pages, gen ? int(spec->bm.pages) : 0);
+        ASSERT_NO_FATAL_FAILURE(check_packets(h, policy, rng, kPackets,
+                                              "policy " + std::to_string(pi) + (gen ? " (bitmaps)" : " (not)"),
+                                              rule_hits, default_hits,
+                                              counting_paths(pi == kPolicies - 1 ? last : paths)));
+    }
+    EXPECT_GE(bitmaps, kPolicies * 2 / 3);
+    EXPECT_GE(pages, 3);
+    expect_paths(last, {"generated, rule"}, 5); // through a page lookup per field
+    for (const auto& [path, n] : last)
+        paths[path] += n;
+    EXPECT_GT(rule_hits, size_t(kPolicies) * kPackets / 8);
     expect_paths(paths, {"generated, rule", "generated, default", "generated, fallback"}, kMinPathPackets);
 }
 

@@ -9,6 +9,7 @@
 #include "testing/policy_text.hpp"
 #include "testing/private_netns.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <linux/bpf.h>
@@ -157,6 +158,67 @@ TEST(Generated, OnlyLeanPoliciesAndTheirReasons)
     xdpfw_spec s{};
     s.key = 1;
     EXPECT_THROW(generate_program(s, GenMaps{}), std::invalid_argument);
+}
+
+// A bitmaps spec's program (past one word of rules): a frame whose fields'
+// bitmaps meet in the word their hints name is decided there, by the
+// word's first rule; a redirect rule, and the rules of a later word than
+// the hints name, by the general program; the verdicts and counters are
+// the general program's either way.
+TEST(Generated, BitmapsProgramTakesTheWordItsFieldsName)
+{
+    enter_private_netns();
+    std::vector<std::string> rules;
+    for (int i = 0; i < 150; i++)
+        rules.push_back(fmt::format("priority={} proto=udp src=10.0.{}.0/24 action={}", i, i, i % 2 ? "pass" : "drop"));
+    rules.push_back("priority=200 proto=udp dport=7 action=redirect:eth0");
+    rules.push_back("priority=201 proto=tcp action=drop");
+    Pair p(make_policy(rules, ActionType::pass));
+    ASSERT_TRUE(p.generated()) << p.gen.spec_why_not();
+    ASSERT_EQ(p.gen.compiled()->spec->bitmaps, 1u);
+    // Who decided each frame: 1 the generated program, 0 the general one.
+    auto decided_by = [&](const std::string& what, const std::vector<uint8_t>& f) {
+        const RunResult want = p.general.run(f), got = p.gen.run(f);
+        EXPECT_EQ(got.xdp_action, want.xdp_action) << what;
+        EXPECT_EQ(got.verdict.reason, want.verdict.reason) << what;
+        EXPECT_EQ(got.verdict.rule_id, want.verdict.rule_id) << what;
+        return got.verdict.generated;
+    };
+    for (int i : {0, 1, 63, 64, 100, 149})
+        EXPECT_EQ(decided_by(fmt::format("rule {}", i),
+                             build_frame(frame(fmt::format("10.0.{}.9", i), "198.51.100.2", 17, 4000, 53))),
+                  1u)
+            << i;
+    // Rule 150 redirects: the general program acts.
+    EXPECT_EQ(decided_by("redirect", build_frame(frame("10.9.0.9", "198.51.100.2", 17, 4000, 7))), 0u);
+    // TCP: the last word's rule; UDP elsewhere: the default, in the last word.
+    EXPECT_EQ(decided_by("tcp", build_frame(frame("10.0.3.9", "198.51.100.2", 6, 4000, 80))), 1u);
+    EXPECT_EQ(decided_by("default", build_frame(frame("10.9.0.9", "198.51.100.2", 17, 4000, 53))), 1u);
+    for (int i = 0; i < 150; i++)
+        EXPECT_EQ(p.gen.maps().rule_counter(uint32_t(i + 1)).packets,
+                  p.general.maps().rule_counter(uint32_t(i + 1)).packets);
+}
+
+// Bitmaps past one page (abi.h, XDPFW_KPAGE_WORDS): the program looks a
+// page up per field.
+TEST(Generated, BitmapsProgramReadsBitmapsPastOnePage)
+{
+    enter_private_netns();
+    std::vector<std::string> rules;
+    for (int i = 0; i < 3000; i++)
+        rules.push_back(fmt::format("priority={} proto=udp src=10.{}.{}.0/24{} action=drop", i, i / 256, i % 256,
+                                    i % 2 ? fmt::format(" dport={}", 1 + i % 40) : ""));
+    Pair p(make_policy(rules, ActionType::pass));
+    ASSERT_TRUE(p.generated()) << p.gen.spec_why_not();
+    ASSERT_GE(p.gen.compiled()->spec->bm.pages, 2u);
+    for (int i : {0, 2, 64, 1000, 2540, 2999}) {
+        const std::vector<uint8_t> f =
+            build_frame(frame(fmt::format("10.{}.{}.9", i / 256, i % 256), "198.51.100.2", 17, 4000, 1 + i % 40));
+        const RunResult want = p.general.run(f), got = p.gen.run(f);
+        EXPECT_EQ(got.verdict.rule_index, want.verdict.rule_index) << i;
+        EXPECT_EQ(want.verdict.rule_index, uint32_t(i));
+        EXPECT_EQ(got.verdict.generated, 1u) << i;
+    }
 }
 
 } // namespace

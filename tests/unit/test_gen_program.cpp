@@ -8,6 +8,7 @@
 #include "testing/policy_text.hpp"
 #include "testing/random_policy.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -131,6 +132,39 @@ TEST(GenProgram, RefusesWhatItCannotRun)
     GenMaps m;
     m.max_rules = 0; // the rule's counter slot lies past the table
     EXPECT_THROW(generate_program(s, m), std::invalid_argument);
+}
+
+// A bitmaps spec (more than one word of rules): the program looks each used
+// field's bitmap reference up and ANDs one word per field. Bitmaps in one
+// page: that page looked up once, before the packet is read (two helper
+// calls); in several, a page lookup per field.
+TEST(GenProgram, BitmapsSpecReadsOneWordPerField)
+{
+    std::vector<std::string> rules;
+    for (int i = 0; i < 100; i++)
+        rules.push_back(fmt::format("priority={} proto=udp src=10.{}.0.0/16 dport={} action=drop", i, i, 1000 + i));
+    rules.push_back("priority=200 proto=tcp action=pass");
+    xdpfw_spec s = spec_of(rules);
+    ASSERT_EQ(s.bitmaps, 1u);
+    ASSERT_EQ(s.bm.pages, 1u);
+    ASSERT_EQ(generated_why_not(s), "");
+    GenMaps m;
+    m.max_rules = 1024;
+    m.class_cap = 4096;
+    const std::vector<bpf_insn> one = generate_program(s, m);
+    const size_t calls1 = count_code(one, BPF_JMP | BPF_CALL);
+    // The policy, the CPU and its counters, the page, per path a DIR-24
+    // page (two each), the two fallback tail calls and the two defaults'
+    // reason counters.
+    EXPECT_EQ(calls1, 3u + 2u + 4u * 2u + 2u + 2u);
+    EXPECT_LT(one.size(), 1000u);
+    s.bm.pages = 3;
+    const std::vector<bpf_insn> three = generate_program(s, m);
+    // Per path, a page per field (protocol, source, port) instead of one.
+    EXPECT_EQ(count_code(three, BPF_JMP | BPF_CALL), calls1 - 2u + 4u * 3u * 2u);
+    // Recording the verdict writes who decided.
+    m.record = true;
+    EXPECT_GT(generate_program(s, m).size(), three.size());
 }
 
 } // namespace

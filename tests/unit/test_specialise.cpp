@@ -122,7 +122,11 @@ TEST(Specialise, KeyFollowsRulesAndInlinedPrefixes)
     EXPECT_NE(m.spec->key, a.spec->key);
 }
 
-TEST(Specialise, PoliciesThatDoNotFitSayWhy)
+// Past one word's spec (more rules, more ranges), a policy gets a bitmaps
+// spec (abi.h, xdpfw_spec.bitmaps): the generated program reads the live
+// bitmaps. A count rule, a rate limit or ct= leave it to the general program,
+// and why_not says both why.
+TEST(Specialise, PoliciesThatDoNotFitGetTheBitmapsSpecOrSayWhy)
 {
     Policy many;
     for (uint32_t i = 1; i <= XDPFW_SPEC_MAX_RULES + 1; i++)
@@ -130,18 +134,54 @@ TEST(Specialise, PoliciesThatDoNotFitSayWhy)
     for (uint32_t i = 0; i < many.rules.size(); i++)
         many.rules[i].id = i + 1;
     CompiledPolicy c = compiled(many);
+    ASSERT_TRUE(c.spec) << c.spec_why_not;
+    EXPECT_EQ(c.spec->bitmaps, 1u);
+    EXPECT_EQ(c.spec->n_rules, XDPFW_SPEC_MAX_RULES + 1);
+    EXPECT_EQ(c.spec->bm.n_words, 2u);
+    EXPECT_EQ(c.spec->bm.n_summary, 1u);
+    EXPECT_EQ(c.spec->bm.stride, xdpfw_bitmap_stride(1, 2));
+    EXPECT_EQ(c.spec->bm.used_fields, 1u << XDPFW_FIELD_DPORT);
+    EXPECT_EQ(c.spec->bm.all_bitmap, c.bitmap_ref(c.all_bitmap));
+    EXPECT_EQ(c.spec->bm.pages, 1u);
+    EXPECT_EQ(c.spec->terminal, 0u); // nothing of the one-word spec
+    const uint64_t key = c.spec->key;
+    EXPECT_NE(key, 0u);
+
+    // Its key follows what the program takes as constants: a third word.
+    Policy more = many;
+    for (uint32_t i = 0; i < 64; i++) {
+        more.rules.push_back(test::make_policy({fmt::format("dport={} action=pass", 1000 + i)}).rules[0]);
+        more.rules.back().id = uint32_t(more.rules.size());
+    }
+    const CompiledPolicy m = compiled(more);
+    ASSERT_TRUE(m.spec && m.spec->bitmaps);
+    EXPECT_EQ(m.spec->bm.n_words, 3u);
+    EXPECT_NE(m.spec->key, key);
+
+    // A count rule: no spec, and the reasons for both forms.
+    many.rules[7].action.type = ActionType::count;
+    c = compiled(many);
     EXPECT_FALSE(c.spec);
     EXPECT_NE(c.spec_why_not.find("65 rules"), std::string::npos) << c.spec_why_not;
+    EXPECT_NE(c.spec_why_not.find("rule 8 counts"), std::string::npos) << c.spec_why_not;
+    many.rules[7].action.type = ActionType::drop;
 
-    // 17 separate ports: one range too many for dport.
+    // 17 separate ports: one range too many for dport, so bitmaps.
     many.rules.resize(XDPFW_SPEC_MAX_RANGES + 1);
     for (uint32_t i = 0; i < many.rules.size(); i++)
         many.rules[i].match.dport = PortRange{uint16_t(100 + 2 * i), uint16_t(100 + 2 * i)};
     c = compiled(many);
+    ASSERT_TRUE(c.spec) << c.spec_why_not;
+    EXPECT_EQ(c.spec->bitmaps, 1u);
+    many.rules.back().match.ct = uint8_t(1u << unsigned(CtState::established));
+    c = compiled(many);
     EXPECT_FALSE(c.spec);
     EXPECT_NE(c.spec_why_not.find("dport"), std::string::npos) << c.spec_why_not;
+    EXPECT_NE(c.spec_why_not.find("ct="), std::string::npos) << c.spec_why_not;
     many.rules.pop_back();
-    EXPECT_TRUE(compiled(many).spec);
+    c = compiled(many);
+    ASSERT_TRUE(c.spec);
+    EXPECT_EQ(c.spec->bitmaps, 0u);
 }
 
 // The lean lane (spec.h) takes the policies whose every packet it can decide

@@ -416,6 +416,19 @@ struct xdpfw_spec_field {
 	struct xdpfw_spec_range r[XDPFW_SPEC_MAX_RANGES];
 };
 
+/* What the generated program of a bitmaps spec (xdpfw_spec.bitmaps) takes
+ * as constants; the rest it reads from the live generation. */
+struct xdpfw_spec_bitmaps {
+	__u32 n_words;      /* the header's (struct xdpfw_policy_hdr) */
+	__u32 n_summary;
+	__u32 stride;
+	__u32 used_fields;  /* the header's, fields only (no XDPFW_USED_LIMITS) */
+	__u32 all_bitmap;   /* bitmap reference */
+	__u32 pages;        /* bitmap pages in use (xdpfw_tables) */
+	__u32 ether_ipv4;   /* the bitmap reference of ethertype IPv4 */
+	__u32 pad;
+};
+
 struct xdpfw_spec {
 	__u64 key;        /* content hash of everything below; never 0 */
 	__u64 base;       /* AND of what the fields without ranges admit */
@@ -446,6 +459,14 @@ struct xdpfw_spec {
 	 * lib/kernel/gen_program.hpp, takes those whose classes' rule words
 	 * the spec carries). */
 	__u32 lean_rules;
+	/* 1: a policy no spec above fits (more than XDPFW_SPEC_MAX_RULES rules,
+	 * or fields of too many ranges): only key, n_rules and bm are set. No
+	 * compiled program is built for it; the generated program
+	 * (lib/kernel/gen_program.hpp) reads the live generation's bitmaps,
+	 * with bm's values as constants, and the general program decides what
+	 * it does not take. */
+	__u32 bitmaps;
+	struct xdpfw_spec_bitmaps bm;
 };
 
 /* Per-CPU packet and byte counters (rules and reasons). */
@@ -497,6 +518,7 @@ struct xdpfw_last_verdict {
 	__u32 rule_index;  /* winning rule's position, or ~0 for default/malformed */
 	__u32 rule_id;     /* winning rule's id, or ~0 */
 	__u32 action;      /* the XDP action returned (XDP_DROP, XDP_PASS, ...) */
+	__u32 generated;   /* 1: the generated program decided (gen_program.hpp), else 0 */
 };
 
 #define XDPFW_NO_RULE 0xffffffffu
