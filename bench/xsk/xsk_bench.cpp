@@ -269,10 +269,19 @@ Result run_ceiling(const Args& a, bool forward)
     std::atomic<uint64_t> received{0};
     std::atomic<bool> stop{false};
     std::thread loop([&] { ceiling_loop(a, *sock, out.get(), stop, received); });
+    // Stopped and joined however measure() ends (it throws when the
+    // generator fails): a joinable thread's destructor would abort.
+    struct Joiner {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~Joiner()
+        {
+            stop = true;
+            t.join();
+        }
+    } joiner{stop, loop};
     Result r = measure(a, forward ? "ceiling_forward" : "ceiling",
                        [&] { return received.load(); });
-    stop = true;
-    loop.join();
     r.what = forward ? "minimal AF_XDP receive-and-forward loop (copy to d1, send)"
                      : "minimal AF_XDP receive-and-drop loop";
     const auto k = sock->kernel_stats();

@@ -26,6 +26,7 @@
 #include <bit>
 #include <chrono>
 #include <optional>
+#include <random>
 #include <system_error>
 #include <thread>
 
@@ -270,12 +271,23 @@ void run_traffic(const BpfHarness& h, const PolicyMaps& maps, const std::vector<
         pin_to_cpu(1);
         // Every other call runs a probe with no field shifted: any mix of
         // lookups gives those a wrong outcome.
-        std::vector<size_t> order;
+        std::vector<std::pair<size_t, size_t>> pairs;
         for (size_t k = 0; k < probes.size(); k++)
             if (probes[k].plain != k)
-                order.insert(order.end(), {k, probes[k].plain});
+                pairs.emplace_back(k, probes[k].plain);
+        // A new order each sweep: where a call takes about as long as a
+        // commit (BPF_PROG_RUN's dispatcher update waits for an RCU grace
+        // period, tens of ms when they are not expedited), a fixed order
+        // can meet the commits in step, so that a probe only ever meets
+        // one policy.
+        std::mt19937 shuffle_rng(0x5eed);
+        std::vector<size_t> order;
         size_t both = 0;
-        for (uint64_t sweep = 0; !t.stop.load(); sweep++)
+        for (uint64_t sweep = 0; !t.stop.load(); sweep++) {
+            std::shuffle(pairs.begin(), pairs.end(), shuffle_rng);
+            order.clear();
+            for (const auto& [k, plain] : pairs)
+                order.insert(order.end(), {k, plain});
             for (size_t n = 0; n < order.size() && !t.stop.load(); n++) {
                 const size_t k = order[n];
                 const Probe& p = probes[k];
@@ -299,6 +311,7 @@ void run_traffic(const BpfHarness& h, const PolicyMaps& maps, const std::vector<
                 if (!had_both && t.seen[k][0] && t.seen[k][1] && ++both == probes.size())
                     t.all_seen = true;
             }
+        }
     } catch (const std::exception& e) {
         t.error = e.what();
     }

@@ -9,10 +9,11 @@
 #include "lib/kernel/attach.hpp"
 #include "lib/kernel/loader.hpp"
 #include "lib/kernel/log.hpp"
-#include "testing/packet_builder.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "testing/frame_io.hpp"
+#include "testing/live_frames.hpp"
 #include "testing/netns.hpp"
+#include "testing/packet_builder.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -350,6 +351,7 @@ class PktgenFlowTest : public PktgenTest, public ::testing::WithParamInterface<F
 // in arrival order (one CPU, one veth queue: order is kept).
 TEST_P(PktgenFlowTest, FramesRotateThroughRangesWithValidChecksums)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     const FlowCase& fc = GetParam();
     constexpr size_t kFrames = 600;
     FrameCapture cap(rx, link.ifindex_b());
@@ -430,6 +432,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(PktgenTest, KernelStackAcceptsTheDatagrams)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     // Few enough for the socket's default receive buffer: a datagram from a
     // redirected XDP frame is charged a whole page, and the receiver reads
     // only after xdpfw-pktgen is done.
@@ -452,6 +455,7 @@ TEST_F(PktgenTest, KernelStackAcceptsTheDatagrams)
 
 TEST_F(PktgenTest, RateLimitIsRoughlyHeld)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     // One frame per call below 1000 pps; bursts above. Full speed would take
     // a few ms for either, so the lower bounds are what shows the limit.
     const auto slow = pktgen_json(flow_args("--count 150 --rate 500"));
@@ -469,6 +473,7 @@ TEST_F(PktgenTest, RateLimitIsRoughlyHeld)
 
 TEST_F(PktgenTest, DurationEndsOnTime)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     const auto j = pktgen_json(flow_args("--duration 0.5 --rate 2000 --cpu 0 --batch 16"));
     EXPECT_GE(j.value("seconds", 0.0), 0.45);
     EXPECT_LT(j.value("seconds", 0.0), 2.0);
@@ -552,6 +557,7 @@ class PktgenSmoke : public PktgenTest {};
 
 TEST_F(PktgenSmoke, SendsAFewFrames)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     FrameCapture cap(rx, link.ifindex_b());
     const auto j = pktgen_json(flow_args("--count 5 --src 10.99.8.10-10.99.8.11"));
     EXPECT_EQ(j.value("packets", 0u), 5u);

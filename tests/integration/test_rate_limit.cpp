@@ -12,6 +12,7 @@
 #include "lib/kernel/log.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "lib/lang/policy_file.hpp"
+#include "testing/live_frames.hpp"
 #include "testing/netns.hpp"
 
 #include <fmt/format.h>
@@ -131,6 +132,7 @@ rules:
 // away for a moment under load; it adds at most 1% to the 5,000 expected.
 TEST_F(RateLimitTest, PerSourceLimitsTheFloodOnly)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     commit("limit=1000/s burst=50 per=src");
     const Run r = flood();
     ASSERT_GT(r.fast_seconds, 0.5 * kSeconds);
@@ -150,6 +152,7 @@ TEST_F(RateLimitTest, PerSourceLimitsTheFloodOnly)
 
 TEST_F(RateLimitTest, PerRuleAggregatesBothSources)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     commit("limit=1000/s burst=50");
     const Run r = flood();
     ASSERT_GT(r.fast_seconds, 0.5 * kSeconds);

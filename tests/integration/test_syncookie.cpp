@@ -9,6 +9,7 @@
 #include "lib/kernel/log.hpp"
 #include "lib/kernel/policy_maps.hpp"
 #include "lib/lang/policy_file.hpp"
+#include "testing/live_frames.hpp"
 #include "testing/netns.hpp"
 
 #include <arpa/inet.h>
@@ -204,6 +205,7 @@ rules:
 
 TEST_P(SyncookieTest, ListenerServesClientsThroughASynFlood)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     const bool v6 = GetParam() == 6;
     const std::string dut_addr = v6 ? "fd00:99::11:2" : "10.99.11.2";
     const std::string spoofed = v6 ? "fd00:99:ff::/112" : "10.200.0.0/16"; // 65,536 sources

@@ -4,15 +4,16 @@
 // `bpftool prog show` as socket_filter while it runs and is gone after,
 // puts back the VLAN tag the receive path took off, stops after --count,
 // and refuses words it cannot honour, naming them.
+#include "lib/lang/rule_parser.hpp"
+#include "lib/reference/reference.hpp"
 #include "testing/daemon_lab_test.hpp"
 #include "testing/frame_io.hpp"
+#include "testing/live_frames.hpp"
 #include "testing/packet_builder.hpp"
 #include "testing/policy_text.hpp"
 #include "testing/random_policy.hpp"
 #include "testing/spawn.hpp"
 #include "testing/temp_dir.hpp"
-#include "lib/lang/rule_parser.hpp"
-#include "lib/reference/reference.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -145,6 +146,7 @@ class Tap : public DaemonLabTest {};
 
 TEST_F(Tap, KeepsExactlyThePassedFramesThatMatch)
 {
+    XDPFW_NEED_LIVE_FRAMES();
     DaemonProcess& d = lab->daemon;
     CtlResult add = d.ctl({"rule", "add", "proto=udp", "dport=7001", "action=drop", "--json"});
     ASSERT_EQ(add.code, 0) << add.err;
