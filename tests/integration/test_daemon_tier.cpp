@@ -121,6 +121,33 @@ TEST_F(DaemonTier, SpecialisedAfterCommitsGeneralWithoutSpecFilteringThroughout)
     expect_filtered_throughout(traffic.finish(), "tier swaps");
 }
 
+// Past 64 rules, without count rules: a bitmaps spec, whose generated
+// program runs in front of the general one; a count rule sends the policy
+// back to the general program. Traffic is filtered right through both swaps.
+TEST_F(DaemonTier, LargePolicyRunsTheBitmapsProgramFilteringThroughout)
+{
+    const uint32_t pass_id = add_id(fmt::format("priority=5 proto=udp dport={} action=pass", kAllowed));
+    const uint32_t drop_id = add_id(fmt::format("priority=10 proto=udp dport={} action=drop", kBlocked));
+    GuardedTraffic traffic(*lab, kAllowed, kBlocked, pass_id, drop_id, 200us);
+    for (int i = 0; i < 70; i++)
+        add(fmt::format("priority=20 proto=tcp dport={} action=drop", 20000 + i));
+    json t = settled_tier("specialised");
+    ASSERT_EQ(t.at("live"), "specialised") << t.dump();
+    EXPECT_EQ(t.at("form"), "generated") << t.dump();
+    EXPECT_EQ(attached_id(), t.at("program_id").get<uint32_t>());
+
+    add("priority=30 proto=tcp action=count");
+    t = settled_tier("general");
+    ASSERT_EQ(t.at("live"), "general") << t.dump();
+    EXPECT_NE(t.at("general_because").get<std::string>().find("73 rules"), std::string::npos) << t.dump();
+    EXPECT_NE(t.at("general_because").get<std::string>().find("counts (action=count)"), std::string::npos)
+        << t.dump();
+    EXPECT_EQ(attached_id(), t.at("program_id").get<uint32_t>());
+
+    std::this_thread::sleep_for(200ms);
+    expect_filtered_throughout(traffic.finish(), "bitmaps tier swaps");
+}
+
 TEST_F(DaemonTier, RestartAdoptsAndPutsItsOwnProgramInPlace)
 {
     DaemonProcess& d = lab->daemon;
