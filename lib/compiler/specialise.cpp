@@ -218,7 +218,6 @@ std::shared_ptr<const xdpfw_spec> bitmaps_spec(const CompiledPolicy& p, std::str
 
 std::shared_ptr<const xdpfw_spec> specialise(const CompiledPolicy& p, std::string* why_not)
 {
-    std::string why_fits;
     auto fail = [&](std::string why) -> std::shared_ptr<const xdpfw_spec> {
         // Too big for one word's spec: the bitmaps spec, if it fits that.
         std::string why_bitmaps;

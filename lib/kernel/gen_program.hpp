@@ -12,7 +12,11 @@
 // without sampling. Every other frame (and every frame of a
 // policy that is no longer live) is tail-called to the compiled specialised
 // program, which decides exactly as before; so the generated program never
-// changes a verdict, it only reaches the same one sooner.
+// changes a verdict, it only reaches the same one sooner. For a bitmaps spec
+// (abi.h: a policy past one word of rules or past the spec's ranges) it reads
+// the used fields' bitmap references and one word of each from the live
+// generation instead, takes that word's first rule when it drops or passes,
+// and falls back to the general program for everything else.
 #pragma once
 
 #include "lib/base/unique_fd.hpp"
