@@ -58,8 +58,9 @@ enum Field { kSrc, kDst, kProto, kDport, kFields };
 // order): a reference read from one generation picks another bitmap in the
 // other's pool. With many_classes, 7 more rules that no probe matches name
 // sets x0..x6, which give 127 /24s of 10.1.0.0/16 one source class each:
-// more than the 64 a spec carries (XDPFW_SPEC_MAX_CLASSES).
-Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
+// more than the 64 a spec carries (XDPFW_SPEC_MAX_CLASSES). With leaf_dst,
+// destination k is 172.16.k.0/24 instead of 172.16.(k % 4).k/32.
+Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes, bool leaf_dst)
 {
     Policy p;
     p.default_action = shift ? ActionType::drop : ActionType::pass;
@@ -100,7 +101,7 @@ Policy shifted_policy(uint32_t n, uint32_t shift, bool many_classes)
                    Prefix::parse(fmt::format("2001:db8:1:{:x}::/65", k)),
                    Prefix::parse(fmt::format("2001:db8:1:{:x}:8000::/65", k))};
         p.sets[fmt::format("d{}", k)] = {
-            Prefix::parse(fmt::format("172.16.{}.{}/32", k % 4, k)),
+            Prefix::parse(leaf_dst ? fmt::format("172.16.{}.0/24", k) : fmt::format("172.16.{}.{}/32", k % 4, k)),
             Prefix::parse(fmt::format("2001:db8:2::{:x}/128", k))};
         normalize_set(p.sets[fmt::format("s{}", k)]);
         normalize_set(p.sets[fmt::format("d{}", k)]);
@@ -161,7 +162,7 @@ struct Probe {
 // all fields but one (a mix of more fields each way ends at the default on
 // the plain probe). Families v4 and v6.
 std::vector<Probe> make_probes(uint32_t n, const Policy& a, const Policy& b,
-                               const IfaceResolver& resolve)
+                               const IfaceResolver& resolve, bool leaf_dst)
 {
     std::vector<uint32_t> bases{0, 1, n / 2, n - 1};
     if (n > 64) { // across the first and second rule word
@@ -182,7 +183,8 @@ std::vector<Probe> make_probes(uint32_t n, const Policy& a, const Policy& b,
                     v6 ? fmt::format("2001:db8:1:{:x}:{}::7", s, i % 2 ? "8000" : "0")
                        : fmt::format("10.0.{}.{}", s, i % 2 ? 200 : 7);
                 const std::string dst = v6 ? fmt::format("2001:db8:2::{:x}", d)
-                                           : fmt::format("172.16.{}.{}", d % 4, d);
+                                   : leaf_dst ? fmt::format("172.16.{}.1", d)
+                                              : fmt::format("172.16.{}.{}", d % 4, d);
                 const uint8_t proto = at(kProto) % 2 ? 17 : 6;
                 const uint16_t dport = uint16_t(2002 + 10 * (at(kDport) % 8));
                 const FrameSpec spec = frame(src, dst, proto, 1024, dport);
@@ -211,6 +213,9 @@ struct RaceCase {
     bool many_classes;    // shifted_policy()
     uint32_t class_table; // spec: the directions whose classes' rule words it carries
     int commits;
+    // shifted_policy(): destinations in /24s (DIR-24 leaves) instead of
+    // /32s (host tables), so a generated program decides A's IPv4 probes.
+    bool leaf_dst = false;
 };
 
 // Runs of a probe in one BPF_PROG_RUN. A mix can only come from a
@@ -325,10 +330,10 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
     const RaceCase& rc = GetParam();
     enter_private_netns(); // before the traffic thread starts
     BpfHarness h;
-    const std::array<Policy, 2> policy{shifted_policy(rc.rules, 0, rc.many_classes),
-                                       shifted_policy(rc.rules, 1, rc.many_classes)};
+    const std::array<Policy, 2> policy{shifted_policy(rc.rules, 0, rc.many_classes, rc.leaf_dst),
+                                       shifted_policy(rc.rules, 1, rc.many_classes, rc.leaf_dst)};
     const auto resolve = h.compile_options().resolve;
-    const std::vector<Probe> probes = make_probes(rc.rules, policy[0], policy[1], resolve);
+    const std::vector<Probe> probes = make_probes(rc.rules, policy[0], policy[1], resolve, rc.leaf_dst);
 
     // Each probe tells A from B, and every program agrees with the
     // reference on both policies before they race (a specialised program
@@ -352,14 +357,20 @@ TEST_P(CommitRace, EveryPacketSeesOnePolicy)
         }
         programs.push_back(spec[x]->prog_fd());
     }
+    size_t generated = 0; // probe runs a generated program decided
     for (int x : {0, 1}) {
         h.commit(policy[x]);
         for (const Probe& p : probes) {
             ASSERT_NE(p.a, p.b) << p.what;
-            for (int fd : programs)
-                ASSERT_EQ(outcome_of(h.run_program(fd, p.frame)), x ? p.b : p.a)
-                    << (x ? "B: " : "A: ") << p.what;
+            for (int fd : programs) {
+                const RunResult r = h.run_program(fd, p.frame);
+                ASSERT_EQ(outcome_of(r), x ? p.b : p.a) << (x ? "B: " : "A: ") << p.what;
+                generated += r.verdict.generated;
+            }
         }
+    }
+    if (rc.leaf_dst) { // A's IPv4 probes, through A's own generated program
+        EXPECT_GE(generated, 10u); // 26 when written, of 108 probes
     }
 
     if (rc.program == Program::stale_spec) { // the harness keeps A's program
@@ -439,6 +450,9 @@ INSTANTIATE_TEST_SUITE_P(
         // program (as do the live ones: the probes' /32 destinations are
         // host-table blocks).
         RaceCase{"SwappedGeneratedBitmaps80Rules", 80, Program::swapped_generated, false, 0, 400},
+        // The same with /24 destinations: A's program decides A's IPv4
+        // probes itself (B's /25 sources are chunks: its fallback).
+        RaceCase{"SwappedGeneratedBitmaps80RulesLeaves", 80, Program::swapped_generated, false, 0, 400, true},
         // 24 rules: the spec carries each address class's rule word.
         RaceCase{"StaleSpec24Rules", 24, Program::stale_spec, false, 3, 400},
         // 47 rules, over 64 source classes: the spec reads a source class's
