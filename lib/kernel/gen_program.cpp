@@ -439,9 +439,8 @@ private:
                 a_.alu64(BPF_ADD, R1, R4);
                 a_.jmp(BPF_JGE, R1, int32_t(XDPFW_KPAGE_WORDS), fb_);
                 a_.alu64(BPF_LSH, R1, 3);
-                a_.mov64(R3, R7);
-                a_.alu64(BPF_ADD, R3, R1);
-                a_.ldx(BPF_DW, R3, R3, 0);
+                a_.alu64(BPF_ADD, R1, R7);
+                a_.ldx(BPF_DW, R3, R1, 0);
                 a_.alu64(BPF_AND, R5, R3);
             } else {
                 // Its page through xdpfw_tables: acc and the word's

@@ -35,10 +35,7 @@ SpecProgram SpecProgram::load_form(const XdpfwObject& general, const xdpfw_spec&
             throw BpfError(EINVAL, "load specialised program: a bitmaps spec has no compiled program");
         SpecProgram p(nullptr, spec.key);
         p.general_fd_ = general.prog_fd();
-        p.why_not_ = xdpfw::generated_why_not(spec);
-        if (!p.why_not_.empty())
-            throw BpfError(EINVAL, "load specialised program: " + p.why_not_);
-        p.gen_ = GeneratedProgram::load(general, spec, p.general_fd_);
+        p.gen_ = GeneratedProgram::load(general, spec, p.general_fd_); // throws why not
         return p;
     }
     VerifiedLoad vl;
